@@ -1,0 +1,4 @@
+//! FTP: pure line parsers, session state, data-channel expectations.
+
+pub mod parse;
+pub mod session;

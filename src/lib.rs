@@ -1,0 +1,14 @@
+//! ftptrace: turn packet captures into FTP sessions.
+//!
+//! The pipeline runs one way: [`capture`] (file readers, live capture) →
+//! [`net`] (link/IP decode, TCP connection tracking and reassembly) →
+//! [`ftp`] (line parsers, session state, data-channel expectations) →
+//! [`model`] (serializable results) → [`report`] (table, timeline, json, …).
+#![forbid(unsafe_code)]
+
+pub mod analyzer;
+pub mod capture;
+pub mod ftp;
+pub mod model;
+pub mod net;
+pub mod report;

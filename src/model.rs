@@ -1,0 +1,248 @@
+//! Serializable results: sessions, commands, transfers, events, anomalies, stats (SPEC.md JSON).
+
+use serde::Serialize;
+use std::net::IpAddr;
+
+use crate::capture::Timestamp;
+
+/// A capture time; serializes as an RFC 3339 UTC string with the capture's
+/// precision (`digits` sub-second digits), e.g. `2012-09-01T10:20:30.123456Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Time {
+    pub ts: Timestamp,
+    pub digits: u8,
+}
+
+impl Time {
+    pub fn new(ts: Timestamp, digits: u8) -> Self {
+        Time { ts, digits }
+    }
+    /// Seconds (with fraction) since `earlier`.
+    pub fn secs_since(self, earlier: Time) -> f64 {
+        (self.ts.0 - earlier.ts.0) as f64 / 1e9
+    }
+}
+
+impl std::fmt::Display for Time {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use chrono::{DateTime, Utc};
+        let dt = DateTime::<Utc>::from_timestamp(self.ts.secs(), self.ts.subsec_nanos())
+            .unwrap_or_default();
+        write!(f, "{}", dt.format("%Y-%m-%dT%H:%M:%S"))?;
+        let d = self.digits.min(9) as u32;
+        if d > 0 {
+            let frac = self.ts.subsec_nanos() / 10u32.pow(9 - d);
+            write!(f, ".{:0width$}", frac, width = d as usize)?;
+        }
+        f.write_str("Z")
+    }
+}
+
+impl Serialize for Time {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub sessions: Vec<Session>,
+    pub anomalies: Vec<Anomaly>,
+    pub stats: Stats,
+    /// TCP connections seen (every one, FTP or not), in order of first packet.
+    pub tcp_connections: Vec<TcpConnection>,
+    /// Input problems (one line each, as printed on stderr).
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub tcp_connections: u64,
+    pub ftp_sessions: u64,
+    pub data_connections: u64,
+    pub unmatched_data_connections: u64,
+    pub capture_gaps: u64,
+    /// Packets that were not IPv4/IPv6 TCP (ARP, UDP, ...).
+    pub non_tcp_packets: u64,
+    /// Packets whose headers were cut by the snap length or malformed.
+    pub undecodable_packets: u64,
+    /// IP fragments seen / datagrams reassembled from them.
+    pub ip_fragments: u64,
+    pub ip_reassembled: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TcpConnection {
+    pub id: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub start: Time,
+    pub end: Time,
+    pub packets: u64,
+    /// Payload bytes by sequence space, client→server and server→client.
+    pub bytes_to_server: u64,
+    pub bytes_to_client: u64,
+    pub captured_to_server: u64,
+    pub captured_to_client: u64,
+    pub close: Close,
+    /// `"ftp"`, `"ftp-data"` or `null`.
+    pub role: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Close {
+    Fin,
+    Rst,
+    Open,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Login {
+    Success,
+    Failed,
+    None,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    pub id: u64,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub start: Time,
+    pub end: Time,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub login: Login,
+    pub tls: bool,
+    pub close: Close,
+    pub commands: Vec<Command>,
+    pub transfers: Vec<Transfer>,
+    pub timeline: Vec<Event>,
+    pub anomalies: Vec<Anomaly>,
+    /// Last TYPE argument in force at the end ("A", "I", ...), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Command {
+    pub ts: Time,
+    pub command: String,
+    pub arg: String,
+    pub replies: Vec<Reply>,
+    pub cwd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reply {
+    pub ts: Time,
+    pub code: u16,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Download,
+    Upload,
+    Listing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Active,
+    Passive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferStatus {
+    Complete,
+    Aborted,
+    Failed,
+    Incomplete,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Transfer {
+    pub command: String,
+    pub arg: String,
+    pub path: Option<String>,
+    pub direction: Direction,
+    pub mode: Mode,
+    /// "PORT", "PASV", "EPRT", "EPSV".
+    pub setup: &'static str,
+    pub data_client: Endpoint,
+    pub data_server: Endpoint,
+    pub start: Time,
+    pub end: Time,
+    pub bytes: u64,
+    pub captured_bytes: u64,
+    pub missing_bytes: u64,
+    pub expected_bytes: Option<u64>,
+    pub rest: Option<u64>,
+    pub status: TransferStatus,
+    pub reply_code: Option<u16>,
+    pub sha256: Option<String>,
+    /// Data segments that carried payload.
+    pub segments: u64,
+    /// The address and port the setup command/reply announced (may differ under NAT).
+    pub announced: Option<Endpoint>,
+    /// Where `--extract` wrote the payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extracted: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Client,
+    Server,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Tcp,
+    Command,
+    Reply,
+    Data,
+    /// A gap, malformed line or other anomaly placed in the timeline.
+    Anomaly,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub ts: Time,
+    /// "control" or "data:N" (N = index in transfers, from 1).
+    pub conn: String,
+    pub from: Side,
+    pub kind: EventKind,
+    pub what: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Anomaly {
+    pub ts: Time,
+    pub kind: &'static str,
+    pub detail: String,
+    /// Sessions (ids) this finding involves; empty for a single-session finding inside a session.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<u64>,
+}

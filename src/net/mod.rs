@@ -1,0 +1,49 @@
+//! Network layers: link/IP decoding, IP defragmentation, TCP tracking and stream reassembly.
+
+pub mod decode;
+pub mod ipfrag;
+pub mod reassembly;
+pub mod tcp;
+
+use std::net::IpAddr;
+
+/// TCP header flags as on the wire (low 8 bits of the flags field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub fn fin(self) -> bool {
+        self.0 & Self::FIN != 0
+    }
+    pub fn syn(self) -> bool {
+        self.0 & Self::SYN != 0
+    }
+    pub fn rst(self) -> bool {
+        self.0 & Self::RST != 0
+    }
+    pub fn ack(self) -> bool {
+        self.0 & Self::ACK != 0
+    }
+}
+
+/// A decoded TCP segment, borrowing its payload from the packet (or the defragmenter).
+#[derive(Debug, Clone, Copy)]
+pub struct TcpSegment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: TcpFlags,
+    pub window: u16,
+    /// Payload bytes present in the capture.
+    pub payload: &'a [u8],
+    /// Payload length on the wire, from the IP length (>= payload.len() when snaplen cut it).
+    pub wire_len: u32,
+}

@@ -1,0 +1,1 @@
+//! JSON and JSONL output of the model (SPEC.md `ftptrace/1`).
