@@ -235,6 +235,10 @@ pub struct Event {
     pub from: Side,
     pub kind: EventKind,
     pub what: String,
+    /// A decoded explanation, e.g. the endpoint a PORT/PASV/EPRT/EPSV announced
+    /// (`"192.168.0.2:5001"`), or the anomaly kind for `kind: "anomaly"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

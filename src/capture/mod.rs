@@ -113,8 +113,9 @@ impl std::error::Error for CaptureError {}
 
 /// Anything that yields packets in order: a capture file, several merged, a live interface.
 pub trait PacketSource {
-    /// The next packet, `Ok(None)` at the clean end of input. After an error the
-    /// source is finished (further calls return `Ok(None)`).
+    /// The next packet, `Ok(None)` at the end of all input. An error reports one damaged
+    /// input (once); calling again continues with whatever input remains (for a single
+    /// file, the next call returns `Ok(None)`).
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError>;
     /// Digits of sub-second precision of the timestamps seen so far (6 or 9; 0..=9).
     fn ts_digits(&self) -> u8;
