@@ -1,1 +1,670 @@
-//! TODO
+//! The pipeline: packets → decode → TCP tracking → FTP sessions and data connections → Report.
+
+use crate::capture::{Packet, PacketSource, Timestamp};
+use crate::ftp::parse;
+use crate::ftp::session::{ep, Session, Setup};
+use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
+use crate::net::decode::{Decoded, Decoder};
+use crate::net::reassembly::Chunk;
+use crate::net::tcp::{
+    CloseKind, ConnId, ConnMeta, ConnSummary, Dir, Interest, TcpEvent, TcpHandler, TcpLimits,
+    TcpTracker,
+};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// What the analysis should do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Extra TCP ports treated as FTP control (21 always is).
+    pub ports: Vec<u16>,
+    pub show_passwords: bool,
+    pub hash: bool,
+    pub extract: Option<PathBuf>,
+}
+
+/// Where finished sessions go as soon as they end (JSONL); `None` keeps them for the Report.
+pub type SessionSink<'a> = Box<dyn FnMut(model::Session) + 'a>;
+
+/// Most bytes a connection's first lines are looked at to recognise FTP on any port.
+const PROBE_BYTES: usize = 1024;
+/// Most TCP events kept for a connection not yet recognised.
+const PROBE_EVENTS: usize = 16;
+/// Most TCP connections listed in the report (all are counted).
+const MAX_CONN_LIST: usize = 100_000;
+/// Failed logins from one client to one server that make a brute-force finding.
+const BRUTEFORCE_FAILURES: u32 = 5;
+
+struct Probe {
+    buf: [Vec<u8>; 2],
+    events: Vec<(Timestamp, Dir, TcpEvent)>,
+}
+
+struct DataConn {
+    session: u64,
+    transfer: usize,
+    /// TCP client of the data connection is the FTP client.
+    connector_is_client: bool,
+    hash: Option<[Sha256; 2]>,
+    files: [Option<(PathBuf, std::fs::File)>; 2],
+}
+
+enum Role {
+    Control { session: u64, client_is_tcp_client: bool },
+    Data(Box<DataConn>),
+    Probe(Box<Probe>),
+    Other,
+}
+
+/// The FTP layer on top of TCP.
+struct Ftp<'a> {
+    opts: Options,
+    digits: u8,
+    sessions: HashMap<u64, Session>,
+    next_session: u64,
+    roles: HashMap<ConnId, Role>,
+    /// Announced data-channel listeners → (session, setup).
+    expect: HashMap<SocketAddr, (u64, Setup)>,
+    done: Vec<model::Session>,
+    sink: Option<SessionSink<'a>>,
+    conn_list: Vec<model::TcpConnection>,
+    stats: Stats,
+    /// Failed logins per (client ip, server ip) and the sessions involved.
+    failures: HashMap<(IpAddr, IpAddr), (u32, Vec<u64>)>,
+    anomalies: Vec<Anomaly>,
+    errors: Vec<String>,
+}
+
+impl<'a> Ftp<'a> {
+    fn is_ftp_port(&self, p: u16) -> bool {
+        p == 21 || self.opts.ports.contains(&p)
+    }
+
+    fn side(client_is_tcp_client: bool, dir: Dir) -> Side {
+        match (client_is_tcp_client, dir) {
+            (true, Dir::ToServer) | (false, Dir::ToClient) => Side::Client,
+            _ => Side::Server,
+        }
+    }
+
+    fn new_session(&mut self, meta: &ConnMeta, client_is_tcp_client: bool) -> u64 {
+        let id = self.next_session;
+        self.next_session += 1;
+        let (c, s) = if client_is_tcp_client {
+            (meta.client, meta.server)
+        } else {
+            (meta.server, meta.client)
+        };
+        let sess = Session::new(id, meta.id, c, s, meta.start, self.digits, self.opts.show_passwords);
+        self.sessions.insert(id, sess);
+        self.roles.insert(meta.id, Role::Control { session: id, client_is_tcp_client });
+        id
+    }
+
+    /// Look up an expectation for a connection to `listener`.
+    fn expectation(&self, listener: SocketAddr) -> Option<(u64, Setup)> {
+        self.expect.get(&listener).copied().filter(|(s, _)| self.sessions.contains_key(s))
+    }
+
+    fn new_data(&mut self, meta: &ConnMeta, session: u64, setup: Option<Setup>, swap: bool) {
+        let (connector, listener) = if swap { (meta.server, meta.client) } else { (meta.client, meta.server) };
+        let Some(sess) = self.sessions.get_mut(&session) else { return };
+        let transfer = sess.open_data(meta.start, connector, listener, setup);
+        let connector_is_client = sess.transfers[transfer].connector_is_client;
+        self.stats.data_connections += 1;
+        if setup.is_none() {
+            self.stats.unmatched_data_connections += 1;
+        }
+        let hash = self.opts.hash.then(|| [Sha256::new(), Sha256::new()]);
+        self.roles.insert(
+            meta.id,
+            Role::Data(Box::new(DataConn { session, transfer, connector_is_client, hash, files: [None, None] })),
+        );
+    }
+
+    /// A live session between these two hosts that is waiting for a data connection.
+    fn session_wanting_data(&self, a: IpAddr, b: IpAddr) -> Option<u64> {
+        self.sessions
+            .values()
+            .filter(|s| !s.control_closed || s.wants_data())
+            .filter(|s| {
+                let (c, v) = (s.client.ip(), s.server.ip());
+                ((c == a && v == b) || (c == b && v == a)) && s.wants_data()
+            })
+            .map(|s| s.id)
+            .min()
+    }
+
+    fn tcp_event(&mut self, meta: &ConnMeta, ts: Timestamp, dir: Dir, ev: TcpEvent) {
+        match self.roles.get_mut(&meta.id) {
+            Some(Role::Control { session, client_is_tcp_client }) => {
+                let side = Self::side(*client_is_tcp_client, dir);
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.event(ts, 0, side, EventKind::Tcp, ev.as_str().to_string());
+                }
+            }
+            Some(Role::Data(d)) => {
+                let side = Self::side(d.connector_is_client, dir);
+                if let Some(s) = self.sessions.get_mut(&d.session) {
+                    s.event(ts, d.transfer + 1, side, EventKind::Tcp, ev.as_str().to_string());
+                }
+            }
+            Some(Role::Probe(p)) => {
+                if p.events.len() < PROBE_EVENTS {
+                    p.events.push((ts, dir, ev));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Decide from a connection's first bytes whether it speaks FTP control.
+    fn classify(&mut self, meta: &ConnMeta, ts: Timestamp) -> Interest {
+        let Some(Role::Probe(p)) = self.roles.get(&meta.id) else { return Interest::Data };
+        let looks = |buf: &[u8], from_server: bool| -> Option<bool> {
+            let end = buf.iter().position(|&b| b == b'\n')?;
+            let line = &buf[..end];
+            Some(if from_server {
+                parse::looks_like_greeting(line)
+            } else {
+                parse::looks_like_client_opening(line)
+            })
+        };
+        // [ToServer, ToClient]: which TCP side speaks like an FTP server or client?
+        let verdicts = [
+            (looks(&p.buf[0], false), looks(&p.buf[0], true)),
+            (looks(&p.buf[1], false), looks(&p.buf[1], true)),
+        ];
+        let client_is_tcp_client = match verdicts {
+            [(_, _), (_, Some(true))] | [(Some(true), _), _] => Some(true),
+            [(_, Some(true)), _] | [_, (Some(true), _)] => Some(false),
+            _ => None,
+        };
+        let undecided = (p.buf[0].len() < PROBE_BYTES && verdicts[0].0.is_none())
+            || (p.buf[1].len() < PROBE_BYTES && verdicts[1].0.is_none());
+        match client_is_tcp_client {
+            Some(orient) => {
+                let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else { unreachable!() };
+                let id = self.new_session(meta, orient);
+                self.stats.ftp_sessions += 1;
+                let s = self.sessions.get_mut(&id).expect("new");
+                for (ts, dir, ev) in p.events {
+                    s.event(ts, 0, Self::side(orient, dir), EventKind::Tcp, ev.as_str().to_string());
+                }
+                // Replay what the probe held, the side that spoke first first.
+                for d in [0usize, 1] {
+                    let dir = if d == 0 { Dir::ToServer } else { Dir::ToClient };
+                    if !p.buf[d].is_empty() {
+                        s.control_data(ts, Self::side(orient, dir), &p.buf[d]);
+                    }
+                }
+                self.drain_setups(id);
+                Interest::Data
+            }
+            None if undecided => Interest::Data,
+            None => {
+                // Not FTP control: maybe a data connection whose setup we missed.
+                let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else { unreachable!() };
+                if let Some(sid) = self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
+                    self.new_data(meta, sid, None, false);
+                    for (ts, dir, ev) in p.events {
+                        self.tcp_event(meta, ts, dir, ev);
+                    }
+                    for d in [0usize, 1] {
+                        let dir = if d == 0 { Dir::ToServer } else { Dir::ToClient };
+                        if !p.buf[d].is_empty() {
+                            self.data_chunk(meta, ts, dir, Chunk::Data { offset: 0, bytes: &p.buf[d] }, true);
+                        }
+                    }
+                    Interest::Data
+                } else {
+                    self.roles.insert(meta.id, Role::Other);
+                    Interest::Ignore
+                }
+            }
+        }
+    }
+
+    /// Register the setups a session announced since last time.
+    fn drain_setups(&mut self, id: u64) {
+        let Some(s) = self.sessions.get_mut(&id) else { return };
+        for setup in s.new_setups.drain(..) {
+            self.expect.insert(setup.listener, (id, setup));
+            if setup.listener != setup.announced {
+                self.expect.insert(setup.announced, (id, setup));
+            }
+        }
+    }
+
+    fn data_chunk(&mut self, meta: &ConnMeta, ts: Timestamp, dir: Dir, chunk: Chunk<'_>, new_seg: bool) {
+        let Some(Role::Data(d)) = self.roles.get_mut(&meta.id) else { return };
+        let side = Self::side(d.connector_is_client, dir);
+        let Some(s) = self.sessions.get_mut(&d.session) else { return };
+        match chunk {
+            Chunk::Data { bytes, .. } => {
+                s.data_bytes(ts, d.transfer, side, bytes.len() as u64, new_seg);
+                if let Some(h) = d.hash.as_mut() {
+                    h[dir.idx()].update(bytes);
+                }
+                if let Some(dirpath) = self.opts.extract.as_ref() {
+                    write_extract(dirpath, s, d, dir, bytes, &mut self.errors);
+                }
+            }
+            Chunk::Gap { offset, len } => {
+                self.stats.capture_gaps += 1;
+                s.gaps += 1;
+                s.anomaly(
+                    ts,
+                    "capture_gap",
+                    format!("data:{}: {len} bytes missing at offset {offset}", d.transfer + 1),
+                );
+                if let Some((_, f)) = d.files[dir.idx()].as_mut() {
+                    use std::io::{Seek, SeekFrom};
+                    let _ = f.seek(SeekFrom::Current(len.min(i64::MAX as u64) as i64));
+                }
+            }
+        }
+    }
+
+    /// Finish a session if its control connection and all its data connections ended.
+    fn maybe_finish(&mut self, id: u64, force: bool) {
+        let ready = self.sessions.get(&id).is_some_and(|s| s.control_closed && (s.open_data == 0 || force));
+        if !ready {
+            return;
+        }
+        let s = self.sessions.remove(&id).expect("present");
+        self.expect.retain(|_, (sid, _)| *sid != id);
+        let mut m = s.into_model();
+        match self.sink.as_mut() {
+            Some(sink) => {
+                // Cross-session findings known by now that involve this session.
+                for a in &self.anomalies {
+                    if a.sessions.contains(&m.id) {
+                        m.anomalies.push(a.clone());
+                    }
+                }
+                sink(m)
+            }
+            None => self.done.push(m),
+        }
+    }
+
+    fn login_failures(&mut self, id: u64) {
+        let Some(s) = self.sessions.get(&id) else { return };
+        if s.failed_logins == 0 {
+            return;
+        }
+        let key = (s.client.ip(), s.server.ip());
+        let n = s.failed_logins;
+        let ts = s.end;
+        let e = self.failures.entry(key).or_default();
+        e.0 += n;
+        if !e.1.contains(&id) {
+            e.1.push(id);
+        }
+        if e.0 >= BRUTEFORCE_FAILURES {
+            let detail = format!("{} failed logins from {} to {}", e.0, key.0, key.1);
+            let sessions = e.1.clone();
+            if let Some(a) = self
+                .anomalies
+                .iter_mut()
+                .find(|a| a.kind == "login_bruteforce" && a.detail.ends_with(&format!("from {} to {}", key.0, key.1)))
+            {
+                a.detail = detail;
+                a.sessions = sessions;
+            } else {
+                self.anomalies.push(Anomaly {
+                    ts: Time::new(ts, self.digits),
+                    kind: "login_bruteforce",
+                    detail,
+                    sessions,
+                });
+            }
+        }
+    }
+}
+
+fn write_extract(dir: &PathBuf, s: &Session, d: &mut DataConn, tdir: Dir, bytes: &[u8], errors: &mut Vec<String>) {
+    let i = tdir.idx();
+    if d.files[i].is_none() {
+        let t = &s.transfers[d.transfer].t;
+        let base = t.arg.rsplit('/').next().unwrap_or("").to_string();
+        let safe: String = base
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
+            .collect();
+        let safe = safe.trim_start_matches('.');
+        let name = format!(
+            "s{}-d{}-{}{}",
+            s.id,
+            d.transfer + 1,
+            if safe.is_empty() { "data" } else { safe },
+            if i == 0 { "" } else { ".r" }
+        );
+        let path = dir.join(name);
+        match std::fs::File::create(&path) {
+            Ok(f) => d.files[i] = Some((path, f)),
+            Err(e) => {
+                if errors.len() < 100 {
+                    errors.push(format!("{}: {e}", path.display()));
+                }
+                return;
+            }
+        }
+    }
+    if let Some((_, f)) = d.files[i].as_mut() {
+        let _ = f.write_all(bytes);
+    }
+}
+
+impl<'a> TcpHandler for Ftp<'a> {
+    fn on_open(&mut self, meta: &ConnMeta) -> (Interest, bool) {
+        // A data connection some session announced?
+        if let Some((sid, setup)) = self.expectation(meta.server) {
+            self.new_data(meta, sid, Some(setup), false);
+            return (Interest::Data, false);
+        }
+        if !meta.saw_syn {
+            if let Some((sid, setup)) = self.expectation(meta.client) {
+                self.new_data(meta, sid, Some(setup), true);
+                return (Interest::Data, true);
+            }
+        }
+        if self.is_ftp_port(meta.server.port()) {
+            self.new_session(meta, true);
+            self.stats.ftp_sessions += 1;
+            return (Interest::Data, false);
+        }
+        if !meta.saw_syn && self.is_ftp_port(meta.client.port()) {
+            self.new_session(meta, false);
+            self.stats.ftp_sessions += 1;
+            return (Interest::Data, false);
+        }
+        self.roles.insert(
+            meta.id,
+            Role::Probe(Box::new(Probe { buf: [Vec::new(), Vec::new()], events: Vec::new() })),
+        );
+        (Interest::Data, false)
+    }
+
+    fn on_event(&mut self, meta: &ConnMeta, ts: Timestamp, dir: Dir, ev: TcpEvent) -> Interest {
+        self.tcp_event(meta, ts, dir, ev);
+        Interest::Data
+    }
+
+    fn on_data(&mut self, meta: &ConnMeta, ts: Timestamp, dir: Dir, chunk: Chunk<'_>, new_segment: bool) -> Interest {
+        match self.roles.get_mut(&meta.id) {
+            Some(Role::Control { session, client_is_tcp_client }) => {
+                let side = Self::side(*client_is_tcp_client, dir);
+                let id = *session;
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    match chunk {
+                        Chunk::Data { bytes, .. } => s.control_data(ts, side, bytes),
+                        Chunk::Gap { offset, len } => {
+                            self.stats.capture_gaps += 1;
+                            s.control_gap(ts, side, offset, len);
+                        }
+                    }
+                    if !s.new_setups.is_empty() {
+                        self.drain_setups(id);
+                    }
+                }
+                Interest::Data
+            }
+            Some(Role::Data(_)) => {
+                self.data_chunk(meta, ts, dir, chunk, new_segment);
+                Interest::Data
+            }
+            Some(Role::Probe(p)) => {
+                if let Chunk::Data { bytes, .. } = chunk {
+                    let b = &mut p.buf[dir.idx()];
+                    let room = PROBE_BYTES.saturating_sub(b.len());
+                    b.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                } else {
+                    // A gap before we knew what this is: give up on it.
+                    self.roles.insert(meta.id, Role::Other);
+                    return Interest::Ignore;
+                }
+                self.classify(meta, ts)
+            }
+            _ => Interest::Ignore,
+        }
+    }
+
+    fn on_close(&mut self, meta: &ConnMeta, sum: &ConnSummary) {
+        let role = self.roles.remove(&meta.id);
+        let close = match sum.close {
+            CloseKind::Fin => Close::Fin,
+            CloseKind::Rst => Close::Rst,
+            CloseKind::Open => Close::Open,
+        };
+        let mut role_name = None;
+        match role {
+            Some(Role::Control { session, .. }) => {
+                role_name = Some("ftp");
+                if let Some(s) = self.sessions.get_mut(&session) {
+                    s.control_end(sum.end);
+                    if s.end < sum.end {
+                        s.end = sum.end;
+                    }
+                    s.close = close;
+                    s.control_closed = true;
+                }
+                self.drain_setups(session);
+                self.login_failures(session);
+                self.maybe_finish(session, false);
+            }
+            Some(Role::Data(mut d)) => {
+                role_name = Some("ftp-data");
+                if let Some(s) = self.sessions.get_mut(&d.session) {
+                    let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
+                    let captured = sum.captured_bytes[0] + sum.captured_bytes[1];
+                    s.close_data(d.transfer, sum.end, bytes, captured);
+                    let main = if sum.seq_bytes[1] >= sum.seq_bytes[0] { 1 } else { 0 };
+                    if let Some(h) = d.hash.take() {
+                        let [a, b] = h;
+                        let hx = if main == 0 { a } else { b };
+                        let t = &mut s.transfers[d.transfer].t;
+                        if t.missing_bytes == 0 {
+                            t.sha256 = Some(hex(&hx.finalize()));
+                        }
+                    }
+                    for (i, f) in d.files.iter_mut().enumerate() {
+                        if let Some((path, _)) = f.take() {
+                            if i == main {
+                                s.transfers[d.transfer].t.extracted = Some(path.display().to_string());
+                            } else {
+                                let _ = std::fs::remove_file(path);
+                            }
+                        }
+                    }
+                }
+                self.maybe_finish(d.session, false);
+            }
+            Some(Role::Probe(p)) => {
+                // Never spoke a full line: an empty data connection of a waiting session?
+                let _ = p;
+                if let Some(sid) = self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
+                    if !self.is_ftp_port(meta.server.port()) {
+                        self.new_data(meta, sid, None, false);
+                        if let Some(s) = self.sessions.get_mut(&sid) {
+                            let t = s.transfers.len() - 1;
+                            s.close_data(t, sum.end, sum.seq_bytes[0] + sum.seq_bytes[1], sum.captured_bytes[0] + sum.captured_bytes[1]);
+                        }
+                        self.roles.remove(&meta.id);
+                        role_name = Some("ftp-data");
+                    }
+                }
+            }
+            _ => {}
+        }
+        if self.conn_list.len() < MAX_CONN_LIST {
+            self.conn_list.push(model::TcpConnection {
+                id: meta.id,
+                client: ep(meta.client),
+                server: ep(meta.server),
+                start: Time::new(meta.start, self.digits),
+                end: Time::new(sum.end, self.digits),
+                packets: sum.packets,
+                bytes_to_server: sum.seq_bytes[0],
+                bytes_to_client: sum.seq_bytes[1],
+                captured_to_server: sum.captured_bytes[0],
+                captured_to_client: sum.captured_bytes[1],
+                close,
+                role: role_name,
+            });
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
+
+/// The whole analysis: feed packets, then [`Analyzer::finish`].
+pub struct Analyzer<'a> {
+    decoder: Decoder,
+    tcp: TcpTracker,
+    ftp: Ftp<'a>,
+}
+
+impl<'a> Analyzer<'a> {
+    pub fn new(opts: Options, sink: Option<SessionSink<'a>>) -> Self {
+        let mut ports = vec![21];
+        ports.extend(opts.ports.iter().copied());
+        if let Some(dir) = opts.extract.as_ref() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        Analyzer {
+            decoder: Decoder::new(),
+            tcp: TcpTracker::new(TcpLimits::default(), ports),
+            ftp: Ftp {
+                opts,
+                digits: 6,
+                sessions: HashMap::new(),
+                next_session: 1,
+                roles: HashMap::new(),
+                expect: HashMap::new(),
+                done: Vec::new(),
+                sink,
+                conn_list: Vec::new(),
+                stats: Stats::default(),
+                failures: HashMap::new(),
+                anomalies: Vec::new(),
+                errors: Vec::new(),
+            },
+        }
+    }
+
+    /// Sub-second digits for times (the capture's precision).
+    pub fn set_digits(&mut self, digits: u8) {
+        if digits != self.ftp.digits {
+            self.ftp.digits = digits;
+            for s in self.ftp.sessions.values_mut() {
+                s.set_digits(digits);
+            }
+        }
+    }
+
+    pub fn packet(&mut self, pkt: &Packet<'_>) {
+        let st = &mut self.ftp.stats;
+        st.packets += 1;
+        st.bytes += pkt.orig_len as u64;
+        match self.decoder.decode(pkt) {
+            Decoded::Tcp(seg) => self.tcp.segment(pkt.ts, &seg, &mut self.ftp),
+            Decoded::NotTcp => self.ftp.stats.non_tcp_packets += 1,
+            Decoded::Fragment => {}
+            Decoded::Undecodable => self.ftp.stats.undecodable_packets += 1,
+        }
+    }
+
+    /// Read a whole source; input errors are returned (and analysis goes on past them).
+    pub fn run(&mut self, src: &mut dyn PacketSource, mut on_error: impl FnMut(&crate::capture::CaptureError)) {
+        loop {
+            match src.next_packet() {
+                Ok(Some(pkt)) => self.packet(&pkt),
+                Ok(None) => break,
+                Err(e) => {
+                    on_error(&e);
+                    self.ftp.errors.push(e.to_string());
+                }
+            }
+            // Keep the precision current (cheap: a field read).
+            let d = src.ts_digits();
+            if d != self.ftp.digits {
+                self.set_digits(d);
+            }
+        }
+    }
+
+    /// Record an input problem found outside `run` (e.g. an unopenable file).
+    pub fn error(&mut self, msg: String) {
+        self.ftp.errors.push(msg);
+    }
+
+    /// End of input: finish every connection and session, and build the report.
+    pub fn finish(mut self) -> Report {
+        self.tcp.finish_all(&mut self.ftp);
+        let ids: Vec<u64> = {
+            let mut v: Vec<u64> = self.ftp.sessions.keys().copied().collect();
+            v.sort_unstable();
+            v
+        };
+        for id in ids {
+            if let Some(s) = self.ftp.sessions.get_mut(&id) {
+                s.control_closed = true;
+            }
+            self.ftp.maybe_finish(id, true);
+        }
+        let ds = self.decoder.stats();
+        let mut f = self.ftp;
+        f.stats.tcp_connections = self.tcp.connections_seen();
+        f.stats.ip_fragments = ds.fragments;
+        f.stats.ip_reassembled = ds.reassembled;
+        let mut sessions = std::mem::take(&mut f.done);
+        // Cross-session findings stand in every session they involve.
+        for a in &f.anomalies {
+            for s in sessions.iter_mut().filter(|s| a.sessions.contains(&s.id)) {
+                if !s.anomalies.iter().any(|x| x.kind == a.kind && x.detail == a.detail) {
+                    s.anomalies.push(a.clone());
+                }
+            }
+        }
+        // Ids in order of first packet.
+        sessions.sort_by_key(|s| (s.start, s.id));
+        let mut remap = HashMap::new();
+        for (i, s) in sessions.iter_mut().enumerate() {
+            remap.insert(s.id, i as u64 + 1);
+            s.id = i as u64 + 1;
+        }
+        for a in f.anomalies.iter_mut() {
+            for s in a.sessions.iter_mut() {
+                *s = remap.get(s).copied().unwrap_or(*s);
+            }
+        }
+        for s in sessions.iter_mut() {
+            for a in s.anomalies.iter_mut() {
+                for x in a.sessions.iter_mut() {
+                    *x = remap.get(x).copied().unwrap_or(*x);
+                }
+            }
+        }
+        f.conn_list.sort_by_key(|c| c.id);
+        Report {
+            schema: "ftptrace/1",
+            sessions,
+            anomalies: f.anomalies,
+            stats: f.stats,
+            tcp_connections: f.conn_list,
+            errors: f.errors,
+        }
+    }
+}

@@ -204,6 +204,9 @@ pub struct Transfer {
     pub segments: u64,
     /// The address and port the setup command/reply announced (may differ under NAT).
     pub announced: Option<Endpoint>,
+    /// Whether an announced PORT/PASV/EPRT/EPSV endpoint fits this connection (false: an
+    /// `unmatched_data_connection`, with mode and setup inferred from who connected).
+    pub matched: bool,
     /// Where `--extract` wrote the payload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extracted: Option<String>,

@@ -1,1 +1,826 @@
-//! TODO
+//! One FTP session's state: command/reply pairing, login, working directory, data-channel
+//! setups and the transfers tied to its commands; the state machine is [`Session::on_reply`].
+
+use super::parse::{self, Line, ReplyAssembler, ReplyEvent, Verb};
+use crate::capture::Timestamp;
+use crate::model::{
+    self, Anomaly, Close, Direction, Endpoint, Event, EventKind, Login, Mode, Reply, Side, Time,
+    TransferStatus,
+};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+/// Most commands awaiting a reply; beyond it the oldest loses its pairing (never its entry).
+pub const MAX_PENDING: usize = 64;
+/// Most timeline events, anomalies and transfers kept per session.
+pub const MAX_EVENTS: usize = 1_000_000;
+pub const MAX_ANOMALIES: usize = 10_000;
+
+/// A data-channel setup: what a PORT/EPRT command or a 227/229 reply announced.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    pub kind: &'static str,
+    pub mode: Mode,
+    /// The endpoint as announced on the wire.
+    pub announced: SocketAddr,
+    /// The endpoint the data connection's listener is expected at (differs from
+    /// `announced` when a PASV reply names a NATed address).
+    pub listener: SocketAddr,
+    pub ts: Timestamp,
+}
+
+/// A transfer under construction (one per data connection).
+#[derive(Debug)]
+pub struct TransferState {
+    pub t: model::Transfer,
+    /// Index of the command that used this data connection.
+    pub command: Option<usize>,
+    pub matched: bool,
+    pub closed: bool,
+    /// The data connection's TCP client is the FTP client (passive mode).
+    pub connector_is_client: bool,
+    pub bytes_by_dir: [u64; 2],
+}
+
+#[derive(Debug)]
+struct CmdState {
+    verb: Verb,
+    /// An ABOR was sent while this command was running.
+    aborted: bool,
+    /// A data connection was tied to it.
+    bound: bool,
+    rest: Option<u64>,
+    expected: Option<u64>,
+    final_code: Option<u16>,
+}
+
+/// The event currently collecting data segments (a "run").
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    event: usize,
+    conn: usize,
+    from: Side,
+    bytes: u64,
+    segments: u64,
+}
+
+pub struct Session {
+    pub id: u64,
+    pub control: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    digits: u8,
+    show_passwords: bool,
+    lines: [parse::LineAssembler; 2],
+    replies: ReplyAssembler,
+    user: Option<String>,
+    password: Option<String>,
+    login: Login,
+    pub tls: bool,
+    tls_bytes: [u64; 2],
+    pub close: Close,
+    pub control_closed: bool,
+    pub commands: Vec<model::Command>,
+    cmd_state: Vec<CmdState>,
+    pending: VecDeque<usize>,
+    cwd: Option<String>,
+    transfer_type: Option<String>,
+    rest: Option<u64>,
+    /// SIZE answers: (resolved path or arg, size), newest last, bounded.
+    sizes: VecDeque<(String, u64)>,
+    pub setup: Option<Setup>,
+    /// Setups announced since the analyzer last looked.
+    pub new_setups: Vec<Setup>,
+    pub transfers: Vec<TransferState>,
+    /// Data commands still waiting for their data connection.
+    waiting_cmds: VecDeque<usize>,
+    /// Transfers (data connections) still waiting for their command.
+    waiting_data: VecDeque<usize>,
+    pub open_data: usize,
+    timeline: Vec<Event>,
+    run: Option<Run>,
+    pub anomalies: Vec<Anomaly>,
+    cleartext_flagged: bool,
+    /// Failed login attempts (for brute-force detection across sessions).
+    pub failed_logins: u32,
+    /// Whether the TCP client of the control connection is the FTP client.
+    pub gaps: u64,
+}
+
+impl Session {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: u64,
+        control: u64,
+        client: SocketAddr,
+        server: SocketAddr,
+        start: Timestamp,
+        digits: u8,
+        show_passwords: bool,
+    ) -> Self {
+        Session {
+            id,
+            control,
+            client,
+            server,
+            start,
+            end: start,
+            digits,
+            show_passwords,
+            lines: [parse::LineAssembler::new(), parse::LineAssembler::new()],
+            replies: ReplyAssembler::new(),
+            user: None,
+            password: None,
+            login: Login::None,
+            tls: false,
+            tls_bytes: [0; 2],
+            close: Close::Open,
+            control_closed: false,
+            commands: Vec::new(),
+            cmd_state: Vec::new(),
+            pending: VecDeque::new(),
+            cwd: None,
+            transfer_type: None,
+            rest: None,
+            sizes: VecDeque::new(),
+            setup: None,
+            new_setups: Vec::new(),
+            transfers: Vec::new(),
+            waiting_cmds: VecDeque::new(),
+            waiting_data: VecDeque::new(),
+            open_data: 0,
+            timeline: Vec::new(),
+            run: None,
+            anomalies: Vec::new(),
+            cleartext_flagged: false,
+            failed_logins: 0,
+            gaps: 0,
+        }
+    }
+
+    pub fn time(&self, ts: Timestamp) -> Time {
+        Time::new(ts, self.digits)
+    }
+
+    pub fn set_digits(&mut self, digits: u8) {
+        self.digits = digits;
+    }
+
+    fn touch(&mut self, ts: Timestamp) {
+        if ts > self.end {
+            self.end = ts;
+        }
+    }
+
+    /// Append a timeline event (closing any open data run).
+    pub fn event(&mut self, ts: Timestamp, conn: usize, from: Side, kind: EventKind, what: String) {
+        self.event_note(ts, conn, from, kind, what, None);
+    }
+
+    pub fn event_note(
+        &mut self,
+        ts: Timestamp,
+        conn: usize,
+        from: Side,
+        kind: EventKind,
+        what: String,
+        note: Option<String>,
+    ) {
+        self.close_run();
+        self.touch_conn(ts, conn);
+        if self.timeline.len() >= MAX_EVENTS {
+            return;
+        }
+        self.timeline.push(Event {
+            ts: self.time(ts),
+            conn: conn_name(conn),
+            from,
+            kind,
+            what,
+            note,
+        });
+    }
+
+    fn touch_conn(&mut self, ts: Timestamp, conn: usize) {
+        if conn == 0 {
+            self.touch(ts);
+        }
+    }
+
+    fn close_run(&mut self) {
+        if let Some(run) = self.run.take() {
+            if let Some(ev) = self.timeline.get_mut(run.event) {
+                ev.what = format!(
+                    "{} bytes in {} segment{}",
+                    run.bytes,
+                    run.segments,
+                    if run.segments == 1 { "" } else { "s" }
+                );
+            }
+        }
+    }
+
+    /// Count data bytes into the current run of data segments (one event per run).
+    pub fn data_run(&mut self, ts: Timestamp, conn: usize, from: Side, bytes: u64, new_seg: bool) {
+        if let Some(run) = self.run.as_mut() {
+            if run.conn == conn && run.from == from {
+                run.bytes += bytes;
+                run.segments += new_seg as u64;
+                return;
+            }
+        }
+        self.event(ts, conn, from, EventKind::Data, String::new());
+        if self.timeline.len() < MAX_EVENTS || self.run.is_none() {
+            self.run = Some(Run {
+                event: self.timeline.len().saturating_sub(1),
+                conn,
+                from,
+                bytes,
+                segments: 1,
+            });
+        }
+    }
+
+    pub fn anomaly(&mut self, ts: Timestamp, kind: &'static str, detail: String) {
+        if self.anomalies.len() >= MAX_ANOMALIES {
+            return;
+        }
+        self.anomalies.push(Anomaly { ts: self.time(ts), kind, detail, sessions: Vec::new() });
+    }
+
+    /// An anomaly also shown in the timeline.
+    fn anomaly_event(&mut self, ts: Timestamp, conn: usize, from: Side, kind: &'static str, what: String) {
+        self.anomaly(ts, kind, what.clone());
+        self.event_note(ts, conn, from, EventKind::Anomaly, what, Some(kind.to_string()));
+    }
+
+    // ----- control connection bytes -------------------------------------------------
+
+    /// Reassembled control-connection bytes from one side.
+    pub fn control_data(&mut self, ts: Timestamp, from: Side, data: &[u8]) {
+        let d = side_idx(from);
+        if self.tls {
+            self.tls_bytes[d] += data.len() as u64;
+            return;
+        }
+        let mut lines: Vec<(Vec<u8>, Line<'static>)> = Vec::new();
+        // Collect lines first: the assembler borrows self.lines while we need &mut self.
+        let mut asm = std::mem::take(&mut self.lines[d]);
+        asm.feed(data, &mut |line: Line<'_>| {
+            lines.push((line.bytes.to_vec(), line.detach()));
+        });
+        self.lines[d] = asm;
+        for (bytes, flags) in lines {
+            self.line(ts, from, &bytes, &flags);
+            if self.tls {
+                // Everything after AUTH's 234 is encrypted; count what remains of this chunk.
+                self.lines[0] = parse::LineAssembler::new();
+                self.lines[1] = parse::LineAssembler::new();
+                break;
+            }
+        }
+    }
+
+    /// Bytes the capture lost on the control connection.
+    pub fn control_gap(&mut self, ts: Timestamp, from: Side, offset: u64, len: u64) {
+        self.gaps += 1;
+        if self.tls {
+            return;
+        }
+        self.lines[side_idx(from)].gap(len as usize);
+        self.anomaly_event(
+            ts,
+            0,
+            from,
+            "capture_gap",
+            format!("{len} bytes missing from the {} at offset {offset}", side_name(from)),
+        );
+    }
+
+    /// End of the control stream: a last line without newline still counts.
+    pub fn control_end(&mut self, ts: Timestamp) {
+        for from in [Side::Client, Side::Server] {
+            let d = side_idx(from);
+            let mut last: Option<(Vec<u8>, Line<'static>)> = None;
+            let mut asm = std::mem::take(&mut self.lines[d]);
+            asm.finish(&mut |line: Line<'_>| last = Some((line.bytes.to_vec(), line.detach())));
+            self.lines[d] = asm;
+            if let Some((bytes, flags)) = last {
+                if !self.tls {
+                    self.line(ts, from, &bytes, &flags);
+                }
+            }
+        }
+        if let Some((code, text)) = self.replies.finish() {
+            let _ = (code, text);
+        }
+    }
+
+    fn line(&mut self, ts: Timestamp, from: Side, bytes: &[u8], flags: &Line<'_>) {
+        if flags.too_long {
+            self.anomaly(
+                ts,
+                "line_too_long",
+                format!(
+                    "{} line of {} bytes (kept the first {})",
+                    side_name(from),
+                    flags.orig_len,
+                    bytes.len()
+                ),
+            );
+        }
+        match from {
+            Side::Client => self.command_line(ts, bytes),
+            Side::Server => self.server_line(ts, bytes),
+        }
+    }
+
+    // ----- commands --------------------------------------------------------------
+
+    fn command_line(&mut self, ts: Timestamp, bytes: &[u8]) {
+        let cl = parse::parse_command(bytes);
+        let verb = Verb::from_bytes(cl.verb);
+        let command = parse::uppercase_verb(cl.verb);
+        let (arg_text, latin1) = parse::decode_text(cl.arg);
+        let mut arg = arg_text.into_owned();
+        let mut shown = String::from_utf8_lossy(bytes).into_owned();
+        if latin1 {
+            shown = parse::decode_text(bytes).0.into_owned();
+        }
+        if verb == Verb::Pass {
+            if !self.tls && !self.cleartext_flagged {
+                self.cleartext_flagged = true;
+                self.anomaly(ts, "cleartext_credentials", format!(
+                    "password for user {} sent in cleartext",
+                    self.user.as_deref().unwrap_or("(none)")
+                ));
+            }
+            self.password = Some(arg.clone());
+            if !self.show_passwords {
+                arg = "<hidden>".to_string();
+                shown = format!("{} <hidden>", command);
+            }
+        }
+        let idx = self.commands.len();
+        self.commands.push(model::Command {
+            ts: self.time(ts),
+            command: command.clone(),
+            arg: arg.clone(),
+            replies: Vec::new(),
+            cwd: self.cwd.clone(),
+            encoding: latin1.then_some("latin1"),
+        });
+        let mut note = None;
+        let raw_arg = if verb == Verb::Pass { String::new() } else { arg.clone() };
+        match verb {
+            Verb::User => {
+                self.user = Some(raw_arg);
+            }
+            Verb::Port | Verb::Eprt => {
+                let addr = if verb == Verb::Port {
+                    parse::parse_port(raw_arg.as_bytes()).map(SocketAddr::V4)
+                } else {
+                    parse::parse_eprt(raw_arg.as_bytes())
+                };
+                match addr {
+                    Some(a) => {
+                        note = Some(a.to_string());
+                        if a.ip() != self.client.ip() {
+                            self.anomaly(ts, "port_bounce", format!(
+                                "{} names {} but the client is {}",
+                                command, a, self.client.ip()
+                            ));
+                        }
+                        self.announce(Setup {
+                            kind: if verb == Verb::Port { "PORT" } else { "EPRT" },
+                            mode: Mode::Active,
+                            announced: a,
+                            listener: a,
+                            ts,
+                        });
+                    }
+                    None => self.anomaly(ts, "bad_data_address", format!("cannot parse {command} {raw_arg}")),
+                }
+            }
+            v if v.uses_data_channel() => {
+                self.waiting_cmds.push_back(idx);
+                if self.waiting_cmds.len() > MAX_PENDING {
+                    self.waiting_cmds.pop_front();
+                }
+            }
+            Verb::Abor => {
+                // The running data command (if any) is being aborted.
+                for st in self.cmd_state.iter_mut().rev().take(MAX_PENDING) {
+                    if st.verb.uses_data_channel() && st.final_code.is_none() {
+                        st.aborted = true;
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+        let rest = if verb.uses_data_channel() { self.rest.take() } else { None };
+        self.cmd_state.push(CmdState {
+            verb,
+            aborted: false,
+            bound: false,
+            rest,
+            expected: None,
+            final_code: None,
+        });
+        self.pending.push_back(idx);
+        if self.pending.len() > MAX_PENDING {
+            self.pending.pop_front();
+            self.anomaly(ts, "too_many_pending_commands", format!(
+                "more than {MAX_PENDING} commands without a reply"
+            ));
+        }
+        self.event_note(ts, 0, Side::Client, EventKind::Command, shown, note);
+        if verb.uses_data_channel() {
+            self.bind_waiting();
+        }
+    }
+
+    fn announce(&mut self, s: Setup) {
+        self.setup = Some(s);
+        self.new_setups.push(s);
+    }
+
+    // ----- replies ---------------------------------------------------------------
+
+    fn server_line(&mut self, ts: Timestamp, bytes: &[u8]) {
+        match self.replies.feed(bytes) {
+            ReplyEvent::Pending => {}
+            ReplyEvent::Malformed(line) => {
+                let text = parse::decode_text(line).0.into_owned();
+                self.anomaly_event(ts, 0, Side::Server, "malformed_reply", text);
+            }
+            ReplyEvent::Reply { code, text } => {
+                let (t, latin1) = parse::decode_text(&text);
+                let t = t.into_owned();
+                self.on_reply(ts, code, t, latin1);
+            }
+        }
+    }
+
+    /// The session state machine: a complete reply, paired with the command it answers.
+    fn on_reply(&mut self, ts: Timestamp, code: u16, text: String, latin1: bool) {
+        let preliminary = (100..200).contains(&code);
+        let idx = if preliminary { self.pending.front().copied() } else { self.pending.pop_front() };
+        let idx = match idx {
+            Some(i) => i,
+            None => {
+                // Greeting or unsolicited reply: a command with an empty verb.
+                let i = self.commands.len();
+                self.commands.push(model::Command {
+                    ts: self.time(ts),
+                    command: String::new(),
+                    arg: String::new(),
+                    replies: Vec::new(),
+                    cwd: self.cwd.clone(),
+                    encoding: None,
+                });
+                self.cmd_state.push(CmdState {
+                    verb: Verb::Other,
+                    aborted: false,
+                    bound: false,
+                    rest: None,
+                    expected: None,
+                    final_code: None,
+                });
+                i
+            }
+        };
+        let shown = match text.split_once('\n') {
+            None => format!("{code} {text}"),
+            Some(_) => format!("{code} {}", text.replace('\n', "\n    ")),
+        };
+        self.commands[idx].replies.push(Reply {
+            ts: self.time(ts),
+            code,
+            text: text.clone(),
+            encoding: latin1.then_some("latin1"),
+        });
+        let verb = self.cmd_state[idx].verb;
+        if !preliminary {
+            self.cmd_state[idx].final_code = Some(code);
+        }
+        let arg = self.commands[idx].arg.clone();
+        let mut note = None;
+        match (verb, code) {
+            (Verb::User, 230) | (Verb::Pass, 230) | (Verb::Pass, 202) | (Verb::Acct, 230) => {
+                self.login = Login::Success;
+            }
+            (Verb::User, 331) | (Verb::User, 332) => {}
+            (Verb::User, 400..=599) | (Verb::Pass, 400..=599) | (Verb::Acct, 400..=599) => {
+                self.login = Login::Failed;
+                self.failed_logins += 1;
+            }
+            (Verb::Auth, 234) => {
+                self.tls = true;
+            }
+            (Verb::Cwd | Verb::Xcwd, 200..=299) => {
+                self.cwd = parse::cwd_after_cwd(self.cwd.as_deref(), &arg);
+            }
+            (Verb::Cdup | Verb::Xcup, 200..=299) => {
+                self.cwd = parse::cwd_after_cdup(self.cwd.as_deref());
+            }
+            (Verb::Pwd | Verb::Xpwd, 257) => {
+                if let Some(p) = parse::parse_257_path(text.as_bytes()) {
+                    self.cwd = Some(p);
+                }
+            }
+            (Verb::Pasv | Verb::Epsv | Verb::Lpsv, 227 | 229) => {
+                let kind = if verb == Verb::Epsv { "EPSV" } else { "PASV" };
+                let announced = if code == 227 {
+                    parse::parse_pasv_reply(text.as_bytes()).map(SocketAddr::V4)
+                } else {
+                    parse::parse_epsv_reply(text.as_bytes()).map(|p| SocketAddr::new(self.server.ip(), p))
+                };
+                match announced {
+                    Some(a) => {
+                        note = Some(a.to_string());
+                        let mut listener = a;
+                        if a.ip() != self.server.ip() {
+                            self.anomaly(ts, "pasv_nat", format!(
+                                "{code} names {} but the server is {}",
+                                a.ip(),
+                                self.server.ip()
+                            ));
+                            listener = SocketAddr::new(self.server.ip(), a.port());
+                        }
+                        self.announce(Setup { kind, mode: Mode::Passive, announced: a, listener, ts });
+                    }
+                    None => self.anomaly(ts, "bad_data_address", format!("cannot parse {code} {text}")),
+                }
+            }
+            (Verb::Rest, 350) => {
+                self.rest = arg.trim().parse::<u64>().ok();
+            }
+            (Verb::Size, 213) => {
+                if let Some(n) = parse::parse_size_reply(text.as_bytes()) {
+                    let key = parse::resolve_path(self.cwd.as_deref(), &arg).unwrap_or(arg.clone());
+                    self.sizes.push_back((key, n));
+                    if self.sizes.len() > 64 {
+                        self.sizes.pop_front();
+                    }
+                }
+            }
+            (Verb::Type, 200..=299) => {
+                self.transfer_type = Some(arg.trim().to_ascii_uppercase());
+            }
+            (Verb::Rein, 220) => {
+                self.login = Login::None;
+                self.user = None;
+                self.password = None;
+            }
+            (v, 125 | 150) if v.uses_data_channel() => {
+                if let Some(n) = parse::parse_transfer_size(text.as_bytes()) {
+                    self.cmd_state[idx].expected = Some(n);
+                    for t in self.transfers.iter_mut().filter(|t| t.command == Some(idx)) {
+                        t.t.expected_bytes = Some(n);
+                    }
+                }
+            }
+            (v, 200..=599) if v.uses_data_channel() && !preliminary => {
+                // Final reply: a command that never got its data connection stops waiting.
+                self.waiting_cmds.retain(|&c| c != idx);
+            }
+            _ => {}
+        }
+        if !preliminary && (400..600).contains(&code) && verb.uses_data_channel() {
+            self.waiting_cmds.retain(|&c| c != idx);
+        }
+        self.event_note(ts, 0, Side::Server, EventKind::Reply, shown, note);
+    }
+
+    // ----- data connections --------------------------------------------------------
+
+    /// A new data connection for this session; returns its transfer index (0-based).
+    pub fn open_data(
+        &mut self,
+        ts: Timestamp,
+        connector: SocketAddr,
+        listener: SocketAddr,
+        setup: Option<Setup>,
+    ) -> usize {
+        let connector_is_client = connector.ip() == self.client.ip() && listener.ip() != self.client.ip()
+            || setup.map(|s| s.mode == Mode::Passive).unwrap_or(false);
+        let mode = setup.map(|s| s.mode).unwrap_or(if connector_is_client {
+            Mode::Passive
+        } else {
+            Mode::Active
+        });
+        let kind = setup.map(|s| s.kind).unwrap_or(match mode {
+            Mode::Passive => "PASV",
+            Mode::Active => "PORT",
+        });
+        let i = self.transfers.len();
+        self.transfers.push(TransferState {
+            t: model::Transfer {
+                command: String::new(),
+                arg: String::new(),
+                path: None,
+                direction: Direction::Download,
+                mode,
+                setup: kind,
+                data_client: ep(connector),
+                data_server: ep(listener),
+                start: self.time(ts),
+                end: self.time(ts),
+                bytes: 0,
+                captured_bytes: 0,
+                missing_bytes: 0,
+                expected_bytes: None,
+                rest: None,
+                status: TransferStatus::Incomplete,
+                reply_code: None,
+                sha256: None,
+                segments: 0,
+                announced: setup.map(|s| ep(s.announced)),
+                extracted: None,
+                matched: setup.is_some(),
+            },
+            command: None,
+            matched: setup.is_some(),
+            closed: false,
+            connector_is_client: mode == Mode::Passive,
+            bytes_by_dir: [0; 2],
+        });
+        self.open_data += 1;
+        if setup.is_none() {
+            self.anomaly(ts, "unmatched_data_connection", format!(
+                "data connection {} -> {} matches no PORT/PASV/EPRT/EPSV",
+                connector, listener
+            ));
+        }
+        self.waiting_data.push_back(i);
+        self.bind_waiting();
+        i
+    }
+
+    /// Tie waiting data connections to waiting data commands, oldest first.
+    fn bind_waiting(&mut self) {
+        while let (Some(&t), Some(&c)) = (self.waiting_data.front(), self.waiting_cmds.front()) {
+            self.waiting_data.pop_front();
+            self.waiting_cmds.pop_front();
+            self.bind(t, c);
+        }
+    }
+
+    fn bind(&mut self, t: usize, c: usize) {
+        let cmd = &self.commands[c];
+        let st = &mut self.cmd_state[c];
+        st.bound = true;
+        let path = parse::resolve_path(cmd.cwd.as_deref(), &cmd.arg);
+        let tr = &mut self.transfers[t];
+        tr.command = Some(c);
+        tr.t.command = cmd.command.clone();
+        tr.t.arg = cmd.arg.clone();
+        tr.t.direction = st.verb.direction().unwrap_or(Direction::Listing);
+        tr.t.path = match tr.t.direction {
+            Direction::Listing if cmd.arg.is_empty() || cmd.arg.starts_with('-') => cmd.cwd.clone(),
+            _ => path,
+        };
+        tr.t.rest = st.rest;
+        tr.t.expected_bytes = st.expected.or_else(|| {
+            let key = tr.t.path.clone().unwrap_or_else(|| cmd.arg.clone());
+            self.sizes.iter().rev().find(|(p, _)| *p == key || *p == cmd.arg).map(|(_, n)| *n)
+        });
+    }
+
+    /// Per-direction byte accounting of a data connection as it runs.
+    pub fn data_bytes(&mut self, ts: Timestamp, t: usize, from: Side, bytes: u64, new_seg: bool) {
+        if let Some(tr) = self.transfers.get_mut(t) {
+            tr.bytes_by_dir[side_idx(from)] += bytes;
+            tr.t.segments += new_seg as u64;
+            tr.t.end = Time::new(ts, self.digits);
+        }
+        self.data_run(ts, t + 1, from, bytes, new_seg);
+    }
+
+    /// The data connection ended: final byte counts from TCP.
+    pub fn close_data(&mut self, t: usize, end: Timestamp, seq_bytes: u64, captured: u64) {
+        let digits = self.digits;
+        if let Some(tr) = self.transfers.get_mut(t) {
+            if tr.closed {
+                return;
+            }
+            tr.closed = true;
+            tr.t.bytes = seq_bytes;
+            tr.t.captured_bytes = captured.min(seq_bytes);
+            tr.t.missing_bytes = seq_bytes.saturating_sub(captured);
+            if end > tr.t.end.ts {
+                tr.t.end = Time::new(end, digits);
+            }
+            if tr.command.is_none() {
+                // Never tied to a command: say at least which way the bytes went.
+                let [to_listener, to_connector] = tr.bytes_by_dir;
+                let _ = (to_listener, to_connector);
+            }
+            self.open_data = self.open_data.saturating_sub(1);
+        }
+    }
+
+    /// Whether this session is still waiting for a data connection (for unmatched ones).
+    pub fn wants_data(&self) -> bool {
+        !self.waiting_cmds.is_empty()
+    }
+
+    // ----- output ------------------------------------------------------------------
+
+    /// Build the model Session (consumes the state).
+    pub fn into_model(mut self) -> model::Session {
+        self.close_run();
+        if self.tls && (self.tls_bytes[0] > 0 || self.tls_bytes[1] > 0) {
+            let ts = self.end;
+            let (a, b) = (self.tls_bytes[0], self.tls_bytes[1]);
+            self.anomaly(ts, "tls_unparsed", format!(
+                "after AUTH: {a} bytes from the client and {b} from the server left encrypted"
+            ));
+        }
+        let mut transfers = Vec::with_capacity(self.transfers.len());
+        for tr in std::mem::take(&mut self.transfers) {
+            let mut t = tr.t;
+            if let Some(c) = tr.command {
+                let st = &self.cmd_state[c];
+                t.reply_code = st.final_code;
+                t.status = status_of(st.final_code, st.aborted);
+            } else {
+                // No command: direction from which side sent the bytes.
+                let from_client = if tr.connector_is_client { tr.bytes_by_dir[0] } else { tr.bytes_by_dir[1] };
+                let from_server = if tr.connector_is_client { tr.bytes_by_dir[1] } else { tr.bytes_by_dir[0] };
+                t.direction = if from_client > from_server { Direction::Upload } else { Direction::Download };
+            }
+            if t.missing_bytes > 0 {
+                t.sha256 = None;
+            }
+            transfers.push(t);
+        }
+        let password = self.password.as_ref().map(|p| {
+            if self.show_passwords {
+                p.clone()
+            } else {
+                "<hidden>".to_string()
+            }
+        });
+        model::Session {
+            id: self.id,
+            client: ep(self.client),
+            server: ep(self.server),
+            start: Time::new(self.start, self.digits),
+            end: Time::new(self.end, self.digits),
+            user: self.user,
+            password,
+            login: self.login,
+            tls: self.tls,
+            close: self.close,
+            commands: self.commands,
+            transfers,
+            timeline: self.timeline,
+            anomalies: self.anomalies,
+            transfer_type: self.transfer_type,
+        }
+    }
+}
+
+/// Transfer status from the final reply of its command (SPEC.md).
+pub fn status_of(code: Option<u16>, aborted: bool) -> TransferStatus {
+    match code {
+        _ if aborted => TransferStatus::Aborted,
+        Some(426) => TransferStatus::Aborted,
+        Some(226 | 250) => TransferStatus::Complete,
+        Some(425 | 450 | 451 | 452 | 550 | 551 | 552 | 553) => TransferStatus::Failed,
+        Some(c) if c >= 400 => TransferStatus::Failed,
+        Some(c) if (200..300).contains(&c) => TransferStatus::Complete,
+        _ => TransferStatus::Incomplete,
+    }
+}
+
+pub fn ep(a: SocketAddr) -> Endpoint {
+    Endpoint { ip: a.ip(), port: a.port() }
+}
+
+pub fn conn_name(conn: usize) -> String {
+    if conn == 0 {
+        "control".to_string()
+    } else {
+        format!("data:{conn}")
+    }
+}
+
+fn side_idx(s: Side) -> usize {
+    match s {
+        Side::Client => 0,
+        Side::Server => 1,
+    }
+}
+
+fn side_name(s: Side) -> &'static str {
+    match s {
+        Side::Client => "client",
+        Side::Server => "server",
+    }
+}
