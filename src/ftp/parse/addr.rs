@@ -497,6 +497,77 @@ mod tests {
     }
 
     #[test]
+    fn corpus_replies() {
+        // Zeek captures: ftp-with-numbers-in-filename, ipv6, cwd-navigation, retr.
+        assert_eq!(
+            parse_pasv_reply(b"Entering Passive Mode (164,107,123,6,183,187)"),
+            Some(v4("164.107.123.6:47035"))
+        );
+        assert_eq!(
+            parse_transfer_size(
+                b"Opening BINARY mode data connection for /mirror/internic/rfc/rfc1001.txt (154427 bytes)."
+            ),
+            Some(154427)
+        );
+        assert_eq!(
+            parse_transfer_size(
+                b"Opening BINARY mode data connection for 'robots.txt' (77 bytes)."
+            ),
+            Some(77)
+        );
+        assert_eq!(
+            parse_transfer_size(
+                b"Opening BINARY mode data connection for 720971-99999-2014.gz (62291 bytes)"
+            ),
+            Some(62291)
+        );
+        assert_eq!(
+            parse_transfer_size(b"Opening ASCII mode data connection for '/bin/ls'."),
+            None
+        );
+        assert_eq!(
+            parse_epsv_reply(b"Extended Passive mode OK (|||63988|)"),
+            Some(63988)
+        );
+        assert_eq!(parse_size_reply(b"154427"), Some(154427));
+        assert_eq!(
+            parse_eprt(b"|2|2001:470:1f11:81f:c999:d94:aa7c:2e3e|49189|"),
+            Some(
+                "[2001:470:1f11:81f:c999:d94:aa7c:2e3e]:49189"
+                    .parse()
+                    .unwrap()
+            )
+        );
+        // fake-long-commands.pcap: a truncated PORT.
+        assert_eq!(parse_port(b"114,115"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::Just(b'|'), proptest::prelude::Just(b','),
+                    proptest::prelude::Just(b'('), proptest::prelude::Just(b'"'),
+                    proptest::prelude::Just(b' '), 0x30u8..0x3a,
+                    proptest::prelude::any::<u8>()
+                ],
+                0..80,
+            )
+        ) {
+            let _ = parse_port(&text);
+            let _ = parse_eprt(&text);
+            let _ = parse_lprt(&text);
+            let _ = parse_pasv_reply(&text);
+            let _ = parse_epsv_reply(&text);
+            let _ = parse_lpsv_reply(&text);
+            let _ = parse_transfer_size(&text);
+            let _ = parse_size_reply(&text);
+            let _ = parse_257_path(&text);
+        }
+    }
+
+    #[test]
     fn path_257() {
         assert_eq!(
             parse_257_path(b"\"/home/ftp\" is current directory").as_deref(),

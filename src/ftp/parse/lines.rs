@@ -398,6 +398,17 @@ mod tests {
     }
 
     #[test]
+    fn works_with_dyn_callback() {
+        let mut a = LineAssembler::new();
+        let mut n = 0;
+        let out: &mut dyn FnMut(Line<'_>) = &mut |_l| n += 1;
+        a.feed(b"A\nB\n", &mut *out);
+        a.feed(b"C", &mut *out);
+        a.finish(out);
+        assert_eq!(n, 3);
+    }
+
+    #[test]
     fn split_lines_across_chunks() {
         let v = run(&[b"US", b"ER a", b"nonymous\r", b"\nPA", b"SS x\r\n"]);
         assert_eq!(

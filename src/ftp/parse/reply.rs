@@ -494,6 +494,92 @@ mod tests {
     }
 
     #[test]
+    fn corpus_multiline_replies() {
+        // Pure-FTPd greeting (Zeek bigtransfer.pcap): "220-" on every line.
+        let v = feed_all(&[
+            b"220---------- Welcome to Pure-FTPd [privsep] [TLS] ----------",
+            b"220-You are user number 1 of 50 allowed.",
+            b"220-Local time is now 10:52. Server port: 21.",
+            b"220-IPv6 connections are also welcome on this server.",
+            b"220 You will be disconnected after 15 minutes of inactivity.",
+        ]);
+        let (code, t) = text(&v[4]);
+        assert_eq!(code, 220);
+        assert!(
+            t.starts_with("--------- Welcome to Pure-FTPd [privsep] [TLS] ----------\n220-You are")
+        );
+        assert!(t.ends_with("\nYou will be disconnected after 15 minutes of inactivity."));
+        // FileZilla (ftp-password-pass-command.pcap).
+        let v = feed_all(&[
+            b"220-FileZilla Server 1.9.1",
+            b"220 Please visit https://filezilla-project.org/",
+        ]);
+        assert_eq!(
+            text(&v[1]),
+            (
+                220,
+                "FileZilla Server 1.9.1\nPlease visit https://filezilla-project.org/".into()
+            )
+        );
+        // NetBSD ftpd goodbye (ipv4.pcap): empty opening text, indented lines.
+        let v = feed_all(&[
+            b"221-",
+            b"    Data traffic for this session was 154 bytes in 2 files.",
+            b"    Total traffic for this session was 4037 bytes in 4 transfers.",
+            b"221 Thank you for using the FTP service on ftp.NetBSD.org.",
+        ]);
+        assert_eq!(
+            text(&v[3]),
+            (
+                221,
+                "\n    Data traffic for this session was 154 bytes in 2 files.\n    Total traffic for this session was 4037 bytes in 4 transfers.\nThank you for using the FTP service on ftp.NetBSD.org."
+                    .into()
+            )
+        );
+        // SSH banner on an FTP port (ipv6-violation.pcap) is not a reply.
+        let mut a = ReplyAssembler::new();
+        assert!(matches!(
+            a.feed(b"SSH-2.0-mod_sftp/0.9.7"),
+            ReplyEvent::Malformed(_)
+        ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn assembler_never_panics_and_bounds_hold(
+            lines in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::prop_oneof![
+                        proptest::prelude::Just(b'2'), proptest::prelude::Just(b'1'),
+                        proptest::prelude::Just(b' '), proptest::prelude::Just(b'-'),
+                        proptest::prelude::any::<u8>()
+                    ],
+                    0..8,
+                ),
+                0..40,
+            )
+        ) {
+            let mut a = ReplyAssembler::new();
+            let mut n_replies = 0;
+            for l in &lines {
+                match a.feed(l) {
+                    ReplyEvent::Reply(r) => {
+                        n_replies += 1;
+                        proptest::prop_assert!((100..600).contains(&r.code));
+                        proptest::prop_assert!(r.text.len() <= MAX_REPLY_BYTES);
+                    }
+                    ReplyEvent::Malformed(m) => proptest::prop_assert!(parse_reply_line(m).is_none()),
+                    ReplyEvent::Pending => {}
+                }
+            }
+            if a.finish().is_some() {
+                n_replies += 1;
+            }
+            proptest::prop_assert!(n_replies <= lines.len());
+        }
+    }
+
+    #[test]
     fn code_classes() {
         assert!(ReplyCode(150).is_preliminary());
         assert!(ReplyCode(226).is_positive() && ReplyCode(226).is_completion());
