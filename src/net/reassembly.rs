@@ -611,3 +611,821 @@ impl HalfStream {
 fn idx(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An owned copy of a chunk, for assertions.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum O {
+        D(u64, Vec<u8>),
+        G(u64, u64),
+    }
+
+    fn own(c: Chunk<'_>) -> O {
+        match c {
+            Chunk::Data { offset, bytes } => O::D(offset, bytes.to_vec()),
+            Chunk::Gap { offset, len } => O::G(offset, len),
+        }
+    }
+
+    fn d(off: u64, b: &[u8]) -> O {
+        O::D(off, b.to_vec())
+    }
+
+    /// A stream plus its budget, with helpers that collect the chunks of one call.
+    struct T {
+        h: HalfStream,
+        b: MemBudget,
+    }
+
+    impl T {
+        fn syn(isn: u32) -> Self {
+            T {
+                h: HalfStream::new(Some(isn)),
+                b: MemBudget::new(usize::MAX),
+            }
+        }
+        fn mid() -> Self {
+            T {
+                h: HalfStream::new(None),
+                b: MemBudget::new(usize::MAX),
+            }
+        }
+        fn seg(&mut self, seq: u32, p: &[u8]) -> Vec<O> {
+            self.seg_full(seq, p, p.len() as u32, false)
+        }
+        fn seg_full(&mut self, seq: u32, p: &[u8], wire: u32, fin: bool) -> Vec<O> {
+            let mut v = Vec::new();
+            self.h
+                .segment(seq, p, wire, fin, &mut self.b, &mut |c| v.push(own(c)));
+            v
+        }
+        fn ack(&mut self, ack: u32) -> Vec<O> {
+            let mut v = Vec::new();
+            self.h.acked(ack, &mut self.b, &mut |c| v.push(own(c)));
+            v
+        }
+        fn flush(&mut self) -> Vec<O> {
+            let mut v = Vec::new();
+            self.h.flush(&mut self.b, &mut |c| v.push(own(c)));
+            assert_eq!(self.h.buffered(), 0);
+            assert_eq!(self.b.used, 0);
+            v
+        }
+    }
+
+    const ISN: u32 = 1000;
+    const S: u32 = ISN + 1; // sequence number of offset 0
+
+    #[test]
+    fn in_order_passes_through() {
+        let mut t = T::syn(ISN);
+        assert_eq!(t.seg(S, b"hello"), vec![d(0, b"hello")]);
+        assert_eq!(t.seg(S + 5, b" world"), vec![d(5, b" world")]);
+        assert_eq!(t.h.buffered(), 0);
+        assert_eq!(t.h.seq_bytes(), 11);
+        assert_eq!(t.h.captured_bytes(), 11);
+        assert_eq!(t.h.delivered(), 11);
+        assert_eq!(t.flush(), vec![]);
+        assert_eq!(t.h.gaps(), 0);
+    }
+
+    #[test]
+    fn in_order_borrows_caller_slice() {
+        let mut h = HalfStream::new(Some(ISN));
+        let mut b = MemBudget::new(0);
+        let payload = b"abc".to_vec();
+        let mut same = false;
+        h.segment(S, &payload, 3, false, &mut b, &mut |c| {
+            if let Chunk::Data { bytes, .. } = c {
+                same = std::ptr::eq(bytes.as_ptr(), payload.as_ptr());
+            }
+        });
+        assert!(same, "fast path must not copy");
+    }
+
+    #[test]
+    fn retransmission_delivered_once() {
+        let mut t = T::syn(ISN);
+        assert_eq!(t.seg(S, b"hello"), vec![d(0, b"hello")]);
+        assert_eq!(t.seg(S, b"hello"), vec![]);
+        assert_eq!(t.seg(S + 1, b"ell"), vec![]);
+        assert_eq!(t.h.captured_bytes(), 5);
+    }
+
+    #[test]
+    fn overlap_left_delivers_new_part() {
+        let mut t = T::syn(ISN);
+        t.seg(S, b"hello");
+        assert_eq!(t.seg(S + 3, b"lo wo"), vec![d(5, b" wo")]);
+        assert_eq!(t.h.captured_bytes(), 8);
+    }
+
+    #[test]
+    fn overlap_right_first_copy_wins() {
+        let mut t = T::syn(ISN);
+        assert_eq!(t.seg(S + 5, b"FGHIJ"), vec![]);
+        // Overlaps the buffered piece with different bytes: only [3,5) is new.
+        assert_eq!(t.seg(S + 3, b"xxxxx"), vec![]);
+        assert_eq!(t.h.overlap_conflicts(), 1);
+        assert_eq!(
+            t.seg(S, b"abc"),
+            vec![d(0, b"abc"), d(3, b"xx"), d(5, b"FGHIJ")]
+        );
+        assert_eq!(t.h.captured_bytes(), 10);
+        assert_eq!(t.flush(), vec![]);
+    }
+
+    #[test]
+    fn overlap_inside_and_in_order_over_buffer() {
+        let mut t = T::syn(ISN);
+        assert_eq!(t.seg(S + 2, b"cdefgh"), vec![]);
+        assert_eq!(t.seg(S + 4, b"ef"), vec![]); // fully covered, same content
+        assert_eq!(t.h.overlap_conflicts(), 0);
+        // In-order segment spanning the buffered piece and beyond.
+        assert_eq!(
+            t.seg(S, b"abCDEFGHij"),
+            vec![d(0, b"ab"), d(2, b"cdefgh"), d(8, b"ij")]
+        );
+        assert_eq!(t.h.overlap_conflicts(), 1);
+        assert_eq!(t.h.captured_bytes(), 10);
+        assert_eq!(t.h.buffered(), 0);
+        assert_eq!(t.b.used, 0);
+    }
+
+    #[test]
+    fn reorder_and_hole_filled_later() {
+        let mut t = T::syn(ISN);
+        assert_eq!(t.seg(S, b"abc"), vec![d(0, b"abc")]);
+        assert_eq!(t.seg(S + 6, b"ghi"), vec![]);
+        assert!(t.h.buffered() >= 3);
+        assert_eq!(t.b.used, t.h.buffered());
+        assert_eq!(t.seg(S + 9, b"jk"), vec![]);
+        assert_eq!(
+            t.seg(S + 3, b"def"),
+            vec![d(3, b"def"), d(6, b"ghi"), d(9, b"jk")]
+        );
+        assert_eq!(t.h.buffered(), 0);
+        assert_eq!(t.b.used, 0);
+        assert_eq!(t.h.seq_bytes(), 11);
+    }
+
+    #[test]
+    fn hole_never_filled_then_flush() {
+        let mut t = T::syn(ISN);
+        t.seg(S, b"abc");
+        t.seg(S + 6, b"ghi");
+        assert_eq!(t.flush(), vec![O::G(3, 3), d(6, b"ghi")]);
+        assert_eq!(t.h.gaps(), 1);
+        assert_eq!(t.h.gap_bytes(), 3);
+        assert_eq!(t.h.captured_bytes(), 6);
+        assert_eq!(t.h.seq_bytes(), 9);
+        // Late arrival of the hole is a retransmission now.
+        assert_eq!(t.seg(S + 3, b"def"), vec![]);
+    }
+
+    #[test]
+    fn flush_invents_no_trailing_gap() {
+        let mut t = T::syn(ISN);
+        t.seg(S, b"abc");
+        assert_eq!(t.flush(), vec![]);
+        assert_eq!(t.h.seq_bytes(), 3);
+    }
+
+    #[test]
+    fn hole_then_acked() {
+        let mut t = T::syn(ISN);
+        t.seg(S, b"abc");
+        t.seg(S + 6, b"ghi");
+        t.seg(S + 12, b"mn");
+        // Ack inside the buffered piece: hole before it is a gap, piece and
+        // everything contiguous after it is delivered.
+        assert_eq!(t.ack(S + 7), vec![O::G(3, 3), d(6, b"ghi")]);
+        assert_eq!(t.ack(S + 7), vec![]); // behind now
+        assert_eq!(t.ack(S + 2), vec![]);
+        // Ack past everything seen: gap up to the ack (bytes the peer got).
+        assert_eq!(t.ack(S + 16), vec![O::G(9, 3), d(12, b"mn"), O::G(14, 2)]);
+        assert_eq!(t.h.seq_bytes(), 16);
+        assert_eq!(t.h.captured_bytes() + t.h.gap_bytes(), 16);
+        assert_eq!(t.flush(), vec![]);
+    }
+
+    #[test]
+    fn implausible_acks_ignored() {
+        let mut t = T::syn(ISN);
+        t.seg(S + 3, b"def");
+        assert_eq!(t.ack(S.wrapping_add(0x7000_0000)), vec![]); // > 1 GiB ahead
+        assert_eq!(t.ack(S.wrapping_sub(5)), vec![]); // behind origin
+        assert_eq!(t.ack(S.wrapping_add(0x9000_0000)), vec![]); // "behind" by unwrap
+        assert_eq!(t.h.delivered(), 0);
+        // Mid-way stream: acks before any segment are ignored.
+        let mut m = T::mid();
+        assert_eq!(m.ack(12345), vec![]);
+        assert_eq!(m.seg(20000, b"x"), vec![d(0, b"x")]);
+    }
+
+    #[test]
+    fn ack_clamped_at_fin() {
+        let mut t = T::syn(ISN);
+        t.seg(S, b"ab");
+        assert_eq!(t.seg_full(S + 4, b"ef", 2, true), vec![]);
+        assert_eq!(t.h.fin_offset(), Some(6));
+        // The ack of the FIN is one past the data.
+        assert_eq!(t.ack(S + 7), vec![O::G(2, 2), d(4, b"ef")]);
+        assert!(t.h.is_finished());
+        assert_eq!(t.h.seq_bytes(), 6);
+    }
+
+    #[test]
+    fn wrap_with_syn_near_max() {
+        let isn = u32::MAX - 2; // offset 0 = u32::MAX - 1
+        let mut t = T::syn(isn);
+        let s0 = isn.wrapping_add(1);
+        assert_eq!(t.seg(s0, b"ab"), vec![d(0, b"ab")]); // MAX-1, MAX
+                                                         // Out of order across the wrap, then fill.
+        assert_eq!(t.seg(3, b"fg"), vec![]); // offsets 5..7
+        assert_eq!(t.seg(0, b"cde"), vec![d(2, b"cde"), d(5, b"fg")]);
+        assert_eq!(t.seg(u32::MAX, b"b"), vec![]); // retransmission before the wrap
+        assert_eq!(t.h.seq_bytes(), 7);
+        assert_eq!(t.ack(5), vec![]);
+        assert_eq!(t.ack(7), vec![O::G(7, 2)]);
+    }
+
+    #[test]
+    fn wrap_mid_stream() {
+        let mut t = T::mid();
+        let s0 = u32::MAX - 3;
+        assert_eq!(t.seg(s0, b"abcd"), vec![d(0, b"abcd")]);
+        assert_eq!(t.seg(2, b"gh"), vec![]); // offsets 6..8
+        assert_eq!(t.seg(0, b"ef"), vec![d(4, b"ef"), d(6, b"gh")]);
+        // A segment before the mid-way origin is a retransmission.
+        assert_eq!(t.seg(s0 - 10, b"0123456789"), vec![]);
+        // Partly before the origin (starts 2 before): only the new part.
+        assert_eq!(t.seg(s0 - 2, &[0u8; 12]), vec![d(8, &[0, 0])]);
+    }
+
+    #[test]
+    fn stream_longer_than_4gib_keeps_counting() {
+        let mut t = T::syn(7);
+        let mut seq = 8u32;
+        let step: u32 = 1 << 30;
+        // Five 1 GiB segments the snap length cut to nothing.
+        for i in 0..5u64 {
+            assert_eq!(
+                t.seg_full(seq, &[], step, false),
+                vec![O::G(i << 30, 1 << 30)]
+            );
+            seq = seq.wrapping_add(step);
+        }
+        assert_eq!(t.seg(seq, b"z"), vec![d(5 << 30, b"z")]);
+        assert_eq!(t.h.seq_bytes(), (5 << 30) + 1);
+        assert_eq!(t.h.captured_bytes(), 1);
+    }
+
+    #[test]
+    fn snaplen_cut_segment() {
+        let mut t = T::syn(ISN);
+        assert_eq!(
+            t.seg_full(S, b"abc", 10, false),
+            vec![d(0, b"abc"), O::G(3, 7)]
+        );
+        assert_eq!(t.h.seq_bytes(), 10);
+        assert_eq!(t.h.captured_bytes(), 3);
+        // Out of order cut segment: tail buffered as a known gap.
+        assert_eq!(t.seg_full(S + 15, b"pq", 5, false), vec![]);
+        assert_eq!(
+            t.seg(S + 10, b"klmno"),
+            vec![d(10, b"klmno"), d(15, b"pq"), O::G(17, 3)]
+        );
+        // A later full copy of the cut tail does not replace it (first copy wins).
+        assert_eq!(t.seg(S + 17, b"rst"), vec![]);
+        assert_eq!(t.h.seq_bytes(), 20);
+        assert_eq!(t.h.captured_bytes() + t.h.gap_bytes(), 20);
+        // wire_len below the payload length: payload wins.
+        assert_eq!(t.seg_full(S + 20, b"uv", 0, false), vec![d(20, b"uv")]);
+    }
+
+    #[test]
+    fn adjacent_gaps_merge_within_a_call() {
+        let mut t = T::syn(ISN);
+        t.seg_full(S + 5, b"", 5, false); // known gap [5,10)
+        t.seg(S + 10, b"k");
+        assert_eq!(t.flush(), vec![O::G(0, 10), d(10, b"k")]);
+        assert_eq!(t.h.gaps(), 1);
+    }
+
+    #[test]
+    fn fin_then_data_ignored() {
+        let mut t = T::syn(ISN);
+        assert_eq!(t.seg_full(S, b"abc", 3, true), vec![d(0, b"abc")]);
+        assert!(t.h.is_finished());
+        assert_eq!(t.seg(S + 3, b"zzz"), vec![]);
+        assert_eq!(t.seg(S + 1, b"bcdef"), vec![]);
+        assert_eq!(t.h.seq_bytes(), 3);
+        assert_eq!(t.flush(), vec![]);
+    }
+
+    #[test]
+    fn fin_ahead_of_hole() {
+        let mut t = T::syn(ISN);
+        t.seg(S, b"ab");
+        // Bare FIN at offset 5: bytes 2..5 exist but were not captured.
+        assert_eq!(t.seg_full(S + 5, b"", 0, true), vec![]);
+        assert_eq!(t.h.seq_bytes(), 5);
+        assert_eq!(t.seg(S + 3, b"de"), vec![]);
+        assert_eq!(t.seg(S + 4, b"EFG"), vec![]); // clipped at the FIN
+        assert_eq!(t.flush(), vec![O::G(2, 1), d(3, b"de")]);
+        assert!(t.h.is_finished());
+        assert_eq!(t.h.captured_bytes() + t.h.gap_bytes(), 5);
+    }
+
+    #[test]
+    fn fin_never_cuts_data_already_seen() {
+        let mut t = T::syn(ISN);
+        t.seg(S + 5, b"fgh");
+        t.seg_full(S, b"ab", 2, true); // bogus early FIN
+        assert_eq!(t.h.fin_offset(), Some(8));
+        assert_eq!(t.flush(), vec![O::G(2, 3), d(5, b"fgh")]);
+    }
+
+    #[test]
+    fn keep_alive_is_not_data() {
+        let mut t = T::syn(ISN);
+        t.seg(S, b"hello");
+        assert_eq!(t.seg(S + 4, b"\0"), vec![]);
+        assert_eq!(t.seg(S + 4, b""), vec![]);
+        assert_eq!(t.seg(S + 5, b""), vec![]);
+        assert_eq!(t.h.seq_bytes(), 5);
+        assert_eq!(t.h.captured_bytes(), 5);
+        // Keep-alive right after the SYN (seq = isn).
+        let mut u = T::syn(ISN);
+        assert_eq!(u.seg(ISN, b"\0"), vec![]);
+        assert_eq!(u.h.seq_bytes(), 0);
+        // A zero-length keep-alive does not set the origin of a mid-way stream.
+        let mut m = T::mid();
+        assert_eq!(m.seg(499, b""), vec![]);
+        assert_eq!(m.seg(500, b"x"), vec![d(0, b"x")]);
+    }
+
+    #[test]
+    fn per_direction_cap_gives_up_hole() {
+        let mut t = T::syn(ISN);
+        let piece = vec![7u8; 64 * 1024];
+        t.seg(S, b"a");
+        // Hole at [1, 100); then 64 KiB pieces until the cap is hit.
+        let mut off = 100u32;
+        let mut outs = Vec::new();
+        for _ in 0..20 {
+            outs.extend(t.seg(S + off, &piece));
+            assert!(t.h.buffered() <= HalfStream::MAX_BUFFERED);
+            off += piece.len() as u32;
+        }
+        // The 16th piece did not fit: the hole became a gap and all buffered pieces
+        // plus the rest passed through.
+        assert_eq!(outs.first(), Some(&O::G(1, 99)));
+        let data: u64 = outs
+            .iter()
+            .map(|o| match o {
+                O::D(_, b) => b.len() as u64,
+                O::G(..) => 0,
+            })
+            .sum();
+        assert_eq!(data, 20 * 64 * 1024);
+        assert_eq!(t.h.buffered(), 0);
+        assert_eq!(t.b.used, 0);
+    }
+
+    #[test]
+    fn small_per_direction_cap() {
+        let mut t = T::syn(ISN);
+        t.h.set_max_buffered(2 * (HalfStream::ENTRY_OVERHEAD + 2));
+        assert_eq!(t.seg(S + 10, b"kl"), vec![]);
+        assert_eq!(t.seg(S + 12, b"mn"), vec![]);
+        // Cap reached: give up [0,10), deliver kl..mn, then this one in order.
+        assert_eq!(
+            t.seg(S + 14, b"op"),
+            vec![O::G(0, 10), d(10, b"kl"), d(12, b"mn"), d(14, b"op")]
+        );
+        // Nothing buffered that could help: gap up to the segment, pass it.
+        t.h.set_max_buffered(0);
+        assert_eq!(t.seg(S + 20, b"uv"), vec![O::G(16, 4), d(20, b"uv")]);
+        // Bytes of a given-up hole arriving later are dropped.
+        assert_eq!(t.seg(S + 16, b"qrst"), vec![]);
+    }
+
+    #[test]
+    fn global_budget_shared_between_streams() {
+        let mut b = MemBudget::new(2 * (HalfStream::ENTRY_OVERHEAD + 10));
+        let mut x = HalfStream::new(Some(0));
+        let mut y = HalfStream::new(Some(0));
+        let mut v = Vec::new();
+        x.segment(11, &[1; 10], 10, false, &mut b, &mut |c| v.push(own(c)));
+        x.segment(31, &[2; 10], 10, false, &mut b, &mut |c| v.push(own(c)));
+        assert!(v.is_empty());
+        assert_eq!(b.used, x.buffered());
+        assert_eq!(b.used, b.limit);
+        // y cannot buffer anything: gives up its hole and passes the segment.
+        y.segment(6, &[3; 5], 5, false, &mut b, &mut |c| v.push(own(c)));
+        assert_eq!(v, vec![O::G(0, 5), O::D(5, vec![3; 5])]);
+        v.clear();
+        // x's next out-of-order segment gives up x's oldest hole.
+        x.segment(51, &[4; 1], 1, false, &mut b, &mut |c| v.push(own(c)));
+        assert_eq!(v[0], O::G(0, 10));
+        assert_eq!(v[1], O::D(10, vec![1; 10]));
+        assert!(b.used <= b.limit);
+        v.clear();
+        x.flush(&mut b, &mut |c| v.push(own(c)));
+        y.flush(&mut b, &mut |c| v.push(own(c)));
+        assert_eq!(b.used, 0);
+    }
+
+    #[test]
+    fn zero_budget_never_buffers() {
+        let mut t = T::syn(ISN);
+        t.b = MemBudget::new(0);
+        assert_eq!(t.seg(S + 3, b"d"), vec![O::G(0, 3), d(3, b"d")]);
+        assert_eq!(t.seg_full(S + 8, b"", 2, false), vec![O::G(4, 6)]);
+        assert_eq!(t.h.buffered(), 0);
+    }
+
+    #[test]
+    fn default_is_mid_way_stream() {
+        let mut h = HalfStream::default();
+        let mut b = MemBudget::new(1 << 20);
+        let mut v = Vec::new();
+        h.segment(42, b"x", 1, false, &mut b, &mut |c| v.push(own(c)));
+        assert_eq!(v, vec![d(0, b"x")]);
+    }
+
+    #[test]
+    fn extreme_values_do_not_panic() {
+        let mut t = T::mid();
+        t.seg_full(u32::MAX, &[], u32::MAX, true);
+        t.seg_full(0, b"abc", u32::MAX, false);
+        t.ack(u32::MAX);
+        t.ack(0);
+        t.seg_full(0x8000_0000, b"x", u32::MAX, true);
+        let mut u = T::syn(u32::MAX);
+        u.seg_full(0x7fff_ffff, &[1; 3], u32::MAX, false);
+        u.seg_full(0x8000_0000, &[1; 3], u32::MAX, false);
+        u.ack(0x7fff_ffff);
+        u.flush();
+        t.flush();
+    }
+
+    // ---- property tests ----
+
+    use proptest::prelude::*;
+
+    /// Small deterministic PRNG (xorshift64*) driven by a proptest seed.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            self.0 = x;
+            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        /// Uniform in [0, n) (n > 0).
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn chance(&mut self, pct: usize) -> bool {
+            self.below(100) < pct
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    struct Ev {
+        a: usize,
+        b: usize,
+        /// Captured payload length (< b - a when the snap length cut it).
+        cap: usize,
+        drop: bool,
+        fin: bool,
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    struct Knobs {
+        syn: bool,
+        drop_pct: usize,
+        cut_pct: usize,
+        acks: bool,
+        fin: bool,
+        limit: usize,
+        cap: usize,
+    }
+
+    /// Cut the stream into segments, add overlapping re-segmentations, reorder,
+    /// and mark some as dropped / snap-length cut.
+    fn scenario(len: usize, k: Knobs, rng: &mut Rng) -> Vec<Ev> {
+        let max_seg = 1 + rng.below(2000);
+        let mut evs = Vec::new();
+        let mut pos = 0;
+        while pos < len {
+            let n = (1 + rng.below(max_seg)).min(len - pos);
+            evs.push((pos, pos + n));
+            pos += n;
+        }
+        let dups = rng.below(evs.len() / 2 + 3);
+        if len > 0 {
+            for _ in 0..dups {
+                let a = rng.below(len);
+                let b = (a + 1 + rng.below(3000)).min(len);
+                evs.push((a, b));
+            }
+        }
+        let window = [0, 1, 3, 10, 50][rng.below(5)];
+        let mut keyed: Vec<(usize, usize, usize)> = evs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (a, b))| (i + rng.below(window + 1), a, b))
+            .collect();
+        keyed.sort_by_key(|e| e.0);
+        let mut out: Vec<Ev> = keyed
+            .into_iter()
+            .map(|(_, a, b)| {
+                let cap = if rng.chance(k.cut_pct) {
+                    rng.below(b - a)
+                } else {
+                    b - a
+                };
+                Ev {
+                    a,
+                    b,
+                    cap,
+                    drop: rng.chance(k.drop_pct),
+                    fin: k.fin && b == len,
+                }
+            })
+            .collect();
+        if !k.syn && len > 0 {
+            // A mid-way stream's origin is the first segment seen.
+            let b = len.min(1 + rng.below(200));
+            out.insert(
+                0,
+                Ev {
+                    a: 0,
+                    b,
+                    cap: b,
+                    drop: false,
+                    fin: k.fin && b == len,
+                },
+            );
+        }
+        out
+    }
+
+    struct Run {
+        chunks: Vec<O>,
+        /// Offsets held by some fed segment's captured bytes.
+        captured: Vec<bool>,
+        /// Offsets inside some fed segment's cut tail.
+        tails: Vec<bool>,
+        expected_end: usize,
+        h: HalfStream,
+        budget: MemBudget,
+    }
+
+    fn run(stream: &[u8], isn: u32, k: Knobs, evs: &[Ev], rng: &mut Rng) -> Run {
+        let len = stream.len();
+        let mut h = HalfStream::new(if k.syn { Some(isn) } else { None });
+        h.set_max_buffered(k.cap);
+        let base = isn.wrapping_add(1);
+        let mut budget = MemBudget::new(k.limit);
+        let mut chunks = Vec::new();
+        let mut captured = vec![false; len];
+        let mut tails = vec![false; len];
+        let mut sent = vec![false; len];
+        let mut prefix = 0; // contiguous prefix the receiver got (acks)
+        let mut fin_sent = false;
+        let mut expected_end = 0;
+        let mut fed_any = false;
+        for ev in evs {
+            let seq = base.wrapping_add(ev.a as u32);
+            if !ev.drop {
+                let p = &stream[ev.a..ev.a + ev.cap];
+                h.segment(
+                    seq,
+                    p,
+                    (ev.b - ev.a) as u32,
+                    ev.fin,
+                    &mut budget,
+                    &mut |c| chunks.push(own(c)),
+                );
+                captured[ev.a..ev.a + ev.cap]
+                    .iter_mut()
+                    .for_each(|x| *x = true);
+                tails[ev.a + ev.cap..ev.b]
+                    .iter_mut()
+                    .for_each(|x| *x = true);
+                expected_end = expected_end.max(ev.b);
+                fed_any = true;
+            }
+            sent[ev.a..ev.b].iter_mut().for_each(|x| *x = true);
+            // An ack of the FIN only when the capture saw it (otherwise the ack's
+            // extra sequence number is indistinguishable from a lost byte).
+            fin_sent |= ev.fin && !ev.drop;
+            while prefix < len && sent[prefix] {
+                prefix += 1;
+            }
+            if k.acks && fed_any && rng.chance(33) {
+                let extra = u32::from(fin_sent && prefix == len && rng.chance(50));
+                let ack = base.wrapping_add(prefix as u32).wrapping_add(extra);
+                h.acked(ack, &mut budget, &mut |c| chunks.push(own(c)));
+                expected_end = expected_end.max(prefix);
+            }
+            assert!(h.buffered() <= k.cap, "per-direction cap exceeded");
+            assert!(budget.used <= k.limit, "global budget exceeded");
+            assert_eq!(budget.used, h.buffered());
+        }
+        h.flush(&mut budget, &mut |c| chunks.push(own(c)));
+        Run {
+            chunks,
+            captured,
+            tails,
+            expected_end,
+            h,
+            budget,
+        }
+    }
+
+    /// Checks that hold in every scenario; returns per-offset "is gap" flags.
+    fn check_common(stream: &[u8], r: &Run) -> Vec<bool> {
+        assert_eq!(r.budget.used, 0);
+        assert_eq!(r.h.buffered(), 0);
+        assert_eq!(r.h.seq_bytes(), r.expected_end as u64);
+        let mut pos = 0u64;
+        let mut gap = vec![false; r.expected_end];
+        let (mut data_bytes, mut gap_bytes, mut gaps) = (0u64, 0u64, 0u64);
+        for c in &r.chunks {
+            match c {
+                O::D(off, b) => {
+                    assert_eq!(*off, pos, "chunks must tile");
+                    assert!(!b.is_empty());
+                    let o = *off as usize;
+                    assert_eq!(&stream[o..o + b.len()], &b[..], "data at {o}");
+                    assert!(r.captured[o..o + b.len()].iter().all(|&x| x));
+                    pos += b.len() as u64;
+                    data_bytes += b.len() as u64;
+                }
+                O::G(off, n) => {
+                    assert_eq!(*off, pos, "chunks must tile");
+                    assert!(*n > 0);
+                    gap[*off as usize..(*off + *n) as usize]
+                        .iter_mut()
+                        .for_each(|x| *x = true);
+                    pos += n;
+                    gap_bytes += n;
+                    gaps += 1;
+                }
+            }
+        }
+        assert_eq!(pos, r.expected_end as u64, "chunks must reach the end");
+        assert_eq!(r.h.captured_bytes(), data_bytes);
+        assert_eq!(r.h.gap_bytes(), gap_bytes);
+        assert_eq!(r.h.gaps(), gaps);
+        assert_eq!(data_bytes + gap_bytes, r.h.seq_bytes());
+        // Every byte the capture never held is a gap.
+        for (i, g) in gap.iter().enumerate() {
+            if !r.captured[i] {
+                assert!(*g, "uncaptured byte {i} delivered as data");
+            }
+        }
+        gap
+    }
+
+    fn knobs() -> impl Strategy<Value = Knobs> {
+        (
+            any::<bool>(),
+            prop_oneof![Just(0usize), Just(5), Just(20)],
+            prop_oneof![Just(0usize), Just(10)],
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(syn, drop_pct, cut_pct, acks, fin)| Knobs {
+                syn,
+                drop_pct,
+                cut_pct,
+                acks,
+                fin,
+                limit: usize::MAX,
+                cap: HalfStream::MAX_BUFFERED,
+            })
+    }
+
+    fn isn() -> impl Strategy<Value = u32> {
+        prop_oneof![any::<u32>(), (u32::MAX - 40_000)..=u32::MAX]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn prop_reassembles(
+            stream in proptest::collection::vec(any::<u8>(), 0..30_000),
+            isn in isn(),
+            k in knobs(),
+            seed in any::<u64>(),
+        ) {
+            let mut rng = Rng(seed | 1);
+            let evs = scenario(stream.len(), k, &mut rng);
+            let r = run(&stream, isn, k, &evs, &mut rng);
+            let gap = check_common(&stream, &r);
+            if !k.acks && k.cut_pct == 0 {
+                // Gaps are exactly the bytes no fed segment carried.
+                for (i, g) in gap.iter().enumerate() {
+                    prop_assert_eq!(*g, !r.captured[i], "offset {}", i);
+                }
+            } else {
+                // Extra gap bytes only where a cut tail or a late copy explains them.
+                for (i, g) in gap.iter().enumerate() {
+                    if *g && r.captured[i] && !k.acks {
+                        prop_assert!(r.tails[i], "offset {}", i);
+                    }
+                }
+            }
+            if k.drop_pct == 0 && k.cut_pct == 0 {
+                // No loss: the output is exactly the stream.
+                let mut all = Vec::new();
+                for c in &r.chunks {
+                    match c {
+                        O::D(_, b) => all.extend_from_slice(b),
+                        O::G(..) => prop_assert!(false, "gap without loss: {:?}", c),
+                    }
+                }
+                prop_assert_eq!(all, stream);
+            }
+        }
+
+        #[test]
+        fn prop_tiny_budget_stays_bounded(
+            stream in proptest::collection::vec(any::<u8>(), 0..20_000),
+            isn in isn(),
+            k in knobs(),
+            limit in prop_oneof![Just(0usize), 0usize..200, 0usize..5_000],
+            cap in prop_oneof![Just(HalfStream::MAX_BUFFERED), 0usize..3_000],
+            seed in any::<u64>(),
+        ) {
+            let k = Knobs { limit, cap, ..k };
+            let mut rng = Rng(seed | 1);
+            let evs = scenario(stream.len(), k, &mut rng);
+            let r = run(&stream, isn, k, &evs, &mut rng);
+            check_common(&stream, &r);
+        }
+
+        /// Arbitrary (garbage) segments and acks: no panic, output still tiles,
+        /// accounting stays consistent.
+        #[test]
+        fn prop_garbage_input_tiles(
+            syn in proptest::option::of(any::<u32>()),
+            ops in proptest::collection::vec(
+                (any::<u8>(), any::<u32>(), 0usize..300, any::<u32>(), any::<bool>()),
+                0..60,
+            ),
+            limit in 0usize..2_000,
+        ) {
+            let mut h = HalfStream::new(syn);
+            h.set_max_buffered(1_000);
+            let mut budget = MemBudget::new(limit);
+            let mut pos = 0u64;
+            let mut data = 0u64;
+            let buf = vec![0xabu8; 300];
+            let mut check = |c: Chunk<'_>| match c {
+                Chunk::Data { offset, bytes } => {
+                    assert_eq!(offset, pos);
+                    assert!(!bytes.is_empty());
+                    pos += bytes.len() as u64;
+                    data += bytes.len() as u64;
+                }
+                Chunk::Gap { offset, len } => {
+                    assert_eq!(offset, pos);
+                    assert!(len > 0);
+                    pos += len;
+                }
+            };
+            for (kind, seq, plen, wire, fin) in ops {
+                // Keep most sequence numbers near each other so overlaps happen.
+                let seq = if kind & 0x80 == 0 { seq % 4_000 } else { seq };
+                match kind % 4 {
+                    0 => h.acked(seq, &mut budget, &mut check),
+                    1 => h.segment(seq, &buf[..plen], wire % 500, fin, &mut budget, &mut check),
+                    2 => h.segment(seq, &buf[..plen], wire, fin, &mut budget, &mut check),
+                    _ => h.segment(seq, &buf[..plen], plen as u32, false, &mut budget, &mut check),
+                }
+                prop_assert!(h.buffered() <= 1_000);
+                prop_assert!(budget.used <= limit);
+                prop_assert!(h.delivered() <= h.seq_bytes());
+            }
+            h.flush(&mut budget, &mut check);
+            prop_assert_eq!(budget.used, 0);
+            prop_assert_eq!(pos, h.seq_bytes());
+            prop_assert_eq!(data, h.captured_bytes());
+            prop_assert_eq!(data + h.gap_bytes(), h.seq_bytes());
+        }
+    }
+}
