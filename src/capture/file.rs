@@ -814,3 +814,528 @@ impl PacketSource for FileSource {
         (done, self.total)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::testutil::{gzip, payload, Ng, Pcap};
+    use proptest::prelude::*;
+    use std::io::Cursor;
+
+    type Got = Vec<(Timestamp, LinkType, Vec<u8>, u32)>;
+
+    /// A reader that returns at most `step` bytes per call.
+    struct Slow {
+        data: Vec<u8>,
+        pos: usize,
+        step: usize,
+    }
+    impl Read for Slow {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.step).min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    fn open_bytes(b: &[u8]) -> Result<FileSource, CaptureError> {
+        FileSource::from_reader("t.pcap", Box::new(Cursor::new(b.to_vec())))
+    }
+
+    fn open_small(b: &[u8], step: usize) -> Result<FileSource, CaptureError> {
+        let r = Slow {
+            data: b.to_vec(),
+            pos: 0,
+            step,
+        };
+        FileSource::with_capacity("t.pcap", Box::new(r), None, 64)
+    }
+
+    /// Every packet, then the error if any; checks that the source stays ended.
+    fn drain(s: &mut FileSource) -> (Got, Option<CaptureError>) {
+        let mut got = Vec::new();
+        let mut err = None;
+        loop {
+            match s.next_packet() {
+                Ok(Some(p)) => got.push((p.ts, p.linktype, p.data.to_vec(), p.orig_len)),
+                Ok(None) => break,
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        assert!(matches!(s.next_packet(), Ok(None)));
+        assert!(matches!(s.next_packet(), Ok(None)));
+        (got, err)
+    }
+
+    fn read_ok(b: &[u8]) -> (Got, u8) {
+        let mut s = open_bytes(b).unwrap();
+        let (got, err) = drain(&mut s);
+        assert!(err.is_none(), "{}", err.unwrap());
+        // Same result through a tiny buffer and a reader that trickles.
+        for step in [1, 3, 7, 100] {
+            let mut s2 = open_small(b, step).unwrap();
+            let (got2, err2) = drain(&mut s2);
+            assert!(err2.is_none());
+            assert_eq!(got, got2);
+        }
+        (got, s.ts_digits())
+    }
+
+    fn pcap3(be: bool, nanos: bool) -> Pcap {
+        let f = if nanos { 123_456_789 } else { 123_456 };
+        Pcap::new(be, nanos, 1)
+            .rec(1_600_000_000, f, &payload(1, 60))
+            .rec(1_600_000_001, 0, &payload(2, 1514))
+            .rec(1_600_000_002, 5, &[])
+    }
+
+    #[test]
+    fn pcap_both_orders_and_resolutions() {
+        for be in [false, true] {
+            for nanos in [false, true] {
+                let p = pcap3(be, nanos);
+                let (got, digits) = read_ok(&p.out);
+                assert_eq!(digits, if nanos { 9 } else { 6 });
+                assert_eq!(got.len(), 3);
+                let ns0 = if nanos { 123_456_789 } else { 123_456_000 };
+                assert_eq!(got[0].0, Timestamp::from_parts(1_600_000_000, ns0));
+                assert_eq!(got[0].1, LinkType::ETHERNET);
+                assert_eq!(got[0].2, payload(1, 60));
+                assert_eq!(got[0].3, 64);
+                assert_eq!(got[1].2.len(), 1514);
+                let ns2 = if nanos { 5 } else { 5000 };
+                assert_eq!(got[2].0, Timestamp::from_parts(1_600_000_002, ns2));
+                assert!(got[2].2.is_empty());
+                let s = open_bytes(&p.out).unwrap();
+                let want = if nanos {
+                    CaptureFormat::PcapNanos
+                } else {
+                    CaptureFormat::Pcap
+                };
+                assert_eq!(s.format(), want);
+            }
+        }
+    }
+
+    #[test]
+    fn pcap_modified_magic() {
+        // Kuznetzov format: 8 more bytes per record header.
+        let mut out = Pcap::new(false, false, 1).out;
+        out[..4].copy_from_slice(&0xa1b2_cd34u32.to_le_bytes());
+        for i in 0..2u32 {
+            for v in [10 + i, 7, 4, 4] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            out.extend_from_slice(&[0; 8]);
+            out.extend_from_slice(b"abcd");
+        }
+        let (got, _) = read_ok(&out);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].0, Timestamp::from_parts(11, 7000));
+        assert_eq!(got[1].2, b"abcd");
+    }
+
+    /// Two sections (second big-endian), interfaces of several link types and
+    /// resolutions, EPB/SPB/PB, blocks to skip.
+    fn ng_sample() -> (Ng, Vec<usize>) {
+        let mut blocks = Vec::new();
+        let mut ng = Ng::new();
+        let mut mark = |ng: &Ng| blocks.push(ng.out.len());
+        mark(&ng);
+        ng = ng.shb(false);
+        mark(&ng);
+        ng = ng.idb(1, 0, None, None); // µs by default
+        mark(&ng);
+        ng = ng.idb(101, 0, Some(9), Some(10)); // ns, +10 s
+        mark(&ng);
+        ng = ng.epb(0, 1_600_000_000_123_456, &payload(1, 54));
+        mark(&ng);
+        ng = ng.block(0x4000_0BAD, b"custom block body"); // custom
+        mark(&ng);
+        ng = ng.block(
+            4,
+            &[1, 0, 8, 0, 10, 0, 0, 1, b'h', b'o', b's', b't', 0, 0, 0, 0],
+        ); // NRB
+        mark(&ng);
+        ng = ng.epb(1, 1_600_000_001_000_000_007, &payload(2, 1500));
+        mark(&ng);
+        ng = ng.block(5, &[0; 20]); // ISB
+        mark(&ng);
+        ng = ng.spb(61, &payload(3, 61));
+        mark(&ng);
+        ng = ng.pb(1, 1_600_000_002_000_000_000, &payload(4, 40));
+        mark(&ng);
+        ng = ng.shb(true);
+        mark(&ng);
+        ng = ng.idb(113, 64, Some(0x80 | 20), None); // 2^-20 s
+        mark(&ng);
+        ng = ng.epb(0, (5 << 20) | (1 << 19), &payload(5, 30));
+        mark(&ng);
+        ng = ng.spb(100, &payload(6, 100));
+        mark(&ng);
+        (ng, blocks)
+    }
+
+    #[test]
+    fn pcapng_sections_interfaces_blocks() {
+        let (ng, _) = ng_sample();
+        let (got, digits) = read_ok(&ng.out);
+        assert_eq!(digits, 9);
+        assert_eq!(got.len(), 6);
+        assert_eq!(got[0].0, Timestamp::from_parts(1_600_000_000, 123_456_000));
+        assert_eq!(got[0].1, LinkType::ETHERNET);
+        assert_eq!(got[0].2, payload(1, 54));
+        assert_eq!(got[0].3, 64);
+        assert_eq!(got[1].0, Timestamp::from_parts(1_600_000_011, 7));
+        assert_eq!(got[1].1, LinkType::RAW);
+        assert_eq!(got[1].2, payload(2, 1500));
+        // SPB: interface 0, the previous packet's time
+        assert_eq!(got[2].0, got[1].0);
+        assert_eq!(got[2].1, LinkType::ETHERNET);
+        assert_eq!(got[2].2, payload(3, 61));
+        assert_eq!(got[2].3, 61);
+        // obsolete packet block
+        assert_eq!(got[3].0, Timestamp::from_parts(1_600_000_012, 0));
+        assert_eq!(got[3].1, LinkType::RAW);
+        assert_eq!(got[3].2, payload(4, 40));
+        // second, big-endian section: interfaces start again
+        assert_eq!(got[4].0, Timestamp::from_parts(5, 500_000_000));
+        assert_eq!(got[4].1, LinkType::LINUX_SLL);
+        assert_eq!(got[4].2, payload(5, 30));
+        // SPB cut to the interface's snaplen
+        assert_eq!(got[5].2, payload(6, 64));
+        assert_eq!(got[5].3, 100);
+    }
+
+    #[test]
+    fn pcapng_interfaces_reset_per_section() {
+        let ng = Ng::new()
+            .shb(false)
+            .idb(1, 0, None, None)
+            .idb(1, 0, None, None)
+            .epb(1, 1, b"ok")
+            .shb(true)
+            .idb(1, 0, None, None);
+        let at = ng.out.len();
+        let ng = ng.epb(1, 2, b"no");
+        let mut s = open_bytes(&ng.out).unwrap();
+        let (got, err) = drain(&mut s);
+        assert_eq!(got.len(), 1);
+        let err = err.unwrap();
+        assert_eq!(err.offset, at as u64);
+        assert_eq!(err.packet, 2);
+        assert!(err.to_string().contains("interface 1"), "{err}");
+    }
+
+    #[test]
+    fn gzip_of_each_format() {
+        let (ng, _) = ng_sample();
+        for plain in [pcap3(false, false).out, pcap3(true, true).out, ng.out] {
+            let (want, _) = read_ok(&plain);
+            let gz = gzip(&plain);
+            let (got, _) = read_ok(&gz);
+            assert_eq!(got, want);
+            let s = open_bytes(&gz).unwrap();
+            assert!(s.is_gzip());
+            // several gzip members one after another
+            let (a, b) = plain.split_at(plain.len() / 3);
+            let mut two = gzip(a);
+            two.extend_from_slice(&gzip(b));
+            let (got, _) = read_ok(&two);
+            assert_eq!(got, want);
+        }
+    }
+
+    /// Cut `file` at every byte offset and check what is read. `blocks` are the record
+    /// (block) start offsets, `packets` the start offsets of packet records.
+    fn check_cuts(file: &[u8], header: usize, blocks: &[usize], packets: &[usize]) {
+        let ends: Vec<usize> = blocks
+            .iter()
+            .skip(1)
+            .copied()
+            .chain(std::iter::once(file.len()))
+            .collect();
+        for cut in 0..=file.len() {
+            let part = &file[..cut];
+            for small in [false, true] {
+                let r = if small {
+                    open_small(part, 5)
+                } else {
+                    open_bytes(part)
+                };
+                if cut < header {
+                    let e = r.err().expect("header cut must fail");
+                    assert!(e.is_unreadable(), "cut {cut}: {e}");
+                    assert_eq!(e.offset, 0);
+                    continue;
+                }
+                let mut s = r.unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+                let (got, err) = drain(&mut s);
+                let complete = packets
+                    .iter()
+                    .filter(|&&p| {
+                        let i = blocks.iter().position(|&b| b == p).unwrap();
+                        ends[i] <= cut
+                    })
+                    .count();
+                assert_eq!(got.len(), complete, "cut {cut}");
+                let boundary = cut == file.len() || blocks.contains(&cut);
+                match err {
+                    None => assert!(boundary, "cut {cut}: no error inside a record"),
+                    Some(e) => {
+                        assert!(!boundary, "cut {cut}: error at a boundary: {e}");
+                        let start = blocks.iter().rev().find(|&&b| b < cut).unwrap();
+                        assert_eq!(e.offset, *start as u64, "cut {cut}");
+                        assert_eq!(e.packet, complete as u64 + 1, "cut {cut}");
+                        assert!(matches!(e.kind, CaptureErrorKind::Truncated), "{e}");
+                        assert!(!e.is_unreadable());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pcap_truncated_at_every_offset() {
+        for (be, nanos) in [(false, false), (true, true)] {
+            let p = pcap3(be, nanos);
+            // the header counts as the first "block"; records are the rest
+            let mut all = vec![0];
+            all.extend_from_slice(&p.starts);
+            check_cuts(&p.out, 24, &all, &p.starts);
+        }
+    }
+
+    #[test]
+    fn pcapng_truncated_at_every_offset() {
+        let (ng, blocks) = ng_sample();
+        let shb_len = blocks[1];
+        check_cuts(&ng.out, shb_len, &blocks, &ng.starts);
+    }
+
+    #[test]
+    fn gzip_truncated_anywhere_never_panics() {
+        let p = pcap3(false, false);
+        let full = read_ok(&p.out).0;
+        let gz = gzip(&p.out);
+        for cut in 0..gz.len() {
+            match open_bytes(&gz[..cut]) {
+                Err(e) => assert!(e.is_unreadable(), "cut {cut}: {e}"),
+                Ok(mut s) => {
+                    let (got, err) = drain(&mut s);
+                    assert!(got.len() < full.len() || err.is_some());
+                    assert_eq!(got[..], full[..got.len()]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_short_and_bad_magic_are_unreadable() {
+        let e = open_bytes(b"").err().unwrap();
+        assert!(e.is_unreadable());
+        assert!(e.to_string().contains("empty"), "{e}");
+        let e = open_bytes(b"\xd4\xc3").err().unwrap();
+        assert!(e.is_unreadable());
+        let e = open_bytes(b"GET / HTTP/1.1\r\n\r\n").err().unwrap();
+        assert!(e.is_unreadable());
+        assert!(matches!(e.kind, CaptureErrorKind::BadMagic(m) if &m == b"GET "));
+        assert!(e.to_string().starts_with("t.pcap: not a pcap"), "{e}");
+        let e = open_bytes(&gzip(b"plain text, not a capture"))
+            .err()
+            .unwrap();
+        assert!(e.is_unreadable());
+        let e = FileSource::open("/nonexistent/x.pcap").err().unwrap();
+        assert!(e.is_unreadable());
+        assert!(e.to_string().starts_with("/nonexistent/x.pcap: "), "{e}");
+    }
+
+    #[test]
+    fn absurd_record_length() {
+        let mut p = Pcap::new(false, false, 1).rec(1, 0, b"good");
+        let at = p.out.len();
+        p.u32(2);
+        p.u32(0);
+        p.u32(300_000);
+        p.u32(300_000);
+        p.out.extend_from_slice(&[0; 64]);
+        let mut s = open_bytes(&p.out).unwrap();
+        let (got, err) = drain(&mut s);
+        assert_eq!(got.len(), 1);
+        let e = err.unwrap();
+        assert_eq!((e.offset, e.packet), (at as u64, 2));
+        assert!(matches!(e.kind, CaptureErrorKind::Corrupt(_)));
+        assert!(!e.is_unreadable());
+        assert!(e.to_string().contains(&format!("byte offset {at}")), "{e}");
+    }
+
+    #[test]
+    fn garbage_in_the_middle() {
+        let p = pcap3(false, false);
+        let mut out = p.out[..p.starts[2]].to_vec();
+        let at = out.len();
+        out.extend_from_slice(&[0xff; 40]);
+        out.extend_from_slice(&p.out[p.starts[2]..]);
+        let mut s = open_bytes(&out).unwrap();
+        let (got, err) = drain(&mut s);
+        assert_eq!(got.len(), 2);
+        let e = err.unwrap();
+        assert_eq!((e.offset, e.packet), (at as u64, 3));
+    }
+
+    #[test]
+    fn pcapng_bad_block_lengths() {
+        let base = Ng::new().shb(false).idb(1, 0, None, None).epb(0, 1, b"x");
+        let at = base.out.len() as u64;
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                [6u32, 8, 0].iter().flat_map(|v| v.to_le_bytes()).collect(),
+                "length 8",
+            ),
+            (
+                [6u32, 34, 0, 0, 0, 0, 0, 0, 34]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+                "length 34",
+            ),
+            (
+                [7u32, 16, 0, 20]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+                "mismatch",
+            ),
+            (
+                [6u32, 32, 0, 0, 0, 100, 100, 32]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+                "exceeds",
+            ),
+            (
+                [6u32, 0xffff_fff0, 0]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+                "exceeds",
+            ),
+            (
+                [1u32, 28, 1, 0, 0x10000 | 9, 0x7f, 28]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect(),
+                "if_tsresol",
+            ),
+        ];
+        for (tail, what) in cases {
+            let mut out = base.out.clone();
+            out.extend_from_slice(&tail);
+            out.extend_from_slice(&Ng::new().shb(false).out);
+            let mut s = open_bytes(&out).unwrap();
+            let (got, err) = drain(&mut s);
+            assert_eq!(got.len(), 1);
+            let e = err.unwrap();
+            assert_eq!((e.offset, e.packet), (at, 2), "{what}");
+            assert!(e.to_string().contains(what), "{what}: {e}");
+        }
+    }
+
+    #[test]
+    fn large_skipped_block_streams_through_small_buffer() {
+        let big = vec![7u8; 10_000];
+        let ng = Ng::new()
+            .shb(false)
+            .idb(1, 0, None, None)
+            .block(0x4000_0001, &big)
+            .epb(0, 1, b"after");
+        let (got, _) = read_ok(&ng.out);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].2, b"after");
+        // a large packet grows the small buffer
+        let p = Pcap::new(false, false, 1).rec(1, 0, &payload(9, 70_000));
+        let (got, _) = read_ok(&p.out);
+        assert_eq!(got[0].2, payload(9, 70_000));
+    }
+
+    #[test]
+    fn progress_and_total() {
+        let p = pcap3(false, false);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.pcap");
+        std::fs::write(&path, &p.out).unwrap();
+        let mut s = FileSource::open(path.to_str().unwrap()).unwrap();
+        let total = Some(p.out.len() as u64);
+        assert_eq!(s.progress(), (24, total));
+        while s.next_packet().unwrap().is_some() {}
+        assert_eq!(s.progress(), (p.out.len() as u64, total));
+        let gz = gzip(&p.out);
+        std::fs::write(&path, &gz).unwrap();
+        let mut s = FileSource::open(path.to_str().unwrap()).unwrap();
+        while s.next_packet().unwrap().is_some() {}
+        assert_eq!(s.progress(), (gz.len() as u64, Some(gz.len() as u64)));
+    }
+
+    fn run_to_end(bytes: &[u8]) {
+        for small in [false, true] {
+            let r = if small {
+                open_small(bytes, 13)
+            } else {
+                open_bytes(bytes)
+            };
+            if let Ok(mut s) = r {
+                let mut n = 0u64;
+                loop {
+                    match s.next_packet() {
+                        Ok(Some(p)) => {
+                            assert!(p.data.len() <= MAX_CAPLEN);
+                            n += 1;
+                            assert!(n <= bytes.len() as u64);
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            assert!(e.offset <= bytes.len() as u64 + MAX_BLOCK as u64);
+                            assert!(matches!(s.next_packet(), Ok(None)));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn random_bytes_never_panic(prefix in 0usize..4, body in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let magics: [&[u8]; 4] = [b"", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a"];
+            let mut bytes = magics[prefix].to_vec();
+            bytes.extend_from_slice(&body);
+            run_to_end(&bytes);
+        }
+
+        #[test]
+        fn mutated_files_never_panic(
+            which in 0usize..3,
+            muts in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+            cut in any::<usize>(),
+        ) {
+            let mut bytes = match which {
+                0 => pcap3(false, false).out,
+                1 => pcap3(true, true).out,
+                _ => ng_sample().0.out,
+            };
+            for (at, v) in muts {
+                let i = at % bytes.len();
+                bytes[i] = v;
+            }
+            let cut = cut % (bytes.len() + 1);
+            run_to_end(&bytes[..cut]);
+            run_to_end(&bytes);
+        }
+    }
+}

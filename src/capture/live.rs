@@ -118,8 +118,9 @@ impl PacketSource for LiveSource {
             }
             match self.cap.next_packet() {
                 Ok(p) => {
-                    let secs = i64::from(p.header.ts.tv_sec);
-                    let frac = i64::from(p.header.ts.tv_usec);
+                    // time_t / suseconds_t are narrower than i64 on some platforms.
+                    #[allow(clippy::unnecessary_cast)]
+                    let (secs, frac) = (p.header.ts.tv_sec as i64, p.header.ts.tv_usec as i64);
                     let nanos = if self.nanos { frac } else { frac * 1000 };
                     self.ts = Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos));
                     self.orig_len = p.header.len;

@@ -108,3 +108,118 @@ impl PacketSource for MergedSource {
         (done, total)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::testutil::{gzip, Pcap};
+    use crate::capture::CaptureErrorKind;
+
+    fn file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+
+    fn pcap(tag: u8, secs: &[u32], nanos: bool) -> Vec<u8> {
+        let mut p = Pcap::new(false, nanos, 1);
+        for (i, &s) in secs.iter().enumerate() {
+            p = p.rec(s, 0, &[tag, i as u8]);
+        }
+        p.out
+    }
+
+    /// (seconds, file tag, index in file) of every packet, errors as (offset, packet).
+    fn drain(m: &mut MergedSource) -> (Vec<(i64, u8, u8)>, Vec<(u64, u64)>) {
+        let mut got = Vec::new();
+        let mut errs = Vec::new();
+        loop {
+            match m.next_packet() {
+                Ok(Some(p)) => got.push((p.ts.secs(), p.data[0], p.data[1])),
+                Ok(None) => break,
+                Err(e) => errs.push((e.offset, e.packet)),
+            }
+        }
+        assert!(matches!(m.next_packet(), Ok(None)));
+        (got, errs)
+    }
+
+    #[test]
+    fn merges_in_time_order_ties_by_file_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = file(&dir, "a.pcap", &pcap(b'a', &[1, 3, 5], false));
+        let b = file(&dir, "b.pcap.gz", &gzip(&pcap(b'b', &[2, 3, 4, 9], true)));
+        let c = file(&dir, "c.pcap", &pcap(b'c', &[3], false));
+        let (mut m, errs) = open_all(&[a, b, c]);
+        assert!(errs.is_empty());
+        let (got, errs) = drain(&mut m);
+        assert!(errs.is_empty());
+        let want = vec![
+            (1, b'a', 0),
+            (2, b'b', 0),
+            (3, b'a', 1),
+            (3, b'b', 1),
+            (3, b'c', 0),
+            (4, b'b', 2),
+            (5, b'a', 2),
+            (9, b'b', 3),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(m.ts_digits(), 9);
+        let (done, total) = m.progress();
+        assert_eq!(Some(done), total);
+    }
+
+    #[test]
+    fn unopenable_files_are_returned_and_the_rest_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = file(&dir, "a.pcap", &pcap(b'a', &[1, 2], false));
+        let bad = file(&dir, "bad.pcap", b"this is not a capture");
+        let missing = dir
+            .path()
+            .join("missing.pcap")
+            .to_str()
+            .unwrap()
+            .to_string();
+        let (mut m, errs) = open_all(&[bad.clone(), a, missing.clone()]);
+        assert_eq!(errs.len(), 2);
+        assert!(errs.iter().all(|e| e.is_unreadable()));
+        assert_eq!(errs[0].path, bad);
+        assert!(matches!(errs[0].kind, CaptureErrorKind::BadMagic(_)));
+        assert_eq!(errs[1].path, missing);
+        assert_eq!(m.len(), 1);
+        let (got, errs) = drain(&mut m);
+        assert_eq!(got.len(), 2);
+        assert!(errs.is_empty());
+    }
+
+    #[test]
+    fn damaged_file_reports_once_and_merge_continues() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = pcap(b'a', &[1, 2, 6, 7], false);
+        let cut = &full[..full.len() - 3]; // last record cut
+        let a = file(&dir, "a.pcap", cut);
+        let b = file(&dir, "b.pcap", &pcap(b'b', &[3, 4, 5, 8], false));
+        let (mut m, errs) = open_all(&[a, b]);
+        assert!(errs.is_empty());
+        let (got, errs) = drain(&mut m);
+        assert_eq!(errs, vec![(24 + 3 * 18, 4)]);
+        let secs: Vec<i64> = got.iter().map(|g| g.0).collect();
+        assert_eq!(secs, vec![1, 2, 3, 4, 5, 6, 8]);
+    }
+
+    #[test]
+    fn single_file_and_empty_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = file(&dir, "a.pcap", &pcap(b'a', &[5, 4, 6], false));
+        let (mut m, _) = open_all(&[a]);
+        // one file: its own order, untouched
+        let (got, _) = drain(&mut m);
+        let secs: Vec<i64> = got.iter().map(|g| g.0).collect();
+        assert_eq!(secs, vec![5, 4, 6]);
+        let (mut m, errs) = open_all(&[]);
+        assert!(errs.is_empty() && m.is_empty());
+        assert!(matches!(m.next_packet(), Ok(None)));
+        assert_eq!(m.progress(), (0, Some(0)));
+    }
+}

@@ -6,6 +6,8 @@ pub mod file;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod merge;
+#[cfg(test)]
+mod testutil;
 
 pub use file::{CaptureFormat, FileSource};
 #[cfg(feature = "live")]
