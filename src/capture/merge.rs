@@ -129,8 +129,10 @@ mod tests {
         p.out
     }
 
+    type Seen = Vec<(i64, u8, u8)>;
+
     /// (seconds, file tag, index in file) of every packet, errors as (offset, packet).
-    fn drain(m: &mut MergedSource) -> (Vec<(i64, u8, u8)>, Vec<(u64, u64)>) {
+    fn drain(m: &mut MergedSource) -> (Seen, Vec<(u64, u64)>) {
         let mut got = Vec::new();
         let mut errs = Vec::new();
         loop {

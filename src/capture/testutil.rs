@@ -5,7 +5,6 @@ use std::io::Write;
 /// A classic pcap file.
 pub struct Pcap {
     pub be: bool,
-    pub nanos: bool,
     pub out: Vec<u8>,
     /// Byte offset where each record starts.
     pub starts: Vec<usize>,
@@ -15,7 +14,6 @@ impl Pcap {
     pub fn new(be: bool, nanos: bool, linktype: u32) -> Self {
         let mut p = Pcap {
             be,
-            nanos,
             out: Vec::new(),
             starts: Vec::new(),
         };
