@@ -2,13 +2,28 @@
 
 use std::fmt;
 
+pub mod file;
+#[cfg(feature = "live")]
+pub mod live;
+pub mod merge;
+#[cfg(test)]
+mod testutil;
+
+pub use file::{CaptureFormat, FileSource};
+#[cfg(feature = "live")]
+pub use live::{LiveSource, LiveStats};
+pub use merge::{open_all, MergedSource};
+
 /// A capture timestamp: nanoseconds since the Unix epoch (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub fn from_parts(secs: i64, nanos: u32) -> Self {
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos as i64))
+        Timestamp(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(nanos as i64),
+        )
     }
     pub fn secs(self) -> i64 {
         self.0.div_euclid(1_000_000_000)
@@ -73,11 +88,11 @@ pub enum CaptureErrorKind {
 impl CaptureError {
     /// True when nothing of the input could be used (exit status 2), false when the
     /// input was damaged after a readable beginning (exit status 1).
+    ///
+    /// An error at byte offset 0 means the file header itself (or opening the file)
+    /// failed: an empty file, a bad magic, a truncated or corrupt file header.
     pub fn is_unreadable(&self) -> bool {
-        match self.kind {
-            CaptureErrorKind::Io(_) | CaptureErrorKind::BadMagic(_) => self.offset == 0,
-            _ => false,
-        }
+        self.offset == 0
     }
 }
 
@@ -95,6 +110,14 @@ impl fmt::Display for CaptureError {
                 "{}: not a pcap or pcapng capture (magic {:02x}{:02x}{:02x}{:02x} at byte offset {})",
                 self.path, m[0], m[1], m[2], m[3], self.offset
             ),
+            CaptureErrorKind::Truncated if self.offset == 0 => write!(
+                f,
+                "{}: file truncated inside its header (not a complete pcap/pcapng file)",
+                self.path
+            ),
+            CaptureErrorKind::Corrupt(what) if self.offset == 0 => {
+                write!(f, "{}: not a readable capture: {}", self.path, what)
+            }
             CaptureErrorKind::Truncated => write!(
                 f,
                 "{}: file truncated at byte offset {} (packet {})",
