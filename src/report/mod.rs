@@ -1,3 +1,78 @@
 //! Reporters: render a [`crate::model::Report`] as table, timeline, JSON, JSONL, Mermaid or HTML.
+//!
+//! Every reporter writes to a `&mut dyn std::io::Write` and is deterministic:
+//! times come from the capture (UTC), never from the clock, and nothing depends
+//! on the terminal unless the caller says so (colour, width).
 
+pub mod html;
+pub mod human;
 pub mod json;
+pub mod mermaid;
+pub mod table;
+pub mod text;
+pub mod timeline;
+
+#[doc(hidden)]
+pub mod testdata;
+
+use crate::model::{Anomaly, Report, Session};
+
+/// Every distinct anomaly of the report: the top-level ones and each
+/// session's, a finding listed in several places counted once, in time order.
+pub(crate) fn distinct_anomalies(r: &Report) -> Vec<&Anomaly> {
+    let mut all: Vec<&Anomaly> = r
+        .anomalies
+        .iter()
+        .chain(r.sessions.iter().flat_map(|s| s.anomalies.iter()))
+        .collect();
+    all.sort_by(|a, b| (a.ts, a.kind, &a.detail).cmp(&(b.ts, b.kind, &b.detail)));
+    all.dedup_by(|a, b| a.ts == b.ts && a.kind == b.kind && a.detail == b.detail);
+    all
+}
+
+/// Payload bytes the session's data connections carried.
+pub(crate) fn session_bytes(s: &Session) -> u64 {
+    s.transfers.iter().map(|t| t.bytes).sum()
+}
+
+/// Sessions selected by an optional id.
+pub(crate) fn selected(r: &Report, session: Option<u64>) -> impl Iterator<Item = &Session> {
+    r.sessions.iter().filter(move |s| match session {
+        Some(id) => s.id == id,
+        None => true,
+    })
+}
+
+/// The one-line summary shared by the table and the HTML page:
+/// `3187 packets, 3 sessions, 3 transfers (4.1 MiB), 4 anomalies, 1 capture gap`.
+pub fn summary_line(r: &Report) -> String {
+    let transfers: u64 = r.sessions.iter().map(|s| s.transfers.len() as u64).sum();
+    let bytes: u64 = r.sessions.iter().map(session_bytes).sum();
+    let mut line = format!(
+        "{}, {}, {} ({}), {}, {}",
+        human::plural(r.stats.packets, "packet", "packets"),
+        human::plural(r.sessions.len() as u64, "FTP session", "FTP sessions"),
+        human::plural(transfers, "transfer", "transfers"),
+        human::bytes(bytes),
+        human::plural(distinct_anomalies(r).len() as u64, "anomaly", "anomalies"),
+        human::plural(r.stats.capture_gaps, "capture gap", "capture gaps"),
+    );
+    if r.stats.unmatched_data_connections > 0 {
+        line.push_str(&format!(
+            ", {} unmatched data connection{}",
+            r.stats.unmatched_data_connections,
+            if r.stats.unmatched_data_connections == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ));
+    }
+    if !r.errors.is_empty() {
+        line.push_str(&format!(
+            ", {}",
+            human::plural(r.errors.len() as u64, "input error", "input errors")
+        ));
+    }
+    line
+}
