@@ -33,3 +33,49 @@ pub use reply::{
     MAX_REPLY_BYTES, MAX_REPLY_LINES,
 };
 pub use text::{cwd_after_cdup, cwd_after_cwd, decode_text, resolve_path, strip_list_options};
+
+/// True for a server's first line that opens an FTP control connection: a `220` greeting
+/// (`120` "service ready in n minutes" and `421` count too) that is not an SMTP banner.
+pub fn looks_like_greeting(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match parse_reply_line(line) {
+        Some(r) if matches!(r.code, 220 | 120 | 421) => {
+            !r.text.windows(4).any(|w| w.eq_ignore_ascii_case(b"SMTP"))
+        }
+        _ => false,
+    }
+}
+
+/// True for a client's first line that opens an FTP control connection
+/// (`USER`, `AUTH`, `FEAT`, `OPTS`, `SYST`, `HOST`, `CLNT`).
+pub fn looks_like_client_opening(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let c = parse_command(line);
+    let opening: [&[u8]; 7] = [b"USER", b"AUTH", b"FEAT", b"OPTS", b"SYST", b"HOST", b"CLNT"];
+    opening.iter().any(|v| v.eq_ignore_ascii_case(c.verb))
+        && (line.len() == c.verb.len() || line.get(c.verb.len()) == Some(&b' '))
+}
+
+#[cfg(test)]
+mod opening_tests {
+    use super::*;
+
+    #[test]
+    fn greetings() {
+        assert!(looks_like_greeting(b"220 (vsFTPd 3.0.3)\r"));
+        assert!(looks_like_greeting(b"220-Welcome"));
+        assert!(!looks_like_greeting(b"220 mail.example.com ESMTP Postfix"));
+        assert!(!looks_like_greeting(b"SSH-2.0-OpenSSH_9.2"));
+        assert!(!looks_like_greeting(b"HTTP/1.1 200 OK"));
+    }
+
+    #[test]
+    fn client_openings() {
+        assert!(looks_like_client_opening(b"USER anonymous\r"));
+        assert!(looks_like_client_opening(b"AUTH TLS"));
+        assert!(looks_like_client_opening(b"feat"));
+        assert!(!looks_like_client_opening(b"GET / HTTP/1.1"));
+        assert!(!looks_like_client_opening(b"USERNAME x"));
+        assert!(!looks_like_client_opening(b"EHLO x"));
+    }
+}

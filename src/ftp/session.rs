@@ -265,15 +265,13 @@ impl Session {
             self.tls_bytes[d] += data.len() as u64;
             return;
         }
-        let mut lines: Vec<(Vec<u8>, Line<'static>)> = Vec::new();
-        // Collect lines first: the assembler borrows self.lines while we need &mut self.
+        // Collect lines first: the assembler is borrowed while lines change the session.
+        let mut lines: Vec<(Vec<u8>, LineFlags)> = Vec::new();
         let mut asm = std::mem::take(&mut self.lines[d]);
-        asm.feed(data, &mut |line: Line<'_>| {
-            lines.push((line.bytes.to_vec(), line.detach()));
-        });
+        asm.feed(data, &mut |line: Line<'_>| lines.push((line.bytes.to_vec(), LineFlags::of(&line))));
         self.lines[d] = asm;
         for (bytes, flags) in lines {
-            self.line(ts, from, &bytes, &flags);
+            self.line(ts, from, &bytes, flags);
             if self.tls {
                 // Everything after AUTH's 234 is encrypted; count what remains of this chunk.
                 self.lines[0] = parse::LineAssembler::new();
@@ -289,7 +287,7 @@ impl Session {
         if self.tls {
             return;
         }
-        self.lines[side_idx(from)].gap(len as usize);
+        self.lines[side_idx(from)].gap(len);
         self.anomaly_event(
             ts,
             0,
@@ -303,22 +301,25 @@ impl Session {
     pub fn control_end(&mut self, ts: Timestamp) {
         for from in [Side::Client, Side::Server] {
             let d = side_idx(from);
-            let mut last: Option<(Vec<u8>, Line<'static>)> = None;
+            let mut last: Option<(Vec<u8>, LineFlags)> = None;
             let mut asm = std::mem::take(&mut self.lines[d]);
-            asm.finish(&mut |line: Line<'_>| last = Some((line.bytes.to_vec(), line.detach())));
+            asm.finish(&mut |line: Line<'_>| last = Some((line.bytes.to_vec(), LineFlags::of(&line))));
             self.lines[d] = asm;
             if let Some((bytes, flags)) = last {
                 if !self.tls {
-                    self.line(ts, from, &bytes, &flags);
+                    self.line(ts, from, &bytes, flags);
                 }
             }
         }
-        if let Some((code, text)) = self.replies.finish() {
-            let _ = (code, text);
+        // A multi-line reply the capture ended inside still counts.
+        if let Some(r) = self.replies.finish() {
+            let (t, latin1) = parse::decode_text(&r.text);
+            let t = t.into_owned();
+            self.on_reply(ts, r.code, t, latin1);
         }
     }
 
-    fn line(&mut self, ts: Timestamp, from: Side, bytes: &[u8], flags: &Line<'_>) {
+    fn line(&mut self, ts: Timestamp, from: Side, bytes: &[u8], flags: LineFlags) {
         if flags.too_long {
             self.anomaly(
                 ts,
@@ -457,10 +458,10 @@ impl Session {
                 let text = parse::decode_text(line).0.into_owned();
                 self.anomaly_event(ts, 0, Side::Server, "malformed_reply", text);
             }
-            ReplyEvent::Reply { code, text } => {
-                let (t, latin1) = parse::decode_text(&text);
+            ReplyEvent::Reply(r) => {
+                let (t, latin1) = parse::decode_text(&r.text);
                 let t = t.into_owned();
-                self.on_reply(ts, code, t, latin1);
+                self.on_reply(ts, r.code, t, latin1);
             }
         }
     }
@@ -497,8 +498,9 @@ impl Session {
             None => format!("{code} {text}"),
             Some(_) => format!("{code} {}", text.replace('\n', "\n    ")),
         };
+        let rts = self.time(ts);
         self.commands[idx].replies.push(Reply {
-            ts: self.time(ts),
+            ts: rts,
             code,
             text: text.clone(),
             encoding: latin1.then_some("latin1"),
@@ -679,7 +681,11 @@ impl Session {
         tr.command = Some(c);
         tr.t.command = cmd.command.clone();
         tr.t.arg = cmd.arg.clone();
-        tr.t.direction = st.verb.direction().unwrap_or(Direction::Listing);
+        tr.t.direction = match st.verb.direction() {
+            Some(parse::Direction::Download) => Direction::Download,
+            Some(parse::Direction::Upload) => Direction::Upload,
+            _ => Direction::Listing,
+        };
         tr.t.path = match tr.t.direction {
             Direction::Listing if cmd.arg.is_empty() || cmd.arg.starts_with('-') => cmd.cwd.clone(),
             _ => path,
@@ -783,6 +789,19 @@ impl Session {
             anomalies: self.anomalies,
             transfer_type: self.transfer_type,
         }
+    }
+}
+
+/// What the session keeps of a line's flags.
+#[derive(Debug, Clone, Copy)]
+struct LineFlags {
+    too_long: bool,
+    orig_len: usize,
+}
+
+impl LineFlags {
+    fn of(l: &Line<'_>) -> Self {
+        LineFlags { too_long: l.too_long, orig_len: l.orig_len }
     }
 }
 

@@ -218,6 +218,7 @@ fn documented_session(base: i64) -> Session {
             sha256: None,
             segments: 1,
             announced: Some(ep("192.168.0.2", 5001)),
+            matched: true,
             extracted: None,
         },
         Transfer {
@@ -241,6 +242,7 @@ fn documented_session(base: i64) -> Session {
             sha256: None,
             segments: 2,
             announced: Some(ep("192.168.0.2", 5002)),
+            matched: true,
             extracted: None,
         },
     ];
@@ -402,6 +404,7 @@ fn passive_upload_session(base: i64) -> Session {
             sha256: None,
             segments: 3000,
             announced: Some(ep("2001:db8::1", 50000)),
+            matched: true,
             extracted: None,
         }],
         timeline: b.timeline,
