@@ -422,16 +422,18 @@ JSON
 sc_wget() {
     local n=wget-vsftpd d; d=$(dl $n); reset_server_logs
     cap_start "$SAMPLES/$n.pcap"
-    LAST_CMD=$(cmdline wget -d -nv -P OUTDIR --user=$LUSER --password=$LPASS "ftp://$S4/readme.txt" "ftp://$S4/docs/index.txt")
+    LAST_CMD=$(cmdline wget -d -P OUTDIR --user=$LUSER --password=$LPASS "ftp://$S4/readme.txt" "ftp://$S4/docs/index.txt")
     in_cli wget -d -P "$d" --user=$LUSER --password=$LPASS "ftp://$S4/readme.txt" "ftp://$S4/docs/index.txt" >"$LOGS/$n.log" 2>&1 || log "wget exited $?"
     cap_stop; save_server_log $n vsftpd
     truth $n.pcap <<JSON
-{"description": "wget (passive: PASV), local user on vsftpd: RETR readme.txt, then docs/index.txt (777 bytes). wget sends SYST, PWD, TYPE I, SIZE, PASV, RETR; see the log for whether it reused the control connection.",
+{"description": "wget with two URLs, local user on vsftpd (passive: PASV). wget opens a new control connection per URL and closes each without QUIT: session 1 RETR readme.txt (1715 bytes), session 2 CWD /docs + RETR index.txt (777 bytes). wget also sends SYST, PWD, TYPE I, SIZE.",
  "tcpdump_stderr": "$WORK/tcpdump-$n.pcap.err", "network": $NET_JSON, "server": $(vsftpd_json),
- "sessions": [{"client_tool": "wget", "client_command": $LAST_CMD, "log": "logs/$n.log", "log_format": "wget",
+ "sessions": [{"client_tool": "wget", "client_command": $LAST_CMD, "log": "logs/$n.log", "log_format": "wget", "log_segment": 1,
    "user": "$LUSER", "password": "$LPASS", "login": "success",
-   "transfers": [$(xfer RETR readme.txt /readme.txt download passive PASV "$d/readme.txt" complete 226),
-                 $(xfer RETR index.txt /docs/index.txt download passive PASV "$d/index.txt" complete 226)]}]}
+   "transfers": [$(xfer RETR readme.txt /readme.txt download passive PASV "$d/readme.txt" complete 226)]},
+  {"client_tool": "wget", "client_command": $LAST_CMD, "log": "logs/$n.log", "log_format": "wget", "log_segment": 2,
+   "user": "$LUSER", "password": "$LPASS", "login": "success",
+   "transfers": [$(xfer RETR index.txt /docs/index.txt download passive PASV "$d/index.txt" complete 226)]}]}
 JSON
 }
 

@@ -21,7 +21,17 @@ def note(**kw):
     print("*note*", json.dumps(kw), flush=True)
 
 
-ftp = ftplib.FTP()
+class FTP(ftplib.FTP):
+    """ftplib.FTP that remembers the text of the last reply (for STOU's file name)."""
+    last_text = ""
+
+    def getmultiline(self):
+        line = super().getmultiline()
+        self.last_text = line
+        return line
+
+
+ftp = FTP()
 ftp.set_debuglevel(2)
 ftp.connect(host, port, timeout=30)
 # 1. failed login, then a successful one on the same control connection
@@ -74,7 +84,7 @@ if resp[:3] == "426":
 with open(os.path.join(outdir, "big-4m.bin.partial"), "wb") as f:
     f.write(got)
 note(command="RETR", arg="big-4m.bin", path="/big-4m.bin", direction="download", mode="passive",
-     setup="PASV", status="aborted", client_read_bytes=len(got), local_file=None,
+     setup="PASV", status="aborted", reply_code=int(resp[:3]), client_read_bytes=len(got), local_file=None,
      full_file_size=4 * 1024 * 1024, abort_reply=resp)
 # 6. refused download of a missing file (data connection opened, then 550)
 try:
@@ -89,11 +99,13 @@ with open(os.path.join(updir, "append-part.txt"), "rb") as f:
 note(command="APPE", arg="appendme.txt", path="/appendme.txt", direction="upload", mode="passive",
      setup="PASV", local_file=os.path.join(updir, "append-part.txt"), status="complete", reply_code=226)
 conn = ftp.transfercmd("STOU")
+stou_reply = ftp.last_text  # "125 FILE: <unique name>"
+stou_name = stou_reply.split("FILE:", 1)[1].strip() if "FILE:" in stou_reply else None
 with open(os.path.join(updir, "stou.bin"), "rb") as f:
     conn.sendall(f.read())
 conn.close()
 ftp.voidresp()
-note(command="STOU", arg="", path=None, direction="upload", mode="passive", setup="PASV",
+note(command="STOU", arg="", path="/" + stou_name if stou_name else None, server_file_name=stou_name, direction="upload", mode="passive", setup="PASV",
      local_file=os.path.join(updir, "stou.bin"), status="complete", reply_code=226)
 with open(os.path.join(updir, "upload-20k.bin"), "rb") as f:
     ftp.storbinary("STOR upload-20k.bin", f)

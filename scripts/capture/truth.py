@@ -58,7 +58,10 @@ def parse_log(fmt, text):
         elif fmt == "ftplib":
             m = re.match(r"^\*(put|put urgent|get)\* (.*)$", line)
             if m:
-                s = ast.literal_eval(m.group(2)).rstrip("\r\n")
+                s = ast.literal_eval(m.group(2))
+                if isinstance(s, bytes):  # abort() logs the urgent ABOR as bytes
+                    s = s.decode("latin-1")
+                s = s.rstrip("\r\n")
                 out.append(("S" if m.group(1) == "get" else "C", s))
         elif fmt == "lftp":
             m = re.match(r"^(?:\[\d+\] )?(--->|<---) (.*)$", line)
@@ -72,8 +75,8 @@ def parse_log(fmt, text):
         elif fmt == "wget":
             if line.startswith("--> "):
                 out.append(("C", line[4:]))
-            elif line.startswith("<-- "):
-                out.append(("S", line[4:]))
+            elif re.match(r"^\d{3}[ -]", line):
+                out.append(("S", line))
     return out
 
 
@@ -169,14 +172,25 @@ for i, s in enumerate(spec.get("sessions", []), 1):
     if s.get("log"):
         text = open(os.path.join(samples, s["log"]), encoding="utf-8", errors="replace").read()
         dialogue = parse_log(s["log_format"], text)
+        if "log_segment" in s:
+            # one log, several control connections (wget): each starts with its 220 greeting
+            segs = []
+            for d, line in dialogue:
+                if d == "S" and line.startswith("220") or not segs:
+                    segs.append([])
+                segs[-1].append((d, line))
+            dialogue = segs[s["log_segment"] - 1]
         masked = False
         cmds = []
+        # passwords in the order the client sent them (logins list), else the one password
+        pw_seq = [l["password"] for l in s.get("logins", [])] or None
         for d, line in dialogue:
             if d == "C" and line[:5].upper() == "PASS ":
                 arg = line[5:]
-                if s.get("password") is not None and (arg in MASKS or set(arg) <= {"*"} or arg != s["password"]):
-                    masked = masked or arg != s["password"]
-                    line = line[:5] + s["password"]
+                pw = pw_seq.pop(0) if pw_seq else s.get("password")
+                if pw is not None and arg != pw:
+                    masked = True
+                    line = line[:5] + pw
             if d == "C":
                 cmds.append(line)
         if s["log_format"] == "curl" and cmds and cmds[-1].upper() != "QUIT" and s.get("close", "fin") == "fin":
