@@ -469,18 +469,26 @@ JSON
 sc_tls() {
     local n=auth-tls-vsftpd d; d=$(dl $n); reset_server_logs
     start_vsftpd yes
+    local script="set ftp:ssl-force true; set ftp:ssl-auth TLS; set ftp:ssl-protect-data true; set ssl:verify-certificate no; set net:max-retries 1; set cmd:fail-exit yes; open -u $LUSER,$LPASS ftp://$S4; get docs/guide.txt -o $d/guide.txt; quit"
     cap_start "$SAMPLES/$n.pcap"
-    run_curl $n --ssl-reqd -k -u $LUSER:$LPASS "ftp://$S4/readme.txt" -o "$d/readme.txt" "ftp://$S4/docs/" -o "$d/LIST-docs.txt"
+    run_curl $n.s1 --ssl-reqd -k -u $LUSER:$LPASS "ftp://$S4/readme.txt" -o "$d/readme.txt" "ftp://$S4/docs/" -o "$d/LIST-docs.txt"
+    local c1=$LAST_CMD
+    sleep 0.2
+    LAST_CMD=$(cmdline lftp -d -c "$script")
+    in_cli lftp -d -c "$script" >"$LOGS/$n.s2.log" 2>&1 || log "lftp (TLS) exited $?"
     cap_stop; save_server_log $n vsftpd
     start_vsftpd no
     truth $n.pcap <<JSON
-{"description": "curl --ssl-reqd -k against vsftpd with ssl_enable=YES (self-signed certificate): AUTH TLS (234), then TLS; inside: USER/PASS, PBSZ 0, PROT P, PWD, EPSV + RETR readme.txt, CWD docs + EPSV + LIST (data connections also TLS). Only the greeting and AUTH TLS/234 are cleartext on the wire; commands_sent is what curl logged before encrypting.",
+{"description": "Explicit FTPS against vsftpd with ssl_enable=YES (self-signed certificate made by openssl). Session 1: curl --ssl-reqd -k sends AUTH SSL (curl tries SSL first; vsftpd answers 234), then TLS; inside: USER/PASS, PBSZ 0, PROT P, PWD, EPSV + RETR readme.txt, CWD docs + EPSV + LIST (data connections are TLS too). Session 2: lftp with ftp:ssl-force/ftp:ssl-auth TLS: FEAT in clear, AUTH TLS (234), then encrypted login, PBSZ/PROT P, and RETR docs/guide.txt. Only the greeting, anything before AUTH and the AUTH/234 exchange are cleartext on the wire; commands_sent is what the clients logged before encrypting.",
  "tcpdump_stderr": "$WORK/tcpdump-$n.pcap.err", "network": $NET_JSON, "server": $(vsftpd_json),
- "sessions": [{"client_tool": "curl", "client_command": $LAST_CMD, "log": "logs/$n.log", "log_format": "curl",
+ "sessions": [{"client_tool": "curl", "client_command": $c1, "log": "logs/$n.s1.log", "log_format": "curl",
    "user": "$LUSER", "password": "$LPASS", "login": "success", "tls": true, "close": "fin",
    "transfers": [$(xfer RETR readme.txt /readme.txt download passive EPSV "$d/readme.txt" complete 226),
-                 $(xfer LIST "" /docs listing passive EPSV "$d/LIST-docs.txt" complete 226)]}],
- "notes": "bytes on the wire for each data connection are TLS records, not the file; sizes/sha256 here are of the decrypted files."}
+                 $(xfer LIST "" /docs listing passive EPSV "$d/LIST-docs.txt" complete 226)]},
+  {"client_tool": "lftp", "client_command": $LAST_CMD, "log": "logs/$n.s2.log", "log_format": "lftp",
+   "user": "$LUSER", "password": "$LPASS", "login": "success", "tls": true,
+   "transfers": [$(xfer RETR docs/guide.txt /docs/guide.txt download passive PASV "$d/guide.txt" complete 226)]}],
+ "notes": "bytes on the wire for each data connection are TLS records, not the file; bytes/sha256 here are of the decrypted files."}
 JSON
 }
 
@@ -543,15 +551,19 @@ sc_loss() {
     save_server_log $n vsftpd
     local gaps
     gaps=$(tshark -r "$SAMPLES/$n.pcap" -Y 'tcp.analysis.lost_segment' -T fields -e tcp.stream 2>/dev/null | sort -n | uniq -c | awk '{printf "%s{\"tcp_stream\": %s, \"lost_segment_marks\": %s}", (NR>1?", ":""), $2, $1}')
+    # captured payload per connection and direction (what the capture holds, not what was sent)
+    local conv
+    conv=$(tshark -r "$SAMPLES/$n.pcap" -T fields -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport -e tcp.len 2>/dev/null |
+        awk '$5>0 {k=$1":"$2" -> "$3":"$4; b[k]+=$5; s[k]++} END {for (k in b) printf "%s{\"flow\": \"%s\", \"captured_payload_bytes\": %d, \"segments\": %d}", (n++?", ":""), k, b[k], s[k]}')
     for i in 1 2 3 4; do
         sess+=("{\"client_tool\": \"curl\", \"client_command\": ${cmds[$((i-1))]}, \"log\": \"logs/$n.s$i.log\", \"log_format\": \"curl\",
    \"user\": \"$LUSER\", \"password\": \"$LPASS\", \"login\": \"success\", \"close\": \"fin\",
    \"transfers\": [$(xfer RETR big-$i.bin /big/big-$i.bin download passive EPSV "$d/big-$i.bin" complete 226)]}")
     done
     truth $n.pcap <<JSON
-{"description": "Capture loss: four curl downloads (EPSV, 524288 bytes each, big/big-1.bin .. big-4.bin) at once while tcpdump runs with a 32 KiB kernel buffer (-B 32) and without -U, so it drops packets. The transfers themselves were complete (the client files are whole, see sha256); the capture is missing segments inside the data connections (and maybe control packets). attempts=$attempt.",
+{"description": "Capture loss: four curl downloads (EPSV, 524288 bytes each, big/big-1.bin .. big-4.bin) at once while tcpdump runs with a 32 KiB kernel buffer (-B 32) and without -U, so it drops packets. The transfers themselves were complete (the client files are whole, see sha256); the capture is missing segments inside the data connections, and control-connection packets may be missing too (then a 226 or QUIT is absent from the capture although the client log shows it). verification.captured_payload_by_flow gives what the capture holds per flow (each download really carried 524288 bytes).",
  "tcpdump_stderr": "$WORK/tcpdump-$n.pcap.err", "network": $NET_JSON, "server": $(vsftpd_json),
- "verification": {"tshark_lost_segment_marks_total": $lost, "tshark_lost_segment_by_stream": [$gaps], "attempts": $attempt},
+ "verification": {"tshark_lost_segment_marks_total": $lost, "tshark_lost_segment_by_stream": [$gaps], "attempts": $attempt, "captured_payload_by_flow": [$conv]},
  "sessions": [$(IFS=,; echo "${sess[*]}")]}
 JSON
 }
