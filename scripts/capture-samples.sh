@@ -409,7 +409,7 @@ sc_lftp() {
     in_cli lftp -d -c "$script" >"$LOGS/$n.log" 2>&1 || log "lftp exited $?"
     cap_stop; save_server_log $n vsftpd
     truth $n.pcap <<JSON
-{"description": "lftp (ftp:ssl-allow off), local user on vsftpd: login, LIST (ls), CWD docs, RETR guide.txt, CWD .., STOR lftp-upload.txt (upload-5k.txt, 5000 bytes). lftp uses PASV by default and sends FEAT/OPTS/PWD etc. of its own.",
+{"description": "lftp (ftp:ssl-allow off), local user on vsftpd: FEAT before login, USER/PASS, PWD, PASV + LIST (ls), CWD /docs, SIZE + MDTM + PASV + RETR guide.txt (4321 bytes), CWD /, PASV + STOR lftp-upload.txt (upload-5k.txt, 5000 bytes), two SITE UTIME attempts (vsftpd rejects them), QUIT. lftp uses PASV by default.",
  "tcpdump_stderr": "$WORK/tcpdump-$n.pcap.err", "network": $NET_JSON, "server": $(vsftpd_json),
  "sessions": [{"client_tool": "lftp", "client_command": $LAST_CMD, "log": "logs/$n.log", "log_format": "lftp",
    "user": "$LUSER", "password": "$LPASS", "login": "success",

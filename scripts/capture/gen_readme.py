@@ -39,6 +39,10 @@ w("- Two network namespaces joined by one veth pair: server `ftpt-srv` (10.99.0.
   "fixed mtimes (2024-01-02 03:04:05 UTC), so every rerun moves the same bytes and lists the same listings "
   "(except uploads, STOU names, ports, timestamps). `readme.txt` is exactly 1715 bytes everywhere, "
   "`data-100k.bin` 102400 bytes.\n")
+w("Host changes the script makes (and keeps, for reruns): system users `ftpuser` (password `ftppass`, "
+  "no login shell) and `ftp` if missing, `/etc/pam.d/ftptrace-vsftpd`, packages. Work files live in "
+  "`/tmp/ftptrace-capture`. Nothing else on the host is touched: no host interface, route or service; all "
+  "traffic stays between the two namespaces, which are deleted on exit (also on error or Ctrl-C).\n")
 w("## Ground truth and logs\n")
 w("For each capture `X` there is `X.truth.json` (`samples/curl-epsv-vsftpd.pcap.truth.json`, "
   "`samples/curl-epsv-vsftpd.pcapng.truth.json`, …: the full capture file name plus `.truth.json`, so format "
