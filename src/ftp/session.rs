@@ -247,6 +247,12 @@ impl Session {
         if self.anomalies.len() >= MAX_ANOMALIES {
             return;
         }
+        // Findings that repeat with every command are reported once per distinct cause.
+        if matches!(kind, "pasv_nat" | "port_bounce" | "too_many_pending_commands" | "bad_data_address")
+            && self.anomalies.iter().any(|a| a.kind == kind && same_cause(&a.detail, &detail))
+        {
+            return;
+        }
         self.anomalies.push(Anomaly { ts: self.time(ts), kind, detail, sessions: Vec::new() });
     }
 
@@ -790,6 +796,24 @@ impl Session {
             transfer_type: self.transfer_type,
         }
     }
+}
+
+/// Two details of a repeating finding name the same cause: equal up to the first number
+/// that follows a ':' (ports), e.g. "PORT names 10.0.0.200:20001 …" and "…:20002 …".
+fn same_cause(a: &str, b: &str) -> bool {
+    let strip = |s: &str| -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut after_colon = false;
+        for ch in s.chars() {
+            if after_colon && ch.is_ascii_digit() {
+                continue;
+            }
+            after_colon = ch == ':';
+            out.push(ch);
+        }
+        out
+    };
+    strip(a) == strip(b)
 }
 
 /// What the session keeps of a line's flags.
