@@ -1249,9 +1249,9 @@ mod tests {
                     &mut budget,
                     &mut |c| chunks.push(own(c)),
                 );
-                for i in ev.a..ev.b {
-                    if first[i].is_none() {
-                        first[i] = Some(p.get(i - ev.a).copied());
+                for (j, f) in first[ev.a..ev.b].iter_mut().enumerate() {
+                    if f.is_none() {
+                        *f = Some(p.get(j).copied());
                     }
                 }
                 expected_end = expected_end.max(ev.b);
