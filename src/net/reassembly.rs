@@ -329,6 +329,27 @@ impl HalfStream {
         self.fin.is_some_and(|f| self.delivered >= f)
     }
 
+    /// Structural invariants of the buffer (tests only).
+    #[cfg(test)]
+    fn check_invariants(&self) {
+        let mut prev_end = self.delivered;
+        let mut cost = 0usize;
+        for (&k, p) in &self.buf {
+            assert!(k > self.delivered, "piece at {k} not after delivered");
+            assert!(k >= prev_end, "piece at {k} overlaps the previous one");
+            assert!(p.len() > 0, "empty piece at {k}");
+            prev_end = k + p.len();
+            assert!(prev_end <= self.max_end, "piece beyond max_end");
+            if let Some(f) = self.fin {
+                assert!(prev_end <= f, "piece beyond FIN");
+            }
+            cost += p.cost();
+        }
+        assert_eq!(cost, self.buffered);
+        assert!(self.delivered <= self.max_end);
+        assert!(self.pending_gap.is_none());
+    }
+
     // ---- internals ----
 
     /// Stream offset of `seq`, unwrapped relative to the delivered point (may be
@@ -1107,6 +1128,8 @@ mod tests {
         cap: usize,
         drop: bool,
         fin: bool,
+        /// Content of this copy: stream bytes XOR this (non-zero: a conflicting copy).
+        xor: u8,
     }
 
     #[derive(Debug, Clone, Copy)]
@@ -1116,6 +1139,7 @@ mod tests {
         cut_pct: usize,
         acks: bool,
         fin: bool,
+        conflict: bool,
         limit: usize,
         cap: usize,
     }
@@ -1128,7 +1152,7 @@ mod tests {
         let mut pos = 0;
         while pos < len {
             let n = (1 + rng.below(max_seg)).min(len - pos);
-            evs.push((pos, pos + n));
+            evs.push((pos, pos + n, 0u8));
             pos += n;
         }
         let dups = rng.below(evs.len() / 2 + 3);
@@ -1136,19 +1160,24 @@ mod tests {
             for _ in 0..dups {
                 let a = rng.below(len);
                 let b = (a + 1 + rng.below(3000)).min(len);
-                evs.push((a, b));
+                let xor = if k.conflict && rng.chance(50) {
+                    1 + rng.below(255) as u8
+                } else {
+                    0
+                };
+                evs.push((a, b, xor));
             }
         }
         let window = [0, 1, 3, 10, 50][rng.below(5)];
-        let mut keyed: Vec<(usize, usize, usize)> = evs
+        let mut keyed: Vec<(usize, usize, usize, u8)> = evs
             .into_iter()
             .enumerate()
-            .map(|(i, (a, b))| (i + rng.below(window + 1), a, b))
+            .map(|(i, (a, b, x))| (i + rng.below(window + 1), a, b, x))
             .collect();
         keyed.sort_by_key(|e| e.0);
         let mut out: Vec<Ev> = keyed
             .into_iter()
-            .map(|(_, a, b)| {
+            .map(|(_, a, b, xor)| {
                 let cap = if rng.chance(k.cut_pct) {
                     rng.below(b - a)
                 } else {
@@ -1160,6 +1189,7 @@ mod tests {
                     cap,
                     drop: rng.chance(k.drop_pct),
                     fin: k.fin && b == len,
+                    xor,
                 }
             })
             .collect();
@@ -1174,6 +1204,7 @@ mod tests {
                     cap: b,
                     drop: false,
                     fin: k.fin && b == len,
+                    xor: 0,
                 },
             );
         }
@@ -1182,10 +1213,9 @@ mod tests {
 
     struct Run {
         chunks: Vec<O>,
-        /// Offsets held by some fed segment's captured bytes.
-        captured: Vec<bool>,
-        /// Offsets inside some fed segment's cut tail.
-        tails: Vec<bool>,
+        /// Per offset, what the first fed segment covering it had: `None` (no fed
+        /// segment covers it), `Some(None)` (in a cut tail), `Some(Some(byte))`.
+        first: Vec<Option<Option<u8>>>,
         expected_end: usize,
         h: HalfStream,
         budget: MemBudget,
@@ -1198,8 +1228,7 @@ mod tests {
         let base = isn.wrapping_add(1);
         let mut budget = MemBudget::new(k.limit);
         let mut chunks = Vec::new();
-        let mut captured = vec![false; len];
-        let mut tails = vec![false; len];
+        let mut first: Vec<Option<Option<u8>>> = vec![None; len];
         let mut sent = vec![false; len];
         let mut prefix = 0; // contiguous prefix the receiver got (acks)
         let mut fin_sent = false;
@@ -1208,21 +1237,23 @@ mod tests {
         for ev in evs {
             let seq = base.wrapping_add(ev.a as u32);
             if !ev.drop {
-                let p = &stream[ev.a..ev.a + ev.cap];
+                let p: Vec<u8> = stream[ev.a..ev.a + ev.cap]
+                    .iter()
+                    .map(|x| x ^ ev.xor)
+                    .collect();
                 h.segment(
                     seq,
-                    p,
+                    &p,
                     (ev.b - ev.a) as u32,
                     ev.fin,
                     &mut budget,
                     &mut |c| chunks.push(own(c)),
                 );
-                captured[ev.a..ev.a + ev.cap]
-                    .iter_mut()
-                    .for_each(|x| *x = true);
-                tails[ev.a + ev.cap..ev.b]
-                    .iter_mut()
-                    .for_each(|x| *x = true);
+                for (j, f) in first[ev.a..ev.b].iter_mut().enumerate() {
+                    if f.is_none() {
+                        *f = Some(p.get(j).copied());
+                    }
+                }
                 expected_end = expected_end.max(ev.b);
                 fed_any = true;
             }
@@ -1239,15 +1270,16 @@ mod tests {
                 h.acked(ack, &mut budget, &mut |c| chunks.push(own(c)));
                 expected_end = expected_end.max(prefix);
             }
+            h.check_invariants();
             assert!(h.buffered() <= k.cap, "per-direction cap exceeded");
             assert!(budget.used <= k.limit, "global budget exceeded");
             assert_eq!(budget.used, h.buffered());
         }
         h.flush(&mut budget, &mut |c| chunks.push(own(c)));
+        h.check_invariants();
         Run {
             chunks,
-            captured,
-            tails,
+            first,
             expected_end,
             h,
             budget,
@@ -1255,7 +1287,7 @@ mod tests {
     }
 
     /// Checks that hold in every scenario; returns per-offset "is gap" flags.
-    fn check_common(stream: &[u8], r: &Run) -> Vec<bool> {
+    fn check_common(r: &Run) -> Vec<bool> {
         assert_eq!(r.budget.used, 0);
         assert_eq!(r.h.buffered(), 0);
         assert_eq!(r.h.seq_bytes(), r.expected_end as u64);
@@ -1268,8 +1300,9 @@ mod tests {
                     assert_eq!(*off, pos, "chunks must tile");
                     assert!(!b.is_empty());
                     let o = *off as usize;
-                    assert_eq!(&stream[o..o + b.len()], &b[..], "data at {o}");
-                    assert!(r.captured[o..o + b.len()].iter().all(|&x| x));
+                    for (i, x) in b.iter().enumerate() {
+                        assert_eq!(r.first[o + i], Some(Some(*x)), "data at {}", o + i);
+                    }
                     pos += b.len() as u64;
                     data_bytes += b.len() as u64;
                 }
@@ -1290,9 +1323,9 @@ mod tests {
         assert_eq!(r.h.gap_bytes(), gap_bytes);
         assert_eq!(r.h.gaps(), gaps);
         assert_eq!(data_bytes + gap_bytes, r.h.seq_bytes());
-        // Every byte the capture never held is a gap.
+        // Every byte whose first copy was not captured is a gap.
         for (i, g) in gap.iter().enumerate() {
-            if !r.captured[i] {
+            if !matches!(r.first[i], Some(Some(_))) {
                 assert!(*g, "uncaptured byte {i} delivered as data");
             }
         }
@@ -1306,13 +1339,15 @@ mod tests {
             prop_oneof![Just(0usize), Just(10)],
             any::<bool>(),
             any::<bool>(),
+            any::<bool>(),
         )
-            .prop_map(|(syn, drop_pct, cut_pct, acks, fin)| Knobs {
+            .prop_map(|(syn, drop_pct, cut_pct, acks, fin, conflict)| Knobs {
                 syn,
                 drop_pct,
                 cut_pct,
                 acks,
                 fin,
+                conflict,
                 limit: usize::MAX,
                 cap: HalfStream::MAX_BUFFERED,
             })
@@ -1335,21 +1370,15 @@ mod tests {
             let mut rng = Rng(seed | 1);
             let evs = scenario(stream.len(), k, &mut rng);
             let r = run(&stream, isn, k, &evs, &mut rng);
-            let gap = check_common(&stream, &r);
-            if !k.acks && k.cut_pct == 0 {
-                // Gaps are exactly the bytes no fed segment carried.
+            let gap = check_common(&r);
+            if !k.acks {
+                // Gaps are exactly the bytes whose first fed copy was not captured
+                // (acks may give up holes that a later copy would have filled).
                 for (i, g) in gap.iter().enumerate() {
-                    prop_assert_eq!(*g, !r.captured[i], "offset {}", i);
-                }
-            } else {
-                // Extra gap bytes only where a cut tail or a late copy explains them.
-                for (i, g) in gap.iter().enumerate() {
-                    if *g && r.captured[i] && !k.acks {
-                        prop_assert!(r.tails[i], "offset {}", i);
-                    }
+                    prop_assert_eq!(*g, !matches!(r.first[i], Some(Some(_))), "offset {}", i);
                 }
             }
-            if k.drop_pct == 0 && k.cut_pct == 0 {
+            if k.drop_pct == 0 && k.cut_pct == 0 && !k.conflict {
                 // No loss: the output is exactly the stream.
                 let mut all = Vec::new();
                 for c in &r.chunks {
@@ -1375,7 +1404,7 @@ mod tests {
             let mut rng = Rng(seed | 1);
             let evs = scenario(stream.len(), k, &mut rng);
             let r = run(&stream, isn, k, &evs, &mut rng);
-            check_common(&stream, &r);
+            check_common(&r);
         }
 
         /// Arbitrary (garbage) segments and acks: no panic, output still tiles,
@@ -1420,6 +1449,7 @@ mod tests {
                 prop_assert!(h.buffered() <= 1_000);
                 prop_assert!(budget.used <= limit);
                 prop_assert!(h.delivered() <= h.seq_bytes());
+                h.check_invariants();
             }
             h.flush(&mut budget, &mut check);
             prop_assert_eq!(budget.used, 0);
