@@ -52,6 +52,8 @@ struct CmdState {
     rest: Option<u64>,
     expected: Option<u64>,
     final_code: Option<u16>,
+    /// A path the server named (STOU).
+    path: Option<String>,
 }
 
 /// The event currently collecting data segments (a "run").
@@ -436,6 +438,7 @@ impl Session {
             rest,
             expected: None,
             final_code: None,
+            path: None,
         });
         self.pending.push_back(idx);
         if self.pending.len() > MAX_PENDING {
@@ -496,6 +499,7 @@ impl Session {
                     rest: None,
                     expected: None,
                     final_code: None,
+                    path: None,
                 });
                 i
             }
@@ -530,10 +534,10 @@ impl Session {
                 self.tls = true;
             }
             (Verb::Cwd | Verb::Xcwd, 200..=299) => {
-                self.cwd = parse::cwd_after_cwd(self.cwd.as_deref(), &arg);
+                self.cwd = resolve(self.cwd.as_deref(), &arg);
             }
             (Verb::Cdup | Verb::Xcup, 200..=299) => {
-                self.cwd = parse::cwd_after_cdup(self.cwd.as_deref());
+                self.cwd = resolve(self.cwd.as_deref(), "..");
             }
             (Verb::Pwd | Verb::Xpwd, 257) => {
                 if let Some(p) = parse::parse_257_path(text.as_bytes()) {
@@ -569,7 +573,7 @@ impl Session {
             }
             (Verb::Size, 213) => {
                 if let Some(n) = parse::parse_size_reply(text.as_bytes()) {
-                    let key = parse::resolve_path(self.cwd.as_deref(), &arg).unwrap_or(arg.clone());
+                    let key = resolve(self.cwd.as_deref(), &arg).unwrap_or(arg.clone());
                     self.sizes.push_back((key, n));
                     if self.sizes.len() > 64 {
                         self.sizes.pop_front();
@@ -583,6 +587,15 @@ impl Session {
                 self.login = Login::None;
                 self.user = None;
                 self.password = None;
+            }
+            (Verb::Stou, 125 | 150 | 226 | 250) if stou_name(&text).is_some() => {
+                // STOU: the server names the file it created ("150 FILE: name").
+                let name = stou_name(&text).unwrap_or_default();
+                let path = resolve(self.commands[idx].cwd.as_deref(), &name);
+                self.cmd_state[idx].path = path.clone();
+                for t in self.transfers.iter_mut().filter(|t| t.command == Some(idx)) {
+                    t.t.path = path.clone();
+                }
             }
             (v, 125 | 150) if v.uses_data_channel() => {
                 if let Some(n) = parse::parse_transfer_size(text.as_bytes()) {
@@ -682,7 +695,7 @@ impl Session {
         let cmd = &self.commands[c];
         let st = &mut self.cmd_state[c];
         st.bound = true;
-        let path = parse::resolve_path(cmd.cwd.as_deref(), &cmd.arg);
+        let path = resolve(cmd.cwd.as_deref(), parse::strip_list_options(&cmd.arg));
         let tr = &mut self.transfers[t];
         tr.command = Some(c);
         tr.t.command = cmd.command.clone();
@@ -693,8 +706,7 @@ impl Session {
             _ => Direction::Listing,
         };
         tr.t.path = match tr.t.direction {
-            Direction::Listing if cmd.arg.is_empty() || cmd.arg.starts_with('-') => cmd.cwd.clone(),
-            _ => path,
+            _ => st.path.clone().or(path),
         };
         tr.t.rest = st.rest;
         tr.t.expected_bytes = st.expected.or_else(|| {
@@ -796,6 +808,20 @@ impl Session {
             transfer_type: self.transfer_type,
         }
     }
+}
+
+/// The file name in a STOU reply: "150 FILE: name" (RFC 1123 4.1.2.9).
+fn stou_name(text: &str) -> Option<String> {
+    let i = text.find("FILE:")?;
+    let name = text[i + 5..].trim().trim_end_matches('.').trim();
+    (!name.is_empty() && !name.contains('\n')).then(|| name.to_string())
+}
+
+/// `arg` resolved against the working directory. Until a PWD (257) names it, the login
+/// directory is unknown: paths are then kept relative to it ("pub/readme.txt"), and the
+/// login directory itself is `None`.
+fn resolve(cwd: Option<&str>, arg: &str) -> Option<String> {
+    parse::resolve_path(Some(cwd.unwrap_or(".")), arg).filter(|p| p != ".")
 }
 
 /// Two details of a repeating finding name the same cause: equal up to the first number

@@ -73,6 +73,20 @@ enum Telnet {
     SbIac,
 }
 
+/// Whether `b` starts like an FTP line: a reply code (`DDD `, `DDD-`, `DDD\r`) or
+/// a command verb of 3–4 upper-case letters followed by a space or line end.
+fn looks_like_line_start(b: &[u8]) -> bool {
+    let digits = b.len() >= 4
+        && (b'1'..=b'5').contains(&b[0])
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && matches!(b[3], b' ' | b'-' | b'\r' | b'\n');
+    let letters = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    let verb = (3..=4).contains(&letters)
+        && matches!(b.get(letters), Some(b' ' | b'\r' | b'\n'));
+    digits || verb
+}
+
 /// Turns one direction of a control connection into [`Line`]s. See the
 /// module documentation for the rules.
 #[derive(Debug, Default, Clone)]
@@ -86,6 +100,9 @@ pub struct LineAssembler {
     telnet: Telnet,
     /// After a gap: discard up to and including the next LF.
     discard: bool,
+    /// The gap fell between lines: if the bytes after it start like a line (a
+    /// reply code or a command verb), they are kept instead of discarded.
+    maybe_aligned: bool,
     /// Flag the next line handed out as `after_gap`.
     after_gap: bool,
 }
@@ -102,6 +119,9 @@ impl LineAssembler {
         let mut i = 0;
         while i < data.len() {
             let rest = &data[i..];
+            if self.discard && std::mem::take(&mut self.maybe_aligned) && looks_like_line_start(rest) {
+                self.discard = false;
+            }
             if self.discard {
                 match find_lf(rest) {
                     Some(p) => {
@@ -144,6 +164,7 @@ impl LineAssembler {
             return 0;
         }
         let dropped = self.len;
+        self.maybe_aligned = dropped == 0 && self.telnet == Telnet::Data;
         self.reset_line();
         self.telnet = Telnet::Data;
         self.discard = true;
@@ -726,5 +747,36 @@ mod tests {
             let got = chunked(&input, &cuts);
             prop_assert_eq!(texts(&got), want);
         }
+    }
+}
+
+#[cfg(test)]
+mod gap_alignment_tests {
+    use super::*;
+
+    fn lines(a: &mut LineAssembler, data: &[u8]) -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        a.feed(data, |l: Line<'_>| v.push(l.bytes.to_vec()));
+        v
+    }
+
+    #[test]
+    fn gap_between_lines_keeps_the_next_command() {
+        // Zeek cwd-navigation.pcap: "PASV\r\n" lost between "TYPE I" and "RETR …".
+        let mut a = LineAssembler::new();
+        assert_eq!(lines(&mut a, b"TYPE I\r\n"), vec![b"TYPE I".to_vec()]);
+        a.gap(6);
+        assert_eq!(lines(&mut a, b"RETR x.gz\r\nCWD ..\r\n"), vec![b"RETR x.gz".to_vec(), b"CWD ..".to_vec()]);
+    }
+
+    #[test]
+    fn gap_inside_a_line_still_resyncs() {
+        let mut a = LineAssembler::new();
+        assert!(lines(&mut a, b"RETR some").is_empty());
+        a.gap(6);
+        assert_eq!(lines(&mut a, b"USER x\r\nNOOP\r\n"), vec![b"NOOP".to_vec()]);
+        let mut a = LineAssembler::new();
+        a.gap(3);
+        assert_eq!(lines(&mut a, b"e.txt\r\n226 ok\r\n"), vec![b"226 ok".to_vec()]);
     }
 }
