@@ -105,6 +105,8 @@ pub struct Session {
     run: Option<Run>,
     pub anomalies: Vec<Anomaly>,
     cleartext_flagged: bool,
+    /// The server's stream had a gap since the last reply: replies may be lost.
+    server_gap: bool,
     /// Failed login attempts (for brute-force detection across sessions).
     pub failed_logins: u32,
     /// Whether the TCP client of the control connection is the FTP client.
@@ -157,6 +159,7 @@ impl Session {
             run: None,
             anomalies: Vec::new(),
             cleartext_flagged: false,
+            server_gap: false,
             failed_logins: 0,
             gaps: 0,
         }
@@ -296,6 +299,9 @@ impl Session {
             return;
         }
         self.lines[side_idx(from)].gap(len);
+        if from == Side::Server {
+            self.server_gap = true;
+        }
         self.anomaly_event(
             ts,
             0,
@@ -453,6 +459,30 @@ impl Session {
         }
     }
 
+    /// After a gap in the server's stream, replies may have been lost: when `code` can only
+    /// answer a command further down the pending queue, the commands before it lost theirs.
+    fn skip_lost_replies(&mut self, code: u16) {
+        let fits = |v: Verb| -> Option<bool> {
+            Some(match code {
+                221 => matches!(v, Verb::Quit),
+                227 => matches!(v, Verb::Pasv | Verb::Epsv),
+                229 => matches!(v, Verb::Epsv | Verb::Pasv),
+                257 => matches!(v, Verb::Pwd | Verb::Xpwd | Verb::Mkd | Verb::Xmkd),
+                331 | 332 => matches!(v, Verb::User | Verb::Pass),
+                350 => matches!(v, Verb::Rest | Verb::Rnfr),
+                226 | 125 | 150 => v.uses_data_channel() || v == Verb::Abor,
+                _ => return None,
+            })
+        };
+        let verbs: Vec<Verb> = self.pending.iter().map(|&i| self.cmd_state[i].verb).collect();
+        if fits(verbs.first().copied().unwrap_or(Verb::Other)) != Some(false) {
+            return;
+        }
+        if let Some(k) = verbs.iter().position(|&v| fits(v) == Some(true)) {
+            self.pending.drain(..k);
+        }
+    }
+
     fn announce(&mut self, s: Setup) {
         self.setup = Some(s);
         self.new_setups.push(s);
@@ -478,6 +508,9 @@ impl Session {
     /// The session state machine: a complete reply, paired with the command it answers.
     fn on_reply(&mut self, ts: Timestamp, code: u16, text: String, latin1: bool) {
         let preliminary = (100..200).contains(&code);
+        if std::mem::take(&mut self.server_gap) {
+            self.skip_lost_replies(code);
+        }
         let idx = if preliminary { self.pending.front().copied() } else { self.pending.pop_front() };
         let idx = match idx {
             Some(i) => i,
