@@ -418,7 +418,8 @@ fn write_extract(
     let i = tdir.idx();
     if d.files[i].is_none() {
         let t = &s.transfers[d.transfer].t;
-        let base = t.arg.rsplit('/').next().unwrap_or("").to_string();
+        let named = t.path.as_deref().unwrap_or(&t.arg);
+        let base = named.rsplit('/').next().unwrap_or("");
         let safe: String = base
             .chars()
             .map(|c| {
@@ -430,12 +431,22 @@ fn write_extract(
             })
             .collect();
         let safe = safe.trim_start_matches('.');
+        let fallback = if t.command.is_empty() {
+            "data".to_string()
+        } else {
+            t.command.to_ascii_lowercase()
+        };
+        // Both directions may carry bytes until the end tells which one is the payload:
+        // then the other one's file is removed and this one loses its ".partN" suffix.
         let name = format!(
-            "s{}-d{}-{}{}",
+            "s{}-d{}-{}.part{i}",
             s.id,
             d.transfer + 1,
-            if safe.is_empty() { "data" } else { safe },
-            if i == 0 { "" } else { ".r" }
+            if safe.is_empty() {
+                fallback.as_str()
+            } else {
+                safe
+            },
         );
         let path = dir.join(name);
         match std::fs::File::create(&path) {
@@ -585,8 +596,13 @@ impl<'a> TcpHandler for Ftp<'a> {
                     for (i, f) in d.files.iter_mut().enumerate() {
                         if let Some((path, _)) = f.take() {
                             if i == main {
+                                let done = path.with_extension("");
+                                let kept = match std::fs::rename(&path, &done) {
+                                    Ok(()) => done,
+                                    Err(_) => path,
+                                };
                                 s.transfers[d.transfer].t.extracted =
-                                    Some(path.display().to_string());
+                                    Some(kept.display().to_string());
                             } else {
                                 let _ = std::fs::remove_file(path);
                             }
