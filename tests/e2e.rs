@@ -808,3 +808,119 @@ fn extract_writes_the_transferred_files() {
     }
     assert!(checked >= 4, "checked {checked} files");
 }
+
+// ----- damaged and unusual inputs -------------------------------------------------------
+
+fn sample(name: &str) -> PathBuf {
+    root().join("samples").join(name)
+}
+
+#[test]
+fn damaged_inputs_give_one_clear_line_and_the_right_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(sample("documented-active.pcap")).unwrap();
+
+    // Truncated inside a record: exit 1, one stderr line naming the file and offset,
+    // and everything before the cut still analyzed.
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &good[..3000]).unwrap();
+    let (code, out, err) = run(&["analyze", "--format", "json", cut.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cut.pcap") && err.contains("offset"), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["stats"]["packets"].as_u64().unwrap() > 10);
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 1);
+
+    // Garbage in the middle (an absurd record length): exit 1, what came before reported.
+    let mut bad = good.clone();
+    let mut off = 24;
+    for _ in 0..10 {
+        let caplen = u32::from_le_bytes(bad[off + 8..off + 12].try_into().unwrap()) as usize;
+        off += 16 + caplen;
+    }
+    bad[off..off + 16].fill(0xff);
+    let garbage = dir.path().join("garbage.pcap");
+    std::fs::write(&garbage, &bad).unwrap();
+    let (code, out, err) = run(&["analyze", "--format", "json", garbage.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("garbage.pcap") && err.contains("offset"),
+        "{err}"
+    );
+    assert!(
+        serde_json::from_str::<Value>(&out).unwrap()["stats"]["packets"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    // Not a capture, and a missing file: exit 2, one line each.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, b"hello, this is not a capture\n").unwrap();
+    let (code, _, err) = run(&["analyze", text.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("notes.txt"), "{err}");
+    let (code, _, err) = run(&["analyze", "/nonexistent/x.pcap"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/x.pcap"), "{err}");
+
+    // A usage error.
+    let (code, _, _) = run(&["analyze", "--format", "nope", "x"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn stdin_and_several_files() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let bytes = std::fs::read(sample("curl-pasv-vsftpd.pcap.gz")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ftptrace"))
+        .args(["analyze", "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sessions"][0]["transfers"][1]["bytes"], 102400);
+
+    // Two captures are one capture in time order.
+    let a = sample("documented-active.pcap");
+    let b = sample("curl-port-vsftpd.pcap");
+    let (code, out, err) = run(&[
+        "analyze",
+        "--format",
+        "json",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let sessions = v["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert!(sessions[0]["start"].as_str() <= sessions[1]["start"].as_str());
+}
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::process::Stdio;
+    let cap = sample("parallel-4.pcap");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ftptrace"))
+        .args(["analyze", "--format", "timeline", cap.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
