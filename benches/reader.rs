@@ -29,7 +29,7 @@ fn pcap(n: usize, len: usize) -> Vec<u8> {
 /// The same frames as pcapng enhanced packet blocks.
 fn pcapng(n: usize, len: usize) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut word = |out: &mut Vec<u8>, v: u32| out.extend_from_slice(&v.to_le_bytes());
+    let word = |out: &mut Vec<u8>, v: u32| out.extend_from_slice(&v.to_le_bytes());
     for v in [
         0x0A0D_0D0A,
         28,
