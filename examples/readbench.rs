@@ -2,12 +2,17 @@
 //!
 //! `cargo run --release --example readbench -- FILE...` prints packets, captured bytes,
 //! seconds and GB/s (file bytes read per second; the compressed size for gzip).
+//! With `--dump` first, it prints `secs.nanos linktype caplen origlen` per packet instead.
 
 use ftptrace::capture::{open_all, PacketSource};
 use std::time::Instant;
 
 fn main() {
-    let paths: Vec<String> = std::env::args().skip(1).collect();
+    let mut paths: Vec<String> = std::env::args().skip(1).collect();
+    let dump = paths.first().is_some_and(|a| a == "--dump");
+    if dump {
+        paths.remove(0);
+    }
     if paths.is_empty() {
         eprintln!("usage: readbench FILE...");
         std::process::exit(2);
@@ -22,6 +27,16 @@ fn main() {
         match src.next_packet() {
             Ok(Some(p)) => {
                 packets += 1;
+                if dump {
+                    println!(
+                        "{}.{:09} {} {} {}",
+                        p.ts.secs(),
+                        p.ts.subsec_nanos(),
+                        p.linktype.0,
+                        p.data.len(),
+                        p.orig_len
+                    );
+                }
                 bytes += p.data.len() as u64;
                 // touch the data like a decoder would
                 check ^= p.data.first().copied().unwrap_or(0);

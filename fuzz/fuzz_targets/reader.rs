@@ -5,8 +5,9 @@ use ftptrace::capture::{FileSource, PacketSource};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut src) = FileSource::from_reader("fuzz", Box::new(std::io::Cursor::new(data.to_vec())))
-    else {
+    // A small buffer (it grows on demand) keeps runs fast and exercises refills.
+    let input = Box::new(std::io::Cursor::new(data.to_vec()));
+    let Ok(mut src) = FileSource::with_capacity("fuzz", input, None, 4096) else {
         return;
     };
     let mut n = 0usize;

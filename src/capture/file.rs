@@ -266,9 +266,9 @@ impl FileSource {
             count: 0,
         };
         let input = if gzip {
+            let zcap = capacity.clamp(8 * 1024, 256 * 1024);
             Input::Gzip(Box::new(MultiGzDecoder::new(BufReader::with_capacity(
-                256 * 1024,
-                raw,
+                zcap, raw,
             ))))
         } else {
             Input::Plain(raw)
