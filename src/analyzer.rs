@@ -748,6 +748,7 @@ impl<'a> Analyzer<'a> {
 
     /// End of input: finish every connection and session, and build the report.
     pub fn finish(mut self) -> Report {
+        self.decoder.finish();
         self.tcp.finish_all(&mut self.ftp);
         let ids: Vec<u64> = {
             let mut v: Vec<u64> = self.ftp.sessions.keys().copied().collect();
