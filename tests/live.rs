@@ -88,9 +88,14 @@ impl Server {
 
 /// What is missing, or the server to use.
 fn prerequisites() -> Result<Server, String> {
-    let uid = Command::new("id").arg("-u").output().map_err(|e| format!("cannot run id: {e}"))?;
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| format!("cannot run id: {e}"))?;
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Err("not running as root (needed for network namespaces and packet capture)".into());
+        return Err(
+            "not running as root (needed for network namespaces and packet capture)".into(),
+        );
     }
     if !runs("ip", &["-V"]) {
         return Err("`ip` (iproute2) is not installed".into());
@@ -105,12 +110,18 @@ fn prerequisites() -> Result<Server, String> {
     let vs = Path::new(VSFTPD).exists();
     match std::env::var("FTPTRACE_LIVE_SERVER").ok().as_deref() {
         Some("vsftpd") if vs => Ok(Server::Vsftpd),
-        Some("vsftpd") => Err(format!("FTPTRACE_LIVE_SERVER=vsftpd but {VSFTPD} is not installed")),
+        Some("vsftpd") => Err(format!(
+            "FTPTRACE_LIVE_SERVER=vsftpd but {VSFTPD} is not installed"
+        )),
         Some("pyftpdlib") if py => Ok(Server::Pyftpdlib),
-        Some("pyftpdlib") => Err(format!("FTPTRACE_LIVE_SERVER=pyftpdlib but {PY} cannot import pyftpdlib")),
+        Some("pyftpdlib") => Err(format!(
+            "FTPTRACE_LIVE_SERVER=pyftpdlib but {PY} cannot import pyftpdlib"
+        )),
         _ if py => Ok(Server::Pyftpdlib),
         _ if vs => Ok(Server::Vsftpd),
-        _ => Err(format!("no FTP server: neither python3-pyftpdlib (under {PY}) nor vsftpd is installed")),
+        _ => Err(format!(
+            "no FTP server: neither python3-pyftpdlib (under {PY}) nor vsftpd is installed"
+        )),
     }
 }
 
@@ -165,9 +176,16 @@ fn kill_namespace(ns: &str) {
 
 /// Remove namespaces and links of earlier runs whose process is gone.
 fn remove_leftovers() {
-    let dead = |pid: &str| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && !Path::new("/proc").join(pid).exists();
+    let dead = |pid: &str| {
+        !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && !Path::new("/proc").join(pid).exists()
+    };
     for ns in netns_list() {
-        if let Some(pid) = ns.strip_prefix("ftl-srv-").or_else(|| ns.strip_prefix("ftl-cli-")) {
+        if let Some(pid) = ns
+            .strip_prefix("ftl-srv-")
+            .or_else(|| ns.strip_prefix("ftl-cli-"))
+        {
             if dead(pid) {
                 kill_namespace(&ns);
             }
@@ -175,9 +193,14 @@ fn remove_leftovers() {
     }
     let o = output("ip", &["-o", "link", "show"]);
     for line in String::from_utf8_lossy(&o.stdout).lines() {
-        let Some(name) = line.split(": ").nth(1) else { continue };
+        let Some(name) = line.split(": ").nth(1) else {
+            continue;
+        };
         let name = name.split('@').next().unwrap_or(name);
-        if let Some(pid) = name.strip_prefix("ftlvs").or_else(|| name.strip_prefix("ftlvc")) {
+        if let Some(pid) = name
+            .strip_prefix("ftlvs")
+            .or_else(|| name.strip_prefix("ftlvc"))
+        {
             if dead(pid) {
                 let _ = runs("ip", &["link", "del", name]);
             }
@@ -205,18 +228,29 @@ impl Net {
             ));
         }
         must("ip", &["netns", "add", &net.cli]);
-        must("ip", &["link", "add", &net.vs, "type", "veth", "peer", "name", &net.vc]);
+        must(
+            "ip",
+            &[
+                "link", "add", &net.vs, "type", "veth", "peer", "name", &net.vc,
+            ],
+        );
         must("ip", &["link", "set", &net.vs, "netns", &net.srv]);
         must("ip", &["link", "set", &net.vc, "netns", &net.cli]);
         for (ns, dev, addr) in [(&net.srv, &net.vs, SRV_IP), (&net.cli, &net.vc, CLI_IP)] {
             must("ip", &["-n", ns, "link", "set", "lo", "up"]);
             must("ip", &["-n", ns, "link", "set", dev, "mtu", "1500"]);
-            must("ip", &["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev]);
+            must(
+                "ip",
+                &["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev],
+            );
             must("ip", &["-n", ns, "link", "set", dev, "up"]);
             // Real-wire segments instead of 64 KB super-segments (best effort: ethtool is optional).
             let _ = runs(
                 "ip",
-                &["netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off", "tx", "off", "rx", "off"],
+                &[
+                    "netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro",
+                    "off", "tx", "off", "rx", "off",
+                ],
             );
         }
         Ok(net)
@@ -241,14 +275,20 @@ impl Net {
     fn wait_listen(&mut self, port: u16, server: usize, deadline: Instant) {
         let filter = format!("sport = :{port}");
         loop {
-            let o = self.exec(&self.srv, "ss", &["-Hltn", &filter]).output().expect("ss");
+            let o = self
+                .exec(&self.srv, "ss", &["-Hltn", &filter])
+                .output()
+                .expect("ss");
             if String::from_utf8_lossy(&o.stdout).contains("LISTEN") {
                 return;
             }
             if let Ok(Some(st)) = self.children[server].try_wait() {
                 panic!("the FTP server exited before listening: {st}");
             }
-            assert!(Instant::now() < deadline, "the FTP server did not listen on port {port} in time");
+            assert!(
+                Instant::now() < deadline,
+                "the FTP server did not listen on port {port} in time"
+            );
             sleep(Duration::from_millis(50));
         }
     }
@@ -300,7 +340,11 @@ FTPHandler.passive_ports = range(42000, 42100)
 FTPHandler.banner = "ftptrace live test server"
 FTPServer((sys.argv[1], int(sys.argv[2])), FTPHandler).serve_forever()
 "#;
-            let mut c = net.exec(&srv, PY, &["-c", script, SRV_IP, "21", files.to_str().unwrap()]);
+            let mut c = net.exec(
+                &srv,
+                PY,
+                &["-c", script, SRV_IP, "21", files.to_str().unwrap()],
+            );
             c.stdout(log.try_clone().unwrap()).stderr(log);
             c
         }
@@ -362,7 +406,15 @@ impl Sniffer {
         let mut cmd = net.exec(
             &net.cli,
             bin.to_str().unwrap(),
-            &["sniff", "-i", &net.vc, "--format", format, "-o", out.to_str().unwrap()],
+            &[
+                "sniff",
+                "-i",
+                &net.vc,
+                "--format",
+                format,
+                "-o",
+                out.to_str().unwrap(),
+            ],
         );
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -380,7 +432,10 @@ impl Sniffer {
             if sockets.lines().count() > 1 {
                 break;
             }
-            assert!(Instant::now() < deadline, "ftptrace sniff did not open its capture in time");
+            assert!(
+                Instant::now() < deadline,
+                "ftptrace sniff did not open its capture in time"
+            );
             sleep(Duration::from_millis(20));
         }
         sleep(Duration::from_millis(300));
@@ -401,7 +456,10 @@ impl Sniffer {
         signal(child, "INT");
         match wait_timeout(child, Duration::from_secs(20)) {
             Some(st) => st,
-            None => panic!("ftptrace sniff did not exit within 20 s of SIGINT: {}", self.stderr()),
+            None => panic!(
+                "ftptrace sniff did not exit within 20 s of SIGINT: {}",
+                self.stderr()
+            ),
         }
     }
 }
@@ -424,9 +482,20 @@ fn run_curl(net: &Net, server: Server, dir: &Path, tag: &str) {
     ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = net.exec(&net.cli, "curl", &args).output().expect("curl");
-    assert!(o.status.success(), "curl failed ({}): {}", o.status, String::from_utf8_lossy(&o.stderr));
-    assert!(fs::read_to_string(&list).unwrap().contains("payload.bin"), "listing lacks payload.bin");
-    assert!(fs::read(&got).unwrap() == payload(), "curl downloaded something else than payload.bin");
+    assert!(
+        o.status.success(),
+        "curl failed ({}): {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        fs::read_to_string(&list).unwrap().contains("payload.bin"),
+        "listing lacks payload.bin"
+    );
+    assert!(
+        fs::read(&got).unwrap() == payload(),
+        "curl downloaded something else than payload.bin"
+    );
 }
 
 /// The one curl session as ftptrace must report it.
@@ -440,11 +509,20 @@ fn check_session(s: &Value, server: Server) {
     assert_eq!(s["login"], "success", "{}", ctx());
     assert_eq!(s["tls"], false, "{}", ctx());
     assert_eq!(s["close"], "fin", "{}", ctx());
-    let verbs: Vec<&str> = s["commands"].as_array().unwrap().iter().map(|c| c["command"].as_str().unwrap()).collect();
+    let verbs: Vec<&str> = s["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
     for v in ["USER", "PASS", "EPSV", "LIST", "RETR", "QUIT"] {
         assert!(verbs.contains(&v), "{v} missing from commands {verbs:?}");
     }
-    assert_eq!(verbs.first(), Some(&""), "the greeting comes first: {verbs:?}");
+    assert_eq!(
+        verbs.first(),
+        Some(&""),
+        "the greeting comes first: {verbs:?}"
+    );
 
     let transfers = s["transfers"].as_array().unwrap();
     assert_eq!(transfers.len(), 2, "LIST and RETR: {}", ctx());
@@ -479,10 +557,17 @@ fn check_session(s: &Value, server: Server) {
         tcp.len() >= 3 && tcp[..3] == [("client", "SYN"), ("server", "SYN+ACK"), ("client", "ACK")],
         "control handshake events: {tcp:?}"
     );
-    assert!(tcp[3..].iter().any(|(_, w)| w.starts_with("FIN")), "no FIN on the control connection: {tcp:?}");
+    assert!(
+        tcp[3..].iter().any(|(_, w)| w.starts_with("FIN")),
+        "no FIN on the control connection: {tcp:?}"
+    );
     // The data connection shows up in the timeline too.
     assert!(
-        s["timeline"].as_array().unwrap().iter().any(|e| e["conn"] == "data:2" && e["kind"] == "data"),
+        s["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["conn"] == "data:2" && e["kind"] == "data"),
         "no data event for the RETR: {}",
         ctx()
     );
@@ -497,7 +582,10 @@ fn sniff_captures_a_real_ftp_session() {
     let bin = live_binary();
     let t0 = Instant::now();
     let deadline = t0 + SCENARIO_BUDGET;
-    let dir = tempfile::Builder::new().prefix("ftptrace-live-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("ftptrace-live-")
+        .tempdir()
+        .unwrap();
     let dir = dir.path();
     let mut net = match Net::new() {
         Ok(n) => n,
@@ -511,10 +599,19 @@ fn sniff_captures_a_real_ftp_session() {
     run_curl(&net, server, dir, "json");
     sleep(Duration::from_millis(300)); // the last ACKs of the teardown
     let st = sniff.interrupt(&mut net);
-    assert_eq!(st.code(), Some(0), "ftptrace sniff after SIGINT: {st}; stderr: {}", sniff.stderr());
+    assert_eq!(
+        st.code(),
+        Some(0),
+        "ftptrace sniff after SIGINT: {st}; stderr: {}",
+        sniff.stderr()
+    );
     let text = sniff.output();
-    let v: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("sniff --format json wrote no JSON ({e}): {text:?}; stderr: {}", sniff.stderr()));
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "sniff --format json wrote no JSON ({e}): {text:?}; stderr: {}",
+            sniff.stderr()
+        )
+    });
     assert_eq!(v["schema"], "ftptrace/1");
     let sessions = v["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 1, "one session expected: {text}");
@@ -522,8 +619,15 @@ fn sniff_captures_a_real_ftp_session() {
     assert_eq!(v["stats"]["ftp_sessions"], 1);
     assert_eq!(v["stats"]["data_connections"], 2);
     assert_eq!(v["stats"]["unmatched_data_connections"], 0);
-    assert_eq!(v["stats"]["capture_gaps"], 0, "capture loss on an idle veth: {text}");
-    assert!(v["stats"]["packets"].as_u64().unwrap() > 200, "{}", v["stats"]);
+    assert_eq!(
+        v["stats"]["capture_gaps"], 0,
+        "capture loss on an idle veth: {text}"
+    );
+    assert!(
+        v["stats"]["packets"].as_u64().unwrap() > 200,
+        "{}",
+        v["stats"]
+    );
     eprintln!("json run done at {:.1} s", t0.elapsed().as_secs_f64());
 
     // 2. --format jsonl: each session is written when it ends, before SIGINT.
@@ -546,16 +650,32 @@ fn sniff_captures_a_real_ftp_session() {
         check_session(&last, server);
     }
     let st = sniff.interrupt(&mut net);
-    assert_eq!(st.code(), Some(0), "ftptrace sniff after SIGINT: {st}; stderr: {}", sniff.stderr());
-    assert_eq!(sniff.output().lines().count(), 2, "nothing more after SIGINT: {}", sniff.output());
-    assert!(sniff.stderr().contains("2 FTP sessions"), "stats on stderr: {}", sniff.stderr());
+    assert_eq!(
+        st.code(),
+        Some(0),
+        "ftptrace sniff after SIGINT: {st}; stderr: {}",
+        sniff.stderr()
+    );
+    assert_eq!(
+        sniff.output().lines().count(),
+        2,
+        "nothing more after SIGINT: {}",
+        sniff.output()
+    );
+    assert!(
+        sniff.stderr().contains("2 FTP sessions"),
+        "stats on stderr: {}",
+        sniff.stderr()
+    );
 
     let took = t0.elapsed();
     eprintln!("live scenario took {:.1} s", took.as_secs_f64());
     assert!(took < SCENARIO_BUDGET, "the live scenario took {took:?}");
     drop(net);
     assert!(
-        !netns_list().iter().any(|n| n.ends_with(&format!("-{}", std::process::id()))),
+        !netns_list()
+            .iter()
+            .any(|n| n.ends_with(&format!("-{}", std::process::id()))),
         "namespaces left behind"
     );
 }
@@ -564,10 +684,16 @@ fn sniff_captures_a_real_ftp_session() {
 #[cfg(not(feature = "live"))]
 #[test]
 fn sniff_without_the_live_feature_exits_2() {
-    let o = Command::new(env!("CARGO_BIN_EXE_ftptrace")).args(["sniff", "-i", "lo"]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_ftptrace"))
+        .args(["sniff", "-i", "lo"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("--features live") && err.contains("libpcap"), "{err}");
+    assert!(
+        err.contains("--features live") && err.contains("libpcap"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "one clear line: {err}");
     assert!(o.stdout.is_empty());
 }
