@@ -29,6 +29,8 @@ const VSFTPD: &str = "/usr/sbin/vsftpd";
 const PAYLOAD_LEN: usize = 300_000;
 /// Bound on the network part of the test (the build of the live binary comes before).
 const SCENARIO_BUDGET: Duration = Duration::from_secs(60);
+/// Bound on building the live binary (cold: about 80 s on two cores).
+const BUILD_LIMIT: Duration = Duration::from_secs(900);
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -132,17 +134,29 @@ fn live_binary() -> PathBuf {
     }
     let target = root().join("target").join("live");
     let t0 = Instant::now();
-    let out = Command::new(env!("CARGO"))
+    let log = target.join("build.log");
+    fs::create_dir_all(&target).unwrap();
+    let mut child = Command::new(env!("CARGO"))
         .args(["build", "--features", "live", "--bin", "ftptrace"])
         .current_dir(root())
         .env("CARGO_TARGET_DIR", &target)
-        .output()
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
         .expect("cannot run cargo");
+    // A cold build takes a minute or two; a stuck one (a lock, say) must not hang the suite.
+    let st = wait_timeout(&mut child, BUILD_LIMIT).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "cargo build --features live took more than {BUILD_LIMIT:?}; see {}",
+            log.display()
+        )
+    });
     assert!(
-        out.status.success(),
-        "cargo build --features live failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+        st.success(),
+        "cargo build --features live failed ({st}):\n{}",
+        fs::read_to_string(&log).unwrap_or_default()
     );
     eprintln!("live binary built in {:.1} s", t0.elapsed().as_secs_f64());
     target.join("debug").join("ftptrace")
@@ -450,14 +464,14 @@ impl Sniffer {
         fs::read_to_string(&self.out).unwrap_or_default()
     }
 
-    /// SIGINT, then the exit status (within 20 s).
-    fn interrupt(&self, net: &mut Net) -> ExitStatus {
+    /// Send `sig` (INT or TERM), then the exit status (within 20 s).
+    fn stop(&self, net: &mut Net, sig: &str) -> ExitStatus {
         let child = &mut net.children[self.index];
-        signal(child, "INT");
+        signal(child, sig);
         match wait_timeout(child, Duration::from_secs(20)) {
             Some(st) => st,
             None => panic!(
-                "ftptrace sniff did not exit within 20 s of SIGINT: {}",
+                "ftptrace sniff did not exit within 20 s of SIG{sig}: {}",
                 self.stderr()
             ),
         }
@@ -598,7 +612,7 @@ fn sniff_captures_a_real_ftp_session() {
     let sniff = Sniffer::start(&mut net, &bin, "json", dir, deadline);
     run_curl(&net, server, dir, "json");
     sleep(Duration::from_millis(300)); // the last ACKs of the teardown
-    let st = sniff.interrupt(&mut net);
+    let st = sniff.stop(&mut net, "INT");
     assert_eq!(
         st.code(),
         Some(0),
@@ -630,7 +644,7 @@ fn sniff_captures_a_real_ftp_session() {
     );
     eprintln!("json run done at {:.1} s", t0.elapsed().as_secs_f64());
 
-    // 2. --format jsonl: each session is written when it ends, before SIGINT.
+    // 2. --format jsonl: each session is written when it ends, before SIGTERM.
     let sniff = Sniffer::start(&mut net, &bin, "jsonl", dir, deadline);
     for n in 1..=2 {
         run_curl(&net, server, dir, &format!("jsonl{n}"));
@@ -649,17 +663,17 @@ fn sniff_captures_a_real_ftp_session() {
         assert_eq!(last["id"], n as u64);
         check_session(&last, server);
     }
-    let st = sniff.interrupt(&mut net);
+    let st = sniff.stop(&mut net, "TERM");
     assert_eq!(
         st.code(),
         Some(0),
-        "ftptrace sniff after SIGINT: {st}; stderr: {}",
+        "ftptrace sniff after SIGTERM: {st}; stderr: {}",
         sniff.stderr()
     );
     assert_eq!(
         sniff.output().lines().count(),
         2,
-        "nothing more after SIGINT: {}",
+        "nothing more after SIGTERM: {}",
         sniff.output()
     );
     assert!(
