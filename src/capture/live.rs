@@ -4,9 +4,14 @@ use super::{CaptureError, CaptureErrorKind, LinkType, Packet, PacketSource, Time
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-/// Read timeout: how often a blocked read wakes up to look at the stop flag.
+/// Packet buffer timeout: how long libpcap may hold packets before handing them over.
+/// On Linux it does not bound a read on an idle interface (libpcap >= 1.9.1 keeps
+/// polling until a packet comes), so stopping goes through `pcap_breakloop`.
 const READ_TIMEOUT_MS: i32 = 100;
+/// How often the watcher thread looks at the stop flag.
+const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// Counters from libpcap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,6 +31,8 @@ pub struct LiveSource {
     linktype: LinkType,
     nanos: bool,
     stop: Arc<AtomicBool>,
+    /// Set on drop: ends the watcher thread.
+    closed: Arc<AtomicBool>,
     /// Copy of the last packet (reused: no allocation once warmed up).
     data: Vec<u8>,
     ts: Timestamp,
@@ -71,12 +78,37 @@ impl LiveSource {
             cap.filter(f, true).map_err(err)?;
         }
         let linktype = LinkType(cap.get_datalink().0 as u32);
+        let stop = Arc::new(AtomicBool::new(false));
+        let closed = Arc::new(AtomicBool::new(false));
+        // A read blocks until a packet arrives, however long that takes: a watcher turns
+        // the stop flag (set by a signal handler) into pcap_breakloop, which wakes the
+        // blocked read (libpcap >= 1.10 on Linux polls an eventfd beside the socket).
+        let breaker = cap.breakloop_handle();
+        let (st, cl) = (Arc::clone(&stop), Arc::clone(&closed));
+        std::thread::Builder::new()
+            .name("ftptrace-live-stop".into())
+            .spawn(move || {
+                while !cl.load(Ordering::Relaxed) {
+                    if st.load(Ordering::Relaxed) {
+                        breaker.breakloop();
+                        return;
+                    }
+                    std::thread::sleep(STOP_POLL);
+                }
+            })
+            .map_err(|e| CaptureError {
+                path: iface.to_string(),
+                offset: 0,
+                packet: 1,
+                kind: CaptureErrorKind::Io(e),
+            })?;
         Ok(LiveSource {
             iface: iface.to_string(),
             cap,
             linktype,
             nanos,
-            stop: Arc::new(AtomicBool::new(false)),
+            stop,
+            closed,
             data: Vec::with_capacity(snaplen as usize),
             ts: Timestamp(0),
             orig_len: 0,
@@ -85,8 +117,9 @@ impl LiveSource {
         })
     }
 
-    /// Set this flag (from a signal handler thread, say) to end the capture: the next
-    /// `next_packet` returns `Ok(None)` within about 100 ms.
+    /// Set this flag (from a signal handler, say) to end the capture: `next_packet`
+    /// returns `Ok(None)` within about 50 ms, also when it is blocked on an idle
+    /// interface.
     pub fn stop_handle(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.stop)
     }
@@ -110,6 +143,12 @@ impl LiveSource {
     }
 }
 
+impl Drop for LiveSource {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+}
+
 impl PacketSource for LiveSource {
     fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         loop {
@@ -129,6 +168,7 @@ impl PacketSource for LiveSource {
                     break;
                 }
                 Err(pcap::Error::TimeoutExpired) => continue,
+                // PCAP_ERROR_BREAK: pcap_breakloop was called (stop requested).
                 Err(pcap::Error::NoMorePackets) => return Ok(None),
                 Err(e) => {
                     // Offset 0 would read as "unreadable": report bytes seen, at least 1.
