@@ -179,21 +179,33 @@ fn jsonl_sink(out: Out, err: Rc<RefCell<Option<io::Error>>>) -> SessionSink<'sta
 fn analyze(captures: &[String], c: &Common) -> Result<u8> {
     let out = open_output(c)?;
     let (mut src, open_errors) = capture::merge::open_all(captures);
-    let mut status = 0u8;
     for e in &open_errors {
         eprintln!("ftptrace: {e}");
-        status = status.max(if e.is_unreadable() { 2 } else { 1 });
     }
     if open_errors.len() == captures.len() {
         return Ok(2);
     }
+    let progress = progress_bar(c, &src);
+    pump(&mut src, c, &out, &open_errors, progress)
+}
+
+/// Read a source to its end through the analyzer and write the report: the loop both
+/// `analyze` and `sniff` run. Returns the exit status (SPEC.md).
+fn pump(
+    src: &mut dyn PacketSource,
+    c: &Common,
+    out: &Out,
+    open_errors: &[capture::CaptureError],
+    progress: Option<indicatif::ProgressBar>,
+) -> Result<u8> {
+    let status_of = |e: &capture::CaptureError| if e.is_unreadable() { 2 } else { 1 };
+    let mut status = open_errors.iter().map(status_of).max().unwrap_or(0);
     let write_err = Rc::new(RefCell::new(None));
     let sink = (c.format == Format::Jsonl).then(|| jsonl_sink(out.clone(), write_err.clone()));
     let mut an = Analyzer::new(options(c), sink);
-    for e in &open_errors {
+    for e in open_errors {
         an.error(e.to_string());
     }
-    let progress = progress_bar(c, &src);
     let mut n: u64 = 0;
     loop {
         match src.next_packet() {
@@ -201,12 +213,12 @@ fn analyze(captures: &[String], c: &Common) -> Result<u8> {
             Ok(None) => break,
             Err(e) => {
                 eprintln!("ftptrace: {e}");
-                status = status.max(if e.is_unreadable() { 2 } else { 1 });
+                status = status.max(status_of(&e));
                 an.error(e.to_string());
             }
         }
         n += 1;
-        if n & 0xffff == 0 {
+        if n & 0xfff == 0 {
             an.set_digits(src.ts_digits());
             if let Some(pb) = &progress {
                 pb.set_position(src.progress().0);
@@ -224,7 +236,7 @@ fn analyze(captures: &[String], c: &Common) -> Result<u8> {
     if let Some(e) = write_err.borrow_mut().take() {
         return Err(e.into());
     }
-    emit(&report, c, &out)?;
+    emit(&report, c, out)?;
     Ok(status)
 }
 
@@ -290,7 +302,6 @@ fn terminal_width() -> Option<u16> {
 
 #[cfg(feature = "live")]
 fn sniff(iface: &str, filter: Option<&str>, c: &Common) -> Result<u8> {
-    use std::sync::atomic::Ordering;
     let out = open_output(c)?;
     let bpf = match filter {
         Some(f) => format!("tcp and ({f})"),
@@ -307,31 +318,7 @@ fn sniff(iface: &str, filter: Option<&str>, c: &Common) -> Result<u8> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    let write_err = Rc::new(RefCell::new(None));
-    let sink = (c.format == Format::Jsonl).then(|| jsonl_sink(out.clone(), write_err.clone()));
-    let mut an = Analyzer::new(options(c), sink);
-    let mut status = 0;
-    loop {
-        match src.next_packet() {
-            Ok(Some(pkt)) => an.packet(&pkt),
-            Ok(None) => break,
-            Err(e) => {
-                eprintln!("ftptrace: {e}");
-                status = 1;
-                break;
-            }
-        }
-        if write_err.borrow().is_some() {
-            stop.store(true, Ordering::Relaxed);
-        }
-    }
-    an.set_digits(src.ts_digits());
-    let report = an.finish();
-    if let Some(e) = write_err.borrow_mut().take() {
-        return Err(e.into());
-    }
-    emit(&report, c, &out)?;
-    Ok(status)
+    pump(&mut src, c, &out, &[], None)
 }
 
 #[cfg(not(feature = "live"))]
