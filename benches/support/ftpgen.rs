@@ -129,8 +129,7 @@ impl<W: Write> Out<W> {
     fn seg(
         &mut self,
         to_server: bool,
-        src: Ep,
-        dst: Ep,
+        (src, dst): (Ep, Ep),
         seq: u32,
         ack: u32,
         flags: u8,
@@ -198,7 +197,14 @@ impl Conn {
 
     /// Client → server, advancing the client's sequence number.
     fn cs<W: Write>(&mut self, o: &mut Out<W>, flags: u8, payload: &[u8]) -> io::Result<()> {
-        o.seg(true, self.c, self.s, self.c_seq, self.s_seq, flags, payload)?;
+        o.seg(
+            true,
+            (self.c, self.s),
+            self.c_seq,
+            self.s_seq,
+            flags,
+            payload,
+        )?;
         self.c_seq = self
             .c_seq
             .wrapping_add(payload.len() as u32 + (flags & (SYN | FIN) != 0) as u32);
@@ -208,7 +214,12 @@ impl Conn {
     /// Server → client.
     fn sc<W: Write>(&mut self, o: &mut Out<W>, flags: u8, payload: &[u8]) -> io::Result<()> {
         o.seg(
-            false, self.s, self.c, self.s_seq, self.c_seq, flags, payload,
+            false,
+            (self.s, self.c),
+            self.s_seq,
+            self.c_seq,
+            flags,
+            payload,
         )?;
         self.s_seq = self
             .s_seq
