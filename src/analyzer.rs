@@ -53,7 +53,10 @@ struct DataConn {
 }
 
 enum Role {
-    Control { session: u64, client_is_tcp_client: bool },
+    Control {
+        session: u64,
+        client_is_tcp_client: bool,
+    },
     Data(Box<DataConn>),
     Probe(Box<Probe>),
     Other,
@@ -98,20 +101,43 @@ impl<'a> Ftp<'a> {
         } else {
             (meta.server, meta.client)
         };
-        let sess = Session::new(id, meta.id, c, s, meta.start, self.digits, self.opts.show_passwords);
+        let sess = Session::new(
+            id,
+            meta.id,
+            c,
+            s,
+            meta.start,
+            self.digits,
+            self.opts.show_passwords,
+        );
         self.sessions.insert(id, sess);
-        self.roles.insert(meta.id, Role::Control { session: id, client_is_tcp_client });
+        self.roles.insert(
+            meta.id,
+            Role::Control {
+                session: id,
+                client_is_tcp_client,
+            },
+        );
         id
     }
 
     /// Look up an expectation for a connection to `listener`.
     fn expectation(&self, listener: SocketAddr) -> Option<(u64, Setup)> {
-        self.expect.get(&listener).copied().filter(|(s, _)| self.sessions.contains_key(s))
+        self.expect
+            .get(&listener)
+            .copied()
+            .filter(|(s, _)| self.sessions.contains_key(s))
     }
 
     fn new_data(&mut self, meta: &ConnMeta, session: u64, setup: Option<Setup>, swap: bool) {
-        let (connector, listener) = if swap { (meta.server, meta.client) } else { (meta.client, meta.server) };
-        let Some(sess) = self.sessions.get_mut(&session) else { return };
+        let (connector, listener) = if swap {
+            (meta.server, meta.client)
+        } else {
+            (meta.client, meta.server)
+        };
+        let Some(sess) = self.sessions.get_mut(&session) else {
+            return;
+        };
         let transfer = sess.open_data(meta.start, connector, listener, setup);
         let connector_is_client = sess.transfers[transfer].connector_is_client;
         self.stats.data_connections += 1;
@@ -121,7 +147,13 @@ impl<'a> Ftp<'a> {
         let hash = self.opts.hash.then(|| [Sha256::new(), Sha256::new()]);
         self.roles.insert(
             meta.id,
-            Role::Data(Box::new(DataConn { session, transfer, connector_is_client, hash, files: [None, None] })),
+            Role::Data(Box::new(DataConn {
+                session,
+                transfer,
+                connector_is_client,
+                hash,
+                files: [None, None],
+            })),
         );
     }
 
@@ -140,7 +172,10 @@ impl<'a> Ftp<'a> {
 
     fn tcp_event(&mut self, meta: &ConnMeta, ts: Timestamp, dir: Dir, ev: TcpEvent) {
         match self.roles.get_mut(&meta.id) {
-            Some(Role::Control { session, client_is_tcp_client }) => {
+            Some(Role::Control {
+                session,
+                client_is_tcp_client,
+            }) => {
                 let side = Self::side(*client_is_tcp_client, dir);
                 if let Some(s) = self.sessions.get_mut(session) {
                     s.event(ts, 0, side, EventKind::Tcp, ev.as_str().to_string());
@@ -149,13 +184,17 @@ impl<'a> Ftp<'a> {
             Some(Role::Data(d)) => {
                 let side = Self::side(d.connector_is_client, dir);
                 if let Some(s) = self.sessions.get_mut(&d.session) {
-                    s.event(ts, d.transfer + 1, side, EventKind::Tcp, ev.as_str().to_string());
+                    s.event(
+                        ts,
+                        d.transfer + 1,
+                        side,
+                        EventKind::Tcp,
+                        ev.as_str().to_string(),
+                    );
                 }
             }
-            Some(Role::Probe(p)) => {
-                if p.events.len() < PROBE_EVENTS {
-                    p.events.push((ts, dir, ev));
-                }
+            Some(Role::Probe(p)) if p.events.len() < PROBE_EVENTS => {
+                p.events.push((ts, dir, ev));
             }
             _ => {}
         }
@@ -163,7 +202,9 @@ impl<'a> Ftp<'a> {
 
     /// Decide from a connection's first bytes whether it speaks FTP control.
     fn classify(&mut self, meta: &ConnMeta, ts: Timestamp) -> Interest {
-        let Some(Role::Probe(p)) = self.roles.get(&meta.id) else { return Interest::Data };
+        let Some(Role::Probe(p)) = self.roles.get(&meta.id) else {
+            return Interest::Data;
+        };
         let looks = |buf: &[u8], from_server: bool| -> Option<bool> {
             let end = buf.iter().position(|&b| b == b'\n')?;
             let line = &buf[..end];
@@ -187,12 +228,20 @@ impl<'a> Ftp<'a> {
             || (p.buf[1].len() < PROBE_BYTES && verdicts[1].0.is_none());
         match client_is_tcp_client {
             Some(orient) => {
-                let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else { unreachable!() };
+                let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else {
+                    unreachable!()
+                };
                 let id = self.new_session(meta, orient);
                 self.stats.ftp_sessions += 1;
                 let s = self.sessions.get_mut(&id).expect("new");
                 for (ts, dir, ev) in p.events {
-                    s.event(ts, 0, Self::side(orient, dir), EventKind::Tcp, ev.as_str().to_string());
+                    s.event(
+                        ts,
+                        0,
+                        Self::side(orient, dir),
+                        EventKind::Tcp,
+                        ev.as_str().to_string(),
+                    );
                 }
                 // Replay what the probe held, the side that spoke first first.
                 for d in [0usize, 1] {
@@ -207,7 +256,9 @@ impl<'a> Ftp<'a> {
             None if undecided => Interest::Data,
             None => {
                 // Not FTP control: maybe a data connection whose setup we missed.
-                let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else { unreachable!() };
+                let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else {
+                    unreachable!()
+                };
                 if let Some(sid) = self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
                     self.new_data(meta, sid, None, false);
                     for (ts, dir, ev) in p.events {
@@ -216,7 +267,16 @@ impl<'a> Ftp<'a> {
                     for d in [0usize, 1] {
                         let dir = if d == 0 { Dir::ToServer } else { Dir::ToClient };
                         if !p.buf[d].is_empty() {
-                            self.data_chunk(meta, ts, dir, Chunk::Data { offset: 0, bytes: &p.buf[d] }, true);
+                            self.data_chunk(
+                                meta,
+                                ts,
+                                dir,
+                                Chunk::Data {
+                                    offset: 0,
+                                    bytes: &p.buf[d],
+                                },
+                                true,
+                            );
                         }
                     }
                     Interest::Data
@@ -230,7 +290,9 @@ impl<'a> Ftp<'a> {
 
     /// Register the setups a session announced since last time.
     fn drain_setups(&mut self, id: u64) {
-        let Some(s) = self.sessions.get_mut(&id) else { return };
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return;
+        };
         for setup in s.new_setups.drain(..) {
             self.expect.insert(setup.listener, (id, setup));
             if setup.listener != setup.announced {
@@ -239,10 +301,21 @@ impl<'a> Ftp<'a> {
         }
     }
 
-    fn data_chunk(&mut self, meta: &ConnMeta, ts: Timestamp, dir: Dir, chunk: Chunk<'_>, new_seg: bool) {
-        let Some(Role::Data(d)) = self.roles.get_mut(&meta.id) else { return };
+    fn data_chunk(
+        &mut self,
+        meta: &ConnMeta,
+        ts: Timestamp,
+        dir: Dir,
+        chunk: Chunk<'_>,
+        new_seg: bool,
+    ) {
+        let Some(Role::Data(d)) = self.roles.get_mut(&meta.id) else {
+            return;
+        };
         let side = Self::side(d.connector_is_client, dir);
-        let Some(s) = self.sessions.get_mut(&d.session) else { return };
+        let Some(s) = self.sessions.get_mut(&d.session) else {
+            return;
+        };
         match chunk {
             Chunk::Data { bytes, .. } => {
                 s.data_bytes(ts, d.transfer, side, bytes.len() as u64, new_seg);
@@ -259,7 +332,10 @@ impl<'a> Ftp<'a> {
                 s.anomaly(
                     ts,
                     "capture_gap",
-                    format!("data:{}: {len} bytes missing at offset {offset}", d.transfer + 1),
+                    format!(
+                        "data:{}: {len} bytes missing at offset {offset}",
+                        d.transfer + 1
+                    ),
                 );
                 if let Some((_, f)) = d.files[dir.idx()].as_mut() {
                     use std::io::{Seek, SeekFrom};
@@ -271,7 +347,10 @@ impl<'a> Ftp<'a> {
 
     /// Finish a session if its control connection and all its data connections ended.
     fn maybe_finish(&mut self, id: u64, force: bool) {
-        let ready = self.sessions.get(&id).is_some_and(|s| s.control_closed && (s.open_data == 0 || force));
+        let ready = self
+            .sessions
+            .get(&id)
+            .is_some_and(|s| s.control_closed && (s.open_data == 0 || force));
         if !ready {
             return;
         }
@@ -293,7 +372,9 @@ impl<'a> Ftp<'a> {
     }
 
     fn login_failures(&mut self, id: u64) {
-        let Some(s) = self.sessions.get(&id) else { return };
+        let Some(s) = self.sessions.get(&id) else {
+            return;
+        };
         if s.failed_logins == 0 {
             return;
         }
@@ -308,11 +389,10 @@ impl<'a> Ftp<'a> {
         if e.0 >= BRUTEFORCE_FAILURES {
             let detail = format!("{} failed logins from {} to {}", e.0, key.0, key.1);
             let sessions = e.1.clone();
-            if let Some(a) = self
-                .anomalies
-                .iter_mut()
-                .find(|a| a.kind == "login_bruteforce" && a.detail.ends_with(&format!("from {} to {}", key.0, key.1)))
-            {
+            if let Some(a) = self.anomalies.iter_mut().find(|a| {
+                a.kind == "login_bruteforce"
+                    && a.detail.ends_with(&format!("from {} to {}", key.0, key.1))
+            }) {
                 a.detail = detail;
                 a.sessions = sessions;
             } else {
@@ -327,22 +407,46 @@ impl<'a> Ftp<'a> {
     }
 }
 
-fn write_extract(dir: &PathBuf, s: &Session, d: &mut DataConn, tdir: Dir, bytes: &[u8], errors: &mut Vec<String>) {
+fn write_extract(
+    dir: &std::path::Path,
+    s: &Session,
+    d: &mut DataConn,
+    tdir: Dir,
+    bytes: &[u8],
+    errors: &mut Vec<String>,
+) {
     let i = tdir.idx();
     if d.files[i].is_none() {
         let t = &s.transfers[d.transfer].t;
-        let base = t.arg.rsplit('/').next().unwrap_or("").to_string();
+        let named = t.path.as_deref().unwrap_or(&t.arg);
+        let base = named.rsplit('/').next().unwrap_or("");
         let safe: String = base
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let safe = safe.trim_start_matches('.');
+        let fallback = if t.command.is_empty() {
+            "data".to_string()
+        } else {
+            t.command.to_ascii_lowercase()
+        };
+        // Both directions may carry bytes until the end tells which one is the payload:
+        // then the other one's file is removed and this one loses its ".partN" suffix.
         let name = format!(
-            "s{}-d{}-{}{}",
+            "s{}-d{}-{}.part{i}",
             s.id,
             d.transfer + 1,
-            if safe.is_empty() { "data" } else { safe },
-            if i == 0 { "" } else { ".r" }
+            if safe.is_empty() {
+                fallback.as_str()
+            } else {
+                safe
+            },
         );
         let path = dir.join(name);
         match std::fs::File::create(&path) {
@@ -385,7 +489,10 @@ impl<'a> TcpHandler for Ftp<'a> {
         }
         self.roles.insert(
             meta.id,
-            Role::Probe(Box::new(Probe { buf: [Vec::new(), Vec::new()], events: Vec::new() })),
+            Role::Probe(Box::new(Probe {
+                buf: [Vec::new(), Vec::new()],
+                events: Vec::new(),
+            })),
         );
         (Interest::Data, false)
     }
@@ -395,9 +502,19 @@ impl<'a> TcpHandler for Ftp<'a> {
         Interest::Data
     }
 
-    fn on_data(&mut self, meta: &ConnMeta, ts: Timestamp, dir: Dir, chunk: Chunk<'_>, new_segment: bool) -> Interest {
+    fn on_data(
+        &mut self,
+        meta: &ConnMeta,
+        ts: Timestamp,
+        dir: Dir,
+        chunk: Chunk<'_>,
+        new_segment: bool,
+    ) -> Interest {
         match self.roles.get_mut(&meta.id) {
-            Some(Role::Control { session, client_is_tcp_client }) => {
+            Some(Role::Control {
+                session,
+                client_is_tcp_client,
+            }) => {
                 let side = Self::side(*client_is_tcp_client, dir);
                 let id = *session;
                 if let Some(s) = self.sessions.get_mut(&id) {
@@ -463,7 +580,11 @@ impl<'a> TcpHandler for Ftp<'a> {
                     let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
                     let captured = sum.captured_bytes[0] + sum.captured_bytes[1];
                     s.close_data(d.transfer, sum.end, bytes, captured);
-                    let main = if sum.seq_bytes[1] >= sum.seq_bytes[0] { 1 } else { 0 };
+                    let main = if sum.seq_bytes[1] >= sum.seq_bytes[0] {
+                        1
+                    } else {
+                        0
+                    };
                     if let Some(h) = d.hash.take() {
                         let [a, b] = h;
                         let hx = if main == 0 { a } else { b };
@@ -475,7 +596,13 @@ impl<'a> TcpHandler for Ftp<'a> {
                     for (i, f) in d.files.iter_mut().enumerate() {
                         if let Some((path, _)) = f.take() {
                             if i == main {
-                                s.transfers[d.transfer].t.extracted = Some(path.display().to_string());
+                                let done = path.with_extension("");
+                                let kept = match std::fs::rename(&path, &done) {
+                                    Ok(()) => done,
+                                    Err(_) => path,
+                                };
+                                s.transfers[d.transfer].t.extracted =
+                                    Some(kept.display().to_string());
                             } else {
                                 let _ = std::fs::remove_file(path);
                             }
@@ -492,7 +619,12 @@ impl<'a> TcpHandler for Ftp<'a> {
                         self.new_data(meta, sid, None, false);
                         if let Some(s) = self.sessions.get_mut(&sid) {
                             let t = s.transfers.len() - 1;
-                            s.close_data(t, sum.end, sum.seq_bytes[0] + sum.seq_bytes[1], sum.captured_bytes[0] + sum.captured_bytes[1]);
+                            s.close_data(
+                                t,
+                                sum.end,
+                                sum.seq_bytes[0] + sum.seq_bytes[1],
+                                sum.captured_bytes[0] + sum.captured_bytes[1],
+                            );
                         }
                         self.roles.remove(&meta.id);
                         role_name = Some("ftp-data");
@@ -587,7 +719,11 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Read a whole source; input errors are returned (and analysis goes on past them).
-    pub fn run(&mut self, src: &mut dyn PacketSource, mut on_error: impl FnMut(&crate::capture::CaptureError)) {
+    pub fn run(
+        &mut self,
+        src: &mut dyn PacketSource,
+        mut on_error: impl FnMut(&crate::capture::CaptureError),
+    ) {
         loop {
             match src.next_packet() {
                 Ok(Some(pkt)) => self.packet(&pkt),
@@ -612,6 +748,7 @@ impl<'a> Analyzer<'a> {
 
     /// End of input: finish every connection and session, and build the report.
     pub fn finish(mut self) -> Report {
+        self.decoder.finish();
         self.tcp.finish_all(&mut self.ftp);
         let ids: Vec<u64> = {
             let mut v: Vec<u64> = self.ftp.sessions.keys().copied().collect();
@@ -633,7 +770,11 @@ impl<'a> Analyzer<'a> {
         // Cross-session findings stand in every session they involve.
         for a in &f.anomalies {
             for s in sessions.iter_mut().filter(|s| a.sessions.contains(&s.id)) {
-                if !s.anomalies.iter().any(|x| x.kind == a.kind && x.detail == a.detail) {
+                if !s
+                    .anomalies
+                    .iter()
+                    .any(|x| x.kind == a.kind && x.detail == a.detail)
+                {
                     s.anomalies.push(a.clone());
                 }
             }

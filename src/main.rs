@@ -109,14 +109,20 @@ fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.cmd {
         Cmd::Analyze { captures, common } => analyze(&captures, &common),
-        Cmd::Sniff { interface, filter, common } => sniff(&interface, filter.as_deref(), &common),
+        Cmd::Sniff {
+            interface,
+            filter,
+            common,
+        } => sniff(&interface, filter.as_deref(), &common),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ftptrace", &mut io::stdout());
             Ok(0)
@@ -151,7 +157,9 @@ fn open_output(c: &Common) -> Result<Out> {
 }
 
 fn color_for(c: &Common) -> bool {
-    c.output.is_none() && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    c.output.is_none()
+        && io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// A JSONL sink that writes each session as it ends; remembers the first write error.
@@ -228,10 +236,15 @@ fn progress_bar(c: &Common, src: &dyn PacketSource) -> Option<indicatif::Progres
     if total < (64 << 20) {
         return None;
     }
-    let pb = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
     pb.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(pb)
 }
@@ -255,7 +268,10 @@ fn emit(r: &Report, c: &Common, out: &Out) -> Result<()> {
         }
         Format::Timeline => report::timeline::write_timeline(
             r,
-            &report::timeline::TimelineOptions { color, session: c.session },
+            &report::timeline::TimelineOptions {
+                color,
+                session: c.session,
+            },
             w,
         )?,
         Format::Mermaid => report::mermaid::write_mermaid(r, c.session, w)?,
@@ -266,9 +282,10 @@ fn emit(r: &Report, c: &Common, out: &Out) -> Result<()> {
 }
 
 fn terminal_width() -> Option<u16> {
-    std::env::var("COLUMNS").ok().and_then(|v| v.parse().ok()).or_else(|| {
-        comfy_table::Table::new().width()
-    })
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .or_else(|| comfy_table::Table::new().width())
 }
 
 #[cfg(feature = "live")]

@@ -16,7 +16,10 @@ fn zeek_dir() -> PathBuf {
 }
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ftptrace")).args(args).output().expect("run ftptrace");
+    let out = Command::new(env!("CARGO_BIN_EXE_ftptrace"))
+        .args(args)
+        .output()
+        .expect("run ftptrace");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -79,16 +82,37 @@ fn every_capture_reads_to_the_end_and_validates() {
             panic!("{}: schema violation: {e}", cap.display());
         }
         assert_eq!(v["schema"], "ftptrace/1");
-        assert!(v["stats"]["packets"].as_u64().unwrap() > 0, "{}", cap.display());
-        assert!(v["errors"].as_array().unwrap().is_empty(), "{}: {:?}", cap.display(), v["errors"]);
+        assert!(
+            v["stats"]["packets"].as_u64().unwrap() > 0,
+            "{}",
+            cap.display()
+        );
+        assert!(
+            v["errors"].as_array().unwrap().is_empty(),
+            "{}: {:?}",
+            cap.display(),
+            v["errors"]
+        );
         // JSONL: one session per line, the same sessions.
         let (code, out, _) = run(&["analyze", "--format", "jsonl", cap.to_str().unwrap()]);
         assert_eq!(code, 0);
-        let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(lines.len(), v["sessions"].as_array().unwrap().len(), "{}", cap.display());
+        let lines: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            lines.len(),
+            v["sessions"].as_array().unwrap().len(),
+            "{}",
+            cap.display()
+        );
         for l in &lines {
-            validator.validate(&serde_json::json!({"schema": "ftptrace/1", "sessions": [l], "anomalies": [],
-                "stats": v["stats"].clone()})).unwrap();
+            validator
+                .validate(
+                    &serde_json::json!({"schema": "ftptrace/1", "sessions": [l], "anomalies": [],
+                "stats": v["stats"].clone()}),
+                )
+                .unwrap();
         }
     }
 }
@@ -100,12 +124,25 @@ fn packet_counts_agree_with_capinfos() {
         return skip_or_fail("capinfos (wireshark-common) is not installed");
     }
     for cap in all_captures() {
-        let out = Command::new("capinfos").args(["-M", "-c", "-T"]).arg(&cap).output().unwrap();
+        let out = Command::new("capinfos")
+            .args(["-M", "-c", "-T"])
+            .arg(&cap)
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        let n: u64 = text.lines().nth(1).and_then(|l| l.split('\t').nth(1)).and_then(|x| x.trim().parse().ok())
+        let n: u64 = text
+            .lines()
+            .nth(1)
+            .and_then(|l| l.split('\t').nth(1))
+            .and_then(|x| x.trim().parse().ok())
             .unwrap_or_else(|| panic!("capinfos output for {}: {text}", cap.display()));
         let v = json_of(&cap, &[]);
-        assert_eq!(v["stats"]["packets"].as_u64().unwrap(), n, "{}", cap.display());
+        assert_eq!(
+            v["stats"]["packets"].as_u64().unwrap(),
+            n,
+            "{}",
+            cap.display()
+        );
     }
 }
 
@@ -117,7 +154,11 @@ fn command_lines(s: &Value) -> Vec<String> {
         .filter(|c| c["command"] != "")
         .map(|c| {
             let (cmd, arg) = (c["command"].as_str().unwrap(), c["arg"].as_str().unwrap());
-            if arg.is_empty() { cmd.to_string() } else { format!("{cmd} {arg}") }
+            if arg.is_empty() {
+                cmd.to_string()
+            } else {
+                format!("{cmd} {arg}")
+            }
         })
         .collect()
 }
@@ -129,7 +170,9 @@ fn samples_match_ground_truth() {
     let mut checked = 0;
     for cap in captures_in(&dir) {
         let truth_path = PathBuf::from(format!("{}.truth.json", cap.display()));
-        let Ok(text) = std::fs::read_to_string(&truth_path) else { continue };
+        let Ok(text) = std::fs::read_to_string(&truth_path) else {
+            continue;
+        };
         let truth: Value = serde_json::from_str(&text).unwrap();
         let v = json_of(&cap, &["--hash", "--show-passwords", "--ports", "2121"]);
         let name = cap.file_name().unwrap().to_string_lossy().to_string();
@@ -144,9 +187,10 @@ fn samples_match_ground_truth() {
         for ts in tsessions {
             // Sessions are matched by the user and the commands they sent (parallel captures
             // interleave them in any order).
-            let mut want: Vec<String> = ts["commands_sent"].as_array().map(|a| {
-                a.iter().map(|x| x.as_str().unwrap().to_string()).collect()
-            }).unwrap_or_default();
+            let mut want: Vec<String> = ts["commands_sent"]
+                .as_array()
+                .map(|a| a.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default();
             // After an accepted AUTH the dialogue is encrypted: only what came before is visible.
             let tls = want.iter().position(|c| c.starts_with("AUTH "));
             if let Some(k) = tls {
@@ -155,11 +199,19 @@ fn samples_match_ground_truth() {
             let s = sessions
                 .iter()
                 .find(|s| want.is_empty() || command_lines(s) == want)
-                .unwrap_or_else(|| panic!("{name}: no session sent {want:?}; ours: {:?}",
-                    sessions.iter().map(command_lines).collect::<Vec<_>>()));
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{name}: no session sent {want:?}; ours: {:?}",
+                        sessions.iter().map(command_lines).collect::<Vec<_>>()
+                    )
+                });
             if tls.is_some() {
                 assert_eq!(s["tls"], true, "{name}: tls");
-                assert_eq!(s["transfers"].as_array().unwrap().len(), 0, "{name}: encrypted");
+                assert_eq!(
+                    s["transfers"].as_array().unwrap().len(),
+                    0,
+                    "{name}: encrypted"
+                );
                 continue;
             }
             if let Some(u) = ts.get("user").and_then(|u| u.as_str()) {
@@ -170,12 +222,26 @@ fn samples_match_ground_truth() {
                     assert_eq!(&s[key], x, "{name}: {key}");
                 }
             }
-            let Some(tt) = ts["transfers"].as_array() else { continue };
+            let Some(tt) = ts["transfers"].as_array() else {
+                continue;
+            };
             let ours = s["transfers"].as_array().unwrap();
             assert_eq!(ours.len(), tt.len(), "{name}: transfers {ours:#?}");
             for (o, t) in ours.iter().zip(tt) {
-                for key in ["command", "arg", "rest", "status", "reply_code", "path", "direction",
-                            "mode", "setup", "bytes", "sha256", "expected_bytes"] {
+                for key in [
+                    "command",
+                    "arg",
+                    "rest",
+                    "status",
+                    "reply_code",
+                    "path",
+                    "direction",
+                    "mode",
+                    "setup",
+                    "bytes",
+                    "sha256",
+                    "expected_bytes",
+                ] {
                     if let Some(x) = t.get(key) {
                         if key == "sha256" && x.is_null() {
                             continue;
@@ -188,7 +254,11 @@ fn samples_match_ground_truth() {
                         if (key == "bytes" || key == "sha256") && t["direction"] == "listing" {
                             continue;
                         }
-                        assert_eq!(&o[key], x, "{name}: transfer {} {}: {key}", t["command"], t["arg"]);
+                        assert_eq!(
+                            &o[key], x,
+                            "{name}: transfer {} {}: {key}",
+                            t["command"], t["arg"]
+                        );
                     }
                 }
                 assert_eq!(o["missing_bytes"], 0, "{name}");
@@ -217,17 +287,26 @@ fn check_loss(name: &str, v: &Value, _truth: &Value) {
     let mut missing = 0;
     for s in v["sessions"].as_array().unwrap() {
         for t in s["transfers"].as_array().unwrap() {
-            let (b, c, m) = (t["bytes"].as_u64().unwrap(), t["captured_bytes"].as_u64().unwrap(),
-                t["missing_bytes"].as_u64().unwrap());
+            let (b, c, m) = (
+                t["bytes"].as_u64().unwrap(),
+                t["captured_bytes"].as_u64().unwrap(),
+                t["missing_bytes"].as_u64().unwrap(),
+            );
             assert_eq!(b, c + m, "{name}");
-            assert!(t["command"] != "", "{name}: every transfer tied to a command");
+            assert!(
+                t["command"] != "",
+                "{name}: every transfer tied to a command"
+            );
             if m > 0 {
                 missing += 1;
                 assert!(t["sha256"].is_null(), "{name}: no hash over missing bytes");
             }
         }
     }
-    assert!(missing > 0 || v["stats"]["capture_gaps"].as_u64().unwrap() > 0, "{name}: loss expected");
+    assert!(
+        missing > 0 || v["stats"]["capture_gaps"].as_u64().unwrap() > 0,
+        "{name}: loss expected"
+    );
 }
 
 // ----- Zeek -----------------------------------------------------------------------
@@ -253,7 +332,14 @@ fn zeek_rows(log: &str) -> Vec<ZeekRow> {
             continue;
         }
         let vals: Vec<&str> = line.split('\t').collect();
-        let get = |k: &str| fields.iter().position(|f| f == k).and_then(|i| vals.get(i)).copied().unwrap_or("-");
+        let get = |k: &str| {
+            fields
+                .iter()
+                .position(|f| f == k)
+                .and_then(|i| vals.get(i))
+                .copied()
+                .unwrap_or("-")
+        };
         rows.push(ZeekRow {
             user: get("user").to_string(),
             command: get("command").to_string(),
@@ -278,15 +364,35 @@ const ZEEK: &[(&str, &str, usize)] = &[
     ("bruteforce.ftp.log", "bruteforce.pcap", usize::MAX),
     ("cwd-navigation.ftp.log", "cwd-navigation.pcap", usize::MAX),
     ("ftp-auth-tls.ftp.log", "ftp-auth-tls.pcap", usize::MAX),
-    ("ftp-invalid-reply-code.ftp.log", "ftp-invalid-reply-code.pcap", 2),
+    (
+        "ftp-invalid-reply-code.ftp.log",
+        "ftp-invalid-reply-code.pcap",
+        2,
+    ),
     ("ftp-ipv4.ftp.log", "ipv4.pcap", usize::MAX),
     ("ftp-ipv6.ftp.log", "ipv6.pcap", usize::MAX),
-    ("ftp-missing-reply-code.ftp.log", "ftp-missing-reply-code.pcap", 2),
-    ("ftp-missing-space-after-reply-code.ftp.log", "ftp-missing-space-after-reply-code.pcap", 2),
+    (
+        "ftp-missing-reply-code.ftp.log",
+        "ftp-missing-reply-code.pcap",
+        2,
+    ),
+    (
+        "ftp-missing-space-after-reply-code.ftp.log",
+        "ftp-missing-space-after-reply-code.pcap",
+        2,
+    ),
     // The server answers RETR with 550, then closes with an unsolicited 221 (idle timeout);
     // Zeek logs RETR with the 221.
-    ("ftp-multiline-reply.ftp.log", "ipv6-multiline-reply.pcap", 4),
-    ("ftp-password-pass-command.ftp.log", "ftp-password-pass-command.pcap", usize::MAX),
+    (
+        "ftp-multiline-reply.ftp.log",
+        "ipv6-multiline-reply.pcap",
+        4,
+    ),
+    (
+        "ftp-password-pass-command.ftp.log",
+        "ftp-password-pass-command.pcap",
+        usize::MAX,
+    ),
     ("ftp-samba-retr.ftp.log", "ipv6-retr-samba.pcap", usize::MAX),
     ("ftp.ftp.log", "ipv6-multiline-reply.pcap", 1),
 ];
@@ -303,7 +409,7 @@ fn zeek_logs_agree() {
         let rows = zeek_rows(log);
         let v = json_of(&zeek_dir().join(cap), &["--show-passwords"]);
         // All commands of all sessions, in order, with the session's user at the time.
-        let mut ours: Vec<(Option<String>, String, String, Option<u64>, Vec<String>)> = Vec::new();
+        let mut ours: Vec<OurRow> = Vec::new();
         for s in v["sessions"].as_array().unwrap() {
             let mut user: Option<String> = None;
             for c in s["commands"].as_array().unwrap() {
@@ -311,23 +417,54 @@ fn zeek_logs_agree() {
                 if cmd == "USER" {
                     user = Some(c["arg"].as_str().unwrap().to_string());
                 }
-                let code = c["replies"].as_array().unwrap().last().and_then(|r| r["code"].as_u64());
-                let notes: Vec<String> = s["timeline"].as_array().unwrap().iter()
-                    .filter(|e| e["ts"] == c["ts"] || c["replies"].as_array().unwrap().iter().any(|r| r["ts"] == e["ts"]))
-                    .filter_map(|e| e["note"].as_str().map(String::from)).collect();
-                ours.push((user.clone(), cmd, c["arg"].as_str().unwrap().to_string(), code, notes));
+                let code = c["replies"]
+                    .as_array()
+                    .unwrap()
+                    .last()
+                    .and_then(|r| r["code"].as_u64());
+                let notes: Vec<String> = s["timeline"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| {
+                        e["ts"] == c["ts"]
+                            || c["replies"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .any(|r| r["ts"] == e["ts"])
+                    })
+                    .filter_map(|e| e["note"].as_str().map(String::from))
+                    .collect();
+                ours.push((
+                    user.clone(),
+                    cmd,
+                    c["arg"].as_str().unwrap().to_string(),
+                    code,
+                    notes,
+                ));
             }
         }
         let mut i = 0;
         for (n, row) in rows.iter().enumerate() {
-            let want_code = if n < *codes_agree { row.reply_code } else { None };
-            let want_cmd = if row.command == "<init>" { "" } else { row.command.as_str() };
+            let want_code = if n < *codes_agree {
+                row.reply_code
+            } else {
+                None
+            };
+            let want_cmd = if row.command == "<init>" {
+                ""
+            } else {
+                row.command.as_str()
+            };
             let start = i;
             let found = ours[i..].iter().position(|(_, cmd, arg, code, notes)| {
                 cmd == want_cmd
                     && (row.arg == "-" || arg_matches(&row.arg, arg))
                     && (want_code.is_none() || *code == want_code)
-                    && row.dc_resp_p.is_none_or(|p| notes.iter().any(|n| n.ends_with(&format!(":{p}"))))
+                    && row
+                        .dc_resp_p
+                        .is_none_or(|p| notes.iter().any(|n| n.ends_with(&format!(":{p}"))))
             });
             // Where the capture lost a client command (capture_gap), Zeek pairs the replies
             // to it with the command before; ours keeps them as unsolicited replies
@@ -336,25 +473,43 @@ fn zeek_logs_agree() {
             let found = found.or_else(|| {
                 let near = &ours[i..(i + 8).min(ours.len())];
                 let gap = near.iter().any(|o| o.4.iter().any(|n| n == "capture_gap"));
-                near.iter().position(|o| o.1.is_empty() && o.3 == row.reply_code).filter(|_| gap)
+                near.iter()
+                    .position(|o| o.1.is_empty() && o.3 == row.reply_code)
+                    .filter(|_| gap)
             });
             let Some(k) = found else {
-                panic!("{log}: Zeek row {} {} {:?} not found in ours after #{start}: {:?}",
-                    row.command, row.arg, row.reply_code, &ours[start..(start + 8).min(ours.len())]);
+                panic!(
+                    "{log}: Zeek row {} {} {:?} not found in ours after #{start}: {:?}",
+                    row.command,
+                    row.arg,
+                    row.reply_code,
+                    &ours[start..(start + 8).min(ours.len())]
+                );
             };
             i = start + k;
             let (user, _, _, _, notes) = &ours[i];
             if row.user != "<unknown>" && row.user != "-" {
-                assert_eq!(user.as_deref(), Some(row.user.as_str()), "{log}: user at {}", row.command);
+                assert_eq!(
+                    user.as_deref(),
+                    Some(row.user.as_str()),
+                    "{log}: user at {}",
+                    row.command
+                );
             }
             if let (Some(p), true) = (row.dc_resp_p, exact) {
-                assert!(notes.iter().any(|n| n.ends_with(&format!(":{p}"))),
-                    "{log}: data channel port {p} for {} not announced in ours: {notes:?}", row.command);
+                assert!(
+                    notes.iter().any(|n| n.ends_with(&format!(":{p}"))),
+                    "{log}: data channel port {p} for {} not announced in ours: {notes:?}",
+                    row.command
+                );
             }
             i += 1;
         }
     }
 }
+
+/// One command of ours: (user at the time, command, arg, final reply code, timeline notes).
+type OurRow = (Option<String>, String, String, Option<u64>, Vec<String>);
 
 fn arg_matches(zeek: &str, ours: &str) -> bool {
     if zeek == ours || zeek == "<hidden>" {
@@ -383,11 +538,24 @@ fn zeek_max_settings_differ_on_purpose() {
     }
     let v = json_of(&zeek_dir().join("ftp-many-port-expected.pcap"), &[]);
     let s = &v["sessions"][0];
-    let ports = s["commands"].as_array().unwrap().iter().filter(|c| c["command"] == "PORT").count();
-    assert_eq!(ports, 500, "every PORT kept although Zeek caps pending commands");
+    let ports = s["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["command"] == "PORT")
+        .count();
+    assert_eq!(
+        ports, 500,
+        "every PORT kept although Zeek caps pending commands"
+    );
     let v = json_of(&zeek_dir().join("fake-long-commands.pcap"), &[]);
-    let long = v["sessions"][0]["commands"].as_array().unwrap().iter()
-        .map(|c| c["command"].as_str().unwrap().len()).max().unwrap();
+    let long = v["sessions"][0]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap().len())
+        .max()
+        .unwrap();
     assert!(long > 20, "long verbs kept whole (Zeek truncates them)");
 }
 
@@ -399,24 +567,43 @@ fn digest(v: &Value) -> String {
     let st = &v["stats"];
     o += &format!(
         "stats packets={} tcp={} sessions={} data={} unmatched={} gaps={}\n",
-        st["packets"], st["tcp_connections"], st["ftp_sessions"], st["data_connections"],
-        st["unmatched_data_connections"], st["capture_gaps"]
+        st["packets"],
+        st["tcp_connections"],
+        st["ftp_sessions"],
+        st["data_connections"],
+        st["unmatched_data_connections"],
+        st["capture_gaps"]
     );
     for a in v["anomalies"].as_array().unwrap() {
-        o += &format!("anomaly {} {} sessions={}\n", a["kind"], a["detail"], a["sessions"]);
+        o += &format!(
+            "anomaly {} {} sessions={}\n",
+            a["kind"], a["detail"], a["sessions"]
+        );
     }
     for s in v["sessions"].as_array().unwrap() {
-        o += &format!(
+        o +=
+            &format!(
             "session {} {}:{} -> {}:{} user={} login={} tls={} close={} commands={} events={}\n",
             s["id"], s["client"]["ip"], s["client"]["port"], s["server"]["ip"], s["server"]["port"],
             s["user"], s["login"], s["tls"], s["close"], s["commands"].as_array().unwrap().len(),
             s["timeline"].as_array().unwrap().len()
         );
         for c in s["commands"].as_array().unwrap().iter().take(60) {
-            let codes: Vec<String> = c["replies"].as_array().unwrap().iter().map(|r| r["code"].to_string()).collect();
+            let codes: Vec<String> = c["replies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["code"].to_string())
+                .collect();
             let arg = c["arg"].as_str().unwrap();
             let arg: String = arg.chars().take(60).collect();
-            o += &format!("  cmd {:?} {:?} -> [{}] cwd={}\n", c["command"].as_str().unwrap(), arg, codes.join(","), c["cwd"]);
+            o += &format!(
+                "  cmd {:?} {:?} -> [{}] cwd={}\n",
+                c["command"].as_str().unwrap(),
+                arg,
+                codes.join(","),
+                c["cwd"]
+            );
         }
         for t in s["transfers"].as_array().unwrap() {
             o += &format!(
@@ -427,7 +614,12 @@ fn digest(v: &Value) -> String {
                 t["status"], t["reply_code"], t["sha256"]
             );
         }
-        let mut kinds: Vec<String> = s["anomalies"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap().to_string()).collect();
+        let mut kinds: Vec<String> = s["anomalies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap().to_string())
+            .collect();
         kinds.dedup();
         o += &format!("  anomalies {}\n", kinds.join(","));
     }
@@ -441,13 +633,26 @@ fn golden(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("{}: missing golden file (run with UPDATE_GOLDEN=1)", path.display()));
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "{}: missing golden file (run with UPDATE_GOLDEN=1)",
+            path.display()
+        )
+    });
     if want != actual {
-        let diff: Vec<String> = want.lines().zip(actual.lines()).enumerate()
-            .filter(|(_, (a, b))| a != b).take(5)
-            .map(|(i, (a, b))| format!("line {}:\n  want {a}\n  got  {b}", i + 1)).collect();
-        panic!("{}: output differs from golden (UPDATE_GOLDEN=1 to accept):\n{}", path.display(), diff.join("\n"));
+        let diff: Vec<String> = want
+            .lines()
+            .zip(actual.lines())
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .take(5)
+            .map(|(i, (a, b))| format!("line {}:\n  want {a}\n  got  {b}", i + 1))
+            .collect();
+        panic!(
+            "{}: output differs from golden (UPDATE_GOLDEN=1 to accept):\n{}",
+            path.display(),
+            diff.join("\n")
+        );
     }
 }
 
@@ -456,7 +661,11 @@ fn golden_digests() {
     for cap in all_captures() {
         let v = json_of(&cap, &["--hash", "--ports", "2121"]);
         let name = cap.file_name().unwrap().to_string_lossy().to_string();
-        let dirname = if cap.starts_with(root().join("samples")) { "samples" } else { "zeek" };
+        let dirname = if cap.starts_with(root().join("samples")) {
+            "samples"
+        } else {
+            "zeek"
+        };
         golden(&format!("{dirname}/{name}.digest"), &digest(&v));
     }
 }
@@ -467,7 +676,14 @@ fn golden_table_and_timeline() {
     for cap in captures_in(&root().join("samples")) {
         let name = cap.file_name().unwrap().to_string_lossy().to_string();
         for fmt in ["table", "timeline"] {
-            let (code, out, err) = run(&["analyze", "--format", fmt, "--ports", "2121", cap.to_str().unwrap()]);
+            let (code, out, err) = run(&[
+                "analyze",
+                "--format",
+                fmt,
+                "--ports",
+                "2121",
+                cap.to_str().unwrap(),
+            ]);
             assert_eq!(code, 0, "{err}");
             assert!(!out.contains('\x1b'), "no colour when not on a terminal");
             golden(&format!("{fmt}/{name}.txt"), &out);
@@ -482,32 +698,229 @@ fn documented_session_timeline_in_order() {
     let cap = root().join("samples/documented-active.pcap");
     let v = json_of(&cap, &[]);
     let s = &v["sessions"][0];
-    let steps: Vec<String> = s["timeline"].as_array().unwrap().iter()
-        .map(|e| format!("{} {} {}", e["conn"].as_str().unwrap(), e["from"].as_str().unwrap(),
-            e["what"].as_str().unwrap().split(' ').next().unwrap()))
+    let steps: Vec<String> = s["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["conn"].as_str().unwrap(),
+                e["from"].as_str().unwrap(),
+                e["what"].as_str().unwrap().split(' ').next().unwrap()
+            )
+        })
         .collect();
     let want = [
-        "control client SYN", "control server SYN+ACK", "control client ACK",
-        "control server 220", "control client USER", "control server 331", "control client PASS",
-        "control server 230", "control client PORT", "control server 200", "control client LIST",
-        "data:1 server SYN", "data:1 client SYN+ACK", "data:1 server ACK", "control server 150",
-        "data:1 server 130", "data:1 server FIN+ACK", "control server 226", "control client CWD",
-        "control server 250", "control client PORT", "control server 200", "control client RETR",
-        "data:2 server SYN", "data:2 client SYN+ACK", "data:2 server ACK", "control server 150",
-        "data:2 server 1715", "data:2 server FIN+ACK", "data:2 client FIN+ACK", "data:2 server ACK",
-        "control server 226", "control client QUIT", "control server 221", "control server FIN+ACK",
-        "control client FIN+ACK", "control server ACK",
+        "control client SYN",
+        "control server SYN+ACK",
+        "control client ACK",
+        "control server 220",
+        "control client USER",
+        "control server 331",
+        "control client PASS",
+        "control server 230",
+        "control client PORT",
+        "control server 200",
+        "control client LIST",
+        "data:1 server SYN",
+        "data:1 client SYN+ACK",
+        "data:1 server ACK",
+        "control server 150",
+        "data:1 server 130",
+        "data:1 server FIN+ACK",
+        "control server 226",
+        "control client CWD",
+        "control server 250",
+        "control client PORT",
+        "control server 200",
+        "control client RETR",
+        "data:2 server SYN",
+        "data:2 client SYN+ACK",
+        "data:2 server ACK",
+        "control server 150",
+        "data:2 server 1715",
+        "data:2 server FIN+ACK",
+        "data:2 client FIN+ACK",
+        "data:2 server ACK",
+        "control server 226",
+        "control client QUIT",
+        "control server 221",
+        "control server FIN+ACK",
+        "control client FIN+ACK",
+        "control server ACK",
     ];
     let mut i = 0;
     for w in want {
-        let k = steps[i..].iter().position(|s| s == w)
+        let k = steps[i..]
+            .iter()
+            .position(|s| s == w)
             .unwrap_or_else(|| panic!("step {w:?} missing after #{i}: {:?}", &steps[i..]));
         i += k + 1;
     }
     let t = &s["transfers"];
     assert_eq!(t[1]["command"], "RETR");
     assert_eq!(t[1]["arg"], "readme.txt");
-    assert_eq!(t[1]["path"], "pub/readme.txt", "relative to the login directory: no PWD");
+    assert_eq!(
+        t[1]["path"], "pub/readme.txt",
+        "relative to the login directory: no PWD"
+    );
     assert_eq!(t[1]["bytes"], 1715);
     assert_eq!(t[1]["data_client"]["port"], 20);
+}
+
+/// `--extract` writes every payload; the files are the bytes the client and server moved.
+#[test]
+fn extract_writes_the_transferred_files() {
+    let cap = root().join("samples/ftplib-pyftpdlib-2121.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let v = json_of(&cap, &["--extract", dir.path().to_str().unwrap()]);
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}.truth.json", cap.display())).unwrap(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for (o, t) in v["sessions"][0]["transfers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(truth["sessions"][0]["transfers"].as_array().unwrap())
+    {
+        let Some(path) = o["extracted"].as_str() else {
+            continue;
+        };
+        let bytes = std::fs::read(path).unwrap();
+        assert_eq!(bytes.len() as u64, o["bytes"].as_u64().unwrap(), "{path}");
+        if t["direction"] != "listing" && t["sha256"].is_string() {
+            use sha2::Digest;
+            let file_hash: String = sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(
+                file_hash,
+                t["sha256"].as_str().unwrap(),
+                "{path}: file content"
+            );
+            assert_eq!(o["sha256"], t["sha256"], "{path}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "checked {checked} files");
+}
+
+// ----- damaged and unusual inputs -------------------------------------------------------
+
+fn sample(name: &str) -> PathBuf {
+    root().join("samples").join(name)
+}
+
+#[test]
+fn damaged_inputs_give_one_clear_line_and_the_right_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(sample("documented-active.pcap")).unwrap();
+
+    // Truncated inside a record: exit 1, one stderr line naming the file and offset,
+    // and everything before the cut still analyzed.
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &good[..3000]).unwrap();
+    let (code, out, err) = run(&["analyze", "--format", "json", cut.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cut.pcap") && err.contains("offset"), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["stats"]["packets"].as_u64().unwrap() > 10);
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 1);
+
+    // Garbage in the middle (an absurd record length): exit 1, what came before reported.
+    let mut bad = good.clone();
+    let mut off = 24;
+    for _ in 0..10 {
+        let caplen = u32::from_le_bytes(bad[off + 8..off + 12].try_into().unwrap()) as usize;
+        off += 16 + caplen;
+    }
+    bad[off..off + 16].fill(0xff);
+    let garbage = dir.path().join("garbage.pcap");
+    std::fs::write(&garbage, &bad).unwrap();
+    let (code, out, err) = run(&["analyze", "--format", "json", garbage.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("garbage.pcap") && err.contains("offset"),
+        "{err}"
+    );
+    assert!(
+        serde_json::from_str::<Value>(&out).unwrap()["stats"]["packets"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    // Not a capture, and a missing file: exit 2, one line each.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, b"hello, this is not a capture\n").unwrap();
+    let (code, _, err) = run(&["analyze", text.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("notes.txt"), "{err}");
+    let (code, _, err) = run(&["analyze", "/nonexistent/x.pcap"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/x.pcap"), "{err}");
+
+    // A usage error.
+    let (code, _, _) = run(&["analyze", "--format", "nope", "x"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn stdin_and_several_files() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let bytes = std::fs::read(sample("curl-pasv-vsftpd.pcap.gz")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ftptrace"))
+        .args(["analyze", "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sessions"][0]["transfers"][1]["bytes"], 102400);
+
+    // Two captures are one capture in time order.
+    let a = sample("documented-active.pcap");
+    let b = sample("curl-port-vsftpd.pcap");
+    let (code, out, err) = run(&[
+        "analyze",
+        "--format",
+        "json",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let sessions = v["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert!(sessions[0]["start"].as_str() <= sessions[1]["start"].as_str());
+}
+
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::process::Stdio;
+    let cap = sample("parallel-4.pcap");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ftptrace"))
+        .args(["analyze", "--format", "timeline", cap.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

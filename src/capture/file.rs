@@ -210,8 +210,13 @@ impl FileSource {
     /// pcapng, gzip of either) is found from the content. An error here is
     /// [`CaptureError::is_unreadable`].
     pub fn open(path: &str) -> Result<FileSource, CaptureError> {
+        Self::open_with_capacity(path, DEFAULT_BUFFER)
+    }
+
+    /// [`FileSource::open`] with a chosen read buffer size.
+    pub fn open_with_capacity(path: &str, capacity: usize) -> Result<FileSource, CaptureError> {
         if path == "-" {
-            return Self::with_capacity(path, Box::new(io::stdin()), None, DEFAULT_BUFFER);
+            return Self::with_capacity(path, Box::new(io::stdin()), None, capacity);
         }
         let unreadable = |e: io::Error| CaptureError {
             path: path.to_string(),
@@ -221,7 +226,7 @@ impl FileSource {
         };
         let f = std::fs::File::open(path).map_err(unreadable)?;
         let total = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-        Self::with_capacity(path, Box::new(f), total, DEFAULT_BUFFER)
+        Self::with_capacity(path, Box::new(f), total, capacity)
     }
 
     /// Read a capture from any reader; `name` is used in errors.
@@ -261,9 +266,9 @@ impl FileSource {
             count: 0,
         };
         let input = if gzip {
+            let zcap = capacity.clamp(8 * 1024, 256 * 1024);
             Input::Gzip(Box::new(MultiGzDecoder::new(BufReader::with_capacity(
-                256 * 1024,
-                raw,
+                zcap, raw,
             ))))
         } else {
             Input::Plain(raw)

@@ -163,3 +163,52 @@ impl PacketSource for LiveSource {
         (self.bytes, None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    /// Needs capture rights on `lo` (root): skipped with a note otherwise.
+    #[test]
+    fn loopback_capture_and_stop() {
+        let mut src = match LiveSource::open("lo", Some("udp and dst port 45999"), 0) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("skipping live test: {e}");
+                return;
+            }
+        };
+        let stop = src.stop_handle();
+        let sender = std::thread::spawn(|| {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            for _ in 0..50 {
+                let _ = s.send_to(b"ftptrace-live-test", "127.0.0.1:45999");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let p = src.next_packet().unwrap().unwrap();
+        assert!(p.data.ends_with(b"ftptrace-live-test"));
+        assert!((p.ts.secs() - now).abs() < 60);
+        assert_eq!(p.orig_len as usize, p.data.len());
+        let stats = src.stats().unwrap();
+        assert!(stats.received >= 1);
+        stop.store(true, Ordering::Relaxed);
+        let t = Instant::now();
+        assert!(src.next_packet().unwrap().is_none());
+        assert!(t.elapsed() < Duration::from_secs(1));
+        sender.join().unwrap();
+    }
+
+    #[test]
+    fn bad_interface_is_unreadable() {
+        let e = LiveSource::open("no-such-iface0", None, 0).err().unwrap();
+        assert!(e.is_unreadable());
+        assert!(e.to_string().starts_with("no-such-iface0: "), "{e}");
+    }
+}

@@ -1,5 +1,6 @@
 //! Several capture files read as one capture in time order (k-way merge by timestamp, ties by file order).
 
+use super::file::DEFAULT_BUFFER;
 use super::{CaptureError, FileSource, Packet, PacketSource, Timestamp};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -9,8 +10,10 @@ use std::collections::BinaryHeap;
 pub fn open_all(paths: &[String]) -> (MergedSource, Vec<CaptureError>) {
     let mut sources = Vec::with_capacity(paths.len());
     let mut errors = Vec::new();
+    // Many files: smaller buffers, so that memory stays bounded (8 MiB in all).
+    let capacity = (8 * DEFAULT_BUFFER / paths.len().max(1)).clamp(128 * 1024, DEFAULT_BUFFER);
     for p in paths {
-        match FileSource::open(p) {
+        match FileSource::open_with_capacity(p, capacity) {
             Ok(s) => sources.push(s),
             Err(e) => errors.push(e),
         }

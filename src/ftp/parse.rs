@@ -51,7 +51,9 @@ pub fn looks_like_greeting(line: &[u8]) -> bool {
 pub fn looks_like_client_opening(line: &[u8]) -> bool {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let c = parse_command(line);
-    let opening: [&[u8]; 7] = [b"USER", b"AUTH", b"FEAT", b"OPTS", b"SYST", b"HOST", b"CLNT"];
+    let opening: [&[u8]; 7] = [
+        b"USER", b"AUTH", b"FEAT", b"OPTS", b"SYST", b"HOST", b"CLNT",
+    ];
     opening.iter().any(|v| v.eq_ignore_ascii_case(c.verb))
         && (line.len() == c.verb.len() || line.get(c.verb.len()) == Some(&b' '))
 }

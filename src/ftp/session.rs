@@ -253,18 +253,42 @@ impl Session {
             return;
         }
         // Findings that repeat with every command are reported once per distinct cause.
-        if matches!(kind, "pasv_nat" | "port_bounce" | "too_many_pending_commands" | "bad_data_address")
-            && self.anomalies.iter().any(|a| a.kind == kind && same_cause(&a.detail, &detail))
+        if matches!(
+            kind,
+            "pasv_nat" | "port_bounce" | "too_many_pending_commands" | "bad_data_address"
+        ) && self
+            .anomalies
+            .iter()
+            .any(|a| a.kind == kind && same_cause(&a.detail, &detail))
         {
             return;
         }
-        self.anomalies.push(Anomaly { ts: self.time(ts), kind, detail, sessions: Vec::new() });
+        self.anomalies.push(Anomaly {
+            ts: self.time(ts),
+            kind,
+            detail,
+            sessions: Vec::new(),
+        });
     }
 
     /// An anomaly also shown in the timeline.
-    fn anomaly_event(&mut self, ts: Timestamp, conn: usize, from: Side, kind: &'static str, what: String) {
+    fn anomaly_event(
+        &mut self,
+        ts: Timestamp,
+        conn: usize,
+        from: Side,
+        kind: &'static str,
+        what: String,
+    ) {
         self.anomaly(ts, kind, what.clone());
-        self.event_note(ts, conn, from, EventKind::Anomaly, what, Some(kind.to_string()));
+        self.event_note(
+            ts,
+            conn,
+            from,
+            EventKind::Anomaly,
+            what,
+            Some(kind.to_string()),
+        );
     }
 
     // ----- control connection bytes -------------------------------------------------
@@ -279,7 +303,9 @@ impl Session {
         // Collect lines first: the assembler is borrowed while lines change the session.
         let mut lines: Vec<(Vec<u8>, LineFlags)> = Vec::new();
         let mut asm = std::mem::take(&mut self.lines[d]);
-        asm.feed(data, &mut |line: Line<'_>| lines.push((line.bytes.to_vec(), LineFlags::of(&line))));
+        asm.feed(data, &mut |line: Line<'_>| {
+            lines.push((line.bytes.to_vec(), LineFlags::of(&line)))
+        });
         self.lines[d] = asm;
         for (bytes, flags) in lines {
             self.line(ts, from, &bytes, flags);
@@ -307,7 +333,10 @@ impl Session {
             0,
             from,
             "capture_gap",
-            format!("{len} bytes missing from the {} at offset {offset}", side_name(from)),
+            format!(
+                "{len} bytes missing from the {} at offset {offset}",
+                side_name(from)
+            ),
         );
     }
 
@@ -317,7 +346,9 @@ impl Session {
             let d = side_idx(from);
             let mut last: Option<(Vec<u8>, LineFlags)> = None;
             let mut asm = std::mem::take(&mut self.lines[d]);
-            asm.finish(&mut |line: Line<'_>| last = Some((line.bytes.to_vec(), LineFlags::of(&line))));
+            asm.finish(&mut |line: Line<'_>| {
+                last = Some((line.bytes.to_vec(), LineFlags::of(&line)))
+            });
             self.lines[d] = asm;
             if let Some((bytes, flags)) = last {
                 if !self.tls {
@@ -367,10 +398,14 @@ impl Session {
         if verb == Verb::Pass {
             if !self.tls && !self.cleartext_flagged {
                 self.cleartext_flagged = true;
-                self.anomaly(ts, "cleartext_credentials", format!(
-                    "password for user {} sent in cleartext",
-                    self.user.as_deref().unwrap_or("(none)")
-                ));
+                self.anomaly(
+                    ts,
+                    "cleartext_credentials",
+                    format!(
+                        "password for user {} sent in cleartext",
+                        self.user.as_deref().unwrap_or("(none)")
+                    ),
+                );
             }
             self.password = Some(arg.clone());
             if !self.show_passwords {
@@ -388,7 +423,11 @@ impl Session {
             encoding: latin1.then_some("latin1"),
         });
         let mut note = None;
-        let raw_arg = if verb == Verb::Pass { String::new() } else { arg.clone() };
+        let raw_arg = if verb == Verb::Pass {
+            String::new()
+        } else {
+            arg.clone()
+        };
         match verb {
             Verb::User => {
                 self.user = Some(raw_arg);
@@ -403,10 +442,16 @@ impl Session {
                     Some(a) => {
                         note = Some(a.to_string());
                         if a.ip() != self.client.ip() {
-                            self.anomaly(ts, "port_bounce", format!(
-                                "{} names {} but the client is {}",
-                                command, a, self.client.ip()
-                            ));
+                            self.anomaly(
+                                ts,
+                                "port_bounce",
+                                format!(
+                                    "{} names {} but the client is {}",
+                                    command,
+                                    a,
+                                    self.client.ip()
+                                ),
+                            );
                         }
                         self.announce(Setup {
                             kind: if verb == Verb::Port { "PORT" } else { "EPRT" },
@@ -416,7 +461,11 @@ impl Session {
                             ts,
                         });
                     }
-                    None => self.anomaly(ts, "bad_data_address", format!("cannot parse {command} {raw_arg}")),
+                    None => self.anomaly(
+                        ts,
+                        "bad_data_address",
+                        format!("cannot parse {command} {raw_arg}"),
+                    ),
                 }
             }
             v if v.uses_data_channel() => {
@@ -436,7 +485,11 @@ impl Session {
             }
             _ => {}
         }
-        let rest = if verb.uses_data_channel() { self.rest.take() } else { None };
+        let rest = if verb.uses_data_channel() {
+            self.rest.take()
+        } else {
+            None
+        };
         self.cmd_state.push(CmdState {
             verb,
             aborted: false,
@@ -449,9 +502,11 @@ impl Session {
         self.pending.push_back(idx);
         if self.pending.len() > MAX_PENDING {
             self.pending.pop_front();
-            self.anomaly(ts, "too_many_pending_commands", format!(
-                "more than {MAX_PENDING} commands without a reply"
-            ));
+            self.anomaly(
+                ts,
+                "too_many_pending_commands",
+                format!("more than {MAX_PENDING} commands without a reply"),
+            );
         }
         self.event_note(ts, 0, Side::Client, EventKind::Command, shown, note);
         if verb.uses_data_channel() {
@@ -474,7 +529,11 @@ impl Session {
                 _ => return None,
             })
         };
-        let verbs: Vec<Verb> = self.pending.iter().map(|&i| self.cmd_state[i].verb).collect();
+        let verbs: Vec<Verb> = self
+            .pending
+            .iter()
+            .map(|&i| self.cmd_state[i].verb)
+            .collect();
         if fits(verbs.first().copied().unwrap_or(Verb::Other)) != Some(false) {
             return;
         }
@@ -511,7 +570,11 @@ impl Session {
         if std::mem::take(&mut self.server_gap) {
             self.skip_lost_replies(code);
         }
-        let idx = if preliminary { self.pending.front().copied() } else { self.pending.pop_front() };
+        let idx = if preliminary {
+            self.pending.front().copied()
+        } else {
+            self.pending.pop_front()
+        };
         let idx = match idx {
             Some(i) => i,
             None => {
@@ -582,23 +645,38 @@ impl Session {
                 let announced = if code == 227 {
                     parse::parse_pasv_reply(text.as_bytes()).map(SocketAddr::V4)
                 } else {
-                    parse::parse_epsv_reply(text.as_bytes()).map(|p| SocketAddr::new(self.server.ip(), p))
+                    parse::parse_epsv_reply(text.as_bytes())
+                        .map(|p| SocketAddr::new(self.server.ip(), p))
                 };
                 match announced {
                     Some(a) => {
                         note = Some(a.to_string());
                         let mut listener = a;
                         if a.ip() != self.server.ip() {
-                            self.anomaly(ts, "pasv_nat", format!(
-                                "{code} names {} but the server is {}",
-                                a.ip(),
-                                self.server.ip()
-                            ));
+                            self.anomaly(
+                                ts,
+                                "pasv_nat",
+                                format!(
+                                    "{code} names {} but the server is {}",
+                                    a.ip(),
+                                    self.server.ip()
+                                ),
+                            );
                             listener = SocketAddr::new(self.server.ip(), a.port());
                         }
-                        self.announce(Setup { kind, mode: Mode::Passive, announced: a, listener, ts });
+                        self.announce(Setup {
+                            kind,
+                            mode: Mode::Passive,
+                            announced: a,
+                            listener,
+                            ts,
+                        });
                     }
-                    None => self.anomaly(ts, "bad_data_address", format!("cannot parse {code} {text}")),
+                    None => self.anomaly(
+                        ts,
+                        "bad_data_address",
+                        format!("cannot parse {code} {text}"),
+                    ),
                 }
             }
             (Verb::Rest, 350) => {
@@ -660,7 +738,8 @@ impl Session {
         listener: SocketAddr,
         setup: Option<Setup>,
     ) -> usize {
-        let connector_is_client = connector.ip() == self.client.ip() && listener.ip() != self.client.ip()
+        let connector_is_client = connector.ip() == self.client.ip()
+            && listener.ip() != self.client.ip()
             || setup.map(|s| s.mode == Mode::Passive).unwrap_or(false);
         let mode = setup.map(|s| s.mode).unwrap_or(if connector_is_client {
             Mode::Passive
@@ -705,10 +784,14 @@ impl Session {
         });
         self.open_data += 1;
         if setup.is_none() {
-            self.anomaly(ts, "unmatched_data_connection", format!(
-                "data connection {} -> {} matches no PORT/PASV/EPRT/EPSV",
-                connector, listener
-            ));
+            self.anomaly(
+                ts,
+                "unmatched_data_connection",
+                format!(
+                    "data connection {} -> {} matches no PORT/PASV/EPRT/EPSV",
+                    connector, listener
+                ),
+            );
         }
         self.waiting_data.push_back(i);
         self.bind_waiting();
@@ -738,13 +821,15 @@ impl Session {
             Some(parse::Direction::Upload) => Direction::Upload,
             _ => Direction::Listing,
         };
-        tr.t.path = match tr.t.direction {
-            _ => st.path.clone().or(path),
-        };
+        tr.t.path = st.path.clone().or(path);
         tr.t.rest = st.rest;
         tr.t.expected_bytes = st.expected.or_else(|| {
             let key = tr.t.path.clone().unwrap_or_else(|| cmd.arg.clone());
-            self.sizes.iter().rev().find(|(p, _)| *p == key || *p == cmd.arg).map(|(_, n)| *n)
+            self.sizes
+                .iter()
+                .rev()
+                .find(|(p, _)| *p == key || *p == cmd.arg)
+                .map(|(_, n)| *n)
         });
     }
 
@@ -794,9 +879,13 @@ impl Session {
         if self.tls && (self.tls_bytes[0] > 0 || self.tls_bytes[1] > 0) {
             let ts = self.end;
             let (a, b) = (self.tls_bytes[0], self.tls_bytes[1]);
-            self.anomaly(ts, "tls_unparsed", format!(
-                "after AUTH: {a} bytes from the client and {b} from the server left encrypted"
-            ));
+            self.anomaly(
+                ts,
+                "tls_unparsed",
+                format!(
+                    "after AUTH: {a} bytes from the client and {b} from the server left encrypted"
+                ),
+            );
         }
         let mut transfers = Vec::with_capacity(self.transfers.len());
         for tr in std::mem::take(&mut self.transfers) {
@@ -807,9 +896,21 @@ impl Session {
                 t.status = status_of(st.final_code, st.aborted);
             } else {
                 // No command: direction from which side sent the bytes.
-                let from_client = if tr.connector_is_client { tr.bytes_by_dir[0] } else { tr.bytes_by_dir[1] };
-                let from_server = if tr.connector_is_client { tr.bytes_by_dir[1] } else { tr.bytes_by_dir[0] };
-                t.direction = if from_client > from_server { Direction::Upload } else { Direction::Download };
+                let from_client = if tr.connector_is_client {
+                    tr.bytes_by_dir[0]
+                } else {
+                    tr.bytes_by_dir[1]
+                };
+                let from_server = if tr.connector_is_client {
+                    tr.bytes_by_dir[1]
+                } else {
+                    tr.bytes_by_dir[0]
+                };
+                t.direction = if from_client > from_server {
+                    Direction::Upload
+                } else {
+                    Direction::Download
+                };
             }
             if t.missing_bytes > 0 {
                 t.sha256 = None;
@@ -884,7 +985,10 @@ struct LineFlags {
 
 impl LineFlags {
     fn of(l: &Line<'_>) -> Self {
-        LineFlags { too_long: l.too_long, orig_len: l.orig_len }
+        LineFlags {
+            too_long: l.too_long,
+            orig_len: l.orig_len,
+        }
     }
 }
 
@@ -902,7 +1006,10 @@ pub fn status_of(code: Option<u16>, aborted: bool) -> TransferStatus {
 }
 
 pub fn ep(a: SocketAddr) -> Endpoint {
-    Endpoint { ip: a.ip(), port: a.port() }
+    Endpoint {
+        ip: a.ip(),
+        port: a.port(),
+    }
 }
 
 pub fn conn_name(conn: usize) -> String {

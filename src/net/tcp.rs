@@ -154,7 +154,13 @@ struct Half {
 
 impl Half {
     fn new(isn: Option<u32>) -> Self {
-        Half { stream: HalfStream::new(isn), isn, fin_seq: None, fin_acked: false, last_event: None }
+        Half {
+            stream: HalfStream::new(isn),
+            isn,
+            fin_seq: None,
+            fin_acked: false,
+            last_event: None,
+        }
     }
 }
 
@@ -175,7 +181,10 @@ struct Conn {
 impl Conn {
     fn closed(&self) -> bool {
         self.rst
-            || self.half.iter().all(|h| h.as_ref().is_some_and(|h| h.fin_seq.is_some()))
+            || self
+                .half
+                .iter()
+                .all(|h| h.as_ref().is_some_and(|h| h.fin_seq.is_some()))
     }
 }
 
@@ -263,8 +272,13 @@ impl TcpTracker {
                 let (c, s) = self.orient(src, dst);
                 (c, s, false)
             };
-            let mut meta =
-                ConnMeta { id: self.next_id, client, server, saw_syn, start: ts };
+            let mut meta = ConnMeta {
+                id: self.next_id,
+                client,
+                server,
+                saw_syn,
+                start: ts,
+            };
             self.next_id += 1;
             let (interest, swap) = h.on_open(&meta);
             if swap && !saw_syn {
@@ -293,7 +307,11 @@ impl TcpTracker {
         if conn.finished {
             return;
         }
-        let dir = if src == conn.meta.client { Dir::ToServer } else { Dir::ToClient };
+        let dir = if src == conn.meta.client {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        };
         let d = dir.idx();
         let o = dir.flip().idx();
         let meta = conn.meta;
@@ -317,7 +335,11 @@ impl TcpTracker {
             conn.rst = true;
             events[0] = Some(TcpEvent::Rst);
         } else if f.syn() {
-            events[0] = Some(if f.ack() { TcpEvent::SynAck } else { TcpEvent::Syn });
+            events[0] = Some(if f.ack() {
+                TcpEvent::SynAck
+            } else {
+                TcpEvent::Syn
+            });
             if f.ack() {
                 conn.synack_seen = true;
             }
@@ -354,7 +376,11 @@ impl TcpTracker {
             if half.fin_seq.is_none() {
                 half.fin_seq = Some(fin_seq);
             }
-            Some(if f.ack() { TcpEvent::FinAck } else { TcpEvent::Fin })
+            Some(if f.ack() {
+                TcpEvent::FinAck
+            } else {
+                TcpEvent::Fin
+            })
         } else {
             None
         };
@@ -417,10 +443,10 @@ impl TcpTracker {
 
         // A connection that is fully closed (both FINs acked, or RST) is finished now.
         let done = conn.rst
-            || conn
-                .half
-                .iter()
-                .all(|x| x.as_ref().is_some_and(|x| x.fin_seq.is_some() && x.fin_acked));
+            || conn.half.iter().all(|x| {
+                x.as_ref()
+                    .is_some_and(|x| x.fin_seq.is_some() && x.fin_acked)
+            });
         if done {
             let mut c = self.conns.remove(&key).expect("present");
             self.finish(&mut c, h);
@@ -462,7 +488,11 @@ impl TcpTracker {
             gaps: [0; 2],
             close: if c.rst {
                 CloseKind::Rst
-            } else if c.half.iter().all(|x| x.as_ref().is_some_and(|x| x.fin_seq.is_some())) {
+            } else if c
+                .half
+                .iter()
+                .all(|x| x.as_ref().is_some_and(|x| x.fin_seq.is_some()))
+            {
                 CloseKind::Fin
             } else {
                 CloseKind::Open
@@ -488,7 +518,12 @@ impl TcpTracker {
     }
 
     fn evict_oldest(&mut self, h: &mut dyn TcpHandler) {
-        if let Some(key) = self.conns.iter().min_by_key(|(_, c)| c.last).map(|(k, _)| *k) {
+        if let Some(key) = self
+            .conns
+            .iter()
+            .min_by_key(|(_, c)| c.last)
+            .map(|(k, _)| *k)
+        {
             let mut c = self.conns.remove(&key).expect("present");
             self.finish(&mut c, h);
         }

@@ -82,8 +82,7 @@ fn looks_like_line_start(b: &[u8]) -> bool {
         && b[2].is_ascii_digit()
         && matches!(b[3], b' ' | b'-' | b'\r' | b'\n');
     let letters = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
-    let verb = (3..=4).contains(&letters)
-        && matches!(b.get(letters), Some(b' ' | b'\r' | b'\n'));
+    let verb = (3..=4).contains(&letters) && matches!(b.get(letters), Some(b' ' | b'\r' | b'\n'));
     digits || verb
 }
 
@@ -119,7 +118,10 @@ impl LineAssembler {
         let mut i = 0;
         while i < data.len() {
             let rest = &data[i..];
-            if self.discard && std::mem::take(&mut self.maybe_aligned) && looks_like_line_start(rest) {
+            if self.discard
+                && std::mem::take(&mut self.maybe_aligned)
+                && looks_like_line_start(rest)
+            {
                 self.discard = false;
             }
             if self.discard {
@@ -766,7 +768,10 @@ mod gap_alignment_tests {
         let mut a = LineAssembler::new();
         assert_eq!(lines(&mut a, b"TYPE I\r\n"), vec![b"TYPE I".to_vec()]);
         a.gap(6);
-        assert_eq!(lines(&mut a, b"RETR x.gz\r\nCWD ..\r\n"), vec![b"RETR x.gz".to_vec(), b"CWD ..".to_vec()]);
+        assert_eq!(
+            lines(&mut a, b"RETR x.gz\r\nCWD ..\r\n"),
+            vec![b"RETR x.gz".to_vec(), b"CWD ..".to_vec()]
+        );
     }
 
     #[test]
@@ -777,6 +782,9 @@ mod gap_alignment_tests {
         assert_eq!(lines(&mut a, b"USER x\r\nNOOP\r\n"), vec![b"NOOP".to_vec()]);
         let mut a = LineAssembler::new();
         a.gap(3);
-        assert_eq!(lines(&mut a, b"e.txt\r\n226 ok\r\n"), vec![b"226 ok".to_vec()]);
+        assert_eq!(
+            lines(&mut a, b"e.txt\r\n226 ok\r\n"),
+            vec![b"226 ok".to_vec()]
+        );
     }
 }

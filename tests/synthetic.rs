@@ -1,0 +1,320 @@
+//! Edge cases no real client produces on demand, built packet by packet (etherparse) into
+//! captures and run through the library pipeline: FTP found mid-stream on an odd port,
+//! non-FTP TCP that must never become a session, a NATed PASV reply, a 227 answering
+//! EPSV, a lost data-connection setup, pipelined commands and a line split by a gap.
+
+use etherparse::PacketBuilder;
+use ftptrace::analyzer::{Analyzer, Options};
+use ftptrace::capture::file::FileSource;
+use ftptrace::model::{Report, TransferStatus};
+
+/// A TCP conversation writer: tracks sequence numbers per direction.
+struct Conv {
+    a: ([u8; 4], u16),
+    b: ([u8; 4], u16),
+    seq: [u32; 2],
+}
+
+#[derive(Default)]
+struct Cap {
+    bytes: Vec<u8>,
+    t: u64,
+}
+
+impl Cap {
+    fn new() -> Self {
+        let mut c = Cap::default();
+        c.bytes.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+        c.bytes.extend_from_slice(&2u16.to_le_bytes());
+        c.bytes.extend_from_slice(&4u16.to_le_bytes());
+        c.bytes.extend_from_slice(&[0; 8]);
+        c.bytes.extend_from_slice(&65535u32.to_le_bytes());
+        c.bytes.extend_from_slice(&1u32.to_le_bytes());
+        c.t = 1_700_000_000_000_000;
+        c
+    }
+
+    fn packet(
+        &mut self,
+        from: ([u8; 4], u16),
+        to: ([u8; 4], u16),
+        seq: u32,
+        ack: u32,
+        flags: &str,
+        payload: &[u8],
+    ) {
+        let mut b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4(from.0, to.0, 64)
+            .tcp(from.1, to.1, seq, 65535);
+        if flags.contains('S') {
+            b = b.syn();
+        }
+        if flags.contains('A') {
+            b = b.ack(ack);
+        }
+        if flags.contains('F') {
+            b = b.fin();
+        }
+        if flags.contains('R') {
+            b = b.rst();
+        }
+        if flags.contains('P') {
+            b = b.psh();
+        }
+        let mut frame = Vec::with_capacity(b.size(payload.len()));
+        b.write(&mut frame, payload).unwrap();
+        self.t += 1000;
+        let (s, us) = (self.t / 1_000_000, self.t % 1_000_000);
+        self.bytes.extend_from_slice(&(s as u32).to_le_bytes());
+        self.bytes.extend_from_slice(&(us as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.bytes.extend_from_slice(&frame);
+    }
+
+    /// A connection with its handshake (or none: picked up mid-stream).
+    fn open(&mut self, a: ([u8; 4], u16), b: ([u8; 4], u16), handshake: bool) -> Conv {
+        let mut c = Conv {
+            a,
+            b,
+            seq: [1000, 5000],
+        };
+        if handshake {
+            self.packet(a, b, c.seq[0], 0, "S", b"");
+            self.packet(b, a, c.seq[1], c.seq[0] + 1, "SA", b"");
+            c.seq = [c.seq[0] + 1, c.seq[1] + 1];
+            self.packet(a, b, c.seq[0], c.seq[1], "A", b"");
+        }
+        c
+    }
+
+    /// `dir` 0: a→b, 1: b→a.
+    fn send(&mut self, c: &mut Conv, dir: usize, data: &[u8]) {
+        let (from, to) = if dir == 0 { (c.a, c.b) } else { (c.b, c.a) };
+        self.packet(from, to, c.seq[dir], c.seq[1 - dir], "PA", data);
+        c.seq[dir] = c.seq[dir].wrapping_add(data.len() as u32);
+    }
+
+    /// Bytes the capture missed (the sender still sent them).
+    fn lose(&mut self, c: &mut Conv, dir: usize, n: u32) {
+        c.seq[dir] = c.seq[dir].wrapping_add(n);
+    }
+
+    fn close(&mut self, c: &mut Conv) {
+        self.packet(c.a, c.b, c.seq[0], c.seq[1], "FA", b"");
+        c.seq[0] += 1;
+        self.packet(c.b, c.a, c.seq[1], c.seq[0], "FA", b"");
+        c.seq[1] += 1;
+        self.packet(c.a, c.b, c.seq[0], c.seq[1], "A", b"");
+    }
+
+    fn analyze(&self, opts: Options) -> Report {
+        let mut src = FileSource::from_reader(
+            "synthetic",
+            Box::new(std::io::Cursor::new(self.bytes.clone())),
+        )
+        .unwrap();
+        let mut an = Analyzer::new(opts, None);
+        an.run(&mut src, |e| panic!("{e}"));
+        an.finish()
+    }
+}
+
+const C: [u8; 4] = [10, 0, 0, 2];
+const S: [u8; 4] = [10, 0, 0, 1];
+
+#[test]
+fn non_ftp_tcp_never_becomes_a_session() {
+    let mut cap = Cap::new();
+    let mut http = cap.open((C, 40000), (S, 8080), true);
+    cap.send(&mut http, 0, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cap.send(
+        &mut http,
+        1,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    );
+    cap.close(&mut http);
+    let mut smtp = cap.open((C, 40001), (S, 2525), true);
+    cap.send(&mut smtp, 1, b"220 mail.example.com ESMTP Postfix\r\n");
+    cap.send(&mut smtp, 0, b"EHLO client\r\n");
+    cap.close(&mut smtp);
+    let mut ssh = cap.open((C, 40002), (S, 22), true);
+    cap.send(&mut ssh, 1, b"SSH-2.0-OpenSSH_9.2\r\n");
+    cap.close(&mut ssh);
+    let r = cap.analyze(Options::default());
+    assert_eq!(r.sessions.len(), 0, "{:#?}", r.sessions);
+    assert_eq!(r.stats.tcp_connections, 3);
+    assert_eq!(r.tcp_connections.len(), 3);
+}
+
+#[test]
+fn ftp_found_mid_stream_on_an_odd_port_from_the_client_side() {
+    let mut cap = Cap::new();
+    // The capture starts after the handshake and the greeting.
+    let mut ctl = cap.open((C, 51000), (S, 3021), false);
+    cap.send(&mut ctl, 0, b"USER bob\r\n");
+    cap.send(&mut ctl, 1, b"331 Password required\r\n");
+    cap.send(&mut ctl, 0, b"PASS secret\r\n");
+    cap.send(&mut ctl, 1, b"230 Logged in\r\n");
+    cap.send(&mut ctl, 0, b"QUIT\r\n");
+    cap.send(&mut ctl, 1, b"221 Bye\r\n");
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options::default());
+    assert_eq!(r.sessions.len(), 1);
+    let s = &r.sessions[0];
+    assert_eq!(s.server.port, 3021);
+    assert_eq!(s.user.as_deref(), Some("bob"));
+    assert_eq!(s.password.as_deref(), Some("<hidden>"));
+    assert_eq!(format!("{:?}", s.login), "Success");
+    assert_eq!(
+        s.commands
+            .iter()
+            .map(|c| c.command.as_str())
+            .collect::<Vec<_>>(),
+        ["USER", "PASS", "QUIT"]
+    );
+}
+
+#[test]
+fn greeting_on_an_odd_port_keeps_the_handshake() {
+    let mut cap = Cap::new();
+    let mut ctl = cap.open((C, 51001), (S, 4444), true);
+    cap.send(&mut ctl, 1, b"220 hello\r\n");
+    cap.send(&mut ctl, 0, b"QUIT\r\n");
+    cap.send(&mut ctl, 1, b"221 bye\r\n");
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options::default());
+    let s = &r.sessions[0];
+    let what: Vec<&str> = s.timeline.iter().map(|e| e.what.as_str()).collect();
+    assert_eq!(&what[..4], ["SYN", "SYN+ACK", "ACK", "220 hello"]);
+    assert_eq!(format!("{:?}", s.close), "Fin");
+}
+
+#[test]
+fn nated_pasv_reply_matches_on_the_server_and_port() {
+    let mut cap = Cap::new();
+    let mut ctl = cap.open((C, 51002), (S, 21), true);
+    cap.send(&mut ctl, 1, b"220 hi\r\n");
+    // Pipelined: three commands in one segment.
+    cap.send(&mut ctl, 0, b"USER anonymous\r\nPASS me@x\r\nPASV\r\n");
+    cap.send(
+        &mut ctl,
+        1,
+        b"331 ok\r\n230 ok\r\n227 Entering Passive Mode (203,0,113,5,19,137)\r\n",
+    );
+    // The client connects to the server's real address, port 5001.
+    let mut data = cap.open((C, 52000), (S, 5001), true);
+    cap.send(&mut ctl, 0, b"RETR f.bin\r\n");
+    cap.send(
+        &mut ctl,
+        1,
+        b"150 Opening BINARY mode data connection for f.bin (6 bytes).\r\n",
+    );
+    cap.send(&mut data, 1, b"abcdef");
+    cap.close(&mut data);
+    cap.send(&mut ctl, 1, b"226 done\r\n");
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options {
+        hash: true,
+        ..Options::default()
+    });
+    let s = &r.sessions[0];
+    assert_eq!(s.commands.len(), 5, "greeting, USER, PASS, PASV, RETR");
+    assert_eq!(s.commands[3].replies[0].code, 227);
+    assert!(s.anomalies.iter().any(|a| a.kind == "pasv_nat"));
+    assert!(!s
+        .anomalies
+        .iter()
+        .any(|a| a.kind == "unmatched_data_connection"));
+    let t = &s.transfers[0];
+    assert!(t.matched);
+    assert_eq!(t.command, "RETR");
+    assert_eq!(t.bytes, 6);
+    assert_eq!(t.expected_bytes, Some(6));
+    assert_eq!(t.status, TransferStatus::Complete);
+    assert_eq!(t.announced.as_ref().unwrap().ip.to_string(), "203.0.113.5");
+    assert_eq!(
+        t.sha256.as_deref(),
+        Some("bef57ec7f53a6d40beb640a780a639c83bc29ac8a9816f1fc6c5c6dcd93c4721")
+    );
+}
+
+#[test]
+fn reply_227_to_epsv_and_a_lost_setup() {
+    let mut cap = Cap::new();
+    let mut ctl = cap.open((C, 51003), (S, 21), true);
+    cap.send(&mut ctl, 1, b"220 hi\r\n");
+    cap.send(&mut ctl, 0, b"EPSV\r\n");
+    cap.send(
+        &mut ctl,
+        1,
+        b"227 Entering Passive Mode (10,0,0,1,20,0)\r\n",
+    );
+    let mut d1 = cap.open((C, 52001), (S, 5120), true);
+    cap.send(&mut ctl, 0, b"LIST\r\n");
+    cap.send(&mut ctl, 1, b"150 here\r\n");
+    cap.send(&mut d1, 1, b"a\r\nb\r\n");
+    cap.close(&mut d1);
+    cap.send(&mut ctl, 1, b"226 ok\r\n");
+    // The next PASV and its reply were lost by the capture.
+    cap.lose(&mut ctl, 0, 6);
+    cap.lose(&mut ctl, 1, 48);
+    cap.send(&mut ctl, 0, b"RETR x\r\n");
+    let mut d2 = cap.open((C, 52002), (S, 6000), true);
+    cap.send(&mut ctl, 1, b"150 go\r\n");
+    cap.send(&mut d2, 1, b"xyz");
+    cap.close(&mut d2);
+    cap.send(&mut ctl, 1, b"226 ok\r\n");
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options::default());
+    let s = &r.sessions[0];
+    assert_eq!(s.transfers.len(), 2, "{:#?}", s.transfers);
+    assert_eq!(s.transfers[0].setup, "EPSV");
+    assert_eq!(s.transfers[0].data_server.port, 5120);
+    assert!(s.transfers[0].matched);
+    // The second data connection matches no announced port, but is still reported and
+    // tied to the RETR that used it.
+    let t = &s.transfers[1];
+    assert!(!t.matched);
+    assert_eq!(t.command, "RETR");
+    assert_eq!(t.bytes, 3);
+    assert!(s
+        .anomalies
+        .iter()
+        .any(|a| a.kind == "unmatched_data_connection"));
+    assert!(s.anomalies.iter().any(|a| a.kind == "capture_gap"));
+    assert_eq!(r.stats.unmatched_data_connections, 1);
+    // RETR was seen whole after the gap in the client's stream.
+    assert!(s
+        .commands
+        .iter()
+        .any(|c| c.command == "RETR" && c.arg == "x"));
+}
+
+#[test]
+fn line_split_across_segments_and_telnet_abort() {
+    let mut cap = Cap::new();
+    let mut ctl = cap.open((C, 51004), (S, 21), true);
+    cap.send(&mut ctl, 1, b"220-multi\r\n");
+    cap.send(&mut ctl, 1, b"220 line\r\n");
+    cap.send(&mut ctl, 0, b"US");
+    cap.send(&mut ctl, 0, b"ER al");
+    cap.send(&mut ctl, 0, b"ice\n");
+    cap.send(&mut ctl, 1, b"331 pw\r\n");
+    cap.send(&mut ctl, 0, b"\xff\xf4\xff\xf2ABOR\r\n");
+    cap.send(&mut ctl, 1, b"225 nothing to abort\r\n");
+    cap.send(&mut ctl, 0, b"SITE caf\xe9\r\n");
+    cap.send(&mut ctl, 1, b"500 ?\r\n");
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options::default());
+    let s = &r.sessions[0];
+    assert_eq!(s.commands[0].command, "");
+    assert_eq!(s.commands[0].replies[0].text, "multi\nline");
+    assert_eq!(s.commands[1].command, "USER");
+    assert_eq!(s.commands[1].arg, "alice");
+    assert_eq!(s.commands[2].command, "ABOR");
+    assert_eq!(s.commands[3].arg, "caf\u{e9}");
+    assert_eq!(s.commands[3].encoding, Some("latin1"));
+}
