@@ -4,14 +4,14 @@
 # Usage: scripts/bench.sh [SIZE]            SIZE of the main capture (default 1G; e.g. 200M)
 # Environment:
 #   R=5             runs per tool on the main capture (the median is reported)
-#   TSHARK_SIZE=200M  capture for the tshark rows (tshark is ~100x slower; ftptrace and
+#   TSHARK_SIZE=200M  capture for the tshark rows (tshark is 20-50x slower; ftptrace and
 #                   tcpdump run on it too so every ratio compares runs on the same file)
 #   TSHARK_R=3      runs per tool on that capture
 #   DIR=/tmp        where the captures are generated (once; reused afterwards)
 #   NO_INSTALL=1    do not apt-get missing tools (their rows are skipped)
 #
-# Every command runs under /usr/bin/time -v ("Maximum resident set size" = peak RSS);
-# wall time is measured around it with date +%s%N. The page cache is warmed first, so this
+# Runs go round-robin over the commands. Every command runs under /usr/bin/time -v
+# ("Maximum resident set size" = peak RSS); wall time is measured around it (date +%s%N). The page cache is warmed first, so this
 # measures CPU cost, not the disk. Prints a Markdown table (see docs/BENCHMARKS.md).
 set -eu
 cd "$(dirname "$0")/.."
@@ -66,66 +66,93 @@ trap 'rm -rf "$TMP"' EXIT INT TERM
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-# measure NAME RUNS FILE CMD... : runs CMD (FILE is its input), records median wall s and RSS.
+# Commands of one set are registered with `add`, then `run_set` runs them round-robin
+# (run 1 of every command, then run 2, ...), so a burst of load from other users of the
+# machine hits every tool alike instead of one tool's whole series.
 ROWS="$TMP/rows"
 : >"$ROWS"
-measure() {
-    name=$1 runs=$2 file=$3
-    shift 3
-    : >"$TMP/t"
-    : >"$TMP/m"
+K=0
+add() { # NAME CMD (a shell command line; paths must not contain spaces)
+    K=$((K + 1))
+    echo "$1" >"$TMP/$K.name"
+    echo "$2" >"$TMP/$K.cmd"
+    : >"$TMP/$K.t"
+    : >"$TMP/$K.m"
+}
+run_once() { # K
+    t0=$(date +%s%N)
+    # shellcheck disable=SC2046
+    if ! /usr/bin/time -v -o "$TMP/v" $(cat "$TMP/$1.cmd") >/dev/null 2>"$TMP/err"; then
+        log "  $(cat "$TMP/$1.name"): failed: $(tail -n 3 "$TMP/err")"
+        echo failed >"$TMP/$1.t"
+        return 0
+    fi
+    t1=$(date +%s%N)
+    echo "$t0 $t1" | awk '{printf "%.3f\n", ($2-$1)/1e9}' >>"$TMP/$1.t"
+    sed -n 's/.*Maximum resident set size (kbytes): //p' "$TMP/v" >>"$TMP/$1.m"
+}
+run_set() { # FILE RUNS: run the registered commands, report, and clear them
+    f=$1 n=$2
+    log "$f ($(stat -c %s "$f") bytes), $n rounds of $K commands:"
+    cat "$f" >/dev/null
     i=0
-    while [ "$i" -lt "$runs" ]; do
-        t0=$(date +%s%N)
-        if ! /usr/bin/time -v -o "$TMP/v" "$@" >/dev/null 2>"$TMP/err"; then
-            log "  $name: failed: $(tail -n 3 "$TMP/err")"
-            return 0
-        fi
-        t1=$(date +%s%N)
-        echo "$t0 $t1" | awk '{printf "%.3f\n", ($2-$1)/1e9}' >>"$TMP/t"
-        sed -n 's/.*Maximum resident set size (kbytes): //p' "$TMP/v" >>"$TMP/m"
+    while [ "$i" -lt "$n" ]; do
+        k=1
+        while [ "$k" -le "$K" ]; do
+            grep -q failed "$TMP/$k.t" || run_once "$k"
+            k=$((k + 1))
+        done
         i=$((i + 1))
     done
-    med=$(median <"$TMP/t")
-    rss=$(median <"$TMP/m")
-    all=$(tr '\n' ' ' <"$TMP/t")
-    log "  $name: $all-> median $med s, peak RSS $rss KiB"
-    echo "$name|$file|$runs|$med|$rss|$all" >>"$ROWS"
+    k=1
+    while [ "$k" -le "$K" ]; do
+        name=$(cat "$TMP/$k.name")
+        if ! grep -q failed "$TMP/$k.t"; then
+            med=$(median <"$TMP/$k.t")
+            rss=$(median <"$TMP/$k.m")
+            all=$(tr '\n' ' ' <"$TMP/$k.t")
+            log "  $name: $all-> median $med s, peak RSS $rss KiB"
+            echo "$name|$f|$n|$med|$rss|$all" >>"$ROWS"
+        fi
+        k=$((k + 1))
+    done
+    K=0
 }
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 log "machine: $(nproc) CPUs, $cpu, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-for f in "$BIG" "$SMALL"; do
+for f in $(printf '%s\n' "$BIG" "$SMALL" | sort -u); do
     log "warming the page cache: $f"
     cat "$f" >/dev/null
 done
 
-run_set() { # FILE RUNS WITH_TSHARK
-    f=$1 n=$2
-    log "$f ($(stat -c %s "$f") bytes), $n runs each:"
-    cat "$f" >/dev/null
-    measure "ftptrace analyze --format json" "$n" "$f" "$FT" analyze --no-progress --format json -o /dev/null "$f"
-    measure "ftptrace analyze --hash --format json" "$n" "$f" "$FT" analyze --no-progress --hash --format json -o /dev/null "$f"
+set_for() { # FILE WITH_TSHARK
+    f=$1
+    add "ftptrace analyze --format json" "$FT analyze --no-progress --format json -o /dev/null $f"
+    add "ftptrace analyze --hash --format json" "$FT analyze --no-progress --hash --format json -o /dev/null $f"
     if [ -n "$have_readbench" ]; then
-        measure "readbench (ftptrace reader only)" "$n" "$f" target/release/examples/readbench "$f"
+        add "readbench (ftptrace reader alone)" "target/release/examples/readbench $f"
     fi
     if command -v tcpdump >/dev/null 2>&1; then
-        measure "tcpdump -r FILE -w /dev/null" "$n" "$f" tcpdump -r "$f" -w /dev/null
-        measure "tcpdump -nr FILE > /dev/null" "$n" "$f" tcpdump -nr "$f"
+        add "tcpdump -r FILE -w /dev/null" "tcpdump -r $f -w /dev/null"
+        add "tcpdump -nr FILE > /dev/null" "tcpdump -nr $f"
     fi
-    if [ "$3" = 1 ] && command -v tshark >/dev/null 2>&1; then
-        measure "tshark -n -r FILE -q -z io,stat,0" "$n" "$f" tshark -n -r "$f" -q -z io,stat,0
-        measure "tshark -n -r FILE -Y ftp -T fields -e ftp.request.command" "$n" "$f" \
-            tshark -n -r "$f" -Y ftp -T fields -e ftp.request.command
+    if [ "$2" = 1 ] && command -v tshark >/dev/null 2>&1; then
+        add "tshark -n -r FILE -q -z io,stat,0" "tshark -n -r $f -q -z io,stat,0"
+        add "tshark -n -r FILE -Y ftp -T fields -e ftp.request.command" \
+            "tshark -n -r $f -Y ftp -T fields -e ftp.request.command"
     fi
 }
 
 if [ "$BIG" = "$SMALL" ]; then
-    run_set "$BIG" "$R" 1
+    set_for "$BIG" 1
+    run_set "$BIG" "$R"
 else
-    run_set "$BIG" "$R" 0
-    run_set "$SMALL" "$TSHARK_R" 1
+    set_for "$BIG" 0
+    run_set "$BIG" "$R"
+    set_for "$SMALL" 1
+    run_set "$SMALL" "$TSHARK_R"
 fi
 log "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
