@@ -5,6 +5,7 @@ use crate::ftp::parse;
 use crate::ftp::session::{ep, Session, Setup};
 use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
 use crate::net::decode::{Decoded, Decoder};
+use crate::net::fasthash::FastState;
 use crate::net::reassembly::Chunk;
 use crate::net::tcp::{
     CloseKind, ConnId, ConnMeta, ConnSummary, Dir, Interest, TcpEvent, TcpHandler, TcpLimits,
@@ -66,11 +67,11 @@ enum Role {
 struct Ftp<'a> {
     opts: Options,
     digits: u8,
-    sessions: HashMap<u64, Session>,
+    sessions: HashMap<u64, Session, FastState>,
     next_session: u64,
-    roles: HashMap<ConnId, Role>,
+    roles: HashMap<ConnId, Role, FastState>,
     /// Announced data-channel listeners → (session, setup).
-    expect: HashMap<SocketAddr, (u64, Setup)>,
+    expect: HashMap<SocketAddr, (u64, Setup), FastState>,
     done: Vec<model::Session>,
     sink: Option<SessionSink<'a>>,
     conn_list: Vec<model::TcpConnection>,
@@ -681,10 +682,10 @@ impl<'a> Analyzer<'a> {
             ftp: Ftp {
                 opts,
                 digits: 6,
-                sessions: HashMap::new(),
+                sessions: HashMap::default(),
                 next_session: 1,
-                roles: HashMap::new(),
-                expect: HashMap::new(),
+                roles: HashMap::default(),
+                expect: HashMap::default(),
                 done: Vec::new(),
                 sink,
                 conn_list: Vec::new(),

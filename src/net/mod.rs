@@ -1,6 +1,7 @@
 //! Network layers: link/IP decoding, IP defragmentation, TCP tracking and stream reassembly.
 
 pub mod decode;
+pub mod fasthash;
 pub mod ipfrag;
 pub mod reassembly;
 pub mod tcp;
