@@ -924,3 +924,29 @@ fn closed_stdout_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, _) = run(&["completions", shell]);
+        assert_eq!(code, 0);
+        assert!(
+            out.contains("analyze") && out.contains("show-passwords"),
+            "{shell}"
+        );
+    }
+    let (code, out, _) = run(&["man"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with(".ie") || out.contains(".TH"), "roff");
+}
+
+/// FTP on port 2121 is found from the dialogue alone, with the handshake kept.
+#[test]
+fn odd_port_found_without_ports_option() {
+    let v = json_of(&sample("ftplib-pyftpdlib-2121.pcap"), &[]);
+    let s = &v["sessions"][0];
+    assert_eq!(s["server"]["port"], 2121);
+    assert_eq!(s["timeline"][0]["what"], "SYN");
+    assert_eq!(s["timeline"][3]["kind"], "reply");
+    assert_eq!(s["transfers"].as_array().unwrap().len(), 8);
+}
