@@ -287,7 +287,7 @@ fn emit(r: &Report, c: &Common, out: &Out) -> Result<()> {
             w,
         )?,
         Format::Mermaid => report::mermaid::write_mermaid(r, c.session, w)?,
-        Format::Html => report::json::write_json(r, w)?,
+        Format::Html => report::html::write_html(r, w)?,
     }
     w.flush()?;
     Ok(())
