@@ -162,7 +162,6 @@ impl<'a> Ftp<'a> {
     fn session_wanting_data(&self, a: IpAddr, b: IpAddr) -> Option<u64> {
         self.sessions
             .values()
-            .filter(|s| !s.control_closed || s.wants_data())
             .filter(|s| {
                 let (c, v) = (s.client.ip(), s.server.ip());
                 ((c == a && v == b) || (c == b && v == a)) && s.wants_data()

@@ -35,7 +35,6 @@ pub struct TransferState {
     pub t: model::Transfer,
     /// Index of the command that used this data connection.
     pub command: Option<usize>,
-    pub matched: bool,
     pub closed: bool,
     /// The data connection's TCP client is the FTP client (passive mode).
     pub connector_is_client: bool,
@@ -109,7 +108,7 @@ pub struct Session {
     server_gap: bool,
     /// Failed login attempts (for brute-force detection across sessions).
     pub failed_logins: u32,
-    /// Whether the TCP client of the control connection is the FTP client.
+    /// Capture gaps in this session's connections.
     pub gaps: u64,
 }
 
@@ -738,14 +737,14 @@ impl Session {
         listener: SocketAddr,
         setup: Option<Setup>,
     ) -> usize {
-        let connector_is_client = connector.ip() == self.client.ip()
-            && listener.ip() != self.client.ip()
-            || setup.map(|s| s.mode == Mode::Passive).unwrap_or(false);
-        let mode = setup.map(|s| s.mode).unwrap_or(if connector_is_client {
-            Mode::Passive
-        } else {
-            Mode::Active
-        });
+        // Without an announced setup, who connected tells the mode.
+        let mode = setup
+            .map(|s| s.mode)
+            .unwrap_or(if connector.ip() == self.client.ip() {
+                Mode::Passive
+            } else {
+                Mode::Active
+            });
         let kind = setup.map(|s| s.kind).unwrap_or(match mode {
             Mode::Passive => "PASV",
             Mode::Active => "PORT",
@@ -777,7 +776,6 @@ impl Session {
                 matched: setup.is_some(),
             },
             command: None,
-            matched: setup.is_some(),
             closed: false,
             connector_is_client: mode == Mode::Passive,
             bytes_by_dir: [0; 2],
@@ -857,11 +855,6 @@ impl Session {
             if end > tr.t.end.ts {
                 tr.t.end = Time::new(end, digits);
             }
-            if tr.command.is_none() {
-                // Never tied to a command: say at least which way the bytes went.
-                let [to_listener, to_connector] = tr.bytes_by_dir;
-                let _ = (to_listener, to_connector);
-            }
             self.open_data = self.open_data.saturating_sub(1);
         }
     }
@@ -895,17 +888,8 @@ impl Session {
                 t.reply_code = st.final_code;
                 t.status = status_of(st.final_code, st.aborted);
             } else {
-                // No command: direction from which side sent the bytes.
-                let from_client = if tr.connector_is_client {
-                    tr.bytes_by_dir[0]
-                } else {
-                    tr.bytes_by_dir[1]
-                };
-                let from_server = if tr.connector_is_client {
-                    tr.bytes_by_dir[1]
-                } else {
-                    tr.bytes_by_dir[0]
-                };
+                // No command: the direction is which side sent the bytes.
+                let [from_client, from_server] = tr.bytes_by_dir;
                 t.direction = if from_client > from_server {
                     Direction::Upload
                 } else {
