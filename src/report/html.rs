@@ -132,16 +132,7 @@ fn status_badge(st: TransferStatus, code: Option<u16>) -> String {
 fn sessions_table(r: &Report, h: &mut String) {
     h.push_str("<table class=\"sessions\"><thead><tr><th>#</th><th>client</th><th>server</th><th>user</th><th>login</th><th>cmds</th><th>transfers</th><th>duration</th><th>anomalies</th></tr></thead><tbody>\n");
     for s in &r.sessions {
-        let n_cmds = s.commands.iter().filter(|c| !c.command.is_empty()).count();
-        let transfers = if s.transfers.is_empty() {
-            "0".to_string()
-        } else {
-            format!(
-                "{} ({})",
-                s.transfers.len(),
-                human::bytes(super::session_bytes(s))
-            )
-        };
+        let (n_cmds, transfers) = super::session_counts(s);
         let anomalies = if s.anomalies.is_empty() {
             "0".to_string()
         } else {

@@ -35,6 +35,18 @@ pub(crate) fn session_bytes(s: &Session) -> u64 {
     s.transfers.iter().map(|t| t.bytes).sum()
 }
 
+/// Commands the client sent (the greeting and unsolicited replies not counted), and the
+/// transfers cell of the session tables: "0" or "N (total bytes)".
+pub(crate) fn session_counts(s: &Session) -> (usize, String) {
+    let n_cmds = s.commands.iter().filter(|c| !c.command.is_empty()).count();
+    let transfers = if s.transfers.is_empty() {
+        "0".to_string()
+    } else {
+        format!("{} ({})", s.transfers.len(), human::bytes(session_bytes(s)))
+    };
+    (n_cmds, transfers)
+}
+
 /// Sessions selected by an optional id.
 pub(crate) fn selected(r: &Report, session: Option<u64>) -> impl Iterator<Item = &Session> {
     r.sessions.iter().filter(move |s| match session {

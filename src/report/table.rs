@@ -158,16 +158,7 @@ fn sessions_table(r: &Report, o: &TableOptions) -> Table {
         o,
     );
     for s in &r.sessions {
-        let n_cmds = s.commands.iter().filter(|c| !c.command.is_empty()).count();
-        let transfers = if s.transfers.is_empty() {
-            "0".to_string()
-        } else {
-            format!(
-                "{} ({})",
-                s.transfers.len(),
-                human::bytes(super::session_bytes(s))
-            )
-        };
+        let (n_cmds, transfers) = super::session_counts(s);
         let anomalies = s.anomalies.len();
         t.add_row(vec![
             right(s.id.to_string()),
