@@ -63,7 +63,7 @@ const CSS: &str = r#"
 :root { color-scheme: light; }
 body { margin: 0; background: #f6f7f9; color: #1f2328;
   font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", "Liberation Sans", sans-serif; }
-main { max-width: 1500px; margin: 0 auto; padding: 24px 28px 48px; }
+main { max-width: 1500px; margin: 0 auto; padding: 22px 20px 48px; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 h1 small { font-weight: 400; color: #656d76; font-size: 14px; }
 h2 { font-size: 18px; margin: 28px 0 10px; }
@@ -73,13 +73,13 @@ table { border-collapse: collapse; background: #fff; border: 1px solid #d0d7de; 
 th, td { padding: 5px 10px; border-bottom: 1px solid #eaeef2; text-align: left; vertical-align: top; }
 th { background: #f0f3f6; font-weight: 600; color: #424a53; font-size: 12.5px; }
 tr:nth-child(even) td { background: #fafbfc; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.badge { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.badge { display: inline-block; white-space: nowrap; padding: 0 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
 .ok { background: #dafbe1; color: #1a7f37; }
 .bad { background: #ffebe9; color: #cf222e; }
 .warn { background: #fff8c5; color: #9a6700; }
 .muted { color: #656d76; }
-section.session { margin-top: 34px; background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 14px 18px 18px; }
+section.session { margin-top: 34px; background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 14px 14px 18px; }
 section.session h2 { margin-top: 0; }
 .meta { color: #424a53; margin: 0 0 10px; }
 .meta b { color: #1f2328; }
@@ -210,9 +210,12 @@ struct Lanes {
     server_lane: (f64, f64),
     center: f64,
     width: f64,
+    /// Width of a data connection's head box.
+    data_box: f64,
 }
 
 const GUTTER: f64 = 170.0;
+const CONTROL_BOX: f64 = 150.0;
 const MAX_LABEL: usize = 96;
 
 fn lanes(s: &Session) -> Lanes {
@@ -220,11 +223,18 @@ fn lanes(s: &Session) -> Lanes {
     let spacing = if n == 0 {
         0.0
     } else {
-        (560.0 / n as f64).clamp(40.0, 100.0)
+        (560.0 / n as f64).clamp(40.0, 86.0)
     };
     let lane_left = GUTTER + 8.0;
-    let ctrl = lane_left + 90.0;
-    let client: Vec<f64> = (0..=n).map(|k| ctrl + k as f64 * spacing).collect();
+    let ctrl = lane_left + 82.0;
+    let data_box = (spacing - 8.0).min(92.0);
+    let first = CONTROL_BOX / 2.0 + data_box / 2.0 + 10.0;
+    let client: Vec<f64> = (0..=n)
+        .map(|k| match k {
+            0 => ctrl,
+            k => ctrl + first + (k - 1) as f64 * spacing,
+        })
+        .collect();
     let client_right = client[n] + 62.0;
     // The centre gap holds the labels (all arrows are centred on the page's
     // middle, since the server side mirrors the client side).
@@ -234,7 +244,7 @@ fn lanes(s: &Session) -> Lanes {
         .flat_map(|e| e.what.split('\n').map(|l| l.chars().count().min(MAX_LABEL)))
         .max()
         .unwrap_or(0) as f64;
-    let gap = (longest * 7.0 + 40.0 - 2.0 * (client_right - client[n])).clamp(300.0, 760.0);
+    let gap = (longest * 6.6 + 30.0 - 2.0 * (client_right - client[n])).clamp(300.0, 760.0);
     let center = client_right + gap / 2.0;
     let server: Vec<f64> = client.iter().map(|x| 2.0 * center - x).collect();
     let server_left = 2.0 * center - client_right;
@@ -246,6 +256,7 @@ fn lanes(s: &Session) -> Lanes {
         server_lane: (server_left, server_right),
         center,
         width: server_right + 16.0,
+        data_box,
     }
 }
 
@@ -442,11 +453,7 @@ fn session_svg(s: &Session, h: &mut String) {
                     format!(":{}", if side == "client" { cp } else { sp }),
                 )
             };
-            let bw = if k == 0 {
-                150.0
-            } else {
-                (l.client.get(1).map_or(100.0, |_| spacing_of(&l)) - 6.0).min(92.0)
-            };
+            let bw = if k == 0 { CONTROL_BOX } else { l.data_box };
             let _ = writeln!(
                 h,
                 "<g class=\"head\" data-conn=\"{conn}\"><rect x=\"{:.1}\" y=\"36\" width=\"{bw:.1}\" height=\"40\" rx=\"6\" fill=\"#fff\" stroke=\"{color}\" stroke-width=\"1.5\"/><text class=\"head\" x=\"{x:.1}\" y=\"52\" text-anchor=\"middle\" fill=\"{color}\">{}</text><text class=\"sub\" x=\"{x:.1}\" y=\"68\" text-anchor=\"middle\">{}</text></g>",
@@ -540,14 +547,6 @@ fn session_svg(s: &Session, h: &mut String) {
         h.push_str("</g>\n");
     }
     h.push_str("</svg>\n");
-}
-
-fn spacing_of(l: &Lanes) -> f64 {
-    if l.client.len() > 1 {
-        l.client[1] - l.client[0]
-    } else {
-        100.0
-    }
 }
 
 fn kind_word(k: EventKind) -> &'static str {

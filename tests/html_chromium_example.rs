@@ -1,0 +1,190 @@
+//! Renders the hand-built example report (hostile wire strings, IPv6, a gap) to HTML and
+//! checks it in headless chromium: every timeline event is a drawn `.event` element, and
+//! the page screenshots.
+//!
+//! Without chromium the test is skipped, except under CI (`CI` set), where it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ftptrace::model::EventKind;
+use ftptrace::report::html::write_html;
+use ftptrace::report::testdata::example_report;
+
+fn find_chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// Runs chromium headless with `args` + the page URL; returns stdout.
+fn chromium(bin: &Path, profile: &Path, args: &[String], url: &str) -> Vec<u8> {
+    let mut child = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut v).map(|_| v)
+    });
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for chromium") {
+            assert!(status.success(), "chromium failed: {status}");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    reader.join().unwrap().expect("read chromium output")
+}
+
+/// Attributes of every start tag `<g ...>` whose class list has `event`, in order.
+fn event_elements(dom: &str) -> Vec<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    for (i, _) in dom.match_indices("<g ") {
+        let end = i + dom[i..].find('>').expect("tag end");
+        let attrs = parse_attrs(&dom[i + 3..end]);
+        let is_event = attrs
+            .iter()
+            .any(|(k, v)| k == "class" && v.split_whitespace().any(|c| c == "event"));
+        if is_event {
+            found.push(attrs);
+        }
+    }
+    found
+}
+
+fn parse_attrs(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = s.trim();
+    while let Some(eq) = rest.find("=\"") {
+        let name = rest[..eq].trim().to_string();
+        let after = &rest[eq + 2..];
+        let close = after.find('"').expect("attribute end");
+        out.push((name, after[..close].to_string()));
+        rest = after[close + 1..].trim_start();
+    }
+    out
+}
+
+fn get<'a>(attrs: &'a [(String, String)], name: &str) -> &'a str {
+    attrs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {name} in {attrs:?}"))
+}
+
+fn kind_word(k: EventKind) -> &'static str {
+    match k {
+        EventKind::Tcp => "tcp",
+        EventKind::Command => "command",
+        EventKind::Reply => "reply",
+        EventKind::Data => "data",
+        EventKind::Anomaly => "anomaly",
+    }
+}
+
+#[test]
+fn html_renders_in_chromium() {
+    let Some(bin) = find_chromium() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("chromium is not installed (apt-get install -y chromium); required under CI");
+        }
+        eprintln!("skipping: chromium is not installed (apt-get install -y chromium)");
+        return;
+    };
+    let report = example_report();
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let mut html = Vec::new();
+    write_html(&report, &mut html).unwrap();
+    std::fs::write(&page, &html).unwrap();
+    let url = format!("file://{}", page.display());
+
+    // The DOM as chromium parsed it.
+    let profile = tempfile::tempdir().unwrap();
+    let dom = chromium(&bin, profile.path(), &["--dump-dom".to_string()], &url);
+    let dom = String::from_utf8(dom).expect("UTF-8 DOM");
+    assert!(dom.contains("ftptrace report"), "unexpected DOM:\n{dom}");
+    let drawn = event_elements(&dom);
+    let want: Vec<_> = report
+        .sessions
+        .iter()
+        .flat_map(|s| {
+            s.timeline
+                .iter()
+                .enumerate()
+                .map(move |(i, e)| (s.id, i, e))
+        })
+        .collect();
+    assert_eq!(drawn.len(), want.len(), "drawn events vs timeline events");
+    for (attrs, (id, idx, e)) in drawn.iter().zip(&want) {
+        assert_eq!(get(attrs, "data-session"), id.to_string(), "{attrs:?}");
+        assert_eq!(get(attrs, "data-idx"), idx.to_string(), "{attrs:?}");
+        assert_eq!(get(attrs, "data-conn"), e.conn, "{attrs:?}");
+        assert_eq!(get(attrs, "data-kind"), kind_word(e.kind), "{attrs:?}");
+    }
+    // Every session has its diagram; wire strings stayed text.
+    for s in &report.sessions {
+        assert!(dom.contains(&format!("id=\"session-{}\"", s.id)));
+    }
+    assert!(!dom.contains("<script>alert(1)"));
+
+    // A screenshot that is a real picture.
+    let shot = dir.path().join("report.png");
+    let profile = tempfile::tempdir().unwrap();
+    chromium(
+        &bin,
+        profile.path(),
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1400,2000".to_string(),
+        ],
+        &url,
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    assert!(
+        png.len() > 20_000,
+        "screenshot too small: {} bytes",
+        png.len()
+    );
+    // IHDR: width and height.
+    let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((w, h), (1400, 2000));
+    if let Some(keep) = std::env::var_os("FTPTRACE_KEEP_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+}
