@@ -230,6 +230,19 @@ pub enum EventKind {
     Anomaly,
 }
 
+impl EventKind {
+    /// The kind as it is spelled in JSON (and in the HTML's `data-kind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Tcp => "tcp",
+            EventKind::Command => "command",
+            EventKind::Reply => "reply",
+            EventKind::Data => "data",
+            EventKind::Anomaly => "anomaly",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
     pub ts: Time,
@@ -252,4 +265,22 @@ pub struct Anomaly {
     /// Sessions (ids) this finding involves; empty for a single-session finding inside a session.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sessions: Vec<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventKind;
+
+    #[test]
+    fn event_kind_names_match_json() {
+        for k in [
+            EventKind::Tcp,
+            EventKind::Command,
+            EventKind::Reply,
+            EventKind::Data,
+            EventKind::Anomaly,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+    }
 }

@@ -1,46 +1,30 @@
 //! The HTML report in a real headless Chromium (Debian's `chromium`): rendered, screenshot
-//! taken, and the DOM checked so that every timeline event of every session is drawn.
-//! Without Chromium the test says why and skips; under CI=true it fails instead.
+//! taken, and the DOM checked so that every timeline event of every session is drawn —
+//! for real samples and for the hand-built example report (hostile wire strings, IPv6, a
+//! gap). Without Chromium the tests say why and skip; under CI (`CI` set) they fail.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ftptrace::report::html::write_html;
+use ftptrace::report::testdata::example_report;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            let out = Command::new("sh")
-                .args(["-c", &format!("command -v {name}")])
-                .output()
-                .ok()?;
-            let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            (!p.is_empty()).then(|| PathBuf::from(p))
-        })
-}
-
-fn headless(bin: &Path, profile: &Path, extra: &[&str], url: &str) -> std::process::Output {
-    Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1400,2200",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .output()
-        .expect("run chromium")
+/// Chromium's path, or `None` after saying why the test skips (a failure under CI).
+fn chromium_or_skip() -> Option<PathBuf> {
+    let found = find_chromium();
+    if found.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("chromium is not installed (apt-get install -y chromium); required under CI");
+        }
+        eprintln!("skipping: chromium is not installed (apt-get install -y chromium)");
+    }
+    found
 }
 
 fn ftptrace(args: &[&str]) -> Vec<u8> {
@@ -56,24 +40,102 @@ fn ftptrace(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-/// The value of `name="…"` inside one tag.
-fn attr<'a>(tag: &'a str, name: &str) -> &'a str {
-    let key = format!("{name}=\"");
-    let start = tag.find(&key).map(|i| i + key.len()).unwrap_or(tag.len());
-    let end = tag[start..]
-        .find('"')
-        .map(|i| start + i)
-        .unwrap_or(tag.len());
-    &tag[start..end]
+fn find_chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// Runs chromium headless with `args` + the page URL; returns stdout.
+fn chromium(bin: &Path, profile: &Path, args: &[String], url: &str) -> Vec<u8> {
+    let mut child = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut v).map(|_| v)
+    });
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for chromium") {
+            assert!(status.success(), "chromium failed: {status}");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    reader.join().unwrap().expect("read chromium output")
+}
+
+/// Attributes of every start tag `<g ...>` whose class list has `event`, in order.
+fn event_elements(dom: &str) -> Vec<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    for (i, _) in dom.match_indices("<g ") {
+        let end = i + dom[i..].find('>').expect("tag end");
+        let attrs = parse_attrs(&dom[i + 3..end]);
+        let is_event = attrs
+            .iter()
+            .any(|(k, v)| k == "class" && v.split_whitespace().any(|c| c == "event"));
+        if is_event {
+            found.push(attrs);
+        }
+    }
+    found
+}
+
+fn parse_attrs(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = s.trim();
+    while let Some(eq) = rest.find("=\"") {
+        let name = rest[..eq].trim().to_string();
+        let after = &rest[eq + 2..];
+        let close = after.find('"').expect("attribute end");
+        out.push((name, after[..close].to_string()));
+        rest = after[close + 1..].trim_start();
+    }
+    out
+}
+
+fn get<'a>(attrs: &'a [(String, String)], name: &str) -> &'a str {
+    attrs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {name} in {attrs:?}"))
 }
 
 #[test]
 fn html_report_renders_every_event_in_chromium() {
-    let Some(bin) = chromium() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("chromium is not installed (CI=true: not skipping; apt-get install chromium)");
-        }
-        eprintln!("skipping: chromium is not installed (apt-get install chromium)");
+    let Some(bin) = chromium_or_skip() else {
         return;
     };
     let caps = [
@@ -109,25 +171,19 @@ fn html_report_renders_every_event_in_chromium() {
 
     let url = format!("file://{}", html.display());
     let profile = tempfile::tempdir().unwrap();
-    let dom = headless(&bin, profile.path(), &["--dump-dom"], &url);
-    assert!(
-        dom.status.success(),
-        "chromium --dump-dom: {}",
-        String::from_utf8_lossy(&dom.stderr)
-    );
-    let dom = String::from_utf8_lossy(&dom.stdout).to_string();
+    let dom = chromium(&bin, profile.path(), &["--dump-dom".to_string()], &url);
+    let dom = String::from_utf8(dom).expect("UTF-8 DOM");
     assert!(dom.contains("<svg"), "no SVG in the rendered DOM");
 
     // Every timeline event of every session is an .event element with its connection and kind.
-    let drawn: Vec<(u64, String, String, usize)> = dom
-        .match_indices("<g class=\"event\"")
-        .map(|(i, _)| {
-            let tag = &dom[i..i + dom[i..].find('>').unwrap()];
+    let drawn: Vec<(u64, String, String, usize)> = event_elements(&dom)
+        .iter()
+        .map(|a| {
             (
-                attr(tag, "data-session").parse().unwrap(),
-                attr(tag, "data-conn").to_string(),
-                attr(tag, "data-kind").to_string(),
-                attr(tag, "data-idx").parse().unwrap(),
+                get(a, "data-session").parse().unwrap(),
+                get(a, "data-conn").to_string(),
+                get(a, "data-kind").to_string(),
+                get(a, "data-idx").parse().unwrap(),
             )
         })
         .collect();
@@ -152,16 +208,14 @@ fn html_report_renders_every_event_in_chromium() {
     // A screenshot that is a real picture.
     let png = dir.path().join("report.png");
     let profile = tempfile::tempdir().unwrap();
-    let shot = headless(
+    chromium(
         &bin,
         profile.path(),
-        &[&format!("--screenshot={}", png.display())],
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1400,2200".to_string(),
+        ],
         &url,
-    );
-    assert!(
-        shot.status.success(),
-        "chromium --screenshot: {}",
-        String::from_utf8_lossy(&shot.stderr)
     );
     let bytes = std::fs::read(&png).expect("screenshot written");
     assert_eq!(&bytes[1..4], b"PNG");
@@ -170,4 +224,74 @@ fn html_report_renders_every_event_in_chromium() {
         "screenshot of {} bytes looks empty",
         bytes.len()
     );
+}
+
+#[test]
+fn example_report_renders_every_event_in_chromium() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let report = example_report();
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let mut html = Vec::new();
+    write_html(&report, &mut html).unwrap();
+    std::fs::write(&page, &html).unwrap();
+    let url = format!("file://{}", page.display());
+
+    // The DOM as chromium parsed it.
+    let profile = tempfile::tempdir().unwrap();
+    let dom = chromium(&bin, profile.path(), &["--dump-dom".to_string()], &url);
+    let dom = String::from_utf8(dom).expect("UTF-8 DOM");
+    assert!(dom.contains("ftptrace report"), "unexpected DOM:\n{dom}");
+    let drawn = event_elements(&dom);
+    let want: Vec<_> = report
+        .sessions
+        .iter()
+        .flat_map(|s| {
+            s.timeline
+                .iter()
+                .enumerate()
+                .map(move |(i, e)| (s.id, i, e))
+        })
+        .collect();
+    assert_eq!(drawn.len(), want.len(), "drawn events vs timeline events");
+    for (attrs, (id, idx, e)) in drawn.iter().zip(&want) {
+        assert_eq!(get(attrs, "data-session"), id.to_string(), "{attrs:?}");
+        assert_eq!(get(attrs, "data-idx"), idx.to_string(), "{attrs:?}");
+        assert_eq!(get(attrs, "data-conn"), e.conn, "{attrs:?}");
+        assert_eq!(get(attrs, "data-kind"), e.kind.as_str(), "{attrs:?}");
+    }
+    // Every session has its diagram; wire strings stayed text.
+    for s in &report.sessions {
+        assert!(dom.contains(&format!("id=\"session-{}\"", s.id)));
+    }
+    assert!(!dom.contains("<script>alert(1)"));
+
+    // A screenshot that is a real picture.
+    let shot = dir.path().join("report.png");
+    let profile = tempfile::tempdir().unwrap();
+    chromium(
+        &bin,
+        profile.path(),
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1400,2000".to_string(),
+        ],
+        &url,
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    assert!(
+        png.len() > 20_000,
+        "screenshot too small: {} bytes",
+        png.len()
+    );
+    // IHDR: width and height.
+    let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((w, h), (1400, 2000));
+    if let Some(keep) = std::env::var_os("FTPTRACE_KEEP_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
 }

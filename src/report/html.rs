@@ -473,7 +473,7 @@ fn session_svg(s: &Session, h: &mut String) {
             Side::Server => (sx, cx),
         };
         let dir = if x2 >= x1 { 1.0 } else { -1.0 };
-        let kind = kind_word(e.kind);
+        let kind = e.kind.as_str();
         let from = match e.from {
             Side::Client => "client",
             Side::Server => "server",
@@ -547,16 +547,6 @@ fn session_svg(s: &Session, h: &mut String) {
         h.push_str("</g>\n");
     }
     h.push_str("</svg>\n");
-}
-
-fn kind_word(k: EventKind) -> &'static str {
-    match k {
-        EventKind::Tcp => "tcp",
-        EventKind::Command => "command",
-        EventKind::Reply => "reply",
-        EventKind::Data => "data",
-        EventKind::Anomaly => "anomaly",
-    }
 }
 
 const LEGEND: &str = concat!(
@@ -698,7 +688,7 @@ mod tests {
                 s.timeline
                     .iter()
                     .enumerate()
-                    .map(move |(i, e)| (s.id, e.conn.clone(), kind_word(e.kind).to_string(), i))
+                    .map(move |(i, e)| (s.id, e.conn.clone(), e.kind.as_str().to_string(), i))
             })
             .collect();
         assert_eq!(drawn, want);
