@@ -359,6 +359,7 @@ impl<'a> Ftp<'a> {
         let mut m = s.into_model();
         match self.sink.as_mut() {
             Some(sink) => {
+                m.set_time_digits(self.digits);
                 // Cross-session findings known by now that involve this session.
                 for a in &self.anomalies {
                     if a.sessions.contains(&m.id) {
@@ -680,7 +681,7 @@ impl<'a> Analyzer<'a> {
             tcp: TcpTracker::new(TcpLimits::default(), ports),
             ftp: Ftp {
                 opts,
-                digits: 6,
+                digits: 0,
                 sessions: HashMap::default(),
                 next_session: 1,
                 roles: HashMap::default(),
@@ -697,12 +698,11 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Sub-second digits for times (the capture's precision).
+    /// The capture's precision only grows (a pcapng interface block may come late); 0 means
+    /// not known yet. Every time in the report is written with the final value.
     pub fn set_digits(&mut self, digits: u8) {
-        if digits != self.ftp.digits {
+        if digits > self.ftp.digits {
             self.ftp.digits = digits;
-            for s in self.ftp.sessions.values_mut() {
-                s.set_digits(digits);
-            }
         }
     }
 
@@ -722,9 +722,24 @@ impl<'a> Analyzer<'a> {
     pub fn run(
         &mut self,
         src: &mut dyn PacketSource,
-        mut on_error: impl FnMut(&crate::capture::CaptureError),
+        on_error: impl FnMut(&crate::capture::CaptureError),
     ) {
+        self.run_with(src, on_error, |_| true);
+    }
+
+    /// [`Analyzer::run`] that also calls `every` each 4096 records (progress, cancelling):
+    /// reading stops early when it returns false.
+    pub fn run_with(
+        &mut self,
+        src: &mut dyn PacketSource,
+        mut on_error: impl FnMut(&crate::capture::CaptureError),
+        mut every: impl FnMut(&dyn PacketSource) -> bool,
+    ) {
+        let mut n: u64 = 0;
         loop {
+            // The capture's precision, known from its header before its packets (a
+            // field read and a compare): times are written with it from the first one.
+            self.set_digits(src.ts_digits());
             match src.next_packet() {
                 Ok(Some(pkt)) => self.packet(&pkt),
                 Ok(None) => break,
@@ -733,10 +748,9 @@ impl<'a> Analyzer<'a> {
                     self.ftp.errors.push(e.to_string());
                 }
             }
-            // Keep the precision current (cheap: a field read).
-            let d = src.ts_digits();
-            if d != self.ftp.digits {
-                self.set_digits(d);
+            n += 1;
+            if n & 0xfff == 0 && !every(src) {
+                break;
             }
         }
     }
@@ -767,6 +781,18 @@ impl<'a> Analyzer<'a> {
         f.stats.ip_fragments = ds.fragments;
         f.stats.ip_reassembled = ds.reassembled;
         let mut sessions = std::mem::take(&mut f.done);
+        // Every time with the capture's final precision.
+        let digits = f.digits;
+        for a in f.anomalies.iter_mut() {
+            a.ts.digits = digits;
+        }
+        for c in f.conn_list.iter_mut() {
+            c.start.digits = digits;
+            c.end.digits = digits;
+        }
+        for s in sessions.iter_mut() {
+            s.set_time_digits(digits);
+        }
         // Cross-session findings stand in every session they involve.
         for a in &f.anomalies {
             for s in sessions.iter_mut().filter(|s| a.sessions.contains(&s.id)) {

@@ -206,29 +206,19 @@ fn pump(
     for e in open_errors {
         an.error(e.to_string());
     }
-    let mut n: u64 = 0;
-    loop {
-        match src.next_packet() {
-            Ok(Some(pkt)) => an.packet(&pkt),
-            Ok(None) => break,
-            Err(e) => {
-                eprintln!("ftptrace: {e}");
-                status = status.max(status_of(&e));
-                an.error(e.to_string());
-            }
-        }
-        n += 1;
-        if n & 0xfff == 0 {
-            an.set_digits(src.ts_digits());
+    an.run_with(
+        src,
+        |e| {
+            eprintln!("ftptrace: {e}");
+            status = status.max(status_of(e));
+        },
+        |src| {
             if let Some(pb) = &progress {
                 pb.set_position(src.progress().0);
             }
-            if write_err.borrow().is_some() {
-                break;
-            }
-        }
-    }
-    an.set_digits(src.ts_digits());
+            write_err.borrow().is_none()
+        },
+    );
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }

@@ -135,6 +135,27 @@ pub struct Session {
     pub transfer_type: Option<String>,
 }
 
+impl Session {
+    /// Write every time of this session with `digits` sub-second digits: the capture's
+    /// precision is final only once its headers (pcapng interface blocks) have been read.
+    pub fn set_time_digits(&mut self, digits: u8) {
+        let mut times: Vec<&mut Time> = vec![&mut self.start, &mut self.end];
+        for c in &mut self.commands {
+            times.push(&mut c.ts);
+            times.extend(c.replies.iter_mut().map(|r| &mut r.ts));
+        }
+        for t in &mut self.transfers {
+            times.push(&mut t.start);
+            times.push(&mut t.end);
+        }
+        times.extend(self.timeline.iter_mut().map(|e| &mut e.ts));
+        times.extend(self.anomalies.iter_mut().map(|a| &mut a.ts));
+        for t in times {
+            t.digits = digits;
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Command {
     pub ts: Time,

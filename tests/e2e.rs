@@ -950,3 +950,31 @@ fn odd_port_found_without_ports_option() {
     assert_eq!(s["timeline"][3]["kind"], "reply");
     assert_eq!(s["transfers"].as_array().unwrap().len(), 8);
 }
+
+/// Times carry the capture's precision: 9 digits for a nanosecond pcap, 6 for microseconds,
+/// from the first packet on (also in pcapng, whose precision comes from a block).
+#[test]
+fn times_have_the_captures_precision() {
+    for (name, digits) in [
+        ("documented-active-nsec.pcap", 9),
+        ("documented-active.pcap", 6),
+        ("curl-epsv-vsftpd.pcapng", 6),
+    ] {
+        let v = json_of(&sample(name), &[]);
+        let s = &v["sessions"][0];
+        for t in [
+            &s["start"],
+            &s["timeline"][0]["ts"],
+            &s["commands"][0]["ts"],
+        ] {
+            let frac = t
+                .as_str()
+                .unwrap()
+                .rsplit('.')
+                .next()
+                .unwrap()
+                .trim_end_matches('Z');
+            assert_eq!(frac.len(), digits, "{name}: {t}");
+        }
+    }
+}

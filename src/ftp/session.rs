@@ -168,10 +168,6 @@ impl Session {
         Time::new(ts, self.digits)
     }
 
-    pub fn set_digits(&mut self, digits: u8) {
-        self.digits = digits;
-    }
-
     fn touch(&mut self, ts: Timestamp) {
         if ts > self.end {
             self.end = ts;

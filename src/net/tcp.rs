@@ -7,7 +7,7 @@ use super::TcpSegment;
 use crate::capture::Timestamp;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 /// Index of a connection in the tracker (stable for the whole run, never reused).
 pub type ConnId = u64;
@@ -579,9 +579,4 @@ impl TcpTracker {
     pub fn buffered(&self) -> usize {
         self.budget.used
     }
-}
-
-/// True when `ip` is one of the two addresses of `meta`.
-pub fn involves(meta: &ConnMeta, ip: IpAddr) -> bool {
-    meta.client.ip() == ip || meta.server.ip() == ip
 }
