@@ -97,6 +97,7 @@ impl<'a> Ftp<'a> {
     fn new_session(&mut self, meta: &ConnMeta, client_is_tcp_client: bool) -> u64 {
         let id = self.next_session;
         self.next_session += 1;
+        self.stats.ftp_sessions += 1;
         let (c, s) = if client_is_tcp_client {
             (meta.client, meta.server)
         } else {
@@ -226,66 +227,36 @@ impl<'a> Ftp<'a> {
         };
         let undecided = (p.buf[0].len() < PROBE_BYTES && verdicts[0].0.is_none())
             || (p.buf[1].len() < PROBE_BYTES && verdicts[1].0.is_none());
+        if client_is_tcp_client.is_none() && undecided {
+            return Interest::Data;
+        }
+        let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else {
+            unreachable!("checked above")
+        };
         match client_is_tcp_client {
             Some(orient) => {
-                let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else {
-                    unreachable!()
-                };
-                let id = self.new_session(meta, orient);
-                self.stats.ftp_sessions += 1;
-                let s = self.sessions.get_mut(&id).expect("new");
-                for (ts, dir, ev) in p.events {
-                    s.event(
-                        ts,
-                        0,
-                        Self::side(orient, dir),
-                        EventKind::Tcp,
-                        ev.as_str().to_string(),
-                    );
-                }
-                // Replay what the probe held, the side that spoke first first.
-                for d in [0usize, 1] {
-                    let dir = if d == 0 { Dir::ToServer } else { Dir::ToClient };
-                    if !p.buf[d].is_empty() {
-                        s.control_data(ts, Self::side(orient, dir), &p.buf[d]);
-                    }
-                }
-                self.drain_setups(id);
-                Interest::Data
+                self.new_session(meta, orient);
             }
-            None if undecided => Interest::Data,
-            None => {
-                // Not FTP control: maybe a data connection whose setup we missed.
-                let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else {
-                    unreachable!()
-                };
-                if let Some(sid) = self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
-                    self.new_data(meta, sid, None, false);
-                    for (ts, dir, ev) in p.events {
-                        self.tcp_event(meta, ts, dir, ev);
-                    }
-                    for d in [0usize, 1] {
-                        let dir = if d == 0 { Dir::ToServer } else { Dir::ToClient };
-                        if !p.buf[d].is_empty() {
-                            self.data_chunk(
-                                meta,
-                                ts,
-                                dir,
-                                Chunk::Data {
-                                    offset: 0,
-                                    bytes: &p.buf[d],
-                                },
-                                true,
-                            );
-                        }
-                    }
-                    Interest::Data
-                } else {
+            // Not FTP control: maybe a data connection whose setup we missed.
+            None => match self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
+                Some(sid) => self.new_data(meta, sid, None, false),
+                None => {
                     self.roles.insert(meta.id, Role::Other);
-                    Interest::Ignore
+                    return Interest::Ignore;
                 }
+            },
+        }
+        // Replay what the probe held through the role the connection has now, the
+        // client's side first.
+        for (ts, dir, ev) in p.events {
+            self.tcp_event(meta, ts, dir, ev);
+        }
+        for (bytes, dir) in p.buf.iter().zip([Dir::ToServer, Dir::ToClient]) {
+            if !bytes.is_empty() {
+                self.on_data(meta, ts, dir, Chunk::Data { offset: 0, bytes }, true);
             }
         }
+        Interest::Data
     }
 
     /// Register the setups a session announced since last time.
@@ -480,12 +451,10 @@ impl<'a> TcpHandler for Ftp<'a> {
         }
         if self.is_ftp_port(meta.server.port()) {
             self.new_session(meta, true);
-            self.stats.ftp_sessions += 1;
             return (Interest::Data, false);
         }
         if !meta.saw_syn && self.is_ftp_port(meta.client.port()) {
             self.new_session(meta, false);
-            self.stats.ftp_sessions += 1;
             return (Interest::Data, false);
         }
         self.roles.insert(
