@@ -299,7 +299,6 @@ impl<'a> Ftp<'a> {
             }
             Chunk::Gap { offset, len } => {
                 self.stats.capture_gaps += 1;
-                s.gaps += 1;
                 s.anomaly(
                     ts,
                     "capture_gap",

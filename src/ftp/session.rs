@@ -108,8 +108,6 @@ pub struct Session {
     server_gap: bool,
     /// Failed login attempts (for brute-force detection across sessions).
     pub failed_logins: u32,
-    /// Capture gaps in this session's connections.
-    pub gaps: u64,
 }
 
 impl Session {
@@ -160,7 +158,6 @@ impl Session {
             cleartext_flagged: false,
             server_gap: false,
             failed_logins: 0,
-            gaps: 0,
         }
     }
 
@@ -315,7 +312,6 @@ impl Session {
 
     /// Bytes the capture lost on the control connection.
     pub fn control_gap(&mut self, ts: Timestamp, from: Side, offset: u64, len: u64) {
-        self.gaps += 1;
         if self.tls {
             return;
         }
