@@ -103,15 +103,7 @@ impl<'a> Ftp<'a> {
         } else {
             (meta.server, meta.client)
         };
-        let sess = Session::new(
-            id,
-            meta.id,
-            c,
-            s,
-            meta.start,
-            self.digits,
-            self.opts.show_passwords,
-        );
+        let sess = Session::new(id, c, s, meta.start, self.digits, self.opts.show_passwords);
         self.sessions.insert(id, sess);
         self.roles.insert(
             meta.id,

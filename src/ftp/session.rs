@@ -46,8 +46,6 @@ struct CmdState {
     verb: Verb,
     /// An ABOR was sent while this command was running.
     aborted: bool,
-    /// A data connection was tied to it.
-    bound: bool,
     rest: Option<u64>,
     expected: Option<u64>,
     final_code: Option<u16>,
@@ -67,7 +65,6 @@ struct Run {
 
 pub struct Session {
     pub id: u64,
-    pub control: u64,
     pub client: SocketAddr,
     pub server: SocketAddr,
     pub start: Timestamp,
@@ -91,7 +88,6 @@ pub struct Session {
     rest: Option<u64>,
     /// SIZE answers: (resolved path or arg, size), newest last, bounded.
     sizes: VecDeque<(String, u64)>,
-    pub setup: Option<Setup>,
     /// Setups announced since the analyzer last looked.
     pub new_setups: Vec<Setup>,
     pub transfers: Vec<TransferState>,
@@ -111,10 +107,8 @@ pub struct Session {
 }
 
 impl Session {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: u64,
-        control: u64,
         client: SocketAddr,
         server: SocketAddr,
         start: Timestamp,
@@ -123,7 +117,6 @@ impl Session {
     ) -> Self {
         Session {
             id,
-            control,
             client,
             server,
             start,
@@ -146,7 +139,6 @@ impl Session {
             transfer_type: None,
             rest: None,
             sizes: VecDeque::new(),
-            setup: None,
             new_setups: Vec::new(),
             transfers: Vec::new(),
             waiting_cmds: VecDeque::new(),
@@ -484,7 +476,6 @@ impl Session {
         self.cmd_state.push(CmdState {
             verb,
             aborted: false,
-            bound: false,
             rest,
             expected: None,
             final_code: None,
@@ -534,7 +525,6 @@ impl Session {
     }
 
     fn announce(&mut self, s: Setup) {
-        self.setup = Some(s);
         self.new_setups.push(s);
     }
 
@@ -582,7 +572,6 @@ impl Session {
                 self.cmd_state.push(CmdState {
                     verb: Verb::Other,
                     aborted: false,
-                    bound: false,
                     rest: None,
                     expected: None,
                     final_code: None,
@@ -799,8 +788,7 @@ impl Session {
 
     fn bind(&mut self, t: usize, c: usize) {
         let cmd = &self.commands[c];
-        let st = &mut self.cmd_state[c];
-        st.bound = true;
+        let st = &self.cmd_state[c];
         let path = resolve(cmd.cwd.as_deref(), parse::strip_list_options(&cmd.arg));
         let tr = &mut self.transfers[t];
         tr.command = Some(c);
