@@ -550,7 +550,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                         let [a, b] = h;
                         let hx = if main == 0 { a } else { b };
                         let t = &mut s.transfers[d.transfer].t;
-                        if t.missing_bytes == 0 {
+                        if t.missing_bytes == Some(0) {
                             t.sha256 = Some(hex(&hx.finalize()));
                         }
                     }

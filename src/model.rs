@@ -200,6 +200,33 @@ pub enum TransferStatus {
     Incomplete,
 }
 
+/// Whether a transfer's data connection is in the capture (SPEC.md `data`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataCapture {
+    /// The data connection is in the capture.
+    Captured,
+    /// The dialogue shows a transfer but its data connection is not in the capture
+    /// (a capture filtered to the control port, say); byte fields are null.
+    NotCaptured,
+    /// The data connection carries TLS (PROT P).
+    Encrypted,
+}
+
+/// How a data connection was tied to its session (SPEC.md `match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataMatch {
+    /// The connection's listener is the announced address and port.
+    Announced,
+    /// The announced port with another address (NAT).
+    Nat,
+    /// Hosts and time only (the announcement was not seen, e.g. encrypted).
+    Timing,
+    /// Not tied to an announcement (`matched: false`).
+    None,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Transfer {
     pub command: String,
@@ -213,9 +240,17 @@ pub struct Transfer {
     pub data_server: Endpoint,
     pub start: Time,
     pub end: Time,
-    pub bytes: u64,
-    pub captured_bytes: u64,
-    pub missing_bytes: u64,
+    /// Whether the data connection is in the capture.
+    pub data: DataCapture,
+    /// How the data connection was tied.
+    #[serde(rename = "match")]
+    pub match_: DataMatch,
+    /// Payload bytes by TCP sequence numbers; `None` when the data connection is not captured.
+    pub bytes: Option<u64>,
+    /// Payload bytes present in the capture; `None` when not captured.
+    pub captured_bytes: Option<u64>,
+    /// Capture loss inside the transfer; `None` when not captured.
+    pub missing_bytes: Option<u64>,
     pub expected_bytes: Option<u64>,
     pub rest: Option<u64>,
     pub status: TransferStatus,

@@ -231,7 +231,7 @@ fn nated_pasv_reply_matches_on_the_server_and_port() {
     let t = &s.transfers[0];
     assert!(t.matched);
     assert_eq!(t.command, "RETR");
-    assert_eq!(t.bytes, 6);
+    assert_eq!(t.bytes, Some(6));
     assert_eq!(t.expected_bytes, Some(6));
     assert_eq!(t.status, TransferStatus::Complete);
     assert_eq!(t.announced.as_ref().unwrap().ip.to_string(), "203.0.113.5");
@@ -279,7 +279,7 @@ fn reply_227_to_epsv_and_a_lost_setup() {
     let t = &s.transfers[1];
     assert!(!t.matched);
     assert_eq!(t.command, "RETR");
-    assert_eq!(t.bytes, 3);
+    assert_eq!(t.bytes, Some(3));
     assert!(s
         .anomalies
         .iter()

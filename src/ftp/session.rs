@@ -4,8 +4,8 @@
 use super::parse::{self, Line, ReplyAssembler, ReplyEvent, Verb};
 use crate::capture::Timestamp;
 use crate::model::{
-    self, Anomaly, Close, Direction, Endpoint, Event, EventKind, Login, Mode, Reply, Side, Time,
-    TransferStatus,
+    self, Anomaly, Close, DataCapture, DataMatch, Direction, Endpoint, Event, EventKind, Login,
+    Mode, Reply, Side, Time, TransferStatus,
 };
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -743,9 +743,15 @@ impl Session {
                 data_server: ep(listener),
                 start: self.time(ts),
                 end: self.time(ts),
-                bytes: 0,
-                captured_bytes: 0,
-                missing_bytes: 0,
+                data: DataCapture::Captured,
+                match_: match setup {
+                    Some(s) if s.listener == s.announced => DataMatch::Announced,
+                    Some(_) => DataMatch::Nat,
+                    None => DataMatch::None,
+                },
+                bytes: Some(0),
+                captured_bytes: Some(0),
+                missing_bytes: Some(0),
                 expected_bytes: None,
                 rest: None,
                 status: TransferStatus::Incomplete,
@@ -829,9 +835,9 @@ impl Session {
                 return;
             }
             tr.closed = true;
-            tr.t.bytes = seq_bytes;
-            tr.t.captured_bytes = captured.min(seq_bytes);
-            tr.t.missing_bytes = seq_bytes.saturating_sub(captured);
+            tr.t.bytes = Some(seq_bytes);
+            tr.t.captured_bytes = Some(captured.min(seq_bytes));
+            tr.t.missing_bytes = Some(seq_bytes.saturating_sub(captured));
             if end > tr.t.end.ts {
                 tr.t.end = Time::new(end, digits);
             }
@@ -876,7 +882,7 @@ impl Session {
                     Direction::Download
                 };
             }
-            if t.missing_bytes > 0 {
+            if t.missing_bytes != Some(0) {
                 t.sha256 = None;
             }
             transfers.push(t);

@@ -32,7 +32,7 @@ pub(crate) fn distinct_anomalies(r: &Report) -> Vec<&Anomaly> {
 
 /// Payload bytes the session's data connections carried.
 pub(crate) fn session_bytes(s: &Session) -> u64 {
-    s.transfers.iter().map(|t| t.bytes).sum()
+    s.transfers.iter().filter_map(|t| t.bytes).sum()
 }
 
 /// Commands the client sent (the greeting and unsolicited replies not counted), and the

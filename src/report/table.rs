@@ -5,7 +5,9 @@ use std::io::{self, Write};
 
 use super::human;
 use super::text::escape_terminal;
-use crate::model::{Direction, Login, Mode, Report, Session, Transfer, TransferStatus};
+use crate::model::{
+    DataCapture, Direction, Login, Mode, Report, Session, Transfer, TransferStatus,
+};
 
 /// How to draw the tables. The CLI decides `color` (stdout is a terminal and
 /// `NO_COLOR` is unset) and `width` (the terminal's); nothing here looks at
@@ -118,17 +120,30 @@ pub(crate) fn mode_word(t: &Transfer) -> String {
     format!("{m} {}", t.setup)
 }
 
-/// `"1.7 KiB"`, plus what the capture lost: `"4.1 MiB (4.2 KiB missing)"`.
+/// `"1.7 KiB"`, plus what the capture lost: `"4.1 MiB (4.2 KiB missing)"`; a transfer
+/// whose data connection is not in the capture says so.
 pub(crate) fn transfer_bytes(t: &Transfer) -> String {
-    let mut s = human::bytes(t.bytes);
-    if t.missing_bytes > 0 {
-        s.push_str(&format!(" ({} missing)", human::bytes(t.missing_bytes)));
+    let Some(bytes) = t.bytes else {
+        return match t.data {
+            DataCapture::Encrypted => "encrypted".to_string(),
+            _ => "data connection not in capture".to_string(),
+        };
+    };
+    let mut s = human::bytes(bytes);
+    if let Some(m) = t.missing_bytes.filter(|&m| m > 0) {
+        s.push_str(&format!(" ({} missing)", human::bytes(m)));
+    }
+    if t.data == DataCapture::Encrypted {
+        s.push_str(" encrypted");
     }
     s
 }
 
 pub(crate) fn transfer_rate(t: &Transfer) -> String {
-    human::rate(t.bytes, t.end.secs_since(t.start))
+    match t.bytes {
+        Some(b) => human::rate(b, t.end.secs_since(t.start)),
+        None => "-".to_string(),
+    }
 }
 
 /// The transfer's file: its resolved path, else its argument, else "-".
