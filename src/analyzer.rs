@@ -1,6 +1,7 @@
 //! The pipeline: packets → decode → TCP tracking → FTP sessions and data connections → Report.
 
 use crate::capture::{Packet, PacketSource, Timestamp};
+use crate::carve::{self, Carver, Piece};
 use crate::ftp::parse;
 use crate::ftp::session::{ep, Session, Setup};
 use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
@@ -13,7 +14,6 @@ use crate::net::tcp::{
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
@@ -25,6 +25,8 @@ pub struct Options {
     pub show_passwords: bool,
     pub hash: bool,
     pub extract: Option<PathBuf>,
+    /// Bounds of `--extract`.
+    pub extract_limits: carve::Limits,
 }
 
 /// Where finished sessions go as soon as they end (JSONL); `None` keeps them for the Report.
@@ -50,7 +52,8 @@ struct DataConn {
     /// TCP client of the data connection is the FTP client.
     connector_is_client: bool,
     hash: Option<[Sha256; 2]>,
-    files: [Option<(PathBuf, std::fs::File)>; 2],
+    /// With `--extract`: each direction's payload until the end tells which one it is.
+    pieces: [Option<Piece>; 2],
 }
 
 enum Role {
@@ -80,6 +83,12 @@ struct Ftp<'a> {
     failures: HashMap<(IpAddr, IpAddr), (u32, Vec<u64>)>,
     anomalies: Vec<Anomaly>,
     errors: Vec<String>,
+    /// With `--extract`: the directory's writer.
+    carver: Option<Carver>,
+    /// `--extract` problems found before any payload (the directory is unusable).
+    carve_errors: Vec<String>,
+    /// Payloads of ended data connections, named when their session ends.
+    carved: HashMap<(u64, usize), Piece, FastState>,
 }
 
 impl<'a> Ftp<'a> {
@@ -146,7 +155,7 @@ impl<'a> Ftp<'a> {
                 transfer,
                 connector_is_client,
                 hash,
-                files: [None, None],
+                pieces: [None, None],
             })),
         );
     }
@@ -285,8 +294,14 @@ impl<'a> Ftp<'a> {
                 if let Some(h) = d.hash.as_mut() {
                     h[dir.idx()].update(bytes);
                 }
-                if let Some(dirpath) = self.opts.extract.as_ref() {
-                    write_extract(dirpath, s, d, dir, bytes, &mut self.errors);
+                if let Some(c) = self.carver.as_mut() {
+                    let piece = &mut d.pieces[dir.idx()];
+                    if piece.is_none() {
+                        *piece = Some(c.open());
+                    }
+                    if let Some(p) = piece.as_mut() {
+                        c.write(p, bytes);
+                    }
                 }
             }
             Chunk::Gap { offset, len } => {
@@ -299,9 +314,8 @@ impl<'a> Ftp<'a> {
                         d.transfer + 1
                     ),
                 );
-                if let Some((_, f)) = d.files[dir.idx()].as_mut() {
-                    use std::io::{Seek, SeekFrom};
-                    let _ = f.seek(SeekFrom::Current(len.min(i64::MAX as u64) as i64));
+                if let (Some(c), Some(p)) = (self.carver.as_mut(), d.pieces[dir.idx()].as_mut()) {
+                    c.hole(p, len);
                 }
             }
         }
@@ -319,6 +333,7 @@ impl<'a> Ftp<'a> {
         let s = self.sessions.remove(&id).expect("present");
         self.expect.retain(|_, (sid, _)| *sid != id);
         let mut m = s.into_model();
+        self.carve(&mut m);
         match self.sink.as_mut() {
             Some(sink) => {
                 m.set_time_digits(self.digits);
@@ -331,6 +346,56 @@ impl<'a> Ftp<'a> {
                 sink(m)
             }
             None => self.done.push(m),
+        }
+    }
+
+    /// With `--extract`: name the session's carved payloads now that their outcome is
+    /// known, and write their manifest lines.
+    fn carve(&mut self, m: &mut model::Session) {
+        let Some(c) = self.carver.as_mut() else {
+            return;
+        };
+        for (i, t) in m.transfers.iter_mut().enumerate() {
+            let piece = self.carved.remove(&(m.id, i));
+            let (holes, holes_total, cut) = piece
+                .as_ref()
+                .map(|p| (p.holes().to_vec(), p.holes_total(), p.cut_bytes()))
+                .unwrap_or_default();
+            if let Some(p) = piece {
+                let fallback = if t.command.is_empty() {
+                    "data".to_string()
+                } else {
+                    t.command.to_ascii_lowercase()
+                };
+                let named = t.path.as_deref().unwrap_or(&t.arg);
+                let stem = carve::file_stem(m.id, i + 1, named, &fallback);
+                let partial = t.missing_bytes != Some(0)
+                    || t.status != model::TransferStatus::Complete
+                    || cut > 0;
+                t.extracted = c.keep(p, &stem, partial);
+            }
+            c.record(&carve::Entry {
+                session: m.id,
+                transfer: i + 1,
+                command: &t.command,
+                arg: &t.arg,
+                path: t.path.as_deref(),
+                direction: t.direction,
+                bytes: t.bytes,
+                captured: t.captured_bytes,
+                missing: t.missing_bytes,
+                holes_listed: holes.len(),
+                holes: holes.iter().map(|&(o, l)| [o, l]).collect(),
+                holes_total,
+                sha256: t.sha256.as_deref(),
+                status: t.status,
+                partial: t
+                    .extracted
+                    .as_deref()
+                    .is_some_and(|f| f.ends_with(".partial")),
+                cut_by_limit: cut,
+                file: t.extracted.clone(),
+            });
         }
     }
 
@@ -367,63 +432,6 @@ impl<'a> Ftp<'a> {
                 });
             }
         }
-    }
-}
-
-fn write_extract(
-    dir: &std::path::Path,
-    s: &Session,
-    d: &mut DataConn,
-    tdir: Dir,
-    bytes: &[u8],
-    errors: &mut Vec<String>,
-) {
-    let i = tdir.idx();
-    if d.files[i].is_none() {
-        let t = &s.transfers[d.transfer].t;
-        let named = t.path.as_deref().unwrap_or(&t.arg);
-        let base = named.rsplit('/').next().unwrap_or("");
-        let safe: String = base
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || ".-_".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let safe = safe.trim_start_matches('.');
-        let fallback = if t.command.is_empty() {
-            "data".to_string()
-        } else {
-            t.command.to_ascii_lowercase()
-        };
-        // Both directions may carry bytes until the end tells which one is the payload:
-        // then the other one's file is removed and this one loses its ".partN" suffix.
-        let name = format!(
-            "s{}-d{}-{}.part{i}",
-            s.id,
-            d.transfer + 1,
-            if safe.is_empty() {
-                fallback.as_str()
-            } else {
-                safe
-            },
-        );
-        let path = dir.join(name);
-        match std::fs::File::create(&path) {
-            Ok(f) => d.files[i] = Some((path, f)),
-            Err(e) => {
-                if errors.len() < 100 {
-                    errors.push(format!("{}: {e}", path.display()));
-                }
-                return;
-            }
-        }
-    }
-    if let Some((_, f)) = d.files[i].as_mut() {
-        let _ = f.write_all(bytes);
     }
 }
 
@@ -554,18 +562,14 @@ impl<'a> TcpHandler for Ftp<'a> {
                             t.sha256 = Some(hex(&hx.finalize()));
                         }
                     }
-                    for (i, f) in d.files.iter_mut().enumerate() {
-                        if let Some((path, _)) = f.take() {
-                            if i == main {
-                                let done = path.with_extension("");
-                                let kept = match std::fs::rename(&path, &done) {
-                                    Ok(()) => done,
-                                    Err(_) => path,
-                                };
-                                s.transfers[d.transfer].t.extracted =
-                                    Some(kept.display().to_string());
-                            } else {
-                                let _ = std::fs::remove_file(path);
+                    if let Some(c) = self.carver.as_mut() {
+                        for (i, p) in d.pieces.iter_mut().enumerate() {
+                            match p.take() {
+                                Some(p) if i == main => {
+                                    self.carved.insert((d.session, d.transfer), p);
+                                }
+                                Some(p) => c.discard(p),
+                                None => {}
                             }
                         }
                     }
@@ -633,9 +637,17 @@ impl<'a> Analyzer<'a> {
     pub fn new(opts: Options, sink: Option<SessionSink<'a>>) -> Self {
         let mut ports = vec![21];
         ports.extend(opts.ports.iter().copied());
-        if let Some(dir) = opts.extract.as_ref() {
-            let _ = std::fs::create_dir_all(dir);
-        }
+        let mut carve_errors = Vec::new();
+        let carver =
+            opts.extract
+                .as_ref()
+                .and_then(|dir| match Carver::new(dir, opts.extract_limits) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        carve_errors.push(e.to_string());
+                        None
+                    }
+                });
         Analyzer {
             decoder: Decoder::new(),
             tcp: TcpTracker::new(TcpLimits::default(), ports),
@@ -653,6 +665,9 @@ impl<'a> Analyzer<'a> {
                 failures: HashMap::new(),
                 anomalies: Vec::new(),
                 errors: Vec::new(),
+                carver,
+                carve_errors,
+                carved: HashMap::default(),
             },
         }
     }
@@ -765,27 +780,26 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        // Ids in order of first packet.
-        sessions.sort_by_key(|s| (s.start, s.id));
-        let mut remap = HashMap::new();
-        for (i, s) in sessions.iter_mut().enumerate() {
-            remap.insert(s.id, i as u64 + 1);
-            s.id = i as u64 + 1;
-        }
-        for a in f.anomalies.iter_mut() {
-            for s in a.sessions.iter_mut() {
-                *s = remap.get(s).copied().unwrap_or(*s);
-            }
-        }
-        for s in sessions.iter_mut() {
-            for a in s.anomalies.iter_mut() {
-                for x in a.sessions.iter_mut() {
-                    *x = remap.get(x).copied().unwrap_or(*x);
-                }
-            }
-        }
+        // Ids were given once, when each session was recognised (every format agrees).
+        sessions.sort_by_key(|s| s.id);
         f.conn_list.sort_by_key(|c| c.id);
+        let extract = f.opts.extract.as_ref().map(|dir| {
+            let mut sum = match f.carver.take() {
+                Some(c) => c.finish(),
+                None => carve::Summary::default(),
+            };
+            sum.errors.splice(0..0, f.carve_errors.drain(..));
+            model::ExtractSummary {
+                dir: dir.display().to_string(),
+                manifest: (!sum.manifest.as_os_str().is_empty())
+                    .then(|| sum.manifest.display().to_string()),
+                files: sum.files,
+                bytes: sum.bytes,
+                errors: sum.errors,
+            }
+        });
         Report {
+            extract,
             schema: "ftptrace/1",
             sessions,
             anomalies: f.anomalies,

@@ -60,6 +60,21 @@ pub struct Report {
     pub tcp_connections: Vec<TcpConnection>,
     /// Input problems (one line each, as printed on stderr).
     pub errors: Vec<String>,
+    /// With `--extract`: what was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extract: Option<ExtractSummary>,
+}
+
+/// What `--extract` wrote.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExtractSummary {
+    pub dir: String,
+    /// `DIR/manifest.jsonl`, null when it could not be created.
+    pub manifest: Option<String>,
+    pub files: u64,
+    pub bytes: u64,
+    /// Write errors, one line each naming the file (exit status 3).
+    pub errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -263,8 +278,7 @@ pub struct Transfer {
     /// Whether an announced PORT/PASV/EPRT/EPSV endpoint fits this connection (false: an
     /// `unmatched_data_connection`, with mode and setup inferred from who connected).
     pub matched: bool,
-    /// Where `--extract` wrote the payload.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// With `--extract`: the file written, relative to the directory (null otherwise).
     pub extracted: Option<String>,
 }
 
