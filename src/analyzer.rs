@@ -2,8 +2,8 @@
 
 use crate::capture::{Packet, PacketSource, Timestamp};
 use crate::carve::{self, Carver, Piece};
-use crate::ftp::parse;
 use crate::ftp::session::{ep, Session, Setup};
+use crate::ftp::{listing, parse};
 use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
 use crate::net::decode::{Decoded, Decoder};
 use crate::net::fasthash::FastState;
@@ -54,6 +54,16 @@ struct DataConn {
     hash: Option<[Sha256; 2]>,
     /// With `--extract`: each direction's payload until the end tells which one it is.
     pieces: [Option<Piece>; 2],
+    /// A listing's payload (bounded by `listing::MAX_LISTING_BYTES`), read at the end.
+    listing: Option<ListingBuf>,
+}
+
+struct ListingBuf {
+    style: parse::ListingStyle,
+    /// The direction its bytes come in.
+    dir: Dir,
+    bytes: Vec<u8>,
+    cut: bool,
 }
 
 enum Role {
@@ -156,6 +166,7 @@ impl<'a> Ftp<'a> {
                 connector_is_client,
                 hash,
                 pieces: [None, None],
+                listing: None,
             })),
         );
     }
@@ -291,13 +302,34 @@ impl<'a> Ftp<'a> {
         match chunk {
             Chunk::Data { bytes, .. } => {
                 s.data_bytes(ts, d.transfer, side, bytes.len() as u64, new_seg);
+                if d.listing.is_none() && side == Side::Server {
+                    if let Some(style) = listing::style_of(&s.transfers[d.transfer].t.command) {
+                        d.listing = Some(ListingBuf {
+                            style,
+                            dir,
+                            bytes: Vec::new(),
+                            cut: false,
+                        });
+                    }
+                }
+                if let Some(l) = d.listing.as_mut().filter(|l| l.dir == dir) {
+                    let room = listing::MAX_LISTING_BYTES - l.bytes.len();
+                    l.cut |= bytes.len() > room;
+                    l.bytes.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                }
                 if let Some(h) = d.hash.as_mut() {
                     h[dir.idx()].update(bytes);
                 }
                 if let Some(c) = self.carver.as_mut() {
                     let piece = &mut d.pieces[dir.idx()];
                     if piece.is_none() {
-                        *piece = Some(c.open());
+                        // A `REST n` download is written at offset n.
+                        let t = &s.transfers[d.transfer].t;
+                        let at = match t.direction {
+                            model::Direction::Download => t.rest.unwrap_or(0),
+                            _ => 0,
+                        };
+                        *piece = Some(c.open_at(at));
                     }
                     if let Some(p) = piece.as_mut() {
                         c.write(p, bytes);
@@ -350,29 +382,72 @@ impl<'a> Ftp<'a> {
     }
 
     /// With `--extract`: name the session's carved payloads now that their outcome is
-    /// known, and write their manifest lines.
+    /// known, join resumed (REST) and appended (APPE) pieces to the stored start of their
+    /// file, and write the manifest lines.
     fn carve(&mut self, m: &mut model::Session) {
         let Some(c) = self.carver.as_mut() else {
             return;
         };
+        let server = m.server.ip.to_string();
+        let mut findings = Vec::new();
         for (i, t) in m.transfers.iter_mut().enumerate() {
             let piece = self.carved.remove(&(m.id, i));
-            let (holes, holes_total, cut) = piece
+            let (holes, holes_total, cut, extent) = piece
                 .as_ref()
-                .map(|p| (p.holes().to_vec(), p.holes_total(), p.cut_bytes()))
+                .map(|p| {
+                    (
+                        p.holes().to_vec(),
+                        p.holes_total(),
+                        p.cut_bytes(),
+                        p.extent(),
+                    )
+                })
                 .unwrap_or_default();
+            let mut joined = None;
+            let fallback = if t.command.is_empty() {
+                "data".to_string()
+            } else {
+                t.command.to_ascii_lowercase()
+            };
+            let named = t.path.as_deref().unwrap_or(&t.arg);
+            let stem = carve::file_stem(m.id, i + 1, named, &fallback);
             if let Some(p) = piece {
-                let fallback = if t.command.is_empty() {
-                    "data".to_string()
-                } else {
-                    t.command.to_ascii_lowercase()
-                };
-                let named = t.path.as_deref().unwrap_or(&t.arg);
-                let stem = carve::file_stem(m.id, i + 1, named, &fallback);
+                let rest = t.rest.unwrap_or(0);
+                // Fewer bytes than the server announced for this command: not the whole file.
+                let short = t.expected_bytes.is_some_and(|e| {
+                    t.direction == model::Direction::Download
+                        && t.bytes.is_some_and(|b| b < e.saturating_sub(rest))
+                });
+                // A REST piece lacks the file's start.
                 let partial = t.missing_bytes != Some(0)
                     || t.status != model::TransferStatus::Complete
-                    || cut > 0;
+                    || short
+                    || cut > 0
+                    || (rest > 0 && t.direction == model::Direction::Download);
                 t.extracted = c.keep(p, &stem, partial);
+                if let (Some(file), Some(path), true) = (
+                    t.extracted.as_deref(),
+                    t.path.as_deref(),
+                    t.direction != model::Direction::Listing,
+                ) {
+                    let key = (server.clone(), path.to_string());
+                    let at = match t.command.as_str() {
+                        "APPE" => c.stored_end(&key),
+                        _ if rest > 0 => Some(rest),
+                        _ => None,
+                    };
+                    let base = named.rsplit('/').next().unwrap_or("");
+                    let joined_stem =
+                        carve::file_stem(m.id, i + 1, &format!("joined-{base}"), "joined");
+                    let kept = carve::Kept {
+                        key,
+                        file,
+                        extent,
+                        at,
+                        id: (m.id, i),
+                    };
+                    joined = c.join(kept, &joined_stem, t.expected_bytes);
+                }
             }
             c.record(&carve::Entry {
                 session: m.id,
@@ -395,6 +470,52 @@ impl<'a> Ftp<'a> {
                     .is_some_and(|f| f.ends_with(".partial")),
                 cut_by_limit: cut,
                 file: t.extracted.clone(),
+                joined: None,
+                overlap_bytes: None,
+                conflicting_bytes: None,
+            });
+            if let Some(j) = joined {
+                if j.conflicts > 0 {
+                    findings.push(format!(
+                        "transfer {}: {} of {} overlapping bytes differ from the earlier piece of {}",
+                        i + 1,
+                        j.conflicts,
+                        j.overlap,
+                        t.path.as_deref().unwrap_or(&t.arg)
+                    ));
+                }
+                c.record(&carve::Entry {
+                    session: m.id,
+                    transfer: i + 1,
+                    command: &t.command,
+                    arg: &t.arg,
+                    path: t.path.as_deref(),
+                    direction: t.direction,
+                    bytes: Some(j.bytes),
+                    captured: Some(j.bytes),
+                    missing: Some(0),
+                    holes: Vec::new(),
+                    holes_listed: 0,
+                    holes_total: 0,
+                    sha256: Some(&j.sha256),
+                    status: t.status,
+                    partial: j.file.as_deref().is_some_and(|f| f.ends_with(".partial")),
+                    cut_by_limit: 0,
+                    file: j.file.clone(),
+                    joined: Some(j.pieces.iter().map(|&(s, t)| [s, t as u64 + 1]).collect()),
+                    overlap_bytes: Some(j.overlap),
+                    conflicting_bytes: Some(j.conflicts),
+                });
+                t.joined = j.file;
+            }
+        }
+        let ts = m.end;
+        for detail in findings {
+            m.anomalies.push(Anomaly {
+                ts,
+                kind: "resume_conflict",
+                detail,
+                sessions: Vec::new(),
             });
         }
     }
@@ -549,6 +670,19 @@ impl<'a> TcpHandler for Ftp<'a> {
                     let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
                     let captured = sum.captured_bytes[0] + sum.captured_bytes[1];
                     s.close_data(d.transfer, sum.end, bytes, captured);
+                    if let Some(l) = d.listing.take() {
+                        let read = listing::read(l.style, &l.bytes, l.cut);
+                        let t = &s.transfers[d.transfer].t;
+                        let dir = t.path.clone();
+                        s.learn_listing_sizes(
+                            dir.as_deref(),
+                            read.entries
+                                .iter()
+                                .filter(|e| e.kind == "file")
+                                .filter_map(|e| Some((e.name.as_str(), e.size?))),
+                        );
+                        s.transfers[d.transfer].t.listing = Some(read);
+                    }
                     let main = if sum.seq_bytes[1] >= sum.seq_bytes[0] {
                         1
                     } else {

@@ -10,7 +10,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -26,9 +26,55 @@ pub const MAX_HOLES_LISTED: usize = 1000;
 const MAX_COLLISIONS: u32 = 1000;
 /// Most write errors kept for the report (all are counted).
 const MAX_ERRORS: usize = 100;
+/// Most stored files remembered as the start of a later resumed (REST) or appended (APPE)
+/// transfer of the same server and path; the oldest is forgotten first.
+pub const MAX_JOIN_CANDIDATES: usize = 1024;
 
 /// The manifest's file name inside the extract directory.
 pub const MANIFEST: &str = "manifest.jsonl";
+
+/// A file stored from the start of a path, which a later resumed or appended transfer of
+/// the same server and path continues.
+#[derive(Debug, Clone)]
+struct Stored {
+    file: String,
+    /// The file holds payload offsets `0..end` without a hole.
+    end: u64,
+    pieces: Vec<(u64, usize)>,
+}
+
+/// The server and path a stored file came from.
+pub type JoinKey = (String, String);
+
+/// A kept file, for [`Carver::join`].
+#[derive(Debug, Clone)]
+pub struct Kept<'a> {
+    /// The server and path it came from.
+    pub key: JoinKey,
+    /// Its name in the directory.
+    pub file: &'a str,
+    /// The file offsets holding its data without a hole.
+    pub extent: (u64, u64),
+    /// The payload offset it continues the file at (REST n, APPE); `None`: from the start.
+    pub at: Option<u64>,
+    /// (session, transfer index from 0).
+    pub id: (u64, usize),
+}
+
+/// What joining a resumed or appended piece to the stored start of its file made.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    /// The joined file, relative to the directory (null when it could not be written).
+    pub file: Option<String>,
+    pub bytes: u64,
+    pub sha256: String,
+    /// (session, transfer index from 0) of every piece, in order.
+    pub pieces: Vec<(u64, usize)>,
+    /// Bytes where the pieces overlap and differ.
+    pub conflicts: u64,
+    /// Bytes where the pieces overlap (compared byte for byte).
+    pub overlap: u64,
+}
 
 /// Bounds of a carving run.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +105,10 @@ pub struct Piece {
     holes_total: u64,
     /// Bytes not written because a limit was hit.
     cut: u64,
+    /// Payload offset of the first byte (REST n: n).
+    base: u64,
+    /// Payload offset of the first hole, if any.
+    first_hole: Option<u64>,
 }
 
 impl Piece {
@@ -81,6 +131,11 @@ impl Piece {
     /// Holes seen (all of them, listed or not).
     pub fn holes_total(&self) -> u64 {
         self.holes_total
+    }
+    /// The payload offsets the file holds without a hole: `base..end`.
+    pub fn extent(&self) -> (u64, u64) {
+        let end = self.first_hole.unwrap_or(self.pos);
+        (self.base, end.min(self.base + self.written))
     }
 }
 
@@ -106,6 +161,15 @@ pub struct Entry<'a> {
     pub cut_by_limit: u64,
     /// The file written, relative to the directory; null when it could not be written.
     pub file: Option<String>,
+    /// Set on a line for a joined file: the transfers whose pieces it joins, as
+    /// `[session, transfer]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined: Option<Vec<[u64; 2]>>,
+    /// On a joined file: overlapping bytes compared, and how many differed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlap_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflicting_bytes: Option<u64>,
 }
 
 /// Why a carve directory cannot be used.
@@ -139,6 +203,8 @@ pub struct Carver {
     next_tmp: u64,
     total: u64,
     summary: Summary,
+    stored: std::collections::HashMap<JoinKey, Stored>,
+    stored_order: std::collections::VecDeque<JoinKey>,
 }
 
 impl Carver {
@@ -169,6 +235,8 @@ impl Carver {
             manifest: Some(manifest),
             next_tmp: 0,
             total: 0,
+            stored: Default::default(),
+            stored_order: Default::default(),
             summary: Summary {
                 manifest: mpath,
                 ..Summary::default()
@@ -187,7 +255,13 @@ impl Carver {
 
     /// Start a payload: a new temporary file in the directory.
     pub fn open(&mut self) -> Piece {
-        let mut piece = Piece {
+        self.open_at(0)
+    }
+
+    /// Start a payload whose first byte is at `offset` of the file (a `REST n` download is
+    /// written at offset n; what comes before is a sparse region, not data).
+    pub fn open_at(&mut self, offset: u64) -> Piece {
+        let piece = Piece {
             tmp: PathBuf::new(),
             file: None,
             pos: 0,
@@ -195,7 +269,21 @@ impl Carver {
             holes: Vec::new(),
             holes_total: 0,
             cut: 0,
+            base: offset,
+            first_hole: None,
         };
+        let mut piece = self.create_tmp(piece);
+        if offset > 0 {
+            piece.pos = offset;
+            let max = self.limits.max_file_bytes;
+            if let Some(f) = piece.file.as_mut().filter(|_| offset <= max) {
+                let _ = f.seek(SeekFrom::Start(offset));
+            }
+        }
+        piece
+    }
+
+    fn create_tmp(&mut self, mut piece: Piece) -> Piece {
         for _ in 0..MAX_COLLISIONS {
             self.next_tmp += 1;
             let tmp = self.dir.join(format!(
@@ -254,6 +342,7 @@ impl Carver {
     /// A hole of `len` bytes in the payload: the next bytes go that much further on (a
     /// sparse region of the file, never written zeros; nothing past the last byte).
     pub fn hole(&mut self, p: &mut Piece, len: u64) {
+        p.first_hole.get_or_insert(p.pos);
         if p.holes.len() < MAX_HOLES_LISTED {
             p.holes.push((p.pos, len));
         }
@@ -319,6 +408,145 @@ impl Carver {
         self.error(&dest, "every name with a suffix is taken");
         let _ = std::fs::remove_file(&p.tmp);
         None
+    }
+
+    /// A kept file `file` of `key` whose data sits at file offsets `extent` and belongs at
+    /// payload offset `at` (`REST n`: n; `APPE`: where the stored file ends; a plain
+    /// transfer: 0). A file from the start is remembered; a later piece that continues a
+    /// remembered one (no gap between them) is joined with it into a new file named
+    /// `stem`, overlaps compared byte for byte. `expected`: the whole file's size
+    /// when known (a shorter join is partial).
+    pub fn join(&mut self, p: Kept<'_>, stem: &str, expected: Option<u64>) -> Option<Joined> {
+        let Kept {
+            key,
+            file,
+            extent,
+            at,
+            id,
+        } = p;
+        let Some(at) = at else {
+            // A plain transfer from offset 0: the start of a file.
+            if extent.0 == 0 {
+                self.remember(
+                    key,
+                    Stored {
+                        file: file.to_string(),
+                        end: extent.1,
+                        pieces: vec![id],
+                    },
+                );
+            }
+            return None;
+        };
+        let prev = self.stored.get(&key)?.clone();
+        if prev.end < at || extent.1 <= extent.0 {
+            return None;
+        }
+        let mut src_prev = self.open_read(&prev.file)?;
+        let mut src_new = self.open_read(file)?;
+        let new_end = at + (extent.1 - extent.0);
+        let total = prev.end.max(new_end);
+        let mut out = self.open();
+        let mut hash = Sha256::new();
+        let mut conflicts = 0u64;
+        let overlap = prev.end.min(new_end).saturating_sub(at);
+        let mut buf_a = vec![0u8; 1 << 16];
+        let mut buf_b = vec![0u8; 1 << 16];
+        let mut off = 0u64;
+        let ok = (|| -> std::io::Result<()> {
+            src_new.seek(SeekFrom::Start(extent.0))?;
+            while off < total {
+                let n = ((total - off).min(buf_a.len() as u64)) as usize;
+                // Up to the next boundary (at, the end of the overlap, new_end).
+                let bound = [at, at + overlap, new_end, total]
+                    .into_iter()
+                    .filter(|&b| b > off)
+                    .min()
+                    .unwrap_or(total);
+                let n = n.min((bound - off) as usize);
+                let from_new = off >= at && off < new_end;
+                let from_prev = off < prev.end;
+                if from_prev {
+                    src_prev.read_exact(&mut buf_a[..n])?;
+                }
+                if from_new {
+                    src_new.read_exact(&mut buf_b[..n])?;
+                    if from_prev {
+                        conflicts += buf_a[..n]
+                            .iter()
+                            .zip(&buf_b[..n])
+                            .filter(|(x, y)| x != y)
+                            .count() as u64;
+                    }
+                }
+                let chunk = if from_new { &buf_b[..n] } else { &buf_a[..n] };
+                hash.update(chunk);
+                self.write(&mut out, chunk);
+                off += n as u64;
+            }
+            Ok(())
+        })();
+        if let Err(e) = ok {
+            let path = self.dir.join(file);
+            self.error(&path, e);
+            self.discard(out);
+            return None;
+        }
+        let partial = out.cut() || expected.is_some_and(|e| total < e);
+        let joined = self.keep(out, stem, partial);
+        let mut pieces = prev.pieces;
+        pieces.push(id);
+        if let Some(j) = &joined {
+            self.remember(
+                key,
+                Stored {
+                    file: j.clone(),
+                    end: total,
+                    pieces: pieces.clone(),
+                },
+            );
+        }
+        Some(Joined {
+            file: joined,
+            bytes: total,
+            sha256: hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+            pieces,
+            conflicts,
+            overlap,
+        })
+    }
+
+    /// Where a stored file of `key` ends (for APPE), when one is remembered.
+    pub fn stored_end(&self, key: &JoinKey) -> Option<u64> {
+        self.stored.get(key).map(|s| s.end)
+    }
+
+    fn remember(&mut self, key: JoinKey, s: Stored) {
+        if !self.stored.contains_key(&key) {
+            if self.stored_order.len() >= MAX_JOIN_CANDIDATES {
+                if let Some(old) = self.stored_order.pop_front() {
+                    self.stored.remove(&old);
+                }
+            }
+            self.stored_order.push_back(key.clone());
+        }
+        self.stored.insert(key, s);
+    }
+
+    /// Open a file this run wrote, never through a link.
+    fn open_read(&mut self, name: &str) -> Option<File> {
+        let path = self.dir.join(name);
+        match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+        {
+            Ok(f) => Some(f),
+            Err(e) => {
+                self.error(&path, e);
+                None
+            }
+        }
     }
 
     /// One manifest line.

@@ -280,6 +280,35 @@ pub struct Transfer {
     pub matched: bool,
     /// With `--extract`: the file written, relative to the directory (null otherwise).
     pub extracted: Option<String>,
+    /// With `--extract`: the file this transfer's piece was joined into with the earlier
+    /// pieces of the same file (a download resumed with REST, an APPE), relative to DIR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined: Option<String>,
+    /// A listing's entries (LIST, NLST, MLSD), as far as the capture holds them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Listing>,
+}
+
+/// What a listing transfer listed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Listing {
+    pub entries: Vec<ListingEntry>,
+    /// Lines that were not entries (headers such as `total 12`, unknown formats).
+    pub other_lines: u64,
+    /// Entries or bytes beyond the bounds, not listed.
+    pub truncated: bool,
+}
+
+/// One entry of a listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListingEntry {
+    pub name: String,
+    /// `file`, `dir`, `link`, `other` or `unknown` (NLST).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub size: Option<u64>,
+    /// The time as the listing wrote it.
+    pub time: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -107,13 +107,16 @@ fn carved_files_are_the_served_files() {
             .iter()
             .flat_map(|s| s["transfers"].as_array().unwrap())
             .collect();
-        assert_eq!(lines.len(), transfers.len(), "{}", cap.display());
+        let joins = transfers.iter().filter(|t| t["joined"].is_string()).count();
+        assert_eq!(lines.len(), transfers.len() + joins, "{}", cap.display());
         // Manifest lines come as sessions end: find each transfer's own line.
         for s in v["sessions"].as_array().unwrap() {
             for (i, t) in s["transfers"].as_array().unwrap().iter().enumerate() {
                 let m = lines
                     .iter()
-                    .find(|m| m["session"] == s["id"] && m["transfer"] == i + 1)
+                    .find(|m| {
+                        m["session"] == s["id"] && m["transfer"] == i + 1 && m["joined"].is_null()
+                    })
                     .unwrap_or_else(|| panic!("{}: no manifest line", cap.display()));
                 assert_eq!(m["command"], t["command"]);
                 assert_eq!(m["bytes"], t["bytes"]);
@@ -154,13 +157,20 @@ fn carved_files_are_the_served_files() {
                 continue; // lost by the capture (loss.pcap): partial, checked above
             };
             let f = t["extracted"].as_str().unwrap();
-            assert_eq!(sha(&std::fs::read(dir.path().join(f)).unwrap()), want);
+            let bytes = std::fs::read(dir.path().join(f)).unwrap();
+            // A REST n download is written at offset n.
+            let rest = match t["direction"].as_str() {
+                Some("download") => t["rest"].as_u64().unwrap_or(0) as usize,
+                _ => 0,
+            };
+            assert_eq!(sha(&bytes[rest..]), want, "{f}");
             checked += 1;
         }
         // Nothing is left but the files named and the manifest.
         let mut want: Vec<String> = transfers
             .iter()
-            .filter_map(|t| t["extracted"].as_str().map(String::from))
+            .flat_map(|t| [&t["extracted"], &t["joined"]])
+            .filter_map(|f| f.as_str().map(String::from))
             .collect();
         want.push("manifest.jsonl".into());
         want.sort();
@@ -388,4 +398,200 @@ fn write_failures_give_status_3() {
         assert_eq!(code, 3, "{err}");
         assert!(err.contains("/dev/full"), "{err}");
     }
+}
+
+/// A login, then `steps` (client line, server replies) on the control connection; a data
+/// connection (passive, port `port`) carrying `payload` follows each `RETR`/`STOR`/`APPE`/
+/// `LIST` line, between its 150 and 226.
+fn session(cap: &mut Cap, client_port: u16, steps: &[(&str, &[u8])]) {
+    let cli = ([10, 0, 0, 2], client_port);
+    let srv = ([10, 0, 0, 1], 21);
+    let mut c = cap.open(cli, srv, true);
+    cap.send(&mut c, 1, b"220 hi\r\n");
+    for (i, (line, payload)) in steps.iter().enumerate() {
+        let port = 50000 + client_port % 100 * 10 + i as u16;
+        let verb = line.split(' ').next().unwrap();
+        if ["RETR", "STOR", "APPE", "LIST"].contains(&verb) {
+            cap.send(&mut c, 0, b"PASV\r\n");
+            let r = format!(
+                "227 Entering Passive Mode (10,0,0,1,{},{})\r\n",
+                port >> 8,
+                port & 255
+            );
+            cap.send(&mut c, 1, r.as_bytes());
+            cap.send(&mut c, 0, format!("{line}\r\n").as_bytes());
+            let mut d = cap.open(([10, 0, 0, 2], port + 1000), ([10, 0, 0, 1], port), true);
+            cap.send(&mut c, 1, b"150 here\r\n");
+            let dir = if verb == "STOR" || verb == "APPE" {
+                0
+            } else {
+                1
+            };
+            cap.send(&mut d, dir, payload);
+            cap.close(&mut d);
+            cap.send(&mut c, 1, b"226 done\r\n");
+        } else {
+            cap.send(&mut c, 0, format!("{line}\r\n").as_bytes());
+            cap.send(&mut c, 1, payload);
+        }
+    }
+    cap.close(&mut c);
+}
+
+fn write_cap(cap: &Cap, dir: &Path) -> PathBuf {
+    let p = dir.join("t.pcap");
+    std::fs::write(&p, &cap.bytes).unwrap();
+    p
+}
+
+const LOGIN: [(&str, &[u8]); 3] = [
+    ("USER u", b"331 pass\r\n"),
+    ("PASS p", b"230 ok\r\n"),
+    ("PWD", b"257 \"/\" is the current directory\r\n"),
+];
+
+/// The real resumed download (curl --max-time, then curl -C -): the REST piece is written
+/// at its offset, and the two pieces are joined into the file the server served.
+#[test]
+fn resumed_download_is_joined_into_the_served_file() {
+    let cap = root().join("samples/resume-curl.pcap");
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}.truth.json", cap.display())).unwrap(),
+    )
+    .unwrap();
+    let served = &truth["verification"]["served_file"];
+    let dir = tempfile::tempdir().unwrap();
+    let (code, v, err) = extract(&cap, dir.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let resumed = &v["sessions"][1]["transfers"][0];
+    let rest = resumed["rest"].as_u64().unwrap();
+    assert!(rest > 0);
+    // The piece: sparse up to REST, then its payload.
+    let piece = std::fs::read(dir.path().join(resumed["extracted"].as_str().unwrap())).unwrap();
+    assert!(resumed["extracted"].as_str().unwrap().ends_with(".partial"));
+    assert_eq!(
+        piece.len() as u64,
+        rest + resumed["bytes"].as_u64().unwrap()
+    );
+    assert_eq!(
+        Some(sha(&piece[rest as usize..]).as_str()),
+        resumed["sha256"].as_str()
+    );
+    let joined = resumed["joined"].as_str().unwrap();
+    assert_eq!(joined, "s2-d1-joined-data-100k.bin");
+    let whole = std::fs::read(dir.path().join(joined)).unwrap();
+    assert_eq!(whole.len() as u64, served["bytes"].as_u64().unwrap());
+    assert_eq!(Some(sha(&whole).as_str()), served["sha256"].as_str());
+    let line = manifest(dir.path())
+        .into_iter()
+        .find(|m| m["file"] == joined)
+        .unwrap();
+    assert_eq!(line["joined"], serde_json::json!([[1, 1], [2, 1]]));
+    assert_eq!(line["sha256"], served["sha256"]);
+    assert_eq!(line["conflicting_bytes"], 0);
+    assert!(line["overlap_bytes"].as_u64() > Some(0));
+}
+
+/// Pieces that disagree where they overlap: joined with the later bytes, the
+/// difference counted and a `resume_conflict` finding.
+#[test]
+fn a_resume_that_disagrees_is_a_conflict() {
+    let mut cap = Cap::new();
+    let mut a = LOGIN.to_vec();
+    a.push(("RETR f.bin", b"0123456789"));
+    session(&mut cap, 40001, &a);
+    let mut b = LOGIN.to_vec();
+    b.push(("REST 6", b"350 Restart position accepted (6).\r\n"));
+    b.push(("RETR f.bin", b"6XY9abc"));
+    session(&mut cap, 40002, &b);
+    let work = tempfile::tempdir().unwrap();
+    let pcap = write_cap(&cap, work.path());
+    let dir = work.path().join("out");
+    let (code, v, err) = extract(&pcap, &dir, &[]);
+    assert_eq!(code, 0, "{err}");
+    let t = &v["sessions"][1]["transfers"][0];
+    assert_eq!(t["rest"], 6);
+    let joined = std::fs::read(dir.join(t["joined"].as_str().unwrap())).unwrap();
+    assert_eq!(joined, b"0123456XY9abc");
+    let line = manifest(&dir)
+        .into_iter()
+        .find(|m| m["joined"].is_array())
+        .unwrap();
+    assert_eq!(
+        (
+            line["overlap_bytes"].as_u64(),
+            line["conflicting_bytes"].as_u64()
+        ),
+        (Some(4), Some(2))
+    );
+    assert!(v["sessions"][1]["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["kind"] == "resume_conflict"));
+}
+
+/// APPE continues the stored file.
+#[test]
+fn appe_appends_to_the_stored_piece() {
+    let mut cap = Cap::new();
+    let mut a = LOGIN.to_vec();
+    a.push(("STOR log.txt", b"hello "));
+    a.push(("APPE log.txt", b"world\n"));
+    session(&mut cap, 40003, &a);
+    let work = tempfile::tempdir().unwrap();
+    let pcap = write_cap(&cap, work.path());
+    let dir = work.path().join("out");
+    let (code, v, err) = extract(&pcap, &dir, &[]);
+    assert_eq!(code, 0, "{err}");
+    let t = &v["sessions"][0]["transfers"][1];
+    assert_eq!(t["command"], "APPE");
+    let joined = std::fs::read(dir.join(t["joined"].as_str().unwrap())).unwrap();
+    assert_eq!(joined, b"hello world\n");
+}
+
+/// Listings are read into entries (Unix from a real vsftpd; DOS/IIS and MLSD here), and a
+/// later RETR of a listed file expects the listed size.
+#[test]
+fn listings_are_read_and_give_expected_sizes() {
+    let (code, out, err) = run(&[
+        "analyze",
+        "--format",
+        "json",
+        root()
+            .join("samples/curl-pasv-vsftpd.pcap")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let l = &v["sessions"][0]["transfers"][0]["listing"];
+    let e = l["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "data-100k.bin")
+        .unwrap();
+    assert_eq!(
+        (e["type"].as_str(), e["size"].as_u64()),
+        (Some("file"), Some(102400))
+    );
+
+    let mut cap = Cap::new();
+    let mut a = LOGIN.to_vec();
+    a.push((
+        "LIST",
+        b"01-02-24  03:04AM       <DIR>          docs\r\n01-02-24  03:04AM                 1715 read me.txt\r\n",
+    ));
+    a.push(("RETR read me.txt", b"short"));
+    session(&mut cap, 40004, &a);
+    let work = tempfile::tempdir().unwrap();
+    let pcap = write_cap(&cap, work.path());
+    let (code, out, err) = run(&["analyze", "--format", "json", pcap.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let ts = &v["sessions"][0]["transfers"];
+    assert_eq!(ts[0]["listing"]["entries"][1]["name"], "read me.txt");
+    assert_eq!(ts[0]["listing"]["entries"][0]["type"], "dir");
+    assert_eq!(ts[1]["expected_bytes"], 1715);
 }

@@ -30,7 +30,9 @@ pub use addr::{
 };
 pub use command::{parse_command, uppercase_verb, CommandLine, Direction, Verb};
 pub use lines::{Line, LineAssembler, MAX_LINE_LEN};
-pub use listing::{parse_line as parse_listing_line, EntryKind, Entry as ListingLine, Style as ListingStyle};
+pub use listing::{
+    parse_line as parse_listing_line, Entry as ListingLine, EntryKind, Style as ListingStyle,
+};
 pub use reply::{
     parse_reply_line, Reply, ReplyAssembler, ReplyCode, ReplyEvent, ReplyKind, ReplyLine,
     MAX_REPLY_BYTES, MAX_REPLY_LINES,

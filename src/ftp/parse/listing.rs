@@ -60,8 +60,9 @@ fn number(b: &[u8]) -> Option<u64> {
     if b.is_empty() || b.len() > 19 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    b.iter()
-        .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    b.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 /// Parse one listing line (`Style::List` tries Unix then DOS). Headers such as
@@ -126,7 +127,10 @@ pub fn parse_mlsd(line: &[u8]) -> Option<Entry<'_>> {
 fn field(s: &[u8]) -> Option<(&[u8], &[u8])> {
     let start = s.iter().position(|b| !b.is_ascii_whitespace())?;
     let s = &s[start..];
-    let end = s.iter().position(u8::is_ascii_whitespace).unwrap_or(s.len());
+    let end = s
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .unwrap_or(s.len());
     let rest = &s[end..];
     let skip = rest
         .iter()
@@ -186,8 +190,14 @@ pub fn parse_unix(line: &[u8]) -> Option<Entry<'_>> {
 }
 
 fn trim_blanks(b: &[u8]) -> &[u8] {
-    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |e| e + 1);
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |e| e + 1);
     &b[s..e]
 }
 
@@ -196,7 +206,9 @@ fn trim_blanks(b: &[u8]) -> &[u8] {
 pub fn parse_dos(line: &[u8]) -> Option<Entry<'_>> {
     let (date, r) = field(line)?;
     let ok_date = (8..=10).contains(&date.len())
-        && date.iter().all(|c| c.is_ascii_digit() || *c == b'-' || *c == b'/')
+        && date
+            .iter()
+            .all(|c| c.is_ascii_digit() || *c == b'-' || *c == b'/')
         && date.iter().filter(|c| **c == b'-' || **c == b'/').count() == 2;
     if !ok_date {
         return None;
@@ -241,17 +253,36 @@ mod tests {
     fn unix_lines_from_vsftpd_and_pyftpdlib() {
         // vsftpd (samples/documented-active.pcap)
         assert_eq!(
-            parse_line(Style::List, b"-rw-r--r--    1 0        0            1715 Jan 02  2024 readme.txt\r\n"),
-            Some(e(b"readme.txt", EntryKind::File, Some(1715), b"Jan 02  2024"))
+            parse_line(
+                Style::List,
+                b"-rw-r--r--    1 0        0            1715 Jan 02  2024 readme.txt\r\n"
+            ),
+            Some(e(
+                b"readme.txt",
+                EntryKind::File,
+                Some(1715),
+                b"Jan 02  2024"
+            ))
         );
         assert_eq!(
-            parse_line(Style::List, b"drwxr-xr-x    2 0        0            4096 Jan 02 03:04 docs"),
+            parse_line(
+                Style::List,
+                b"drwxr-xr-x    2 0        0            4096 Jan 02 03:04 docs"
+            ),
             Some(e(b"docs", EntryKind::Dir, Some(4096), b"Jan 02 03:04"))
         );
         // pyftpdlib: owner and group names
         assert_eq!(
-            parse_line(Style::List, b"-rw-r--r--   1 root     root       102400 Jan 02  2024 data 100k.bin\r\n"),
-            Some(e(b"data 100k.bin", EntryKind::File, Some(102400), b"Jan 02  2024"))
+            parse_line(
+                Style::List,
+                b"-rw-r--r--   1 root     root       102400 Jan 02  2024 data 100k.bin\r\n"
+            ),
+            Some(e(
+                b"data 100k.bin",
+                EntryKind::File,
+                Some(102400),
+                b"Jan 02  2024"
+            ))
         );
         // no group column; a link
         assert_eq!(
@@ -260,18 +291,35 @@ mod tests {
         );
         assert_eq!(parse_line(Style::List, b"total 12\r\n"), None);
         assert_eq!(parse_line(Style::List, b""), None);
-        assert_eq!(parse_line(Style::List, b"-rw-r--r-- 1 a b 99999999999999999999 Jan 1 2020 x"), None);
+        assert_eq!(
+            parse_line(
+                Style::List,
+                b"-rw-r--r-- 1 a b 99999999999999999999 Jan 1 2020 x"
+            ),
+            None
+        );
     }
 
     #[test]
     fn dos_lines_from_iis() {
         assert_eq!(
-            parse_line(Style::List, b"01-02-24  03:04AM       <DIR>          docs\r\n"),
+            parse_line(
+                Style::List,
+                b"01-02-24  03:04AM       <DIR>          docs\r\n"
+            ),
             Some(e(b"docs", EntryKind::Dir, None, b"01-02-24  03:04AM"))
         );
         assert_eq!(
-            parse_line(Style::List, b"01-02-2024  15:04            1,715 read me.txt"),
-            Some(e(b"read me.txt", EntryKind::File, Some(1715), b"01-02-2024  15:04"))
+            parse_line(
+                Style::List,
+                b"01-02-2024  15:04            1,715 read me.txt"
+            ),
+            Some(e(
+                b"read me.txt",
+                EntryKind::File,
+                Some(1715),
+                b"01-02-2024  15:04"
+            ))
         );
         assert_eq!(parse_line(Style::List, b"01-02-24 junk"), None);
     }
@@ -279,13 +327,24 @@ mod tests {
     #[test]
     fn mlsd_facts() {
         assert_eq!(
-            parse_line(Style::Mlsd, b"type=file;size=1715;modify=20240102030405;perm=r; readme.txt\r\n"),
-            Some(e(b"readme.txt", EntryKind::File, Some(1715), b"20240102030405"))
+            parse_line(
+                Style::Mlsd,
+                b"type=file;size=1715;modify=20240102030405;perm=r; readme.txt\r\n"
+            ),
+            Some(e(
+                b"readme.txt",
+                EntryKind::File,
+                Some(1715),
+                b"20240102030405"
+            ))
         );
         let d = parse_line(Style::Mlsd, b"type=cdir;modify=20240102030405; .").unwrap();
         assert_eq!((d.name, d.kind), (&b"."[..], EntryKind::Other));
         let d = parse_line(Style::Mlsd, b"Type=dir;Modify=20240102030405; my docs").unwrap();
-        assert_eq!((d.name, d.kind, d.size), (&b"my docs"[..], EntryKind::Dir, None));
+        assert_eq!(
+            (d.name, d.kind, d.size),
+            (&b"my docs"[..], EntryKind::Dir, None)
+        );
         assert_eq!(parse_line(Style::Mlsd, b"no facts here"), None);
         assert_eq!(parse_line(Style::Mlsd, b"type=file;size=1;"), None);
     }
