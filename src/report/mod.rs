@@ -4,6 +4,10 @@
 //! times come from the capture (UTC), never from the clock, and nothing depends
 //! on the terminal unless the caller says so (colour, width).
 
+pub mod alerts;
+pub mod csv;
+pub mod eve;
+pub mod filter;
 pub mod html;
 pub mod human;
 pub mod json;
@@ -11,6 +15,7 @@ pub mod mermaid;
 pub mod table;
 pub mod text;
 pub mod timeline;
+pub mod zeek;
 
 #[doc(hidden)]
 pub mod testdata;
