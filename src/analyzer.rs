@@ -1,7 +1,9 @@
 //! The pipeline: packets → decode → TCP tracking → FTP sessions and data connections → Report.
 
 use crate::capture::{Packet, PacketSource, Timestamp};
+use crate::ftp::ids::IdBook;
 use crate::ftp::parse;
+use crate::ftp::probes::ProbeBook;
 use crate::ftp::session::{ep, Session, Setup};
 use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
 use crate::net::decode::{Decoded, Decoder};
@@ -12,7 +14,7 @@ use crate::net::tcp::{
     TcpTracker,
 };
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -38,10 +40,23 @@ const PROBE_EVENTS: usize = 16;
 const MAX_CONN_LIST: usize = 100_000;
 /// Failed logins from one client to one server that make a brute-force finding.
 const BRUTEFORCE_FAILURES: u32 = 5;
+/// Most finished sessions held back from the JSONL sink while an older connection on an
+/// FTP port is still undecided (session or probe); beyond it that one is taken for a probe.
+const MAX_HELD_SESSIONS: usize = 4096;
 
+/// A connection not yet known to be FTP: its first bytes and TCP events, kept until it is.
 struct Probe {
     buf: [Vec<u8>; 2],
     events: Vec<(Timestamp, Dir, TcpEvent)>,
+    /// On an FTP port: the session id reserved at its first packet and its orientation;
+    /// it becomes a session with its first byte, or a probe if it never carries one.
+    reserved: Option<Reserved>,
+}
+
+#[derive(Clone, Copy)]
+struct Reserved {
+    id: u64,
+    client_is_tcp_client: bool,
 }
 
 struct DataConn {
@@ -68,7 +83,13 @@ struct Ftp<'a> {
     opts: Options,
     digits: u8,
     sessions: HashMap<u64, Session, FastState>,
-    next_session: u64,
+    ids: IdBook,
+    /// Connections that never carried a byte, and port scans.
+    probes: ProbeBook,
+    /// Finished sessions waiting for their final id before going to the sink.
+    held: BTreeMap<u64, model::Session>,
+    /// Latest end of a closed connection (when findings about limits are dated).
+    last_close: Timestamp,
     roles: HashMap<ConnId, Role, FastState>,
     /// Announced data-channel listeners → (session, setup).
     expect: HashMap<SocketAddr, (u64, Setup), FastState>,
@@ -94,9 +115,7 @@ impl<'a> Ftp<'a> {
         }
     }
 
-    fn new_session(&mut self, meta: &ConnMeta, client_is_tcp_client: bool) -> u64 {
-        let id = self.next_session;
-        self.next_session += 1;
+    fn new_session(&mut self, meta: &ConnMeta, client_is_tcp_client: bool, id: u64) -> u64 {
         self.stats.ftp_sessions += 1;
         let (c, s) = if client_is_tcp_client {
             (meta.client, meta.server)
@@ -227,7 +246,8 @@ impl<'a> Ftp<'a> {
         };
         match client_is_tcp_client {
             Some(orient) => {
-                self.new_session(meta, orient);
+                let id = self.ids.take();
+                self.new_session(meta, orient, id);
             }
             // Not FTP control: maybe a data connection whose setup we missed.
             None => match self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
@@ -249,6 +269,71 @@ impl<'a> Ftp<'a> {
             }
         }
         Interest::Data
+    }
+
+    /// A connection on an FTP port, not yet known to be a session: it becomes one with its
+    /// first byte ([`Ftp::promote`]), or is a probe when it closes without one.
+    fn pending_control(&mut self, meta: &ConnMeta, client_is_tcp_client: bool) {
+        let id = self.ids.reserve();
+        self.roles.insert(
+            meta.id,
+            Role::Probe(Box::new(Probe {
+                buf: [Vec::new(), Vec::new()],
+                events: Vec::new(),
+                reserved: Some(Reserved {
+                    id,
+                    client_is_tcp_client,
+                }),
+            })),
+        );
+    }
+
+    /// A pending connection on an FTP port carried its first byte: it is a session, with
+    /// the TCP events it had so far.
+    fn promote(&mut self, meta: &ConnMeta) {
+        let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else {
+            return;
+        };
+        let Some(r) = p.reserved else {
+            return;
+        };
+        let id = if self.ids.is_undecided(r.id) {
+            self.ids.confirm(r.id);
+            r.id
+        } else {
+            // Its reservation was given up early (a bound was hit): a new id.
+            self.ids.take()
+        };
+        self.new_session(meta, r.client_is_tcp_client, id);
+        for (ts, dir, ev) in p.events {
+            self.tcp_event(meta, ts, dir, ev);
+        }
+        self.release_held();
+    }
+
+    /// Hand held sessions to the sink once their final ids are settled.
+    fn release_held(&mut self) {
+        loop {
+            while let Some((&id, _)) = self.held.first_key_value() {
+                let Some(fid) = self.ids.final_id(id) else {
+                    break;
+                };
+                let mut m = self.held.pop_first().expect("present").1;
+                self.ids.forget(id);
+                m.id = fid;
+                for a in m.anomalies.iter_mut() {
+                    for x in a.sessions.iter_mut() {
+                        *x = self.ids.final_id(*x).unwrap_or(*x);
+                    }
+                }
+                if let Some(sink) = self.sink.as_mut() {
+                    sink(m);
+                }
+            }
+            if self.held.len() <= MAX_HELD_SESSIONS || self.ids.force_oldest().is_none() {
+                break;
+            }
+        }
     }
 
     /// Register the setups a session announced since last time.
@@ -320,7 +405,7 @@ impl<'a> Ftp<'a> {
         self.expect.retain(|_, (sid, _)| *sid != id);
         let mut m = s.into_model();
         match self.sink.as_mut() {
-            Some(sink) => {
+            Some(_) => {
                 m.set_time_digits(self.digits);
                 // Cross-session findings known by now that involve this session.
                 for a in &self.anomalies {
@@ -328,9 +413,13 @@ impl<'a> Ftp<'a> {
                         m.anomalies.push(a.clone());
                     }
                 }
-                sink(m)
+                self.held.insert(m.id, m);
+                self.release_held();
             }
-            None => self.done.push(m),
+            None => {
+                self.ids.forget(id);
+                self.done.push(m)
+            }
         }
     }
 
@@ -441,11 +530,11 @@ impl<'a> TcpHandler for Ftp<'a> {
             }
         }
         if self.is_ftp_port(meta.server.port()) {
-            self.new_session(meta, true);
+            self.pending_control(meta, true);
             return (Interest::Data, false);
         }
         if !meta.saw_syn && self.is_ftp_port(meta.client.port()) {
-            self.new_session(meta, false);
+            self.pending_control(meta, false);
             return (Interest::Data, false);
         }
         self.roles.insert(
@@ -453,6 +542,7 @@ impl<'a> TcpHandler for Ftp<'a> {
             Role::Probe(Box::new(Probe {
                 buf: [Vec::new(), Vec::new()],
                 events: Vec::new(),
+                reserved: None,
             })),
         );
         (Interest::Data, false)
@@ -496,6 +586,14 @@ impl<'a> TcpHandler for Ftp<'a> {
                 self.data_chunk(meta, ts, dir, chunk, new_segment);
                 Interest::Data
             }
+            Some(Role::Probe(p)) if p.reserved.is_some() => {
+                // Any byte (or a gap: bytes the capture missed) makes it a session.
+                if matches!(chunk, Chunk::Data { bytes, .. } if bytes.is_empty()) {
+                    return Interest::Data;
+                }
+                self.promote(meta);
+                self.on_data(meta, ts, dir, chunk, new_segment)
+            }
             Some(Role::Probe(p)) => {
                 if let Chunk::Data { bytes, .. } = chunk {
                     let b = &mut p.buf[dir.idx()];
@@ -513,6 +611,7 @@ impl<'a> TcpHandler for Ftp<'a> {
     }
 
     fn on_close(&mut self, meta: &ConnMeta, sum: &ConnSummary) {
+        self.last_close = self.last_close.max(sum.end);
         let role = self.roles.remove(&meta.id);
         let close = match sum.close {
             CloseKind::Fin => Close::Fin,
@@ -572,9 +671,23 @@ impl<'a> TcpHandler for Ftp<'a> {
                 }
                 self.maybe_finish(d.session, false);
             }
+            Some(Role::Probe(p)) if p.reserved.is_some() => {
+                // Never carried a byte: a probe of the FTP port, not a session.
+                let r = p.reserved.expect("checked");
+                self.ids.give_up(r.id);
+                let (client, server) = if r.client_is_tcp_client {
+                    (meta.client, meta.server)
+                } else {
+                    (meta.server, meta.client)
+                };
+                self.probes
+                    .probe(client.ip(), server, meta.start, sum.end, true);
+                self.release_held();
+            }
             Some(Role::Probe(p)) => {
                 // Never spoke a full line: an empty data connection of a waiting session?
                 let _ = p;
+                let no_payload = sum.seq_bytes == [0, 0];
                 if let Some(sid) = self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
                     if !self.is_ftp_port(meta.server.port()) {
                         self.new_data(meta, sid, None, false);
@@ -590,6 +703,10 @@ impl<'a> TcpHandler for Ftp<'a> {
                         self.roles.remove(&meta.id);
                         role_name = Some("ftp-data");
                     }
+                }
+                if role_name.is_none() && no_payload && meta.saw_syn {
+                    self.probes
+                        .probe(meta.client.ip(), meta.server, meta.start, sum.end, false);
                 }
             }
             _ => {}
@@ -610,6 +727,24 @@ impl<'a> TcpHandler for Ftp<'a> {
                 role: role_name,
             });
         }
+    }
+}
+
+/// The top-level finding for a port scan: source, count, targets and time span.
+fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
+    let targets: Vec<String> = sc.targets.iter().map(|t| t.to_string()).collect();
+    Anomaly {
+        ts: sc.first,
+        kind: "port_scan",
+        detail: format!(
+            "port scan from {}: {} connection attempts without payload ({} to FTP ports) to {} over {:.3} s",
+            sc.source,
+            sc.probes,
+            sc.ftp_port_probes,
+            targets.join(", "),
+            sc.last.secs_since(sc.first),
+        ),
+        sessions: Vec::new(),
     }
 }
 
@@ -643,7 +778,10 @@ impl<'a> Analyzer<'a> {
                 opts,
                 digits: 0,
                 sessions: HashMap::default(),
-                next_session: 1,
+                ids: IdBook::default(),
+                probes: ProbeBook::default(),
+                held: BTreeMap::new(),
+                last_close: Timestamp(0),
                 roles: HashMap::default(),
                 expect: HashMap::default(),
                 done: Vec::new(),
@@ -740,6 +878,28 @@ impl<'a> Analyzer<'a> {
         f.stats.tcp_connections = self.tcp.connections_seen();
         f.stats.ip_fragments = ds.fragments;
         f.stats.ip_reassembled = ds.reassembled;
+        let dups = self.tcp.duplicates();
+        f.stats.duplicate_syns = dups.syns;
+        f.stats.duplicate_segments = dups.segments;
+        let (ftp_probes, scans, limits) = std::mem::take(&mut f.probes).finish();
+        f.stats.ftp_port_probes = ftp_probes;
+        for sc in &scans {
+            f.anomalies.push(port_scan_finding(sc));
+        }
+        f.stats.port_scans = scans;
+        let forced = f.ids.forced();
+        for detail in limits.into_iter().chain(
+            (forced > 0).then(|| {
+                format!("{forced} connections on FTP ports taken for probes before their end")
+            }),
+        ) {
+            f.anomalies.push(Anomaly {
+                ts: Time::new(f.last_close, 0),
+                kind: "probe_limit",
+                detail,
+                sessions: Vec::new(),
+            });
+        }
         let mut sessions = std::mem::take(&mut f.done);
         // Every time with the capture's final precision.
         let digits = f.digits;
@@ -749,6 +909,10 @@ impl<'a> Analyzer<'a> {
         for c in f.conn_list.iter_mut() {
             c.start.digits = digits;
             c.end.digits = digits;
+        }
+        for sc in f.stats.port_scans.iter_mut() {
+            sc.first.digits = digits;
+            sc.last.digits = digits;
         }
         for s in sessions.iter_mut() {
             s.set_time_digits(digits);

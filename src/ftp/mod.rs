@@ -1,4 +1,6 @@
 //! FTP: pure line parsers, session state, data-channel expectations.
 
+pub mod ids;
 pub mod parse;
+pub mod probes;
 pub mod session;
