@@ -888,11 +888,9 @@ impl<'a> Analyzer<'a> {
         }
         f.stats.port_scans = scans;
         let forced = f.ids.forced();
-        for detail in limits.into_iter().chain(
-            (forced > 0).then(|| {
-                format!("{forced} connections on FTP ports taken for probes before their end")
-            }),
-        ) {
+        for detail in limits.into_iter().chain((forced > 0).then(|| {
+            format!("{forced} connections on FTP ports taken for probes before their end")
+        })) {
             f.anomalies.push(Anomaly {
                 ts: Time::new(f.last_close, 0),
                 kind: "probe_limit",

@@ -129,7 +129,9 @@ impl ProbeBook {
                 probes: *n,
             })
             .collect();
-        servers.sort_by(|a, b| (b.probes, &a.server.ip, a.server.port).cmp(&(a.probes, &b.server.ip, b.server.port)));
+        servers.sort_by(|a, b| {
+            (b.probes, &a.server.ip, a.server.port).cmp(&(a.probes, &b.server.ip, b.server.port))
+        });
         let mut limits = Vec::new();
         if self.unlisted > 0 {
             limits.push(format!(
@@ -177,10 +179,22 @@ mod tests {
             let t = Timestamp(i64::from(p) * SEC);
             b.probe(scanner, sa(&format!("10.0.0.1:{p}")), t, t, p == 21);
         }
-        b.probe(scanner, sa("10.0.0.1:21"), Timestamp(30 * SEC), Timestamp(31 * SEC), true);
+        b.probe(
+            scanner,
+            sa("10.0.0.1:21"),
+            Timestamp(30 * SEC),
+            Timestamp(31 * SEC),
+            true,
+        );
         // Two probes from elsewhere: counted, not a scan.
         for _ in 0..2 {
-            b.probe("10.0.0.7".parse().unwrap(), sa("10.0.0.2:21"), Timestamp(0), Timestamp(0), true);
+            b.probe(
+                "10.0.0.7".parse().unwrap(),
+                sa("10.0.0.2:21"),
+                Timestamp(0),
+                Timestamp(0),
+                true,
+            );
         }
         let (ftp, scans, limits) = b.finish();
         assert_eq!(ftp.total, 3);
@@ -190,7 +204,10 @@ mod tests {
         let s = &scans[0];
         assert_eq!(s.source, scanner);
         assert_eq!((s.probes, s.ftp_port_probes), (21, 1));
-        assert_eq!((s.first.ts, s.last.ts), (Timestamp(SEC), Timestamp(31 * SEC)));
+        assert_eq!(
+            (s.first.ts, s.last.ts),
+            (Timestamp(SEC), Timestamp(31 * SEC))
+        );
         assert_eq!(s.targets, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
         assert!(limits.is_empty());
     }
@@ -214,7 +231,13 @@ mod tests {
     fn below_the_threshold_is_no_scan() {
         let mut b = ProbeBook::default();
         for p in 0..(PORT_SCAN_PROBES - 1) {
-            b.probe("10.0.0.9".parse().unwrap(), sa("10.0.0.1:21"), Timestamp(p as i64), Timestamp(p as i64), true);
+            b.probe(
+                "10.0.0.9".parse().unwrap(),
+                sa("10.0.0.1:21"),
+                Timestamp(p as i64),
+                Timestamp(p as i64),
+                true,
+            );
         }
         let (ftp, scans, _) = b.finish();
         assert_eq!(ftp.total, PORT_SCAN_PROBES - 1);

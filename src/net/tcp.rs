@@ -725,7 +725,13 @@ mod tests {
     const S: &str = "10.0.0.1";
     const SEC: i64 = 1_000_000_000;
 
-    fn seg<'a>(from_client: bool, flags: u8, seq: u32, ack: u32, payload: &'a [u8]) -> TcpSegment<'a> {
+    fn seg<'a>(
+        from_client: bool,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        payload: &'a [u8],
+    ) -> TcpSegment<'a> {
         let (c, s): (IpAddr, IpAddr) = (C.parse().unwrap(), S.parse().unwrap());
         let (src, dst, sport, dport) = if from_client {
             (c, s, 40000, 21)
@@ -789,7 +795,13 @@ mod tests {
         assert_eq!(h.bytes, vec![(1, b"220 hi\r\n".to_vec())]);
         assert_eq!(h.events.len(), 6, "{:?}", h.events);
         assert_eq!(h.closed, vec![(1, 8)]);
-        assert_eq!(tr.duplicates(), DuplicateStats { syns: 1, segments: 7 });
+        assert_eq!(
+            tr.duplicates(),
+            DuplicateStats {
+                syns: 1,
+                segments: 7
+            }
+        );
     }
 
     #[test]
@@ -801,12 +813,21 @@ mod tests {
         other.sport = 50000;
         tr.segment(Timestamp(600 * SEC), &other, &mut h);
         tr.segment(Timestamp(700 * SEC), &other, &mut h);
-        assert!(!tr.closed_isns.is_empty(), "the closed connection was retired");
+        assert!(
+            !tr.closed_isns.is_empty(),
+            "the closed connection was retired"
+        );
         run(&mut tr, &mut h, &connection(1000, 900));
         tr.finish_all(&mut h);
         assert_eq!(h.opened, vec![1, 2], "the second is the other traffic");
         assert_eq!(h.bytes.len(), 1);
-        assert_eq!(tr.duplicates(), DuplicateStats { syns: 1, segments: 7 });
+        assert_eq!(
+            tr.duplicates(),
+            DuplicateStats {
+                syns: 1,
+                segments: 7
+            }
+        );
     }
 
     #[test]
@@ -839,13 +860,25 @@ mod tests {
         let doubled: Vec<_> = segs
             .iter()
             .enumerate()
-            .flat_map(|(i, s)| if i == 0 || i == 3 { vec![*s, *s] } else { vec![*s] })
+            .flat_map(|(i, s)| {
+                if i == 0 || i == 3 {
+                    vec![*s, *s]
+                } else {
+                    vec![*s]
+                }
+            })
             .collect();
         run(&mut tr, &mut h, &doubled);
         tr.finish_all(&mut h);
         assert_eq!(h.opened, vec![1]);
         assert_eq!(h.bytes, vec![(1, b"220 hi\r\n".to_vec())]);
         assert_eq!(h.events.iter().filter(|e| e.1 == TcpEvent::Syn).count(), 1);
-        assert_eq!(tr.duplicates(), DuplicateStats { syns: 1, segments: 1 });
+        assert_eq!(
+            tr.duplicates(),
+            DuplicateStats {
+                syns: 1,
+                segments: 1
+            }
+        );
     }
 }

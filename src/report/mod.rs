@@ -92,7 +92,11 @@ pub fn summary_line(r: &Report) -> String {
             ", {} (from {}{})",
             human::plural(r.stats.port_scans.len() as u64, "port scan", "port scans"),
             first.source,
-            if r.stats.port_scans.len() > 1 { ", …" } else { "" }
+            if r.stats.port_scans.len() > 1 {
+                ", …"
+            } else {
+                ""
+            }
         ));
     }
     let dups = r.stats.duplicate_syns + r.stats.duplicate_segments;
