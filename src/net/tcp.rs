@@ -437,11 +437,17 @@ impl TcpTracker {
             conn.rst = true;
             events[0] = Some(TcpEvent::Rst);
         } else if f.syn() {
-            events[0] = Some(if f.ack() {
-                TcpEvent::SynAck
+            let isn = conn.half[d].as_ref().and_then(|x| x.isn);
+            if f.ack() && conn.synack_seen && isn == Some(seg.seq) {
+                // The same SYN+ACK again: retransmitted or duplicated.
+                self.dups.segments += 1;
             } else {
-                TcpEvent::Syn
-            });
+                events[0] = Some(if f.ack() {
+                    TcpEvent::SynAck
+                } else {
+                    TcpEvent::Syn
+                });
+            }
             if f.ack() {
                 conn.synack_seen = true;
             }
@@ -475,14 +481,23 @@ impl TcpTracker {
         let fin_event = if f.fin() && !f.rst() {
             let half = conn.half[d].as_mut().expect("some");
             let fin_seq = seg.seq.wrapping_add(seg.wire_len);
+            let repeat = half.fin_seq == Some(fin_seq);
             if half.fin_seq.is_none() {
                 half.fin_seq = Some(fin_seq);
             }
-            Some(if f.ack() {
-                TcpEvent::FinAck
+            // The same FIN again (retransmitted or duplicated) is not a new event.
+            if repeat {
+                if seg.wire_len == 0 {
+                    self.dups.segments += 1;
+                }
+                None
             } else {
-                TcpEvent::Fin
-            })
+                Some(if f.ack() {
+                    TcpEvent::FinAck
+                } else {
+                    TcpEvent::Fin
+                })
+            }
         } else {
             None
         };
@@ -850,6 +865,28 @@ mod tests {
         tr.finish_all(&mut h);
         assert_eq!(h.opened, vec![1, 2]);
         assert_eq!(h.bytes.len(), 2);
+    }
+
+    #[test]
+    fn every_packet_twice_gives_each_event_and_byte_once() {
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        // A span port repeating every packet one packet late.
+        let segs = connection(1000, 0);
+        let mut doubled = vec![segs[0]];
+        for w in segs.windows(2) {
+            doubled.extend([w[1], w[0]]);
+        }
+        doubled.push(*segs.last().unwrap());
+        run(&mut tr, &mut h, &doubled);
+        tr.finish_all(&mut h);
+        let (mut tr1, mut h1) = (tracker(), Rec::default());
+        run(&mut tr1, &mut h1, &connection(1000, 0));
+        tr1.finish_all(&mut h1);
+        assert_eq!(h.events, h1.events);
+        assert_eq!(h.bytes, h1.bytes);
+        // SYN; SYN+ACK, greeting, the server's FIN: repeated (pure ACKs are not counted,
+        // and the client's FIN comes again only after the connection finished).
+        assert_eq!(tr.duplicates(), DuplicateStats { syns: 1, segments: 3 });
     }
 
     #[test]
