@@ -886,7 +886,13 @@ mod tests {
         assert_eq!(h.bytes, h1.bytes);
         // SYN; SYN+ACK, greeting, the server's FIN: repeated (pure ACKs are not counted,
         // and the client's FIN comes again only after the connection finished).
-        assert_eq!(tr.duplicates(), DuplicateStats { syns: 1, segments: 3 });
+        assert_eq!(
+            tr.duplicates(),
+            DuplicateStats {
+                syns: 1,
+                segments: 3
+            }
+        );
     }
 
     #[test]
