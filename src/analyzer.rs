@@ -43,6 +43,10 @@ const BRUTEFORCE_FAILURES: u32 = 5;
 /// Most finished sessions held back from the JSONL sink while an older connection on an
 /// FTP port is still undecided (session or probe); beyond it that one is taken for a probe.
 const MAX_HELD_SESSIONS: usize = 4096;
+/// Longest (capture time) a finished session is held back for an older undecided
+/// connection on an FTP port (a SYN nobody answered); then that one is taken for a probe,
+/// so that JSONL from a live capture is never stalled for long.
+const MAX_HOLD_NS: i64 = 30 * 1_000_000_000;
 
 /// A connection not yet known to be FTP: its first bytes and TCP events, kept until it is.
 struct Probe {
@@ -87,9 +91,11 @@ struct Ftp<'a> {
     /// Connections that never carried a byte, and port scans.
     probes: ProbeBook,
     /// Finished sessions waiting for their final id before going to the sink.
-    held: BTreeMap<u64, model::Session>,
+    held: BTreeMap<u64, (Timestamp, model::Session)>,
     /// Latest end of a closed connection (when findings about limits are dated).
     last_close: Timestamp,
+    /// Sessions whose reserved id had been given up early (a hold bound was hit).
+    late_sessions: u64,
     roles: HashMap<ConnId, Role, FastState>,
     /// Announced data-channel listeners → (session, setup).
     expect: HashMap<SocketAddr, (u64, Setup), FastState>,
@@ -301,7 +307,9 @@ impl<'a> Ftp<'a> {
             self.ids.confirm(r.id);
             r.id
         } else {
-            // Its reservation was given up early (a bound was hit): a new id.
+            // Its reservation was given up early (a bound was hit): a new id, after
+            // those of sessions that started later.
+            self.late_sessions += 1;
             self.ids.take()
         };
         self.new_session(meta, r.client_is_tcp_client, id);
@@ -318,7 +326,7 @@ impl<'a> Ftp<'a> {
                 let Some(fid) = self.ids.final_id(id) else {
                     break;
                 };
-                let mut m = self.held.pop_first().expect("present").1;
+                let (_, mut m) = self.held.pop_first().expect("present").1;
                 self.ids.forget(id);
                 m.id = fid;
                 for a in m.anomalies.iter_mut() {
@@ -333,6 +341,17 @@ impl<'a> Ftp<'a> {
             if self.held.len() <= MAX_HELD_SESSIONS || self.ids.force_oldest().is_none() {
                 break;
             }
+        }
+    }
+
+    /// Sessions held back longer than [`MAX_HOLD_NS`] at `now`: give up the reservations
+    /// that hold them.
+    fn release_stale(&mut self, now: Timestamp) {
+        while let Some((_, (since, _))) = self.held.first_key_value() {
+            if now.0.saturating_sub(since.0) <= MAX_HOLD_NS || self.ids.force_oldest().is_none() {
+                break;
+            }
+            self.release_held();
         }
     }
 
@@ -413,7 +432,7 @@ impl<'a> Ftp<'a> {
                         m.anomalies.push(a.clone());
                     }
                 }
-                self.held.insert(m.id, m);
+                self.held.insert(m.id, (m.end.ts, m));
                 self.release_held();
             }
             None => {
@@ -782,6 +801,7 @@ impl<'a> Analyzer<'a> {
                 probes: ProbeBook::default(),
                 held: BTreeMap::new(),
                 last_close: Timestamp(0),
+                late_sessions: 0,
                 roles: HashMap::default(),
                 expect: HashMap::default(),
                 done: Vec::new(),
@@ -805,6 +825,9 @@ impl<'a> Analyzer<'a> {
     }
 
     pub fn packet(&mut self, pkt: &Packet<'_>) {
+        if !self.ftp.held.is_empty() {
+            self.ftp.release_stale(pkt.ts);
+        }
         let st = &mut self.ftp.stats;
         st.packets += 1;
         st.bytes += pkt.orig_len as u64;
@@ -887,9 +910,11 @@ impl<'a> Analyzer<'a> {
             f.anomalies.push(port_scan_finding(sc));
         }
         f.stats.port_scans = scans;
-        let forced = f.ids.forced();
-        for detail in limits.into_iter().chain((forced > 0).then(|| {
-            format!("{forced} connections on FTP ports taken for probes before their end")
+        let late = f.late_sessions;
+        for detail in limits.into_iter().chain((late > 0).then(|| {
+            format!(
+                "{late} sessions on FTP ports recognised after their id was given up (a bound on held sessions): numbered after later sessions in JSONL"
+            )
         })) {
             f.anomalies.push(Anomaly {
                 ts: Time::new(f.last_close, 0),

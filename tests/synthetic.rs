@@ -247,6 +247,43 @@ fn jsonl_ids_wait_for_older_undecided_connections() {
     }
 }
 
+/// A SYN nobody answers holds later sessions back from JSONL for a bounded time only.
+#[test]
+fn jsonl_is_not_stalled_by_an_unanswered_syn() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let mut cap = Cap::new();
+    cap.packet((C, 50001), (S, 21), 100, 0, "S", b"");
+    session(&mut cap, 50002);
+    cap.t += 60_000_000;
+    session(&mut cap, 50003);
+    let lines = Rc::new(RefCell::new(Vec::new()));
+    let sink = lines.clone();
+    let mut src = FileSource::from_reader(
+        "synthetic",
+        Box::new(std::io::Cursor::new(cap.bytes.clone())),
+    )
+    .unwrap();
+    let mut an = Analyzer::new(
+        Options::default(),
+        Some(Box::new(move |s: ftptrace::model::Session| {
+            sink.borrow_mut().push((s.id, s.client.port))
+        })),
+    );
+    an.run(&mut src, |e| panic!("{e}"));
+    // Both written before the end of the capture, with the ids JSON gives them.
+    assert_eq!(*lines.borrow(), vec![(1, 50002), (2, 50003)]);
+    let r = an.finish();
+    assert_eq!(r.stats.ftp_port_probes.total, 1);
+    let json: Vec<(u64, u16)> = cap
+        .analyze(Options::default())
+        .sessions
+        .iter()
+        .map(|s| (s.id, s.client.port))
+        .collect();
+    assert_eq!(json, vec![(1, 50002), (2, 50003)]);
+}
+
 #[test]
 fn ftp_found_mid_stream_on_an_odd_port_from_the_client_side() {
     let mut cap = Cap::new();
