@@ -1,5 +1,6 @@
 //! TCP connection tracking: connections keyed by 4-tuple, handshake/teardown events,
-//! per-direction reassembly, handed to an application [`TcpHandler`].
+//! per-direction reassembly, handed to an application [`TcpHandler`]; duplicates (a SYN
+//! seen before, a replayed copy of a connection, repeated segments) counted, not handed on.
 
 use super::fasthash::FastState;
 use super::reassembly::{Chunk, HalfStream, MemBudget};
@@ -893,6 +894,36 @@ mod tests {
                 segments: 3
             }
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100))]
+        /// Connections on one 4-tuple, each with its ISN, each appearing 1..4 times later
+        /// in the capture (gaps of 1 s to 2 h): one connection per distinct ISN in a row,
+        /// its greeting delivered once.
+        #[test]
+        fn copies_are_one_connection_reuses_are_new(
+            conns in proptest::collection::vec((0u32..4, 1usize..4, 1i64..7200), 1..6)
+        ) {
+            let (mut tr, mut h) = (tracker(), Rec::default());
+            let mut t = 0;
+            let mut expected = 0;
+            let mut last_isn = None;
+            for (isn, copies, gap) in conns {
+                let isn = 1000 + isn * 100_000;
+                if last_isn != Some(isn) {
+                    expected += 1;
+                }
+                last_isn = Some(isn);
+                for _ in 0..copies {
+                    t += gap;
+                    run(&mut tr, &mut h, &connection(isn, t));
+                }
+            }
+            tr.finish_all(&mut h);
+            proptest::prop_assert_eq!(h.opened.len(), expected);
+            proptest::prop_assert_eq!(h.bytes.len(), expected);
+        }
     }
 
     #[test]
