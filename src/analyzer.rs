@@ -38,6 +38,14 @@ const PROBE_EVENTS: usize = 16;
 const MAX_CONN_LIST: usize = 100_000;
 /// Failed logins from one client to one server that make a brute-force finding.
 const BRUTEFORCE_FAILURES: u32 = 5;
+/// Most data-channel listeners remembered after their session ended (to recognise a
+/// data connection to an announced port that no live session expects any more).
+const MAX_ANNOUNCED_HISTORY: usize = 4096;
+/// Most host pairs remembered as having had an FTP session (to place untied data
+/// connections in the session of their hosts).
+const MAX_SESSION_HOSTS: usize = 65_536;
+/// Most untied data connections kept as transfers (all are counted).
+const MAX_UNTIED_TRANSFERS: usize = 100_000;
 
 struct Probe {
     buf: [Vec<u8>; 2],
@@ -47,10 +55,28 @@ struct Probe {
 struct DataConn {
     session: u64,
     transfer: usize,
+    /// Tied by an announcement (PORT/PASV/EPRT/EPSV/LPRT/LPSV), not by hosts alone.
+    tied: bool,
     /// TCP client of the data connection is the FTP client.
     connector_is_client: bool,
     hash: Option<[Sha256; 2]>,
     files: [Option<(PathBuf, std::fs::File)>; 2],
+}
+
+/// A connection with payload that is not FTP control and that no session took as its
+/// data connection when it was classified: hashed as it runs so that at its end, if it
+/// looks like FTP data (port 20, an announced port, the hosts of a session), it can stand
+/// as an untied transfer.
+struct Loose {
+    hash: Option<[Sha256; 2]>,
+    segments: u64,
+}
+
+/// An untied data connection seen outside any session, with the host pair that may
+/// place it in a session at the end.
+struct Untied {
+    hosts: (IpAddr, IpAddr),
+    t: model::Transfer,
 }
 
 enum Role {
@@ -60,7 +86,7 @@ enum Role {
     },
     Data(Box<DataConn>),
     Probe(Box<Probe>),
-    Other,
+    Loose(Box<Loose>),
 }
 
 /// The FTP layer on top of TCP.
@@ -80,6 +106,21 @@ struct Ftp<'a> {
     failures: HashMap<(IpAddr, IpAddr), (u32, Vec<u64>)>,
     anomalies: Vec<Anomaly>,
     errors: Vec<String>,
+    /// Data-channel listeners announced, newest last (bounded by [`MAX_ANNOUNCED_HISTORY`]).
+    announced: std::collections::VecDeque<SocketAddr>,
+    /// Host pairs (ordered low, high) that had a session, with the first session's id.
+    session_hosts: HashMap<(IpAddr, IpAddr), u64, FastState>,
+    /// Untied data connections not (yet) placed in a session.
+    untied: Vec<Untied>,
+}
+
+/// A host pair in a fixed order (lower address first).
+fn host_pair(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
 }
 
 impl<'a> Ftp<'a> {
@@ -105,6 +146,11 @@ impl<'a> Ftp<'a> {
         };
         let sess = Session::new(id, c, s, meta.start, self.digits, self.opts.show_passwords);
         self.sessions.insert(id, sess);
+        if self.session_hosts.len() < MAX_SESSION_HOSTS {
+            self.session_hosts
+                .entry(host_pair(c.ip(), s.ip()))
+                .or_insert(id);
+        }
         self.roles.insert(
             meta.id,
             Role::Control {
@@ -144,6 +190,7 @@ impl<'a> Ftp<'a> {
             Role::Data(Box::new(DataConn {
                 session,
                 transfer,
+                tied: setup.is_some(),
                 connector_is_client,
                 hash,
                 files: [None, None],
@@ -151,16 +198,103 @@ impl<'a> Ftp<'a> {
         );
     }
 
-    /// A live session between these two hosts that is waiting for a data connection.
-    fn session_wanting_data(&self, a: IpAddr, b: IpAddr) -> Option<u64> {
-        self.sessions
+    /// The live session between these two hosts a data connection nobody announced
+    /// belongs to: the oldest one waiting for a data connection, else the oldest one.
+    fn session_for_data(&self, a: IpAddr, b: IpAddr) -> Option<u64> {
+        let between = |s: &&Session| {
+            let (c, v) = (s.client.ip(), s.server.ip());
+            (c == a && v == b) || (c == b && v == a)
+        };
+        let wanting = self
+            .sessions
             .values()
-            .filter(|s| {
-                let (c, v) = (s.client.ip(), s.server.ip());
-                ((c == a && v == b) || (c == b && v == a)) && s.wants_data()
-            })
+            .filter(between)
+            .filter(|s| s.wants_data())
             .map(|s| s.id)
-            .min()
+            .min();
+        wanting.or_else(|| self.sessions.values().filter(between).map(|s| s.id).min())
+    }
+
+    /// Whether a connection no session took looks like FTP data: from or to port 20, to
+    /// a port a PORT/PASV/EPRT/EPSV announced, or between the hosts of a session.
+    fn looks_like_data(&self, meta: &ConnMeta) -> bool {
+        meta.client.port() == 20
+            || meta.server.port() == 20
+            || self.announced.contains(&meta.server)
+            || self.announced.contains(&meta.client)
+            || self
+                .session_hosts
+                .contains_key(&host_pair(meta.client.ip(), meta.server.ip()))
+    }
+
+    /// A connection with payload that no session took ended: an untied transfer when it
+    /// looks like FTP data (placed in its hosts' session at the end when there is one).
+    fn untied_transfer(&mut self, meta: &ConnMeta, sum: &ConnSummary, hash: Option<String>, segments: u64) {
+        self.stats.untied_data_connections += 1;
+        self.stats.unmatched_data_connections += 1;
+        self.stats.data_connections += 1;
+        if self.untied.len() >= MAX_UNTIED_TRANSFERS {
+            return;
+        }
+        let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
+        let captured = (sum.captured_bytes[0] + sum.captured_bytes[1]).min(bytes);
+        let missing = bytes - captured;
+        // The side that listened on port 20 connected actively (RFC 959's default data port).
+        let active = meta.client.port() == 20;
+        let t = model::Transfer {
+            command: String::new(),
+            arg: String::new(),
+            path: None,
+            direction: if sum.seq_bytes[0] > sum.seq_bytes[1] {
+                model::Direction::Upload
+            } else {
+                model::Direction::Download
+            },
+            mode: if active {
+                model::Mode::Active
+            } else {
+                model::Mode::Passive
+            },
+            setup: "unknown",
+            data_client: ep(meta.client),
+            data_server: ep(meta.server),
+            start: Time::new(meta.start, self.digits),
+            end: Time::new(sum.end, self.digits),
+            data: model::DataCapture::Captured,
+            match_: model::DataMatch::None,
+            bytes: Some(bytes),
+            captured_bytes: Some(captured),
+            missing_bytes: Some(missing),
+            expected_bytes: None,
+            rest: None,
+            status: model::TransferStatus::Incomplete,
+            reply_code: None,
+            sha256: hash.filter(|_| missing == 0),
+            segments,
+            announced: None,
+            extracted: None,
+            matched: false,
+        };
+        self.untied.push(Untied {
+            hosts: host_pair(meta.client.ip(), meta.server.ip()),
+            t,
+        });
+    }
+
+    /// A connection becomes [`Role::Loose`]; returns the interest in its payload (only
+    /// needed for hashing).
+    fn make_loose(&mut self, meta: &ConnMeta) -> Interest {
+        let hash = self.opts.hash.then(|| [Sha256::new(), Sha256::new()]);
+        let interest = if hash.is_some() {
+            Interest::Data
+        } else {
+            Interest::Ignore
+        };
+        self.roles.insert(
+            meta.id,
+            Role::Loose(Box::new(Loose { hash, segments: 0 })),
+        );
+        interest
     }
 
     fn tcp_event(&mut self, meta: &ConnMeta, ts: Timestamp, dir: Dir, ev: TcpEvent) {
@@ -230,11 +364,10 @@ impl<'a> Ftp<'a> {
                 self.new_session(meta, orient);
             }
             // Not FTP control: maybe a data connection whose setup we missed.
-            None => match self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
+            None => match self.session_for_data(meta.client.ip(), meta.server.ip()) {
                 Some(sid) => self.new_data(meta, sid, None, false),
                 None => {
-                    self.roles.insert(meta.id, Role::Other);
-                    return Interest::Ignore;
+                    self.make_loose(meta);
                 }
             },
         }
@@ -248,7 +381,10 @@ impl<'a> Ftp<'a> {
                 self.on_data(meta, ts, dir, Chunk::Data { offset: 0, bytes }, true);
             }
         }
-        Interest::Data
+        match self.roles.get(&meta.id) {
+            Some(Role::Loose(l)) if l.hash.is_none() => Interest::Ignore,
+            _ => Interest::Data,
+        }
     }
 
     /// Register the setups a session announced since last time.
@@ -257,6 +393,10 @@ impl<'a> Ftp<'a> {
             return;
         };
         for setup in s.new_setups.drain(..) {
+            if self.announced.len() >= MAX_ANNOUNCED_HISTORY {
+                self.announced.pop_front();
+            }
+            self.announced.push_back(setup.listener);
             self.expect.insert(setup.listener, (id, setup));
             if setup.listener != setup.announced {
                 self.expect.insert(setup.announced, (id, setup));
@@ -497,18 +637,40 @@ impl<'a> TcpHandler for Ftp<'a> {
                 Interest::Data
             }
             Some(Role::Probe(p)) => {
-                if let Chunk::Data { bytes, .. } = chunk {
-                    let b = &mut p.buf[dir.idx()];
-                    let room = PROBE_BYTES.saturating_sub(b.len());
-                    b.extend_from_slice(&bytes[..bytes.len().min(room)]);
-                } else {
-                    // A gap before we knew what this is: give up on it.
-                    self.roles.insert(meta.id, Role::Other);
-                    return Interest::Ignore;
+                let Chunk::Data { offset, bytes } = chunk else {
+                    // A gap before we knew what this is: not FTP control.
+                    self.roles.remove(&meta.id);
+                    return self.make_loose(meta);
+                };
+                let b = &mut p.buf[dir.idx()];
+                let room = PROBE_BYTES.saturating_sub(b.len());
+                let taken = bytes.len().min(room);
+                b.extend_from_slice(&bytes[..taken]);
+                let interest = self.classify(meta, ts);
+                // What the probe could not hold goes to the role the connection has now.
+                if taken < bytes.len() && !matches!(self.roles.get(&meta.id), Some(Role::Probe(_))) {
+                    let rest = Chunk::Data {
+                        offset: offset + taken as u64,
+                        bytes: &bytes[taken..],
+                    };
+                    return self.on_data(meta, ts, dir, rest, false);
                 }
-                self.classify(meta, ts)
+                interest
             }
-            _ => Interest::Ignore,
+            Some(Role::Loose(l)) => {
+                if let Chunk::Data { bytes, .. } = chunk {
+                    l.segments += new_segment as u64;
+                    if let Some(h) = l.hash.as_mut() {
+                        h[dir.idx()].update(bytes);
+                    }
+                }
+                if l.hash.is_some() {
+                    Interest::Data
+                } else {
+                    Interest::Ignore
+                }
+            }
+            None => Interest::Ignore,
         }
     }
 
@@ -523,6 +685,7 @@ impl<'a> TcpHandler for Ftp<'a> {
         match role {
             Some(Role::Control { session, .. }) => {
                 role_name = Some("ftp");
+                self.stats.control_connections += 1;
                 if let Some(s) = self.sessions.get_mut(&session) {
                     s.control_end(sum.end);
                     if s.end < sum.end {
@@ -537,10 +700,17 @@ impl<'a> TcpHandler for Ftp<'a> {
             }
             Some(Role::Data(mut d)) => {
                 role_name = Some("ftp-data");
+                if d.tied {
+                    self.stats.tied_data_connections += 1;
+                } else {
+                    self.stats.untied_data_connections += 1;
+                }
                 if let Some(s) = self.sessions.get_mut(&d.session) {
                     let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
                     let captured = sum.captured_bytes[0] + sum.captured_bytes[1];
-                    s.close_data(d.transfer, sum.end, bytes, captured);
+                    let ended = sum.close != CloseKind::Open;
+                    s.close_data(d.transfer, sum.end, bytes, captured, ended);
+                    let whole = s.transfers[d.transfer].t.missing_bytes == Some(0);
                     let main = if sum.seq_bytes[1] >= sum.seq_bytes[0] {
                         1
                     } else {
@@ -557,7 +727,8 @@ impl<'a> TcpHandler for Ftp<'a> {
                     for (i, f) in d.files.iter_mut().enumerate() {
                         if let Some((path, _)) = f.take() {
                             if i == main {
-                                let done = path.with_extension("");
+                                // A payload with bytes missing is kept as NAME.partial.
+                                let done = path.with_extension(if whole { "" } else { "partial" });
                                 let kept = match std::fs::rename(&path, &done) {
                                     Ok(()) => done,
                                     Err(_) => path,
@@ -573,11 +744,16 @@ impl<'a> TcpHandler for Ftp<'a> {
                 self.maybe_finish(d.session, false);
             }
             Some(Role::Probe(p)) => {
-                // Never spoke a full line: an empty data connection of a waiting session?
-                let _ = p;
-                if let Some(sid) = self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
-                    if !self.is_ftp_port(meta.server.port()) {
+                // Never spoke a full line: an (almost) empty data connection of a session?
+                let payload = sum.seq_bytes[0] + sum.seq_bytes[1] > 0;
+                let sid = self.session_for_data(meta.client.ip(), meta.server.ip());
+                let wants = sid
+                    .and_then(|id| self.sessions.get(&id))
+                    .is_some_and(|s| s.wants_data());
+                match sid {
+                    Some(sid) if (payload || wants) && !self.is_ftp_port(meta.server.port()) => {
                         self.new_data(meta, sid, None, false);
+                        self.stats.untied_data_connections += 1;
                         if let Some(s) = self.sessions.get_mut(&sid) {
                             let t = s.transfers.len() - 1;
                             s.close_data(
@@ -585,14 +761,48 @@ impl<'a> TcpHandler for Ftp<'a> {
                                 sum.end,
                                 sum.seq_bytes[0] + sum.seq_bytes[1],
                                 sum.captured_bytes[0] + sum.captured_bytes[1],
+                                sum.close != CloseKind::Open,
                             );
                         }
                         self.roles.remove(&meta.id);
                         role_name = Some("ftp-data");
                     }
+                    _ if payload && self.looks_like_data(meta) => {
+                        let mut h = self.opts.hash.then(Sha256::new);
+                        if let Some(h) = h.as_mut() {
+                            // The probe held the whole payload (it never reached its limit).
+                            let main = if sum.seq_bytes[0] > sum.seq_bytes[1] { 0 } else { 1 };
+                            h.update(&p.buf[main]);
+                        }
+                        let segs = p.buf.iter().filter(|b| !b.is_empty()).count() as u64;
+                        self.untied_transfer(meta, sum, h.map(|h| hex(&h.finalize())), segs);
+                        role_name = Some("ftp-data");
+                    }
+                    _ if payload => {
+                        self.stats.other_connections += 1;
+                        role_name = Some("other");
+                    }
+                    _ => self.stats.empty_connections += 1,
                 }
             }
-            _ => {}
+            Some(Role::Loose(l)) => {
+                let payload = sum.seq_bytes[0] + sum.seq_bytes[1] > 0;
+                if payload && self.looks_like_data(meta) {
+                    let main = if sum.seq_bytes[0] > sum.seq_bytes[1] { 0 } else { 1 };
+                    let hash = l.hash.map(|h| {
+                        let [a, b] = h;
+                        hex(&if main == 0 { a } else { b }.finalize())
+                    });
+                    self.untied_transfer(meta, sum, hash, l.segments);
+                    role_name = Some("ftp-data");
+                } else if payload {
+                    self.stats.other_connections += 1;
+                    role_name = Some("other");
+                } else {
+                    self.stats.empty_connections += 1;
+                }
+            }
+            None => self.stats.empty_connections += 1,
         }
         if self.conn_list.len() < MAX_CONN_LIST {
             self.conn_list.push(model::TcpConnection {
@@ -609,6 +819,41 @@ impl<'a> TcpHandler for Ftp<'a> {
                 close,
                 role: role_name,
             });
+        }
+    }
+}
+
+/// Put an untied data connection into its hosts' session: it fills a transfer the dialogue
+/// showed without its data connection when their times overlap (never two transfers for
+/// one), or stands as a transfer of its own (`unmatched_data_connection`).
+fn place_untied(s: &mut model::Session, t: model::Transfer) {
+    let overlapping = s.transfers.iter_mut().find(|x| {
+        x.data == model::DataCapture::NotCaptured && x.start <= t.end && t.start <= x.end
+    });
+    match overlapping {
+        Some(x) => {
+            x.data = model::DataCapture::Captured;
+            x.data_client = t.data_client;
+            x.data_server = t.data_server;
+            x.start = x.start.min(t.start);
+            x.end = x.end.max(t.end);
+            x.bytes = t.bytes;
+            x.captured_bytes = t.captured_bytes;
+            x.missing_bytes = t.missing_bytes;
+            x.sha256 = t.sha256;
+            x.segments = t.segments;
+        }
+        None => {
+            s.anomalies.push(Anomaly {
+                ts: t.start,
+                kind: "unmatched_data_connection",
+                detail: format!(
+                    "data connection {}:{} -> {}:{} matches no PORT/PASV/EPRT/EPSV",
+                    t.data_client.ip, t.data_client.port, t.data_server.ip, t.data_server.port
+                ),
+                sessions: Vec::new(),
+            });
+            s.transfers.push(t);
         }
     }
 }
@@ -653,6 +898,9 @@ impl<'a> Analyzer<'a> {
                 failures: HashMap::new(),
                 anomalies: Vec::new(),
                 errors: Vec::new(),
+                announced: std::collections::VecDeque::new(),
+                session_hosts: HashMap::default(),
+                untied: Vec::new(),
             },
         }
     }
@@ -784,6 +1032,21 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
+        // Untied data connections stand in the session of their hosts when there is one.
+        let mut untied_transfers = Vec::new();
+        for mut u in std::mem::take(&mut f.untied) {
+            u.t.start.digits = digits;
+            u.t.end.digits = digits;
+            let id = f
+                .session_hosts
+                .get(&u.hosts)
+                .and_then(|old| remap.get(old))
+                .copied();
+            match id.and_then(|id| sessions.iter_mut().find(|s| s.id == id)) {
+                Some(s) => place_untied(s, u.t),
+                None => untied_transfers.push(u.t),
+            }
+        }
         f.conn_list.sort_by_key(|c| c.id);
         Report {
             schema: "ftptrace/1",
@@ -792,6 +1055,7 @@ impl<'a> Analyzer<'a> {
             stats: f.stats,
             tcp_connections: f.conn_list,
             errors: f.errors,
+            untied_transfers,
         }
     }
 }

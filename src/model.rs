@@ -60,6 +60,9 @@ pub struct Report {
     pub tcp_connections: Vec<TcpConnection>,
     /// Input problems (one line each, as printed on stderr).
     pub errors: Vec<String>,
+    /// Data connections tied to no session (`matched: false`, `match: "none"`): from or
+    /// to port 20 or an announced port, with no session of their hosts in the capture.
+    pub untied_transfers: Vec<Transfer>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -78,6 +81,17 @@ pub struct Stats {
     /// IP fragments seen / datagrams reassembled from them.
     pub ip_fragments: u64,
     pub ip_reassembled: u64,
+    /// Every TCP connection by what it was: FTP control connections; data connections tied
+    /// to their session by an announced port; data connections not tied (between the
+    /// hosts of a session, from port 20, or to an announced port, without an announcement
+    /// that fits: also counted in `unmatched_data_connections`); connections with payload
+    /// that are none of these; connections without payload. They add up to
+    /// `tcp_connections`.
+    pub control_connections: u64,
+    pub tied_data_connections: u64,
+    pub untied_data_connections: u64,
+    pub other_connections: u64,
+    pub empty_connections: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -94,7 +108,7 @@ pub struct TcpConnection {
     pub captured_to_server: u64,
     pub captured_to_client: u64,
     pub close: Close,
-    /// `"ftp"`, `"ftp-data"` or `null`.
+    /// `"ftp"`, `"ftp-data"`, `"other"` (payload, not FTP) or `null` (no payload).
     pub role: Option<&'static str>,
 }
 
@@ -234,7 +248,8 @@ pub struct Transfer {
     pub path: Option<String>,
     pub direction: Direction,
     pub mode: Mode,
-    /// "PORT", "PASV", "EPRT", "EPSV".
+    /// "PORT", "PASV", "EPRT", "EPSV", "LPRT", "LPSV", or "unknown" for a transfer whose
+    /// data connection is not in the capture and whose announcement was not seen either.
     pub setup: &'static str,
     pub data_client: Endpoint,
     pub data_server: Endpoint,

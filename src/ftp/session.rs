@@ -15,6 +15,8 @@ pub const MAX_PENDING: usize = 64;
 /// Most timeline events, anomalies and transfers kept per session.
 pub const MAX_EVENTS: usize = 1_000_000;
 pub const MAX_ANOMALIES: usize = 10_000;
+/// Most transfers recorded from the dialogue alone (data connection not in the capture).
+pub const MAX_TRANSFERS: usize = 1_000_000;
 
 /// A data-channel setup: what a PORT/EPRT command or a 227/229 reply announced.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +53,8 @@ struct CmdState {
     final_code: Option<u16>,
     /// A path the server named (STOU).
     path: Option<String>,
+    /// When the first preliminary reply (125/150) came: the transfer started.
+    started: Option<Timestamp>,
 }
 
 /// The event currently collecting data segments (a "run").
@@ -102,6 +106,12 @@ pub struct Session {
     cleartext_flagged: bool,
     /// The server's stream had a gap since the last reply: replies may be lost.
     server_gap: bool,
+    /// Time of the packet that carried the server's last line (a multi-line reply cut by
+    /// a gap is stamped with it, not with the packet after the gap).
+    last_server_line: Timestamp,
+    /// The newest data-channel setup (for a transfer whose data connection is not in the
+    /// capture).
+    last_setup: Option<Setup>,
     /// Failed login attempts (for brute-force detection across sessions).
     pub failed_logins: u32,
 }
@@ -149,6 +159,8 @@ impl Session {
             anomalies: Vec::new(),
             cleartext_flagged: false,
             server_gap: false,
+            last_server_line: start,
+            last_setup: None,
             failed_logins: 0,
         }
     }
@@ -309,6 +321,24 @@ impl Session {
         }
         self.lines[side_idx(from)].gap(len);
         if from == Side::Server {
+            // A multi-line reply the gap cut is closed now, stamped with the packet that
+            // carried its last line; the lines after the gap start afresh.
+            if let Some(r) = self.replies.gap() {
+                let (t, latin1) = parse::decode_text(&r.text);
+                let t = t.into_owned();
+                let at = self.last_server_line;
+                self.anomaly(
+                    at,
+                    "reply_cut_by_gap",
+                    format!(
+                        "multi-line {} reply cut after {} line{} by {len} missing bytes",
+                        r.code,
+                        r.lines,
+                        if r.lines == 1 { "" } else { "s" }
+                    ),
+                );
+                self.on_reply(at, r.code, t, latin1);
+            }
             self.server_gap = true;
         }
         self.anomaly_event(
@@ -415,11 +445,11 @@ impl Session {
             Verb::User => {
                 self.user = Some(raw_arg);
             }
-            Verb::Port | Verb::Eprt => {
-                let addr = if verb == Verb::Port {
-                    parse::parse_port(raw_arg.as_bytes()).map(SocketAddr::V4)
-                } else {
-                    parse::parse_eprt(raw_arg.as_bytes())
+            Verb::Port | Verb::Eprt | Verb::Lprt => {
+                let addr = match verb {
+                    Verb::Port => parse::parse_port(raw_arg.as_bytes()).map(SocketAddr::V4),
+                    Verb::Eprt => parse::parse_eprt(raw_arg.as_bytes()),
+                    _ => parse::parse_lprt(raw_arg.as_bytes()),
                 };
                 match addr {
                     Some(a) => {
@@ -437,7 +467,7 @@ impl Session {
                             );
                         }
                         self.announce(Setup {
-                            kind: if verb == Verb::Port { "PORT" } else { "EPRT" },
+                            kind: verb.as_str(),
                             mode: Mode::Active,
                             announced: a,
                             listener: a,
@@ -480,6 +510,7 @@ impl Session {
             expected: None,
             final_code: None,
             path: None,
+            started: None,
         });
         self.pending.push_back(idx);
         if self.pending.len() > MAX_PENDING {
@@ -502,8 +533,9 @@ impl Session {
         let fits = |v: Verb| -> Option<bool> {
             Some(match code {
                 221 => matches!(v, Verb::Quit),
-                227 => matches!(v, Verb::Pasv | Verb::Epsv),
-                229 => matches!(v, Verb::Epsv | Verb::Pasv),
+                227 => matches!(v, Verb::Pasv | Verb::Epsv | Verb::Lpsv),
+                228 => matches!(v, Verb::Lpsv),
+                229 => matches!(v, Verb::Epsv | Verb::Pasv | Verb::Lpsv),
                 257 => matches!(v, Verb::Pwd | Verb::Xpwd | Verb::Mkd | Verb::Xmkd),
                 331 | 332 => matches!(v, Verb::User | Verb::Pass),
                 350 => matches!(v, Verb::Rest | Verb::Rnfr),
@@ -525,12 +557,14 @@ impl Session {
     }
 
     fn announce(&mut self, s: Setup) {
+        self.last_setup = Some(s);
         self.new_setups.push(s);
     }
 
     // ----- replies ---------------------------------------------------------------
 
     fn server_line(&mut self, ts: Timestamp, bytes: &[u8]) {
+        self.last_server_line = ts;
         match self.replies.feed(bytes) {
             ReplyEvent::Pending => {}
             ReplyEvent::Malformed(line) => {
@@ -576,6 +610,7 @@ impl Session {
                     expected: None,
                     final_code: None,
                     path: None,
+                    started: None,
                 });
                 i
             }
@@ -594,6 +629,8 @@ impl Session {
         let verb = self.cmd_state[idx].verb;
         if !preliminary {
             self.cmd_state[idx].final_code = Some(code);
+        } else if verb.uses_data_channel() && self.cmd_state[idx].started.is_none() {
+            self.cmd_state[idx].started = Some(ts);
         }
         let arg = self.commands[idx].arg.clone();
         let mut note = None;
@@ -620,13 +657,13 @@ impl Session {
                     self.cwd = Some(p);
                 }
             }
-            (Verb::Pasv | Verb::Epsv | Verb::Lpsv, 227 | 229) => {
-                let kind = if verb == Verb::Epsv { "EPSV" } else { "PASV" };
-                let announced = if code == 227 {
-                    parse::parse_pasv_reply(text.as_bytes()).map(SocketAddr::V4)
-                } else {
-                    parse::parse_epsv_reply(text.as_bytes())
-                        .map(|p| SocketAddr::new(self.server.ip(), p))
+            (Verb::Pasv | Verb::Epsv | Verb::Lpsv, 227 | 228 | 229) => {
+                let kind = verb.as_str();
+                let announced = match code {
+                    227 => parse::parse_pasv_reply(text.as_bytes()).map(SocketAddr::V4),
+                    228 => parse::parse_lpsv_reply(text.as_bytes()),
+                    _ => parse::parse_epsv_reply(text.as_bytes())
+                        .map(|p| SocketAddr::new(self.server.ip(), p)),
                 };
                 match announced {
                     Some(a) => {
@@ -704,6 +741,11 @@ impl Session {
         }
         if !preliminary && (400..600).contains(&code) && verb.uses_data_channel() {
             self.waiting_cmds.retain(|&c| c != idx);
+        }
+        if !preliminary && verb.uses_data_channel() {
+            if let Some(t) = self.not_captured(idx, ts) {
+                note = Some(format!("{}: data connection not in capture", conn_name(t + 1)));
+            }
         }
         self.event_note(ts, 0, Side::Server, EventKind::Reply, shown, note);
     }
@@ -783,6 +825,77 @@ impl Session {
         i
     }
 
+    /// A data command's final reply came after a preliminary one (the server opened or
+    /// accepted its data connection), but no data connection in the capture is tied to it:
+    /// the transfer is recorded from the dialogue alone (`data: "not_captured"`, byte
+    /// fields null). Returns its transfer index.
+    fn not_captured(&mut self, c: usize, end: Timestamp) -> Option<usize> {
+        let start = self.cmd_state[c].started?;
+        if self.transfers.iter().any(|t| t.command == Some(c)) {
+            return None;
+        }
+        if self.transfers.len() >= MAX_TRANSFERS {
+            return None;
+        }
+        let setup = self.last_setup.filter(|s| s.ts <= start);
+        // Endpoints from the announcement; the connector's port is never announced (0).
+        let (mode, kind, connector, listener) = match setup {
+            Some(s) if s.mode == Mode::Passive => (
+                Mode::Passive,
+                s.kind,
+                SocketAddr::new(self.client.ip(), 0),
+                s.listener,
+            ),
+            Some(s) => (
+                Mode::Active,
+                s.kind,
+                SocketAddr::new(self.server.ip(), 0),
+                s.listener,
+            ),
+            None => (
+                Mode::Passive,
+                "unknown",
+                SocketAddr::new(self.client.ip(), 0),
+                SocketAddr::new(self.server.ip(), 0),
+            ),
+        };
+        let i = self.transfers.len();
+        self.transfers.push(TransferState {
+            t: model::Transfer {
+                command: String::new(),
+                arg: String::new(),
+                path: None,
+                direction: Direction::Download,
+                mode,
+                setup: kind,
+                data_client: ep(connector),
+                data_server: ep(listener),
+                start: self.time(start),
+                end: self.time(end),
+                data: DataCapture::NotCaptured,
+                match_: DataMatch::None,
+                bytes: None,
+                captured_bytes: None,
+                missing_bytes: None,
+                expected_bytes: None,
+                rest: None,
+                status: TransferStatus::Incomplete,
+                reply_code: None,
+                sha256: None,
+                segments: 0,
+                announced: setup.map(|s| ep(s.announced)),
+                extracted: None,
+                matched: false,
+            },
+            command: None,
+            closed: true,
+            connector_is_client: mode == Mode::Passive,
+            bytes_by_dir: [0; 2],
+        });
+        self.bind(i, c);
+        Some(i)
+    }
+
     /// Tie waiting data connections to waiting data commands, oldest first.
     fn bind_waiting(&mut self) {
         while let (Some(&t), Some(&c)) = (self.waiting_data.front(), self.waiting_cmds.front()) {
@@ -827,21 +940,55 @@ impl Session {
         self.data_run(ts, t + 1, from, bytes, new_seg);
     }
 
-    /// The data connection ended: final byte counts from TCP.
-    pub fn close_data(&mut self, t: usize, end: Timestamp, seq_bytes: u64, captured: u64) {
+    /// The data connection ended: final byte counts from TCP. `ended`: its FIN or RST is
+    /// in the capture; without one, bytes the server announced (150 `(N bytes)`, SIZE, less
+    /// REST) beyond what the capture holds are missing too (`truncated_in_capture`).
+    pub fn close_data(
+        &mut self,
+        t: usize,
+        end: Timestamp,
+        seq_bytes: u64,
+        captured: u64,
+        ended: bool,
+    ) {
         let digits = self.digits;
-        if let Some(tr) = self.transfers.get_mut(t) {
-            if tr.closed {
-                return;
+        let Some(tr) = self.transfers.get_mut(t) else {
+            return;
+        };
+        if tr.closed {
+            return;
+        }
+        tr.closed = true;
+        tr.t.bytes = Some(seq_bytes);
+        tr.t.captured_bytes = Some(captured.min(seq_bytes));
+        let mut missing = seq_bytes.saturating_sub(captured);
+        if end > tr.t.end.ts {
+            tr.t.end = Time::new(end, digits);
+        }
+        self.open_data = self.open_data.saturating_sub(1);
+        let announced = tr
+            .t
+            .expected_bytes
+            .map(|n| n.saturating_sub(tr.t.rest.unwrap_or(0)));
+        let remainder = match announced {
+            Some(n) if !ended && tr.t.direction == Direction::Download => {
+                n.saturating_sub(seq_bytes)
             }
-            tr.closed = true;
-            tr.t.bytes = Some(seq_bytes);
-            tr.t.captured_bytes = Some(captured.min(seq_bytes));
-            tr.t.missing_bytes = Some(seq_bytes.saturating_sub(captured));
-            if end > tr.t.end.ts {
-                tr.t.end = Time::new(end, digits);
-            }
-            self.open_data = self.open_data.saturating_sub(1);
+            _ => 0,
+        };
+        missing = missing.saturating_add(remainder);
+        tr.t.missing_bytes = Some(missing);
+        if remainder > 0 {
+            let detail = format!(
+                "{}: {} {}: the server announced {} bytes, the capture holds {} and not the \
+                 data connection's end; {remainder} bytes missing",
+                conn_name(t + 1),
+                tr.t.command,
+                tr.t.arg,
+                announced.unwrap_or(0),
+                captured.min(seq_bytes),
+            );
+            self.anomaly(end, "truncated_in_capture", detail);
         }
     }
 

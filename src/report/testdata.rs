@@ -459,6 +459,7 @@ pub fn example_report() -> Report {
         sessions: vec![s1, s2, s3],
         tcp_connections,
         errors: Vec::new(),
+        untied_transfers: Vec::new(),
     }
 }
 
@@ -476,5 +477,6 @@ pub fn empty_report() -> Report {
         },
         tcp_connections: Vec::new(),
         errors: Vec::new(),
+        untied_transfers: Vec::new(),
     }
 }
