@@ -75,7 +75,14 @@ struct Loose {
 /// An untied data connection seen outside any session, with the host pair that may
 /// place it in a session at the end.
 struct Untied {
+    conn: ConnId,
+    /// The connection's SYN was seen: its client is the data connection's connector.
+    saw_syn: bool,
+    /// Payload bytes towards the TCP server and towards the TCP client.
+    seq_bytes: [u64; 2],
     hosts: (IpAddr, IpAddr),
+    /// Client and server ends (for [`Ftp::looks_like_data`] at the end of the capture).
+    ends: (SocketAddr, SocketAddr),
     t: model::Transfer,
 }
 
@@ -112,6 +119,9 @@ struct Ftp<'a> {
     session_hosts: HashMap<(IpAddr, IpAddr), u64, FastState>,
     /// Untied data connections not (yet) placed in a session.
     untied: Vec<Untied>,
+    /// Passive listeners an FXP transfer was set up to (bounded by
+    /// [`MAX_ANNOUNCED_HISTORY`]): another host connecting there is no hijack.
+    fxp_listeners: std::collections::VecDeque<SocketAddr>,
 }
 
 /// A host pair in a fixed order (lower address first).
@@ -216,25 +226,30 @@ impl<'a> Ftp<'a> {
     }
 
     /// Whether a connection no session took looks like FTP data: from or to port 20, to
-    /// a port a PORT/PASV/EPRT/EPSV announced, or between the hosts of a session.
-    fn looks_like_data(&self, meta: &ConnMeta) -> bool {
-        meta.client.port() == 20
-            || meta.server.port() == 20
-            || self.announced.contains(&meta.server)
-            || self.announced.contains(&meta.client)
+    /// a port a PORT/PASV/EPRT/EPSV announced, or between the hosts of a session (decided
+    /// at the end of the capture, so that a session or an announcement seen later counts).
+    fn looks_like_data(&self, client: SocketAddr, server: SocketAddr) -> bool {
+        client.port() == 20
+            || server.port() == 20
+            || self.announced.contains(&server)
+            || self.announced.contains(&client)
             || self
                 .session_hosts
-                .contains_key(&host_pair(meta.client.ip(), meta.server.ip()))
+                .contains_key(&host_pair(client.ip(), server.ip()))
     }
 
-    /// A connection with payload that no session took ended: an untied transfer when it
-    /// looks like FTP data (placed in its hosts' session at the end when there is one).
-    fn untied_transfer(&mut self, meta: &ConnMeta, sum: &ConnSummary, hash: Option<String>, segments: u64) {
-        self.stats.untied_data_connections += 1;
-        self.stats.unmatched_data_connections += 1;
-        self.stats.data_connections += 1;
+    /// A connection with payload that no session took ended: a candidate untied transfer,
+    /// kept when at the end of the capture it looks like FTP data (and then placed in its
+    /// hosts' session when there is one). Returns false when the candidates are full.
+    fn untied_transfer(
+        &mut self,
+        meta: &ConnMeta,
+        sum: &ConnSummary,
+        hash: Option<String>,
+        segments: u64,
+    ) -> bool {
         if self.untied.len() >= MAX_UNTIED_TRANSFERS {
-            return;
+            return false;
         }
         let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
         let captured = (sum.captured_bytes[0] + sum.captured_bytes[1]).min(bytes);
@@ -276,9 +291,14 @@ impl<'a> Ftp<'a> {
             matched: false,
         };
         self.untied.push(Untied {
+            conn: meta.id,
+            saw_syn: meta.saw_syn,
+            seq_bytes: sum.seq_bytes,
             hosts: host_pair(meta.client.ip(), meta.server.ip()),
+            ends: (meta.client, meta.server),
             t,
         });
+        true
     }
 
     /// A connection becomes [`Role::Loose`]; returns the interest in its payload (only
@@ -351,8 +371,11 @@ impl<'a> Ftp<'a> {
             [(_, Some(true)), _] | [_, (Some(true), _)] => Some(false),
             _ => None,
         };
-        let undecided = (p.buf[0].len() < PROBE_BYTES && verdicts[0].0.is_none())
-            || (p.buf[1].len() < PROBE_BYTES && verdicts[1].0.is_none());
+        // A side that sent PROBE_BYTES without a line is not speaking FTP control.
+        let full = p.buf.iter().any(|b| b.len() >= PROBE_BYTES);
+        let undecided = !full
+            && ((p.buf[0].len() < PROBE_BYTES && verdicts[0].0.is_none())
+                || (p.buf[1].len() < PROBE_BYTES && verdicts[1].0.is_none()));
         if client_is_tcp_client.is_none() && undecided {
             return Interest::Data;
         }
@@ -392,11 +415,46 @@ impl<'a> Ftp<'a> {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
-        for setup in s.new_setups.drain(..) {
+        let client = s.client;
+        let setups = std::mem::take(&mut s.new_setups);
+        for setup in setups {
             if self.announced.len() >= MAX_ANNOUNCED_HISTORY {
                 self.announced.pop_front();
             }
             self.announced.push_back(setup.listener);
+            if setup.names_other_host(client) {
+                // FXP: the passive listener another session of this client opened there.
+                let fxp = self
+                    .expectation(setup.listener)
+                    .filter(|(sid, other)| *sid != id && other.mode == model::Mode::Passive)
+                    .and_then(|(sid, _)| self.sessions.get(&sid))
+                    .filter(|o| o.client.ip() == client.ip())
+                    .map(|o| (o.id, o.server));
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.foreign_port(&setup, fxp);
+                }
+                if let Some((other, _)) = fxp {
+                    let server = self.sessions.get(&id).map(|s| s.server);
+                    if let (Some(o), Some(server)) = (self.sessions.get_mut(&other), server) {
+                        o.anomaly(
+                            setup.ts,
+                            "fxp",
+                            format!(
+                                "session {id} of the same client has {} send to this \
+                                 session's passive listener {}: a server-to-server transfer",
+                                server.ip(),
+                                setup.listener
+                            ),
+                        );
+                    }
+                    if self.fxp_listeners.len() >= MAX_ANNOUNCED_HISTORY {
+                        self.fxp_listeners.pop_front();
+                    }
+                    self.fxp_listeners.push_back(setup.listener);
+                    // The data connection is tied to the passive side's session.
+                    continue;
+                }
+            }
             self.expect.insert(setup.listener, (id, setup));
             if setup.listener != setup.announced {
                 self.expect.insert(setup.announced, (id, setup));
@@ -571,6 +629,13 @@ impl<'a> TcpHandler for Ftp<'a> {
     fn on_open(&mut self, meta: &ConnMeta) -> (Interest, bool) {
         // A data connection some session announced?
         if let Some((sid, setup)) = self.expectation(meta.server) {
+            if setup.mode == model::Mode::Passive && !self.fxp_listeners.contains(&meta.server) {
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    if meta.client.ip() != s.client.ip() {
+                        s.hijack(meta.start, meta.client, meta.server);
+                    }
+                }
+            }
             self.new_data(meta, sid, Some(setup), false);
             return (Interest::Data, false);
         }
@@ -767,37 +832,35 @@ impl<'a> TcpHandler for Ftp<'a> {
                         self.roles.remove(&meta.id);
                         role_name = Some("ftp-data");
                     }
-                    _ if payload && self.looks_like_data(meta) => {
-                        let mut h = self.opts.hash.then(Sha256::new);
+                    _ if payload => {
+                        // The probe held the whole payload (it never reached its limit).
+                        let main = if sum.seq_bytes[0] > sum.seq_bytes[1] { 0 } else { 1 };
+                        let whole = sum.captured_bytes[main] == p.buf[main].len() as u64;
+                        let mut h = (self.opts.hash && whole).then(Sha256::new);
                         if let Some(h) = h.as_mut() {
-                            // The probe held the whole payload (it never reached its limit).
-                            let main = if sum.seq_bytes[0] > sum.seq_bytes[1] { 0 } else { 1 };
                             h.update(&p.buf[main]);
                         }
                         let segs = p.buf.iter().filter(|b| !b.is_empty()).count() as u64;
-                        self.untied_transfer(meta, sum, h.map(|h| hex(&h.finalize())), segs);
-                        role_name = Some("ftp-data");
-                    }
-                    _ if payload => {
-                        self.stats.other_connections += 1;
                         role_name = Some("other");
+                        if !self.untied_transfer(meta, sum, h.map(|h| hex(&h.finalize())), segs) {
+                            self.stats.other_connections += 1;
+                        }
                     }
                     _ => self.stats.empty_connections += 1,
                 }
             }
             Some(Role::Loose(l)) => {
                 let payload = sum.seq_bytes[0] + sum.seq_bytes[1] > 0;
-                if payload && self.looks_like_data(meta) {
+                if payload {
                     let main = if sum.seq_bytes[0] > sum.seq_bytes[1] { 0 } else { 1 };
                     let hash = l.hash.map(|h| {
                         let [a, b] = h;
                         hex(&if main == 0 { a } else { b }.finalize())
                     });
-                    self.untied_transfer(meta, sum, hash, l.segments);
-                    role_name = Some("ftp-data");
-                } else if payload {
-                    self.stats.other_connections += 1;
                     role_name = Some("other");
+                    if !self.untied_transfer(meta, sum, hash, l.segments) {
+                        self.stats.other_connections += 1;
+                    }
                 } else {
                     self.stats.empty_connections += 1;
                 }
@@ -826,7 +889,35 @@ impl<'a> TcpHandler for Ftp<'a> {
 /// Put an untied data connection into its hosts' session: it fills a transfer the dialogue
 /// showed without its data connection when their times overlap (never two transfers for
 /// one), or stands as a transfer of its own (`unmatched_data_connection`).
-fn place_untied(s: &mut model::Session, t: model::Transfer) {
+fn place_untied(s: &mut model::Session, u: Untied) {
+    let mut t = u.t;
+    // Which host sent the payload tells the direction.
+    let sender = if u.seq_bytes[0] > u.seq_bytes[1] {
+        t.data_client.ip
+    } else {
+        t.data_server.ip
+    };
+    t.direction = if sender == s.server.ip {
+        model::Direction::Download
+    } else {
+        model::Direction::Upload
+    };
+    // Without its SYN, the connector is who used port 20 (active), else the FTP client.
+    if !u.saw_syn {
+        let swap = if t.data_client.port == 20 || t.data_server.port == 20 {
+            t.data_server.port == 20
+        } else {
+            t.data_client.ip != s.client.ip
+        };
+        if swap {
+            std::mem::swap(&mut t.data_client, &mut t.data_server);
+        }
+    }
+    t.mode = if t.data_client.ip == s.client.ip {
+        model::Mode::Passive
+    } else {
+        model::Mode::Active
+    };
     let overlapping = s.transfers.iter_mut().find(|x| {
         x.data == model::DataCapture::NotCaptured && x.start <= t.end && t.start <= x.end
     });
@@ -901,6 +992,7 @@ impl<'a> Analyzer<'a> {
                 announced: std::collections::VecDeque::new(),
                 session_hosts: HashMap::default(),
                 untied: Vec::new(),
+                fxp_listeners: std::collections::VecDeque::new(),
             },
         }
     }
@@ -1032,9 +1124,20 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        // Untied data connections stand in the session of their hosts when there is one.
+        // Connections with payload no session took: untied data connections when they look
+        // like FTP data, standing in the session of their hosts when there is one.
         let mut untied_transfers = Vec::new();
         for mut u in std::mem::take(&mut f.untied) {
+            if !f.looks_like_data(u.ends.0, u.ends.1) {
+                f.stats.other_connections += 1;
+                continue;
+            }
+            f.stats.untied_data_connections += 1;
+            f.stats.unmatched_data_connections += 1;
+            f.stats.data_connections += 1;
+            if let Some(c) = f.conn_list.iter_mut().find(|c| c.id == u.conn) {
+                c.role = Some("ftp-data");
+            }
             u.t.start.digits = digits;
             u.t.end.digits = digits;
             let id = f
@@ -1043,7 +1146,7 @@ impl<'a> Analyzer<'a> {
                 .and_then(|old| remap.get(old))
                 .copied();
             match id.and_then(|id| sessions.iter_mut().find(|s| s.id == id)) {
-                Some(s) => place_untied(s, u.t),
+                Some(s) => place_untied(s, u),
                 None => untied_transfers.push(u.t),
             }
         }

@@ -31,6 +31,13 @@ pub struct Setup {
     pub ts: Timestamp,
 }
 
+impl Setup {
+    /// An active setup (PORT/EPRT/LPRT) naming a host other than the session's client.
+    pub fn names_other_host(&self, client: SocketAddr) -> bool {
+        self.mode == Mode::Active && self.announced.ip() != client.ip()
+    }
+}
+
 /// A transfer under construction (one per data connection).
 #[derive(Debug)]
 pub struct TransferState {
@@ -454,18 +461,8 @@ impl Session {
                 match addr {
                     Some(a) => {
                         note = Some(a.to_string());
-                        if a.ip() != self.client.ip() {
-                            self.anomaly(
-                                ts,
-                                "port_bounce",
-                                format!(
-                                    "{} names {} but the client is {}",
-                                    command,
-                                    a,
-                                    self.client.ip()
-                                ),
-                            );
-                        }
+                        // Naming another host is a bounce or FXP: the analyzer, which
+                        // sees every session, tells which ([`Session::foreign_port`]).
                         self.announce(Setup {
                             kind: verb.as_str(),
                             mode: Mode::Active,
@@ -751,6 +748,47 @@ impl Session {
     }
 
     // ----- data connections --------------------------------------------------------
+
+    /// An active setup naming a host other than the client: a `port_bounce`, or, when
+    /// `fxp` names the session (id, server) of the same client whose passive listener it
+    /// is, a server-to-server transfer (`fxp`).
+    pub fn foreign_port(&mut self, s: &Setup, fxp: Option<(u64, SocketAddr)>) {
+        match fxp {
+            None => self.anomaly(
+                s.ts,
+                "port_bounce",
+                format!(
+                    "{} names {} but the client is {}",
+                    s.kind,
+                    s.announced,
+                    self.client.ip()
+                ),
+            ),
+            Some((id, server)) => self.anomaly(
+                s.ts,
+                "fxp",
+                format!(
+                    "{} names {}, the passive listener that session {id} of the same client \
+                     opened on {}: a server-to-server transfer",
+                    s.kind,
+                    s.announced,
+                    server.ip()
+                ),
+            ),
+        }
+    }
+
+    /// A host other than the client connected to this session's passive listener.
+    pub fn hijack(&mut self, ts: Timestamp, connector: SocketAddr, listener: SocketAddr) {
+        self.anomaly(
+            ts,
+            "data_port_hijack",
+            format!(
+                "{connector} connected to the passive listener {listener}, but the client is {}",
+                self.client.ip()
+            ),
+        );
+    }
 
     /// A new data connection for this session; returns its transfer index (0-based).
     pub fn open_data(
