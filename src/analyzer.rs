@@ -310,10 +310,8 @@ impl<'a> Ftp<'a> {
         } else {
             Interest::Ignore
         };
-        self.roles.insert(
-            meta.id,
-            Role::Loose(Box::new(Loose { hash, segments: 0 })),
-        );
+        self.roles
+            .insert(meta.id, Role::Loose(Box::new(Loose { hash, segments: 0 })));
         interest
     }
 
@@ -401,7 +399,12 @@ impl<'a> Ftp<'a> {
         }
         for (bytes, dir) in p.buf.iter().zip([Dir::ToServer, Dir::ToClient]) {
             if !bytes.is_empty() {
-                self.on_data(meta, ts, dir, Chunk::Data { offset: 0, bytes }, true);
+                let chunk = Chunk::Data {
+                    offset: 0,
+                    bytes,
+                    ts,
+                };
+                self.on_data(meta, ts, dir, chunk, true);
             }
         }
         match self.roles.get(&meta.id) {
@@ -478,8 +481,8 @@ impl<'a> Ftp<'a> {
             return;
         };
         match chunk {
-            Chunk::Data { bytes, .. } => {
-                s.data_bytes(ts, d.transfer, side, bytes.len() as u64, new_seg);
+            Chunk::Data { bytes, ts: at, .. } => {
+                s.data_bytes(at, d.transfer, side, bytes.len() as u64, new_seg);
                 if let Some(h) = d.hash.as_mut() {
                     h[dir.idx()].update(bytes);
                 }
@@ -685,7 +688,8 @@ impl<'a> TcpHandler for Ftp<'a> {
                 let id = *session;
                 if let Some(s) = self.sessions.get_mut(&id) {
                     match chunk {
-                        Chunk::Data { bytes, .. } => s.control_data(ts, side, bytes),
+                        // Each line keeps the time of its own packet.
+                        Chunk::Data { bytes, ts: at, .. } => s.control_data(at, side, bytes),
                         Chunk::Gap { offset, len } => {
                             self.stats.capture_gaps += 1;
                             s.control_gap(ts, side, offset, len);
@@ -702,7 +706,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                 Interest::Data
             }
             Some(Role::Probe(p)) => {
-                let Chunk::Data { offset, bytes } = chunk else {
+                let Chunk::Data { offset, bytes, .. } = chunk else {
                     // A gap before we knew what this is: not FTP control.
                     self.roles.remove(&meta.id);
                     return self.make_loose(meta);
@@ -713,10 +717,12 @@ impl<'a> TcpHandler for Ftp<'a> {
                 b.extend_from_slice(&bytes[..taken]);
                 let interest = self.classify(meta, ts);
                 // What the probe could not hold goes to the role the connection has now.
-                if taken < bytes.len() && !matches!(self.roles.get(&meta.id), Some(Role::Probe(_))) {
+                if taken < bytes.len() && !matches!(self.roles.get(&meta.id), Some(Role::Probe(_)))
+                {
                     let rest = Chunk::Data {
                         offset: offset + taken as u64,
                         bytes: &bytes[taken..],
+                        ts,
                     };
                     return self.on_data(meta, ts, dir, rest, false);
                 }
@@ -834,7 +840,11 @@ impl<'a> TcpHandler for Ftp<'a> {
                     }
                     _ if payload => {
                         // The probe held the whole payload (it never reached its limit).
-                        let main = if sum.seq_bytes[0] > sum.seq_bytes[1] { 0 } else { 1 };
+                        let main = if sum.seq_bytes[0] > sum.seq_bytes[1] {
+                            0
+                        } else {
+                            1
+                        };
                         let whole = sum.captured_bytes[main] == p.buf[main].len() as u64;
                         let mut h = (self.opts.hash && whole).then(Sha256::new);
                         if let Some(h) = h.as_mut() {
@@ -852,7 +862,11 @@ impl<'a> TcpHandler for Ftp<'a> {
             Some(Role::Loose(l)) => {
                 let payload = sum.seq_bytes[0] + sum.seq_bytes[1] > 0;
                 if payload {
-                    let main = if sum.seq_bytes[0] > sum.seq_bytes[1] { 0 } else { 1 };
+                    let main = if sum.seq_bytes[0] > sum.seq_bytes[1] {
+                        0
+                    } else {
+                        1
+                    };
                     let hash = l.hash.map(|h| {
                         let [a, b] = h;
                         hex(&if main == 0 { a } else { b }.finalize())

@@ -1008,20 +1008,36 @@ fn control_only_capture_has_its_transfers() {
         assert_eq!(x["data"], "not_captured");
         assert_eq!(x["match"], "none");
         assert!(x["bytes"].is_null() && x["captured_bytes"].is_null() && x["sha256"].is_null());
-        assert_eq!((&x["status"], &x["reply_code"]), (&json!("complete"), &json!(226)));
+        assert_eq!(
+            (&x["status"], &x["reply_code"]),
+            (&json!("complete"), &json!(226))
+        );
         assert_eq!(x["setup"], "PASV");
         assert_eq!(x["data_server"]["ip"], "10.99.0.1");
     }
-    assert_eq!((&t[0]["command"], &t[0]["direction"]), (&json!("LIST"), &json!("listing")));
-    assert_eq!((&t[1]["command"], &t[1]["arg"]), (&json!("RETR"), &json!("data-100k.bin")));
+    assert_eq!(
+        (&t[0]["command"], &t[0]["direction"]),
+        (&json!("LIST"), &json!("listing"))
+    );
+    assert_eq!(
+        (&t[1]["command"], &t[1]["arg"]),
+        (&json!("RETR"), &json!("data-100k.bin"))
+    );
     assert_eq!(t[1]["expected_bytes"], 102400);
     assert_eq!(v["stats"]["control_connections"], 1);
     assert_eq!(v["stats"]["data_connections"], 0);
     let p = cap.to_str().unwrap();
     let (_, table, _) = run(&["analyze", p]);
-    assert_eq!(table.matches("data connection not in capture").count(), 2, "{table}");
+    assert_eq!(
+        table.matches("data connection not in capture").count(),
+        2,
+        "{table}"
+    );
     let (_, timeline, _) = run(&["analyze", "--format", "timeline", p]);
-    assert!(timeline.contains("226 Transfer complete.  (data:2: data connection not in capture)"), "{timeline}");
+    assert!(
+        timeline.contains("226 Transfer complete.  (data:2: data connection not in capture)"),
+        "{timeline}"
+    );
 }
 
 /// Every TCP connection has a role, counted in `stats`; the counts add up.
@@ -1038,22 +1054,41 @@ fn every_connection_is_counted_by_role() {
             "empty_connections",
         ]
         .iter()
-        .map(|k| st[k].as_u64().unwrap_or_else(|| panic!("{}: {k}", cap.display())))
+        .map(|k| {
+            st[k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{}: {k}", cap.display()))
+        })
         .sum();
-        assert_eq!(sum, st["tcp_connections"].as_u64().unwrap(), "{}: {st}", cap.display());
+        assert_eq!(
+            sum,
+            st["tcp_connections"].as_u64().unwrap(),
+            "{}: {st}",
+            cap.display()
+        );
     }
     // Started after the LIST's PASV and its data connection's handshake: the LIST's data
     // connection is tied by its hosts (untied), the RETR's by its 227.
     let v = json_of(&sample("acct-mid-session.pcap"), &[]);
     let st = &v["stats"];
     assert_eq!(
-        [&st["control_connections"], &st["tied_data_connections"], &st["untied_data_connections"]],
+        [
+            &st["control_connections"],
+            &st["tied_data_connections"],
+            &st["untied_data_connections"]
+        ],
         [&json!(1), &json!(1), &json!(1)],
         "{st}"
     );
     let t = transfers(&v, 0);
-    assert_eq!((&t[0]["command"], &t[0]["match"], &t[0]["matched"]), (&json!("LIST"), &json!("none"), &json!(false)));
-    assert_eq!((&t[1]["command"], &t[1]["match"]), (&json!("RETR"), &json!("announced")));
+    assert_eq!(
+        (&t[0]["command"], &t[0]["match"], &t[0]["matched"]),
+        (&json!("LIST"), &json!("none"), &json!(false))
+    );
+    assert_eq!(
+        (&t[1]["command"], &t[1]["match"]),
+        (&json!("RETR"), &json!("announced"))
+    );
 }
 
 /// Started mid-transfer: the data connection comes before any control packet; it is still
@@ -1067,7 +1102,10 @@ fn mid_transfer_capture_keeps_the_data_connection() {
     let t = transfers(&v, 0);
     assert_eq!(t.len(), 1, "{t:#?}");
     let x = &t[0];
-    assert_eq!((&x["matched"], &x["match"], &x["data"]), (&json!(false), &json!("none"), &json!("captured")));
+    assert_eq!(
+        (&x["matched"], &x["match"], &x["data"]),
+        (&json!(false), &json!("none"), &json!("captured"))
+    );
     assert_eq!(x["direction"], "download");
     assert_eq!(x["data_client"]["ip"], "10.99.0.2");
     assert_eq!(x["bytes"], x["captured_bytes"]);
@@ -1091,7 +1129,10 @@ fn data_tail_cut_is_truncated_in_capture() {
     assert!(captured < 102400);
     assert_eq!(x["missing_bytes"].as_u64().unwrap(), 102400 - captured);
     assert!(x["sha256"].is_null());
-    assert_eq!((&x["status"], &x["reply_code"]), (&json!("complete"), &json!(226)));
+    assert_eq!(
+        (&x["status"], &x["reply_code"]),
+        (&json!("complete"), &json!(226))
+    );
     assert!(anomaly_kinds(&v["sessions"][0]).contains(&"truncated_in_capture".to_string()));
     let path = x["extracted"].as_str().unwrap();
     assert!(path.ends_with("data-100k.bin.partial"), "{path}");
@@ -1112,7 +1153,12 @@ fn multiline_reply_cut_by_a_gap_swallows_nothing() {
     let cmds = s["commands"].as_array().unwrap();
     let find = |verb: &str| cmds.iter().find(|c| c["command"] == verb).unwrap();
     let codes = |c: &Value| -> Vec<u64> {
-        c["replies"].as_array().unwrap().iter().map(|r| r["code"].as_u64().unwrap()).collect()
+        c["replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["code"].as_u64().unwrap())
+            .collect()
     };
     assert_eq!(codes(find("FEAT")), vec![211]);
     assert_eq!(codes(find("USER")), vec![331]);

@@ -363,9 +363,15 @@ fn lprt_and_lpsv_announce_data_ports() {
     let r = cap.analyze(Options::default());
     let t = &r.sessions[0].transfers;
     assert_eq!(t.len(), 2, "{t:#?}");
-    assert_eq!((t[0].setup, t[0].matched, t[0].bytes), ("LPSV", true, Some(5)));
+    assert_eq!(
+        (t[0].setup, t[0].matched, t[0].bytes),
+        ("LPSV", true, Some(5))
+    );
     assert_eq!(t[0].match_, DataMatch::Announced);
-    assert_eq!((t[1].setup, t[1].matched, t[1].bytes), ("LPRT", true, Some(6)));
+    assert_eq!(
+        (t[1].setup, t[1].matched, t[1].bytes),
+        ("LPRT", true, Some(6))
+    );
     assert_eq!(t[1].mode, Mode::Active);
     assert_eq!(r.stats.tied_data_connections, 2);
     assert_eq!(r.stats.untied_data_connections, 0);
@@ -377,7 +383,11 @@ fn a_stranger_on_a_passive_port_is_a_hijack() {
     let mut ctl = cap.open((C, 40000), (S, 21), true);
     login(&mut cap, &mut ctl);
     cap.send(&mut ctl, 0, b"PASV\r\n");
-    cap.send(&mut ctl, 1, b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n");
+    cap.send(
+        &mut ctl,
+        1,
+        b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n",
+    );
     cap.send(&mut ctl, 0, b"RETR secret\r\n");
     // 10.0.0.66 races the client to the announced port.
     let mut d = cap.open(([10, 0, 0, 66], 50000), (S, 5001), true);
@@ -403,7 +413,11 @@ fn fxp_is_recognised_and_not_a_bounce() {
     let mut cb = cap.open((C, 40001), (B, 21), true);
     login(&mut cap, &mut cb);
     cap.send(&mut ca, 0, b"PASV\r\n");
-    cap.send(&mut ca, 1, b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n");
+    cap.send(
+        &mut ca,
+        1,
+        b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n",
+    );
     cap.send(&mut cb, 0, b"PORT 10,0,0,1,19,137\r\n");
     cap.send(&mut cb, 1, b"200 ok\r\n");
     cap.send(&mut ca, 0, b"STOR copy\r\n");
@@ -429,7 +443,10 @@ fn fxp_is_recognised_and_not_a_bounce() {
     // The data connection is A's STOR; B's RETR is recorded from its replies.
     let a = &r.sessions[0];
     assert_eq!(a.transfers.len(), 1, "{:#?}", a.transfers);
-    assert_eq!((a.transfers[0].command.as_str(), a.transfers[0].bytes), ("STOR", Some(13)));
+    assert_eq!(
+        (a.transfers[0].command.as_str(), a.transfers[0].bytes),
+        ("STOR", Some(13))
+    );
 }
 
 #[test]
@@ -441,7 +458,10 @@ fn a_port_bounce_is_still_one() {
     cap.send(&mut ctl, 1, b"200 ok\r\n");
     cap.close(&mut ctl);
     let r = cap.analyze(Options::default());
-    assert_eq!(kinds(&r.sessions[0]), vec!["cleartext_credentials", "port_bounce"]);
+    assert_eq!(
+        kinds(&r.sessions[0]),
+        vec!["cleartext_credentials", "port_bounce"]
+    );
 }
 
 #[test]
@@ -462,7 +482,10 @@ fn a_data_connection_without_a_session_stands_at_top_level() {
     assert!(r.sessions.is_empty());
     assert_eq!(r.untied_transfers.len(), 1);
     let t = &r.untied_transfers[0];
-    assert_eq!((t.bytes, t.matched, t.match_), (Some(10), false, DataMatch::None));
+    assert_eq!(
+        (t.bytes, t.matched, t.match_),
+        (Some(10), false, DataMatch::None)
+    );
     assert!(t.sha256.is_some());
     assert_eq!(r.stats.untied_data_connections, 1);
     assert_eq!(r.stats.unmatched_data_connections, 1);
@@ -478,9 +501,17 @@ fn a_transfer_whose_data_connection_is_not_captured() {
     cap.send(&mut ctl, 0, b"SIZE f\r\n");
     cap.send(&mut ctl, 1, b"213 4096\r\n");
     cap.send(&mut ctl, 0, b"PASV\r\n");
-    cap.send(&mut ctl, 1, b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n");
+    cap.send(
+        &mut ctl,
+        1,
+        b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n",
+    );
     cap.send(&mut ctl, 0, b"RETR f\r\n");
-    cap.send(&mut ctl, 1, b"150 Opening BINARY mode data connection for f (4096 bytes).\r\n");
+    cap.send(
+        &mut ctl,
+        1,
+        b"150 Opening BINARY mode data connection for f (4096 bytes).\r\n",
+    );
     cap.send(&mut ctl, 1, b"226 done\r\n");
     // A data command refused outright moved nothing: no transfer.
     cap.send(&mut ctl, 0, b"RETR g\r\n");
@@ -491,9 +522,15 @@ fn a_transfer_whose_data_connection_is_not_captured() {
     assert_eq!(s.transfers.len(), 1, "{:#?}", s.transfers);
     let t = &s.transfers[0];
     assert_eq!(t.data, DataCapture::NotCaptured);
-    assert_eq!((t.bytes, t.captured_bytes, t.missing_bytes), (None, None, None));
+    assert_eq!(
+        (t.bytes, t.captured_bytes, t.missing_bytes),
+        (None, None, None)
+    );
     assert_eq!(t.expected_bytes, Some(4096));
-    assert_eq!((t.status, t.reply_code), (TransferStatus::Complete, Some(226)));
+    assert_eq!(
+        (t.status, t.reply_code),
+        (TransferStatus::Complete, Some(226))
+    );
     assert_eq!(t.data_server.port, 5001);
     assert_eq!(t.setup, "PASV");
     // The final reply's timeline line says so.

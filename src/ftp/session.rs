@@ -654,7 +654,7 @@ impl Session {
                     self.cwd = Some(p);
                 }
             }
-            (Verb::Pasv | Verb::Epsv | Verb::Lpsv, 227 | 228 | 229) => {
+            (Verb::Pasv | Verb::Epsv | Verb::Lpsv, 227..=229) => {
                 let kind = verb.as_str();
                 let announced = match code {
                     227 => parse::parse_pasv_reply(text.as_bytes()).map(SocketAddr::V4),
@@ -741,7 +741,10 @@ impl Session {
         }
         if !preliminary && verb.uses_data_channel() {
             if let Some(t) = self.not_captured(idx, ts) {
-                note = Some(format!("{}: data connection not in capture", conn_name(t + 1)));
+                note = Some(format!(
+                    "{}: data connection not in capture",
+                    conn_name(t + 1)
+                ));
             }
         }
         self.event_note(ts, 0, Side::Server, EventKind::Reply, shown, note);
@@ -1004,10 +1007,9 @@ impl Session {
             tr.t.end = Time::new(end, digits);
         }
         self.open_data = self.open_data.saturating_sub(1);
-        let announced = tr
-            .t
-            .expected_bytes
-            .map(|n| n.saturating_sub(tr.t.rest.unwrap_or(0)));
+        let announced =
+            tr.t.expected_bytes
+                .map(|n| n.saturating_sub(tr.t.rest.unwrap_or(0)));
         let remainder = match announced {
             Some(n) if !ended && tr.t.direction == Direction::Download => {
                 n.saturating_sub(seq_bytes)

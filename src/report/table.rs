@@ -235,7 +235,14 @@ fn untied_table(r: &Report, o: &TableOptions) -> Table {
     let mut t = new_table(o);
     header(
         &mut t,
-        &["#", "data client", "data server", "direction", "bytes", "sha256"],
+        &[
+            "#",
+            "data client",
+            "data server",
+            "direction",
+            "bytes",
+            "sha256",
+        ],
         o,
     );
     for (i, x) in r.untied_transfers.iter().enumerate() {

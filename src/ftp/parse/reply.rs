@@ -383,12 +383,18 @@ mod tests {
         assert_eq!(a.feed(b"211-Features:"), ReplyEvent::Pending);
         assert_eq!(a.feed(b" EPRT"), ReplyEvent::Pending);
         let cut = a.gap().expect("the open reply is handed out");
-        assert_eq!((cut.code, &*cut.text, cut.unterminated), (211, &b"Features:\n EPRT"[..], true));
+        assert_eq!(
+            (cut.code, &*cut.text, cut.unterminated),
+            (211, &b"Features:\n EPRT"[..], true)
+        );
         assert!(!a.in_multiline());
         // The rest of the cut reply, its closing line included, is skipped, not malformed.
         assert_eq!(a.feed(b" UTF8"), ReplyEvent::Pending);
         assert_eq!(a.feed(b"211 End"), ReplyEvent::Pending);
-        assert_eq!(text(&a.feed(b"200 PORT command successful.")), (200, "PORT command successful.".into()));
+        assert_eq!(
+            text(&a.feed(b"200 PORT command successful.")),
+            (200, "PORT command successful.".into())
+        );
         // After resyncing, a line that is not a reply is malformed again.
         assert_eq!(a.feed(b"junk"), ReplyEvent::Malformed(b"junk"));
         // A gap outside a reply hands nothing out.
@@ -397,7 +403,10 @@ mod tests {
         // A cut reply whose closing line was lost: the next reply is its own.
         assert_eq!(a.feed(b"230-Welcome"), ReplyEvent::Pending);
         assert!(a.gap().is_some());
-        assert_eq!(text(&a.feed(b"200 PORT command successful.")), (200, "PORT command successful.".into()));
+        assert_eq!(
+            text(&a.feed(b"200 PORT command successful.")),
+            (200, "PORT command successful.".into())
+        );
     }
 
     #[test]
