@@ -62,6 +62,8 @@ struct CmdState {
     path: Option<String>,
     /// When the first preliminary reply (125/150) came: the transfer started.
     started: Option<Timestamp>,
+    /// A transfer is tied to this command.
+    bound: bool,
 }
 
 /// The event currently collecting data segments (a "run").
@@ -508,6 +510,7 @@ impl Session {
             final_code: None,
             path: None,
             started: None,
+            bound: false,
         });
         self.pending.push_back(idx);
         if self.pending.len() > MAX_PENDING {
@@ -608,6 +611,7 @@ impl Session {
                     final_code: None,
                     path: None,
                     started: None,
+                    bound: false,
                 });
                 i
             }
@@ -813,6 +817,33 @@ impl Session {
             Mode::Passive => "PASV",
             Mode::Active => "PORT",
         });
+        // A data connection that shows up after its command's final reply (captures merged
+        // from two interfaces, say) fills the transfer the dialogue already recorded.
+        if let Some(i) = setup.and_then(|_| {
+            // Only the newest transfers: a bounded look, whatever the session's length.
+            let n = self.transfers.len();
+            self.transfers
+                .iter()
+                .rev()
+                .take(MAX_PENDING)
+                .position(|t| {
+                    t.t.data == DataCapture::NotCaptured && t.t.data_server == ep(listener)
+                })
+                .map(|k| n - 1 - k)
+        }) {
+            let tr = &mut self.transfers[i];
+            tr.t.data = DataCapture::Captured;
+            tr.t.data_client = ep(connector);
+            tr.t.match_ = match setup {
+                Some(s) if s.listener == s.announced => DataMatch::Announced,
+                _ => DataMatch::Nat,
+            };
+            tr.t.matched = true;
+            (tr.t.bytes, tr.t.captured_bytes, tr.t.missing_bytes) = (Some(0), Some(0), Some(0));
+            tr.closed = false;
+            self.open_data += 1;
+            return i;
+        }
         let i = self.transfers.len();
         self.transfers.push(TransferState {
             t: model::Transfer {
@@ -872,7 +903,7 @@ impl Session {
     /// fields null). Returns its transfer index.
     fn not_captured(&mut self, c: usize, end: Timestamp) -> Option<usize> {
         let start = self.cmd_state[c].started?;
-        if self.transfers.iter().any(|t| t.command == Some(c)) {
+        if self.cmd_state[c].bound {
             return None;
         }
         if self.transfers.len() >= MAX_TRANSFERS {
@@ -947,6 +978,7 @@ impl Session {
     }
 
     fn bind(&mut self, t: usize, c: usize) {
+        self.cmd_state[c].bound = true;
         let cmd = &self.commands[c];
         let st = &self.cmd_state[c];
         let path = resolve(cmd.cwd.as_deref(), parse::strip_list_options(&cmd.arg));
@@ -1188,5 +1220,206 @@ fn side_name(s: Side) -> &'static str {
     match s {
         Side::Client => "client",
         Side::Server => "server",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: &str = "10.0.0.2:40000";
+    const S: &str = "10.0.0.1:21";
+
+    fn session() -> Session {
+        let mut s = Session::new(
+            1,
+            C.parse().unwrap(),
+            S.parse().unwrap(),
+            Timestamp(0),
+            6,
+            false,
+        );
+        s.control_data(Timestamp(1), Side::Server, b"220 ready\r\n");
+        s.control_data(Timestamp(2), Side::Client, b"USER u\r\n");
+        s.control_data(Timestamp(3), Side::Server, b"230 ok\r\n");
+        s
+    }
+
+    fn say(s: &mut Session, t: i64, from: Side, line: &[u8]) {
+        s.control_data(Timestamp(t), from, line);
+    }
+
+    #[test]
+    fn a_transfer_from_the_dialogue_alone() {
+        let mut s = session();
+        say(&mut s, 10, Side::Client, b"EPSV\r\n");
+        say(
+            &mut s,
+            11,
+            Side::Server,
+            b"229 Entering Extended Passive Mode (|||5001|)\r\n",
+        );
+        say(&mut s, 12, Side::Client, b"RETR f\r\n");
+        say(
+            &mut s,
+            13,
+            Side::Server,
+            b"150 Opening BINARY mode data connection for f (99 bytes).\r\n",
+        );
+        assert!(s.transfers.is_empty(), "not before the final reply");
+        say(&mut s, 14, Side::Server, b"226 done\r\n");
+        let m = s.into_model();
+        let t = &m.transfers[0];
+        assert_eq!(
+            (t.data, t.match_, t.bytes),
+            (DataCapture::NotCaptured, DataMatch::None, None)
+        );
+        assert_eq!((t.start.ts, t.end.ts), (Timestamp(13), Timestamp(14)));
+        assert_eq!(
+            (t.expected_bytes, t.status),
+            (Some(99), TransferStatus::Complete)
+        );
+        assert_eq!((t.setup, t.data_server.port), ("EPSV", 5001));
+    }
+
+    #[test]
+    fn a_late_data_connection_fills_the_transfer() {
+        let mut s = session();
+        say(&mut s, 10, Side::Client, b"PASV\r\n");
+        say(
+            &mut s,
+            11,
+            Side::Server,
+            b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n",
+        );
+        let setup = s.new_setups.pop().unwrap();
+        say(&mut s, 12, Side::Client, b"LIST\r\n");
+        say(&mut s, 13, Side::Server, b"150 here\r\n226 done\r\n");
+        let t = s.open_data(
+            Timestamp(15),
+            "10.0.0.2:40001".parse().unwrap(),
+            setup.listener,
+            Some(setup),
+        );
+        assert_eq!(t, 0);
+        s.close_data(t, Timestamp(16), 10, 10, true);
+        let m = s.into_model();
+        assert_eq!(m.transfers.len(), 1, "never two transfers for one");
+        assert_eq!(
+            (m.transfers[0].data, m.transfers[0].bytes),
+            (DataCapture::Captured, Some(10))
+        );
+    }
+
+    #[test]
+    fn a_refused_command_is_no_transfer() {
+        let mut s = session();
+        say(&mut s, 12, Side::Client, b"RETR f\r\n");
+        say(&mut s, 13, Side::Server, b"550 no\r\n");
+        assert!(s.into_model().transfers.is_empty());
+    }
+
+    #[test]
+    fn a_data_connection_without_its_end_is_truncated() {
+        let mut s = session();
+        say(&mut s, 10, Side::Client, b"REST 100\r\n");
+        say(&mut s, 11, Side::Server, b"350 ok\r\n");
+        say(&mut s, 12, Side::Client, b"LPSV\r\n");
+        say(
+            &mut s,
+            13,
+            Side::Server,
+            b"228 Entering Long Passive Mode (4,4,10,0,0,1,2,19,137)\r\n",
+        );
+        let setup = s.new_setups.pop().unwrap();
+        assert_eq!((setup.kind, setup.listener.port()), ("LPSV", 5001));
+        let t = s.open_data(
+            Timestamp(14),
+            "10.0.0.2:40001".parse().unwrap(),
+            setup.listener,
+            Some(setup),
+        );
+        say(&mut s, 15, Side::Client, b"RETR f\r\n");
+        say(
+            &mut s,
+            16,
+            Side::Server,
+            b"150 Opening BINARY mode data connection for f (1000 bytes).\r\n",
+        );
+        say(&mut s, 17, Side::Server, b"226 done\r\n");
+        // 1000 announced, REST 100: 900 to come; 400 seen, no FIN/RST.
+        s.close_data(t, Timestamp(18), 400, 400, false);
+        let m = s.into_model();
+        let x = &m.transfers[0];
+        assert_eq!(
+            (x.bytes, x.captured_bytes, x.missing_bytes),
+            (Some(400), Some(400), Some(500))
+        );
+        assert!(m.anomalies.iter().any(|a| a.kind == "truncated_in_capture"));
+    }
+
+    #[test]
+    fn a_data_connection_with_its_fin_is_not_truncated() {
+        let mut s = session();
+        say(&mut s, 12, Side::Client, b"PASV\r\n");
+        say(
+            &mut s,
+            13,
+            Side::Server,
+            b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n",
+        );
+        let setup = s.new_setups.pop().unwrap();
+        let t = s.open_data(
+            Timestamp(14),
+            "10.0.0.2:40001".parse().unwrap(),
+            setup.listener,
+            Some(setup),
+        );
+        say(&mut s, 15, Side::Client, b"RETR f\r\n");
+        say(
+            &mut s,
+            16,
+            Side::Server,
+            b"150 Opening BINARY mode data connection for f (1000 bytes).\r\n",
+        );
+        s.close_data(t, Timestamp(18), 400, 400, true);
+        let m = s.into_model();
+        assert_eq!(m.transfers[0].missing_bytes, Some(0));
+        assert!(!m.anomalies.iter().any(|a| a.kind == "truncated_in_capture"));
+    }
+
+    #[test]
+    fn a_reply_cut_by_a_gap_keeps_its_own_time() {
+        let mut s = session();
+        say(&mut s, 10, Side::Client, b"FEAT\r\n");
+        say(&mut s, 11, Side::Server, b"211-Features:\r\n EPSV\r\n");
+        s.control_gap(Timestamp(20), Side::Server, 100, 9);
+        say(&mut s, 21, Side::Client, b"PWD\r\n");
+        say(&mut s, 22, Side::Server, b"257 \"/\"\r\n");
+        let m = s.into_model();
+        let feat = m.commands.iter().find(|c| c.command == "FEAT").unwrap();
+        assert_eq!(
+            (feat.replies[0].code, feat.replies[0].ts.ts),
+            (211, Timestamp(11))
+        );
+        let pwd = m.commands.iter().find(|c| c.command == "PWD").unwrap();
+        assert_eq!(pwd.replies[0].code, 257);
+        assert!(m.anomalies.iter().any(|a| a.kind == "reply_cut_by_gap"));
+    }
+
+    #[test]
+    fn lprt_announces_an_active_setup() {
+        let mut s = session();
+        say(
+            &mut s,
+            10,
+            Side::Client,
+            b"LPRT 6,16,32,1,13,184,0,0,0,0,0,0,0,0,0,0,0,2,2,23,112\r\n",
+        );
+        let setup = s.new_setups.pop().unwrap();
+        assert_eq!((setup.kind, setup.mode), ("LPRT", Mode::Active));
+        assert_eq!(setup.announced, "[2001:db8::2]:6000".parse().unwrap());
+        // Naming another host is left to the analyzer (bounce or FXP).
+        assert!(setup.names_other_host(s.client));
     }
 }
