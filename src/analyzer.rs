@@ -46,6 +46,10 @@ const MAX_ANNOUNCED_HISTORY: usize = 4096;
 const MAX_SESSION_HOSTS: usize = 65_536;
 /// Most untied data connections kept as transfers (all are counted).
 const MAX_UNTIED_TRANSFERS: usize = 100_000;
+/// Most connections with payload kept undecided until the end of the capture (nothing yet
+/// says they are FTP data, but a session or an announcement seen later may); beyond it,
+/// such a connection counts as `other` at once.
+const MAX_UNDECIDED: usize = 4096;
 
 struct Probe {
     buf: [Vec<u8>; 2],
@@ -117,8 +121,10 @@ struct Ftp<'a> {
     announced: std::collections::VecDeque<SocketAddr>,
     /// Host pairs (ordered low, high) that had a session, with the first session's id.
     session_hosts: HashMap<(IpAddr, IpAddr), u64, FastState>,
-    /// Untied data connections not (yet) placed in a session.
+    /// Untied data connections not (yet) placed in a session, and candidates.
     untied: Vec<Untied>,
+    /// Candidates in `untied` that did not look like FTP data when they ended.
+    undecided: usize,
     /// Passive listeners an FXP transfer was set up to (bounded by
     /// [`MAX_ANNOUNCED_HISTORY`]): another host connecting there is no hijack.
     fxp_listeners: std::collections::VecDeque<SocketAddr>,
@@ -248,9 +254,18 @@ impl<'a> Ftp<'a> {
         hash: Option<String>,
         segments: u64,
     ) -> bool {
-        if self.untied.len() >= MAX_UNTIED_TRANSFERS {
+        let now = self.looks_like_data(meta.client, meta.server);
+        if self.untied.len() >= MAX_UNTIED_TRANSFERS && now {
+            // Counted, not listed.
+            self.stats.untied_data_connections += 1;
+            self.stats.unmatched_data_connections += 1;
+            self.stats.data_connections += 1;
+            return true;
+        }
+        if self.untied.len() >= MAX_UNTIED_TRANSFERS || (!now && self.undecided >= MAX_UNDECIDED) {
             return false;
         }
+        self.undecided += usize::from(!now);
         let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
         let captured = (sum.captured_bytes[0] + sum.captured_bytes[1]).min(bytes);
         let missing = bytes - captured;
@@ -1006,6 +1021,7 @@ impl<'a> Analyzer<'a> {
                 announced: std::collections::VecDeque::new(),
                 session_hosts: HashMap::default(),
                 untied: Vec::new(),
+                undecided: 0,
                 fxp_listeners: std::collections::VecDeque::new(),
             },
         }
