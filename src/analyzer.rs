@@ -49,6 +49,18 @@ const MAX_HELD_SESSIONS: usize = 4096;
 /// connection on an FTP port (a SYN nobody answered); then that one is taken for a probe,
 /// so that JSONL from a live capture is never stalled for long.
 const MAX_HOLD_NS: i64 = 30 * 1_000_000_000;
+/// Most data-channel listeners remembered after their session ended (to recognise a
+/// data connection to an announced port that no live session expects any more).
+const MAX_ANNOUNCED_HISTORY: usize = 4096;
+/// Most host pairs remembered as having had an FTP session (to place untied data
+/// connections in the session of their hosts).
+const MAX_SESSION_HOSTS: usize = 65_536;
+/// Most untied data connections kept as transfers (all are counted).
+const MAX_UNTIED_TRANSFERS: usize = 100_000;
+/// Most connections with payload kept undecided until the end of the capture (nothing yet
+/// says they are FTP data, but a session or an announcement seen later may); beyond it,
+/// such a connection counts as `other` at once.
+const MAX_UNDECIDED: usize = 4096;
 
 /// A connection not yet known to be FTP: its first bytes and TCP events, kept until it is.
 struct Probe {
@@ -68,6 +80,8 @@ struct Reserved {
 struct DataConn {
     session: u64,
     transfer: usize,
+    /// Tied by an announcement (PORT/PASV/EPRT/EPSV/LPRT/LPSV), not by hosts alone.
+    tied: bool,
     /// TCP client of the data connection is the FTP client.
     connector_is_client: bool,
     hash: Option<[Sha256; 2]>,
@@ -85,6 +99,29 @@ struct ListingBuf {
     cut: bool,
 }
 
+/// A connection with payload that is not FTP control and that no session took as its
+/// data connection when it was classified: hashed as it runs so that at its end, if it
+/// looks like FTP data (port 20, an announced port, the hosts of a session), it can stand
+/// as an untied transfer.
+struct Loose {
+    hash: Option<[Sha256; 2]>,
+    segments: u64,
+}
+
+/// An untied data connection seen outside any session, with the host pair that may
+/// place it in a session at the end.
+struct Untied {
+    conn: ConnId,
+    /// The connection's SYN was seen: its client is the data connection's connector.
+    saw_syn: bool,
+    /// Payload bytes towards the TCP server and towards the TCP client.
+    seq_bytes: [u64; 2],
+    hosts: (IpAddr, IpAddr),
+    /// Client and server ends (for [`Ftp::looks_like_data`] at the end of the capture).
+    ends: (SocketAddr, SocketAddr),
+    t: model::Transfer,
+}
+
 enum Role {
     Control {
         session: u64,
@@ -92,7 +129,7 @@ enum Role {
     },
     Data(Box<DataConn>),
     Probe(Box<Probe>),
-    Other,
+    Loose(Box<Loose>),
 }
 
 /// The FTP layer on top of TCP.
@@ -129,6 +166,26 @@ struct Ftp<'a> {
     carve_errors: Vec<String>,
     /// Payloads of ended data connections, named when their session ends.
     carved: HashMap<(u64, usize), Piece, FastState>,
+    /// Data-channel listeners announced, newest last (bounded by [`MAX_ANNOUNCED_HISTORY`]).
+    announced: std::collections::VecDeque<SocketAddr>,
+    /// Host pairs (ordered low, high) that had a session, with the first session's id.
+    session_hosts: HashMap<(IpAddr, IpAddr), u64, FastState>,
+    /// Untied data connections not (yet) placed in a session, and candidates.
+    untied: Vec<Untied>,
+    /// Candidates in `untied` that did not look like FTP data when they ended.
+    undecided: usize,
+    /// Passive listeners an FXP transfer was set up to (bounded by
+    /// [`MAX_ANNOUNCED_HISTORY`]): another host connecting there is no hijack.
+    fxp_listeners: std::collections::VecDeque<SocketAddr>,
+}
+
+/// A host pair in a fixed order (lower address first).
+fn host_pair(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
 }
 
 impl<'a> Ftp<'a> {
@@ -152,6 +209,11 @@ impl<'a> Ftp<'a> {
         };
         let sess = Session::new(id, c, s, meta.start, self.digits, self.opts.show_passwords);
         self.sessions.insert(id, sess);
+        if self.session_hosts.len() < MAX_SESSION_HOSTS {
+            self.session_hosts
+                .entry(host_pair(c.ip(), s.ip()))
+                .or_insert(id);
+        }
         self.roles.insert(
             meta.id,
             Role::Control {
@@ -191,6 +253,7 @@ impl<'a> Ftp<'a> {
             Role::Data(Box::new(DataConn {
                 session,
                 transfer,
+                tied: setup.is_some(),
                 connector_is_client,
                 hash,
                 pieces: [None, None],
@@ -199,16 +262,122 @@ impl<'a> Ftp<'a> {
         );
     }
 
-    /// A live session between these two hosts that is waiting for a data connection.
-    fn session_wanting_data(&self, a: IpAddr, b: IpAddr) -> Option<u64> {
-        self.sessions
+    /// The live session between these two hosts a data connection nobody announced
+    /// belongs to: the oldest one waiting for a data connection, else the oldest one.
+    fn session_for_data(&self, a: IpAddr, b: IpAddr) -> Option<u64> {
+        let between = |s: &&Session| {
+            let (c, v) = (s.client.ip(), s.server.ip());
+            (c == a && v == b) || (c == b && v == a)
+        };
+        let wanting = self
+            .sessions
             .values()
-            .filter(|s| {
-                let (c, v) = (s.client.ip(), s.server.ip());
-                ((c == a && v == b) || (c == b && v == a)) && s.wants_data()
-            })
+            .filter(between)
+            .filter(|s| s.wants_data())
             .map(|s| s.id)
-            .min()
+            .min();
+        wanting.or_else(|| self.sessions.values().filter(between).map(|s| s.id).min())
+    }
+
+    /// Whether a connection no session took looks like FTP data: from or to port 20, to
+    /// a port a PORT/PASV/EPRT/EPSV announced, or between the hosts of a session (decided
+    /// at the end of the capture, so that a session or an announcement seen later counts).
+    fn looks_like_data(&self, client: SocketAddr, server: SocketAddr) -> bool {
+        client.port() == 20
+            || server.port() == 20
+            || self.announced.contains(&server)
+            || self.announced.contains(&client)
+            || self
+                .session_hosts
+                .contains_key(&host_pair(client.ip(), server.ip()))
+    }
+
+    /// A connection with payload that no session took ended: a candidate untied transfer,
+    /// kept when at the end of the capture it looks like FTP data (and then placed in its
+    /// hosts' session when there is one). Returns false when the candidates are full.
+    fn untied_transfer(
+        &mut self,
+        meta: &ConnMeta,
+        sum: &ConnSummary,
+        hash: Option<String>,
+        segments: u64,
+    ) -> bool {
+        let now = self.looks_like_data(meta.client, meta.server);
+        if self.untied.len() >= MAX_UNTIED_TRANSFERS && now {
+            // Counted, not listed.
+            self.stats.untied_data_connections += 1;
+            self.stats.unmatched_data_connections += 1;
+            self.stats.data_connections += 1;
+            return true;
+        }
+        if self.untied.len() >= MAX_UNTIED_TRANSFERS || (!now && self.undecided >= MAX_UNDECIDED) {
+            return false;
+        }
+        self.undecided += usize::from(!now);
+        let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
+        let captured = (sum.captured_bytes[0] + sum.captured_bytes[1]).min(bytes);
+        let missing = bytes - captured;
+        // The side that listened on port 20 connected actively (RFC 959's default data port).
+        let active = meta.client.port() == 20;
+        let t = model::Transfer {
+            command: String::new(),
+            arg: String::new(),
+            path: None,
+            direction: if sum.seq_bytes[0] > sum.seq_bytes[1] {
+                model::Direction::Upload
+            } else {
+                model::Direction::Download
+            },
+            mode: if active {
+                model::Mode::Active
+            } else {
+                model::Mode::Passive
+            },
+            setup: "unknown",
+            data_client: ep(meta.client),
+            data_server: ep(meta.server),
+            start: Time::new(meta.start, self.digits),
+            end: Time::new(sum.end, self.digits),
+            data: model::DataCapture::Captured,
+            match_: model::DataMatch::None,
+            bytes: Some(bytes),
+            captured_bytes: Some(captured),
+            missing_bytes: Some(missing),
+            expected_bytes: None,
+            rest: None,
+            status: model::TransferStatus::Incomplete,
+            reply_code: None,
+            sha256: hash.filter(|_| missing == 0),
+            segments,
+            announced: None,
+            extracted: None,
+            joined: None,
+            listing: None,
+            matched: false,
+        };
+        self.untied.push(Untied {
+            conn: meta.id,
+            saw_syn: meta.saw_syn,
+            seq_bytes: sum.seq_bytes,
+            hosts: host_pair(meta.client.ip(), meta.server.ip()),
+            ends: (meta.client, meta.server),
+            t,
+        });
+        true
+    }
+
+    /// A connection becomes [`Role::Loose`]; returns the interest in its payload (only
+    /// needed for hashing).
+    fn make_loose(&mut self, meta: &ConnMeta) -> Interest {
+        let hash = self.opts.hash.then(|| [Sha256::new(), Sha256::new()]);
+        let interest = if hash.is_some() {
+            Interest::Data
+        } else {
+            Interest::Ignore
+        };
+        self.roles
+            .insert(meta.id, Role::Loose(Box::new(Loose { hash, segments: 0 })));
+        interest
     }
 
     fn tcp_event(&mut self, meta: &ConnMeta, ts: Timestamp, dir: Dir, ev: TcpEvent) {
@@ -265,8 +434,11 @@ impl<'a> Ftp<'a> {
             [(_, Some(true)), _] | [_, (Some(true), _)] => Some(false),
             _ => None,
         };
-        let undecided = (p.buf[0].len() < PROBE_BYTES && verdicts[0].0.is_none())
-            || (p.buf[1].len() < PROBE_BYTES && verdicts[1].0.is_none());
+        // A side that sent PROBE_BYTES without a line is not speaking FTP control.
+        let full = p.buf.iter().any(|b| b.len() >= PROBE_BYTES);
+        let undecided = !full
+            && ((p.buf[0].len() < PROBE_BYTES && verdicts[0].0.is_none())
+                || (p.buf[1].len() < PROBE_BYTES && verdicts[1].0.is_none()));
         if client_is_tcp_client.is_none() && undecided {
             return Interest::Data;
         }
@@ -279,11 +451,10 @@ impl<'a> Ftp<'a> {
                 self.new_session(meta, orient, id);
             }
             // Not FTP control: maybe a data connection whose setup we missed.
-            None => match self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
+            None => match self.session_for_data(meta.client.ip(), meta.server.ip()) {
                 Some(sid) => self.new_data(meta, sid, None, false),
                 None => {
-                    self.roles.insert(meta.id, Role::Other);
-                    return Interest::Ignore;
+                    self.make_loose(meta);
                 }
             },
         }
@@ -294,10 +465,18 @@ impl<'a> Ftp<'a> {
         }
         for (bytes, dir) in p.buf.iter().zip([Dir::ToServer, Dir::ToClient]) {
             if !bytes.is_empty() {
-                self.on_data(meta, ts, dir, Chunk::Data { offset: 0, bytes }, true);
+                let chunk = Chunk::Data {
+                    offset: 0,
+                    bytes,
+                    ts,
+                };
+                self.on_data(meta, ts, dir, chunk, true);
             }
         }
-        Interest::Data
+        match self.roles.get(&meta.id) {
+            Some(Role::Loose(l)) if l.hash.is_none() => Interest::Ignore,
+            _ => Interest::Data,
+        }
     }
 
     /// A connection on an FTP port, not yet known to be a session: it becomes one with its
@@ -387,7 +566,46 @@ impl<'a> Ftp<'a> {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
-        for setup in s.new_setups.drain(..) {
+        let client = s.client;
+        let setups = std::mem::take(&mut s.new_setups);
+        for setup in setups {
+            if self.announced.len() >= MAX_ANNOUNCED_HISTORY {
+                self.announced.pop_front();
+            }
+            self.announced.push_back(setup.listener);
+            if setup.names_other_host(client) {
+                // FXP: the passive listener another session of this client opened there.
+                let fxp = self
+                    .expectation(setup.listener)
+                    .filter(|(sid, other)| *sid != id && other.mode == model::Mode::Passive)
+                    .and_then(|(sid, _)| self.sessions.get(&sid))
+                    .filter(|o| o.client.ip() == client.ip())
+                    .map(|o| (o.id, o.server));
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    s.foreign_port(&setup, fxp);
+                }
+                if let Some((other, _)) = fxp {
+                    let server = self.sessions.get(&id).map(|s| s.server);
+                    if let (Some(o), Some(server)) = (self.sessions.get_mut(&other), server) {
+                        o.anomaly(
+                            setup.ts,
+                            "fxp",
+                            format!(
+                                "session {id} of the same client has {} send to this \
+                                 session's passive listener {}: a server-to-server transfer",
+                                server.ip(),
+                                setup.listener
+                            ),
+                        );
+                    }
+                    if self.fxp_listeners.len() >= MAX_ANNOUNCED_HISTORY {
+                        self.fxp_listeners.pop_front();
+                    }
+                    self.fxp_listeners.push_back(setup.listener);
+                    // The data connection is tied to the passive side's session.
+                    continue;
+                }
+            }
             self.expect.insert(setup.listener, (id, setup));
             if setup.listener != setup.announced {
                 self.expect.insert(setup.announced, (id, setup));
@@ -411,8 +629,8 @@ impl<'a> Ftp<'a> {
             return;
         };
         match chunk {
-            Chunk::Data { bytes, .. } => {
-                s.data_bytes(ts, d.transfer, side, bytes.len() as u64, new_seg);
+            Chunk::Data { bytes, ts: at, .. } => {
+                s.data_bytes(at, d.transfer, side, bytes.len() as u64, new_seg);
                 if d.listing.is_none() && side == Side::Server {
                     if let Some(style) = listing::style_of(&s.transfers[d.transfer].t.command) {
                         d.listing = Some(ListingBuf {
@@ -668,6 +886,13 @@ impl<'a> TcpHandler for Ftp<'a> {
     fn on_open(&mut self, meta: &ConnMeta) -> (Interest, bool) {
         // A data connection some session announced?
         if let Some((sid, setup)) = self.expectation(meta.server) {
+            if setup.mode == model::Mode::Passive && !self.fxp_listeners.contains(&meta.server) {
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    if meta.client.ip() != s.client.ip() {
+                        s.hijack(meta.start, meta.client, meta.server);
+                    }
+                }
+            }
             self.new_data(meta, sid, Some(setup), false);
             return (Interest::Data, false);
         }
@@ -718,7 +943,8 @@ impl<'a> TcpHandler for Ftp<'a> {
                 let id = *session;
                 if let Some(s) = self.sessions.get_mut(&id) {
                     match chunk {
-                        Chunk::Data { bytes, .. } => s.control_data(ts, side, bytes),
+                        // Each line keeps the time of its own packet.
+                        Chunk::Data { bytes, ts: at, .. } => s.control_data(at, side, bytes),
                         Chunk::Gap { offset, len } => {
                             self.stats.capture_gaps += 1;
                             s.control_gap(ts, side, offset, len);
@@ -743,18 +969,42 @@ impl<'a> TcpHandler for Ftp<'a> {
                 self.on_data(meta, ts, dir, chunk, new_segment)
             }
             Some(Role::Probe(p)) => {
-                if let Chunk::Data { bytes, .. } = chunk {
-                    let b = &mut p.buf[dir.idx()];
-                    let room = PROBE_BYTES.saturating_sub(b.len());
-                    b.extend_from_slice(&bytes[..bytes.len().min(room)]);
-                } else {
-                    // A gap before we knew what this is: give up on it.
-                    self.roles.insert(meta.id, Role::Other);
-                    return Interest::Ignore;
+                let Chunk::Data { offset, bytes, .. } = chunk else {
+                    // A gap before we knew what this is: not FTP control.
+                    self.roles.remove(&meta.id);
+                    return self.make_loose(meta);
+                };
+                let b = &mut p.buf[dir.idx()];
+                let room = PROBE_BYTES.saturating_sub(b.len());
+                let taken = bytes.len().min(room);
+                b.extend_from_slice(&bytes[..taken]);
+                let interest = self.classify(meta, ts);
+                // What the probe could not hold goes to the role the connection has now.
+                if taken < bytes.len() && !matches!(self.roles.get(&meta.id), Some(Role::Probe(_)))
+                {
+                    let rest = Chunk::Data {
+                        offset: offset + taken as u64,
+                        bytes: &bytes[taken..],
+                        ts,
+                    };
+                    return self.on_data(meta, ts, dir, rest, false);
                 }
-                self.classify(meta, ts)
+                interest
             }
-            _ => Interest::Ignore,
+            Some(Role::Loose(l)) => {
+                if let Chunk::Data { bytes, .. } = chunk {
+                    l.segments += new_segment as u64;
+                    if let Some(h) = l.hash.as_mut() {
+                        h[dir.idx()].update(bytes);
+                    }
+                }
+                if l.hash.is_some() {
+                    Interest::Data
+                } else {
+                    Interest::Ignore
+                }
+            }
+            None => Interest::Ignore,
         }
     }
 
@@ -770,6 +1020,7 @@ impl<'a> TcpHandler for Ftp<'a> {
         match role {
             Some(Role::Control { session, .. }) => {
                 role_name = Some("ftp");
+                self.stats.control_connections += 1;
                 if let Some(s) = self.sessions.get_mut(&session) {
                     s.control_end(sum.end);
                     if s.end < sum.end {
@@ -784,10 +1035,16 @@ impl<'a> TcpHandler for Ftp<'a> {
             }
             Some(Role::Data(mut d)) => {
                 role_name = Some("ftp-data");
+                if d.tied {
+                    self.stats.tied_data_connections += 1;
+                } else {
+                    self.stats.untied_data_connections += 1;
+                }
                 if let Some(s) = self.sessions.get_mut(&d.session) {
                     let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
                     let captured = sum.captured_bytes[0] + sum.captured_bytes[1];
-                    s.close_data(d.transfer, sum.end, bytes, captured);
+                    let ended = sum.close != CloseKind::Open;
+                    s.close_data(d.transfer, sum.end, bytes, captured, ended);
                     if let Some(l) = d.listing.take() {
                         let read = listing::read(l.style, &l.bytes, l.cut);
                         let t = &s.transfers[d.transfer].t;
@@ -830,6 +1087,7 @@ impl<'a> TcpHandler for Ftp<'a> {
             }
             Some(Role::Probe(p)) if p.reserved.is_some() => {
                 // Never carried a byte: a probe of the FTP port, not a session.
+                self.stats.empty_connections += 1;
                 let r = p.reserved.expect("checked");
                 self.ids.give_up(r.id);
                 let (client, server) = if r.client_is_tcp_client {
@@ -842,12 +1100,17 @@ impl<'a> TcpHandler for Ftp<'a> {
                 self.release_held();
             }
             Some(Role::Probe(p)) => {
-                // Never spoke a full line: an empty data connection of a waiting session?
-                let _ = p;
-                let no_payload = sum.seq_bytes == [0, 0];
-                if let Some(sid) = self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
-                    if !self.is_ftp_port(meta.server.port()) {
+                // Never spoke a full line: an (almost) empty data connection of a session?
+                let payload = sum.seq_bytes[0] + sum.seq_bytes[1] > 0;
+                let no_payload = !payload;
+                let sid = self.session_for_data(meta.client.ip(), meta.server.ip());
+                let wants = sid
+                    .and_then(|id| self.sessions.get(&id))
+                    .is_some_and(|s| s.wants_data());
+                match sid {
+                    Some(sid) if (payload || wants) && !self.is_ftp_port(meta.server.port()) => {
                         self.new_data(meta, sid, None, false);
+                        self.stats.untied_data_connections += 1;
                         if let Some(s) = self.sessions.get_mut(&sid) {
                             let t = s.transfers.len() - 1;
                             s.close_data(
@@ -855,18 +1118,58 @@ impl<'a> TcpHandler for Ftp<'a> {
                                 sum.end,
                                 sum.seq_bytes[0] + sum.seq_bytes[1],
                                 sum.captured_bytes[0] + sum.captured_bytes[1],
+                                sum.close != CloseKind::Open,
                             );
                         }
                         self.roles.remove(&meta.id);
                         role_name = Some("ftp-data");
                     }
+                    _ if payload => {
+                        // The probe held the whole payload (it never reached its limit).
+                        let main = if sum.seq_bytes[0] > sum.seq_bytes[1] {
+                            0
+                        } else {
+                            1
+                        };
+                        let whole = sum.captured_bytes[main] == p.buf[main].len() as u64;
+                        let mut h = (self.opts.hash && whole).then(Sha256::new);
+                        if let Some(h) = h.as_mut() {
+                            h.update(&p.buf[main]);
+                        }
+                        let segs = p.buf.iter().filter(|b| !b.is_empty()).count() as u64;
+                        role_name = Some("other");
+                        if !self.untied_transfer(meta, sum, h.map(|h| hex(&h.finalize())), segs) {
+                            self.stats.other_connections += 1;
+                        }
+                    }
+                    _ => self.stats.empty_connections += 1,
                 }
                 if role_name.is_none() && no_payload && meta.saw_syn {
                     self.probes
                         .probe(meta.client.ip(), meta.server, meta.start, sum.end, false);
                 }
             }
-            _ => {}
+            Some(Role::Loose(l)) => {
+                let payload = sum.seq_bytes[0] + sum.seq_bytes[1] > 0;
+                if payload {
+                    let main = if sum.seq_bytes[0] > sum.seq_bytes[1] {
+                        0
+                    } else {
+                        1
+                    };
+                    let hash = l.hash.map(|h| {
+                        let [a, b] = h;
+                        hex(&if main == 0 { a } else { b }.finalize())
+                    });
+                    role_name = Some("other");
+                    if !self.untied_transfer(meta, sum, hash, l.segments) {
+                        self.stats.other_connections += 1;
+                    }
+                } else {
+                    self.stats.empty_connections += 1;
+                }
+            }
+            None => self.stats.empty_connections += 1,
         }
         if self.conn_list.len() < MAX_CONN_LIST {
             self.conn_list.push(model::TcpConnection {
@@ -902,6 +1205,69 @@ fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
             sc.last.secs_since(sc.first),
         ),
         sessions: Vec::new(),
+    }
+}
+
+/// Put an untied data connection into its hosts' session: it fills a transfer the dialogue
+/// showed without its data connection when their times overlap (never two transfers for
+/// one), or stands as a transfer of its own (`unmatched_data_connection`).
+fn place_untied(s: &mut model::Session, u: Untied) {
+    let mut t = u.t;
+    // Which host sent the payload tells the direction.
+    let sender = if u.seq_bytes[0] > u.seq_bytes[1] {
+        t.data_client.ip
+    } else {
+        t.data_server.ip
+    };
+    t.direction = if sender == s.server.ip {
+        model::Direction::Download
+    } else {
+        model::Direction::Upload
+    };
+    // Without its SYN, the connector is who used port 20 (active), else the FTP client.
+    if !u.saw_syn {
+        let swap = if t.data_client.port == 20 || t.data_server.port == 20 {
+            t.data_server.port == 20
+        } else {
+            t.data_client.ip != s.client.ip
+        };
+        if swap {
+            std::mem::swap(&mut t.data_client, &mut t.data_server);
+        }
+    }
+    t.mode = if t.data_client.ip == s.client.ip {
+        model::Mode::Passive
+    } else {
+        model::Mode::Active
+    };
+    let overlapping = s.transfers.iter_mut().find(|x| {
+        x.data == model::DataCapture::NotCaptured && x.start <= t.end && t.start <= x.end
+    });
+    match overlapping {
+        Some(x) => {
+            x.data = model::DataCapture::Captured;
+            x.data_client = t.data_client;
+            x.data_server = t.data_server;
+            x.start = x.start.min(t.start);
+            x.end = x.end.max(t.end);
+            x.bytes = t.bytes;
+            x.captured_bytes = t.captured_bytes;
+            x.missing_bytes = t.missing_bytes;
+            x.sha256 = t.sha256;
+            x.segments = t.segments;
+        }
+        None => {
+            s.anomalies.push(Anomaly {
+                ts: t.start,
+                kind: "unmatched_data_connection",
+                detail: format!(
+                    "data connection {}:{} -> {}:{} matches no PORT/PASV/EPRT/EPSV",
+                    t.data_client.ip, t.data_client.port, t.data_server.ip, t.data_server.port
+                ),
+                sessions: Vec::new(),
+            });
+            s.transfers.push(t);
+        }
     }
 }
 
@@ -961,6 +1327,11 @@ impl<'a> Analyzer<'a> {
                 carver,
                 carve_errors,
                 carved: HashMap::default(),
+                announced: std::collections::VecDeque::new(),
+                session_hosts: HashMap::default(),
+                untied: Vec::new(),
+                undecided: 0,
+                fxp_listeners: std::collections::VecDeque::new(),
             },
         }
     }
@@ -1124,6 +1495,32 @@ impl<'a> Analyzer<'a> {
         }
         // Ids were given once, when each session was recognised (every format agrees).
         sessions.sort_by_key(|s| s.id);
+        // Connections with payload no session took: untied data connections when they look
+        // like FTP data, standing in the session of their hosts when there is one.
+        let mut untied_transfers = Vec::new();
+        for mut u in std::mem::take(&mut f.untied) {
+            if !f.looks_like_data(u.ends.0, u.ends.1) {
+                f.stats.other_connections += 1;
+                continue;
+            }
+            f.stats.untied_data_connections += 1;
+            f.stats.unmatched_data_connections += 1;
+            f.stats.data_connections += 1;
+            if let Some(c) = f.conn_list.iter_mut().find(|c| c.id == u.conn) {
+                c.role = Some("ftp-data");
+            }
+            u.t.start.digits = digits;
+            u.t.end.digits = digits;
+            let id = f
+                .session_hosts
+                .get(&u.hosts)
+                .and_then(|old| f.final_ids.get(old))
+                .copied();
+            match id.and_then(|id| sessions.iter_mut().find(|s| s.id == id)) {
+                Some(s) => place_untied(s, u),
+                None => untied_transfers.push(u.t),
+            }
+        }
         f.conn_list.sort_by_key(|c| c.id);
         let extract = f.opts.extract.as_ref().map(|dir| {
             let mut sum = match f.carver.take() {
@@ -1148,6 +1545,7 @@ impl<'a> Analyzer<'a> {
             stats: f.stats,
             tcp_connections: f.conn_list,
             errors: f.errors,
+            untied_transfers,
         }
     }
 }

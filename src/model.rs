@@ -60,6 +60,9 @@ pub struct Report {
     pub tcp_connections: Vec<TcpConnection>,
     /// Input problems (one line each, as printed on stderr).
     pub errors: Vec<String>,
+    /// Data connections tied to no session (`matched: false`, `match: "none"`): from or
+    /// to port 20 or an announced port, with no session of their hosts in the capture.
+    pub untied_transfers: Vec<Transfer>,
     /// With `--extract`: what was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extract: Option<ExtractSummary>,
@@ -103,6 +106,17 @@ pub struct Stats {
     pub ftp_port_probes: FtpPortProbes,
     /// Sources that sent many payload-less connection attempts (`port_scan` findings).
     pub port_scans: Vec<PortScan>,
+    /// Every TCP connection by what it was: FTP control connections; data connections tied
+    /// to their session by an announced port; data connections not tied (between the
+    /// hosts of a session, from port 20, or to an announced port, without an announcement
+    /// that fits: also counted in `unmatched_data_connections`); connections with payload
+    /// that are none of these; connections without payload. They add up to
+    /// `tcp_connections`.
+    pub control_connections: u64,
+    pub tied_data_connections: u64,
+    pub untied_data_connections: u64,
+    pub other_connections: u64,
+    pub empty_connections: u64,
 }
 
 /// Probes of FTP control ports: connection attempts that never carried a byte.
@@ -147,7 +161,7 @@ pub struct TcpConnection {
     pub captured_to_server: u64,
     pub captured_to_client: u64,
     pub close: Close,
-    /// `"ftp"`, `"ftp-data"` or `null`.
+    /// `"ftp"`, `"ftp-data"`, `"other"` (payload, not FTP) or `null` (no payload).
     pub role: Option<&'static str>,
 }
 
@@ -287,7 +301,8 @@ pub struct Transfer {
     pub path: Option<String>,
     pub direction: Direction,
     pub mode: Mode,
-    /// "PORT", "PASV", "EPRT", "EPSV".
+    /// "PORT", "PASV", "EPRT", "EPSV", "LPRT", "LPSV", or "unknown" for a transfer whose
+    /// data connection is not in the capture and whose announcement was not seen either.
     pub setup: &'static str,
     pub data_client: Endpoint,
     pub data_server: Endpoint,

@@ -6,7 +6,7 @@
 use etherparse::PacketBuilder;
 use ftptrace::analyzer::{Analyzer, Options};
 use ftptrace::capture::file::FileSource;
-use ftptrace::model::{Report, TransferStatus};
+use ftptrace::model::{DataCapture, DataMatch, Mode, Report, TransferStatus};
 
 /// A TCP conversation writer: tracks sequence numbers per direction.
 struct Conv {
@@ -452,4 +452,225 @@ fn line_split_across_segments_and_telnet_abort() {
     assert_eq!(s.commands[2].command, "ABOR");
     assert_eq!(s.commands[3].arg, "caf\u{e9}");
     assert_eq!(s.commands[3].encoding, Some("latin1"));
+}
+
+/// A logged-in session: greeting, USER, PASS.
+fn login(cap: &mut Cap, ctl: &mut Conv) {
+    cap.send(ctl, 1, b"220 ready\r\n");
+    cap.send(ctl, 0, b"USER u\r\n");
+    cap.send(ctl, 1, b"331 pw\r\n");
+    cap.send(ctl, 0, b"PASS p\r\n");
+    cap.send(ctl, 1, b"230 ok\r\n");
+}
+
+fn kinds(s: &ftptrace::model::Session) -> Vec<&'static str> {
+    s.anomalies.iter().map(|a| a.kind).collect()
+}
+
+#[test]
+fn lprt_and_lpsv_announce_data_ports() {
+    let mut cap = Cap::new();
+    let mut ctl = cap.open((C, 40000), (S, 21), true);
+    login(&mut cap, &mut ctl);
+    // LPSV (RFC 1639): the 228 reply names 10.0.0.1:5001.
+    cap.send(&mut ctl, 0, b"LPSV\r\n");
+    cap.send(
+        &mut ctl,
+        1,
+        b"228 Entering Long Passive Mode (4,4,10,0,0,1,2,19,137)\r\n",
+    );
+    cap.send(&mut ctl, 0, b"RETR a\r\n");
+    let mut d1 = cap.open((C, 40001), (S, 5001), true);
+    cap.send(&mut ctl, 1, b"150 go\r\n");
+    cap.send(&mut d1, 1, b"hello");
+    cap.close(&mut d1);
+    cap.send(&mut ctl, 1, b"226 done\r\n");
+    // LPRT: the client listens on 10.0.0.2:6000.
+    cap.send(&mut ctl, 0, b"LPRT 4,4,10,0,0,2,2,23,112\r\n");
+    cap.send(&mut ctl, 1, b"200 ok\r\n");
+    cap.send(&mut ctl, 0, b"STOR b\r\n");
+    let mut d2 = cap.open((S, 20), (C, 6000), true);
+    cap.send(&mut ctl, 1, b"150 go\r\n");
+    cap.send(&mut d2, 1, b"upload");
+    cap.close(&mut d2);
+    cap.send(&mut ctl, 1, b"226 done\r\n");
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options::default());
+    let t = &r.sessions[0].transfers;
+    assert_eq!(t.len(), 2, "{t:#?}");
+    assert_eq!(
+        (t[0].setup, t[0].matched, t[0].bytes),
+        ("LPSV", true, Some(5))
+    );
+    assert_eq!(t[0].match_, DataMatch::Announced);
+    assert_eq!(
+        (t[1].setup, t[1].matched, t[1].bytes),
+        ("LPRT", true, Some(6))
+    );
+    assert_eq!(t[1].mode, Mode::Active);
+    assert_eq!(r.stats.tied_data_connections, 2);
+    assert_eq!(r.stats.untied_data_connections, 0);
+}
+
+#[test]
+fn a_stranger_on_a_passive_port_is_a_hijack() {
+    let mut cap = Cap::new();
+    let mut ctl = cap.open((C, 40000), (S, 21), true);
+    login(&mut cap, &mut ctl);
+    cap.send(&mut ctl, 0, b"PASV\r\n");
+    cap.send(
+        &mut ctl,
+        1,
+        b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n",
+    );
+    cap.send(&mut ctl, 0, b"RETR secret\r\n");
+    // 10.0.0.66 races the client to the announced port.
+    let mut d = cap.open(([10, 0, 0, 66], 50000), (S, 5001), true);
+    cap.send(&mut ctl, 1, b"150 go\r\n");
+    cap.send(&mut d, 1, b"secret bytes");
+    cap.close(&mut d);
+    cap.send(&mut ctl, 1, b"226 done\r\n");
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options::default());
+    let s = &r.sessions[0];
+    assert!(kinds(s).contains(&"data_port_hijack"), "{:#?}", s.anomalies);
+    assert_eq!(s.transfers.len(), 1);
+}
+
+#[test]
+fn fxp_is_recognised_and_not_a_bounce() {
+    // One client drives two servers: PASV on A, then PORT naming A's listener on B.
+    const A: [u8; 4] = [10, 0, 0, 1];
+    const B: [u8; 4] = [10, 0, 0, 3];
+    let mut cap = Cap::new();
+    let mut ca = cap.open((C, 40000), (A, 21), true);
+    login(&mut cap, &mut ca);
+    let mut cb = cap.open((C, 40001), (B, 21), true);
+    login(&mut cap, &mut cb);
+    cap.send(&mut ca, 0, b"PASV\r\n");
+    cap.send(
+        &mut ca,
+        1,
+        b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n",
+    );
+    cap.send(&mut cb, 0, b"PORT 10,0,0,1,19,137\r\n");
+    cap.send(&mut cb, 1, b"200 ok\r\n");
+    cap.send(&mut ca, 0, b"STOR copy\r\n");
+    cap.send(&mut cb, 0, b"RETR orig\r\n");
+    // B connects from port 20 to A's passive listener.
+    let mut d = cap.open((B, 20), (A, 5001), true);
+    cap.send(&mut ca, 1, b"150 go\r\n");
+    cap.send(&mut cb, 1, b"150 go\r\n");
+    cap.send(&mut d, 0, b"file contents");
+    cap.close(&mut d);
+    cap.send(&mut ca, 1, b"226 done\r\n");
+    cap.send(&mut cb, 1, b"226 done\r\n");
+    cap.close(&mut ca);
+    cap.close(&mut cb);
+    let r = cap.analyze(Options::default());
+    assert_eq!(r.sessions.len(), 2);
+    for s in &r.sessions {
+        let k = kinds(s);
+        assert!(k.contains(&"fxp"), "session {}: {k:?}", s.id);
+        assert!(!k.contains(&"port_bounce"), "session {}: {k:?}", s.id);
+        assert!(!k.contains(&"data_port_hijack"), "session {}: {k:?}", s.id);
+    }
+    // The data connection is A's STOR; B's RETR is recorded from its replies.
+    let a = &r.sessions[0];
+    assert_eq!(a.transfers.len(), 1, "{:#?}", a.transfers);
+    assert_eq!(
+        (a.transfers[0].command.as_str(), a.transfers[0].bytes),
+        ("STOR", Some(13))
+    );
+}
+
+#[test]
+fn a_port_bounce_is_still_one() {
+    let mut cap = Cap::new();
+    let mut ctl = cap.open((C, 40000), (S, 21), true);
+    login(&mut cap, &mut ctl);
+    cap.send(&mut ctl, 0, b"PORT 10,0,0,99,0,25\r\n");
+    cap.send(&mut ctl, 1, b"200 ok\r\n");
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options::default());
+    assert_eq!(
+        kinds(&r.sessions[0]),
+        vec!["cleartext_credentials", "port_bounce"]
+    );
+}
+
+#[test]
+fn a_data_connection_without_a_session_stands_at_top_level() {
+    // Only an active data connection (from port 20), no control connection at all.
+    let mut cap = Cap::new();
+    let mut d = cap.open((S, 20), (C, 40000), true);
+    cap.send(&mut d, 0, b"0123456789");
+    cap.close(&mut d);
+    // And a non-FTP connection with payload, which is "other".
+    let mut h = cap.open((C, 40001), (S, 8080), true);
+    cap.send(&mut h, 0, b"GET / HTTP/1.1\r\n\r\n");
+    cap.close(&mut h);
+    let r = cap.analyze(Options {
+        hash: true,
+        ..Options::default()
+    });
+    assert!(r.sessions.is_empty());
+    assert_eq!(r.untied_transfers.len(), 1);
+    let t = &r.untied_transfers[0];
+    assert_eq!(
+        (t.bytes, t.matched, t.match_),
+        (Some(10), false, DataMatch::None)
+    );
+    assert!(t.sha256.is_some());
+    assert_eq!(r.stats.untied_data_connections, 1);
+    assert_eq!(r.stats.unmatched_data_connections, 1);
+    assert_eq!(r.stats.other_connections, 1);
+    assert_eq!(r.stats.tcp_connections, 2);
+}
+
+#[test]
+fn a_transfer_whose_data_connection_is_not_captured() {
+    let mut cap = Cap::new();
+    let mut ctl = cap.open((C, 40000), (S, 21), true);
+    login(&mut cap, &mut ctl);
+    cap.send(&mut ctl, 0, b"SIZE f\r\n");
+    cap.send(&mut ctl, 1, b"213 4096\r\n");
+    cap.send(&mut ctl, 0, b"PASV\r\n");
+    cap.send(
+        &mut ctl,
+        1,
+        b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n",
+    );
+    cap.send(&mut ctl, 0, b"RETR f\r\n");
+    cap.send(
+        &mut ctl,
+        1,
+        b"150 Opening BINARY mode data connection for f (4096 bytes).\r\n",
+    );
+    cap.send(&mut ctl, 1, b"226 done\r\n");
+    // A data command refused outright moved nothing: no transfer.
+    cap.send(&mut ctl, 0, b"RETR g\r\n");
+    cap.send(&mut ctl, 1, b"550 no\r\n");
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options::default());
+    let s = &r.sessions[0];
+    assert_eq!(s.transfers.len(), 1, "{:#?}", s.transfers);
+    let t = &s.transfers[0];
+    assert_eq!(t.data, DataCapture::NotCaptured);
+    assert_eq!(
+        (t.bytes, t.captured_bytes, t.missing_bytes),
+        (None, None, None)
+    );
+    assert_eq!(t.expected_bytes, Some(4096));
+    assert_eq!(
+        (t.status, t.reply_code),
+        (TransferStatus::Complete, Some(226))
+    );
+    assert_eq!(t.data_server.port, 5001);
+    assert_eq!(t.setup, "PASV");
+    // The final reply's timeline line says so.
+    assert!(s
+        .timeline
+        .iter()
+        .any(|e| e.note.as_deref() == Some("data:1: data connection not in capture")));
 }

@@ -18,6 +18,8 @@ pub const MAX_ANOMALIES: usize = 10_000;
 /// Most file sizes remembered per session (from SIZE replies and listings) for the
 /// `expected_bytes` of a later RETR; the oldest is forgotten first.
 pub const MAX_KNOWN_SIZES: usize = 4096;
+/// Most transfers recorded from the dialogue alone (data connection not in the capture).
+pub const MAX_TRANSFERS: usize = 1_000_000;
 
 /// A data-channel setup: what a PORT/EPRT command or a 227/229 reply announced.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +32,13 @@ pub struct Setup {
     /// `announced` when a PASV reply names a NATed address).
     pub listener: SocketAddr,
     pub ts: Timestamp,
+}
+
+impl Setup {
+    /// An active setup (PORT/EPRT/LPRT) naming a host other than the session's client.
+    pub fn names_other_host(&self, client: SocketAddr) -> bool {
+        self.mode == Mode::Active && self.announced.ip() != client.ip()
+    }
 }
 
 /// A transfer under construction (one per data connection).
@@ -54,6 +63,10 @@ struct CmdState {
     final_code: Option<u16>,
     /// A path the server named (STOU).
     path: Option<String>,
+    /// When the first preliminary reply (125/150) came: the transfer started.
+    started: Option<Timestamp>,
+    /// A transfer is tied to this command.
+    bound: bool,
 }
 
 /// The event currently collecting data segments (a "run").
@@ -105,6 +118,12 @@ pub struct Session {
     cleartext_flagged: bool,
     /// The server's stream had a gap since the last reply: replies may be lost.
     server_gap: bool,
+    /// Time of the packet that carried the server's last line (a multi-line reply cut by
+    /// a gap is stamped with it, not with the packet after the gap).
+    last_server_line: Timestamp,
+    /// The newest data-channel setup (for a transfer whose data connection is not in the
+    /// capture).
+    last_setup: Option<Setup>,
     /// Failed login attempts (for brute-force detection across sessions).
     pub failed_logins: u32,
 }
@@ -152,6 +171,8 @@ impl Session {
             anomalies: Vec::new(),
             cleartext_flagged: false,
             server_gap: false,
+            last_server_line: start,
+            last_setup: None,
             failed_logins: 0,
         }
     }
@@ -312,6 +333,24 @@ impl Session {
         }
         self.lines[side_idx(from)].gap(len);
         if from == Side::Server {
+            // A multi-line reply the gap cut is closed now, stamped with the packet that
+            // carried its last line; the lines after the gap start afresh.
+            if let Some(r) = self.replies.gap() {
+                let (t, latin1) = parse::decode_text(&r.text);
+                let t = t.into_owned();
+                let at = self.last_server_line;
+                self.anomaly(
+                    at,
+                    "reply_cut_by_gap",
+                    format!(
+                        "multi-line {} reply cut after {} line{} by {len} missing bytes",
+                        r.code,
+                        r.lines,
+                        if r.lines == 1 { "" } else { "s" }
+                    ),
+                );
+                self.on_reply(at, r.code, t, latin1);
+            }
             self.server_gap = true;
         }
         self.anomaly_event(
@@ -418,29 +457,19 @@ impl Session {
             Verb::User => {
                 self.user = Some(raw_arg);
             }
-            Verb::Port | Verb::Eprt => {
-                let addr = if verb == Verb::Port {
-                    parse::parse_port(raw_arg.as_bytes()).map(SocketAddr::V4)
-                } else {
-                    parse::parse_eprt(raw_arg.as_bytes())
+            Verb::Port | Verb::Eprt | Verb::Lprt => {
+                let addr = match verb {
+                    Verb::Port => parse::parse_port(raw_arg.as_bytes()).map(SocketAddr::V4),
+                    Verb::Eprt => parse::parse_eprt(raw_arg.as_bytes()),
+                    _ => parse::parse_lprt(raw_arg.as_bytes()),
                 };
                 match addr {
                     Some(a) => {
                         note = Some(a.to_string());
-                        if a.ip() != self.client.ip() {
-                            self.anomaly(
-                                ts,
-                                "port_bounce",
-                                format!(
-                                    "{} names {} but the client is {}",
-                                    command,
-                                    a,
-                                    self.client.ip()
-                                ),
-                            );
-                        }
+                        // Naming another host is a bounce or FXP: the analyzer, which
+                        // sees every session, tells which ([`Session::foreign_port`]).
                         self.announce(Setup {
-                            kind: if verb == Verb::Port { "PORT" } else { "EPRT" },
+                            kind: verb.as_str(),
                             mode: Mode::Active,
                             announced: a,
                             listener: a,
@@ -483,6 +512,8 @@ impl Session {
             expected: None,
             final_code: None,
             path: None,
+            started: None,
+            bound: false,
         });
         self.pending.push_back(idx);
         if self.pending.len() > MAX_PENDING {
@@ -505,8 +536,9 @@ impl Session {
         let fits = |v: Verb| -> Option<bool> {
             Some(match code {
                 221 => matches!(v, Verb::Quit),
-                227 => matches!(v, Verb::Pasv | Verb::Epsv),
-                229 => matches!(v, Verb::Epsv | Verb::Pasv),
+                227 => matches!(v, Verb::Pasv | Verb::Epsv | Verb::Lpsv),
+                228 => matches!(v, Verb::Lpsv),
+                229 => matches!(v, Verb::Epsv | Verb::Pasv | Verb::Lpsv),
                 257 => matches!(v, Verb::Pwd | Verb::Xpwd | Verb::Mkd | Verb::Xmkd),
                 331 | 332 => matches!(v, Verb::User | Verb::Pass),
                 350 => matches!(v, Verb::Rest | Verb::Rnfr),
@@ -528,12 +560,14 @@ impl Session {
     }
 
     fn announce(&mut self, s: Setup) {
+        self.last_setup = Some(s);
         self.new_setups.push(s);
     }
 
     // ----- replies ---------------------------------------------------------------
 
     fn server_line(&mut self, ts: Timestamp, bytes: &[u8]) {
+        self.last_server_line = ts;
         match self.replies.feed(bytes) {
             ReplyEvent::Pending => {}
             ReplyEvent::Malformed(line) => {
@@ -579,6 +613,8 @@ impl Session {
                     expected: None,
                     final_code: None,
                     path: None,
+                    started: None,
+                    bound: false,
                 });
                 i
             }
@@ -597,6 +633,8 @@ impl Session {
         let verb = self.cmd_state[idx].verb;
         if !preliminary {
             self.cmd_state[idx].final_code = Some(code);
+        } else if verb.uses_data_channel() && self.cmd_state[idx].started.is_none() {
+            self.cmd_state[idx].started = Some(ts);
         }
         let arg = self.commands[idx].arg.clone();
         let mut note = None;
@@ -623,13 +661,13 @@ impl Session {
                     self.cwd = Some(p);
                 }
             }
-            (Verb::Pasv | Verb::Epsv | Verb::Lpsv, 227 | 229) => {
-                let kind = if verb == Verb::Epsv { "EPSV" } else { "PASV" };
-                let announced = if code == 227 {
-                    parse::parse_pasv_reply(text.as_bytes()).map(SocketAddr::V4)
-                } else {
-                    parse::parse_epsv_reply(text.as_bytes())
-                        .map(|p| SocketAddr::new(self.server.ip(), p))
+            (Verb::Pasv | Verb::Epsv | Verb::Lpsv, 227..=229) => {
+                let kind = verb.as_str();
+                let announced = match code {
+                    227 => parse::parse_pasv_reply(text.as_bytes()).map(SocketAddr::V4),
+                    228 => parse::parse_lpsv_reply(text.as_bytes()),
+                    _ => parse::parse_epsv_reply(text.as_bytes())
+                        .map(|p| SocketAddr::new(self.server.ip(), p)),
                 };
                 match announced {
                     Some(a) => {
@@ -705,10 +743,59 @@ impl Session {
         if !preliminary && (400..600).contains(&code) && verb.uses_data_channel() {
             self.waiting_cmds.retain(|&c| c != idx);
         }
+        if !preliminary && verb.uses_data_channel() {
+            if let Some(t) = self.not_captured(idx, ts) {
+                note = Some(format!(
+                    "{}: data connection not in capture",
+                    conn_name(t + 1)
+                ));
+            }
+        }
         self.event_note(ts, 0, Side::Server, EventKind::Reply, shown, note);
     }
 
     // ----- data connections --------------------------------------------------------
+
+    /// An active setup naming a host other than the client: a `port_bounce`, or, when
+    /// `fxp` names the session (id, server) of the same client whose passive listener it
+    /// is, a server-to-server transfer (`fxp`).
+    pub fn foreign_port(&mut self, s: &Setup, fxp: Option<(u64, SocketAddr)>) {
+        match fxp {
+            None => self.anomaly(
+                s.ts,
+                "port_bounce",
+                format!(
+                    "{} names {} but the client is {}",
+                    s.kind,
+                    s.announced,
+                    self.client.ip()
+                ),
+            ),
+            Some((id, server)) => self.anomaly(
+                s.ts,
+                "fxp",
+                format!(
+                    "{} names {}, the passive listener that session {id} of the same client \
+                     opened on {}: a server-to-server transfer",
+                    s.kind,
+                    s.announced,
+                    server.ip()
+                ),
+            ),
+        }
+    }
+
+    /// A host other than the client connected to this session's passive listener.
+    pub fn hijack(&mut self, ts: Timestamp, connector: SocketAddr, listener: SocketAddr) {
+        self.anomaly(
+            ts,
+            "data_port_hijack",
+            format!(
+                "{connector} connected to the passive listener {listener}, but the client is {}",
+                self.client.ip()
+            ),
+        );
+    }
 
     /// A new data connection for this session; returns its transfer index (0-based).
     pub fn open_data(
@@ -730,6 +817,33 @@ impl Session {
             Mode::Passive => "PASV",
             Mode::Active => "PORT",
         });
+        // A data connection that shows up after its command's final reply (captures merged
+        // from two interfaces, say) fills the transfer the dialogue already recorded.
+        if let Some(i) = setup.and_then(|_| {
+            // Only the newest transfers: a bounded look, whatever the session's length.
+            let n = self.transfers.len();
+            self.transfers
+                .iter()
+                .rev()
+                .take(MAX_PENDING)
+                .position(|t| {
+                    t.t.data == DataCapture::NotCaptured && t.t.data_server == ep(listener)
+                })
+                .map(|k| n - 1 - k)
+        }) {
+            let tr = &mut self.transfers[i];
+            tr.t.data = DataCapture::Captured;
+            tr.t.data_client = ep(connector);
+            tr.t.match_ = match setup {
+                Some(s) if s.listener == s.announced => DataMatch::Announced,
+                _ => DataMatch::Nat,
+            };
+            tr.t.matched = true;
+            (tr.t.bytes, tr.t.captured_bytes, tr.t.missing_bytes) = (Some(0), Some(0), Some(0));
+            tr.closed = false;
+            self.open_data += 1;
+            return i;
+        }
         let i = self.transfers.len();
         self.transfers.push(TransferState {
             t: model::Transfer {
@@ -785,6 +899,79 @@ impl Session {
         i
     }
 
+    /// A data command's final reply came after a preliminary one (the server opened or
+    /// accepted its data connection), but no data connection in the capture is tied to it:
+    /// the transfer is recorded from the dialogue alone (`data: "not_captured"`, byte
+    /// fields null). Returns its transfer index.
+    fn not_captured(&mut self, c: usize, end: Timestamp) -> Option<usize> {
+        let start = self.cmd_state[c].started?;
+        if self.cmd_state[c].bound {
+            return None;
+        }
+        if self.transfers.len() >= MAX_TRANSFERS {
+            return None;
+        }
+        let setup = self.last_setup.filter(|s| s.ts <= start);
+        // Endpoints from the announcement; the connector's port is never announced (0).
+        let (mode, kind, connector, listener) = match setup {
+            Some(s) if s.mode == Mode::Passive => (
+                Mode::Passive,
+                s.kind,
+                SocketAddr::new(self.client.ip(), 0),
+                s.listener,
+            ),
+            Some(s) => (
+                Mode::Active,
+                s.kind,
+                SocketAddr::new(self.server.ip(), 0),
+                s.listener,
+            ),
+            None => (
+                Mode::Passive,
+                "unknown",
+                SocketAddr::new(self.client.ip(), 0),
+                SocketAddr::new(self.server.ip(), 0),
+            ),
+        };
+        let i = self.transfers.len();
+        self.transfers.push(TransferState {
+            t: model::Transfer {
+                command: String::new(),
+                arg: String::new(),
+                path: None,
+                direction: Direction::Download,
+                mode,
+                setup: kind,
+                data_client: ep(connector),
+                data_server: ep(listener),
+                start: self.time(start),
+                end: self.time(end),
+                data: DataCapture::NotCaptured,
+                match_: DataMatch::None,
+                bytes: None,
+                captured_bytes: None,
+                missing_bytes: None,
+                expected_bytes: None,
+                rest: None,
+                status: TransferStatus::Incomplete,
+                reply_code: None,
+                sha256: None,
+                segments: 0,
+                announced: setup.map(|s| ep(s.announced)),
+                extracted: None,
+                joined: None,
+                listing: None,
+                matched: false,
+            },
+            command: None,
+            closed: true,
+            connector_is_client: mode == Mode::Passive,
+            bytes_by_dir: [0; 2],
+        });
+        self.bind(i, c);
+        Some(i)
+    }
+
     /// Tie waiting data connections to waiting data commands, oldest first.
     fn bind_waiting(&mut self) {
         while let (Some(&t), Some(&c)) = (self.waiting_data.front(), self.waiting_cmds.front()) {
@@ -795,6 +982,7 @@ impl Session {
     }
 
     fn bind(&mut self, t: usize, c: usize) {
+        self.cmd_state[c].bound = true;
         let cmd = &self.commands[c];
         let st = &self.cmd_state[c];
         let path = resolve(cmd.cwd.as_deref(), parse::strip_list_options(&cmd.arg));
@@ -853,21 +1041,54 @@ impl Session {
         self.data_run(ts, t + 1, from, bytes, new_seg);
     }
 
-    /// The data connection ended: final byte counts from TCP.
-    pub fn close_data(&mut self, t: usize, end: Timestamp, seq_bytes: u64, captured: u64) {
+    /// The data connection ended: final byte counts from TCP. `ended`: its FIN or RST is
+    /// in the capture; without one, bytes the server announced (150 `(N bytes)`, SIZE, less
+    /// REST) beyond what the capture holds are missing too (`truncated_in_capture`).
+    pub fn close_data(
+        &mut self,
+        t: usize,
+        end: Timestamp,
+        seq_bytes: u64,
+        captured: u64,
+        ended: bool,
+    ) {
         let digits = self.digits;
-        if let Some(tr) = self.transfers.get_mut(t) {
-            if tr.closed {
-                return;
+        let Some(tr) = self.transfers.get_mut(t) else {
+            return;
+        };
+        if tr.closed {
+            return;
+        }
+        tr.closed = true;
+        tr.t.bytes = Some(seq_bytes);
+        tr.t.captured_bytes = Some(captured.min(seq_bytes));
+        let mut missing = seq_bytes.saturating_sub(captured);
+        if end > tr.t.end.ts {
+            tr.t.end = Time::new(end, digits);
+        }
+        self.open_data = self.open_data.saturating_sub(1);
+        let announced =
+            tr.t.expected_bytes
+                .map(|n| n.saturating_sub(tr.t.rest.unwrap_or(0)));
+        let remainder = match announced {
+            Some(n) if !ended && tr.t.direction == Direction::Download => {
+                n.saturating_sub(seq_bytes)
             }
-            tr.closed = true;
-            tr.t.bytes = Some(seq_bytes);
-            tr.t.captured_bytes = Some(captured.min(seq_bytes));
-            tr.t.missing_bytes = Some(seq_bytes.saturating_sub(captured));
-            if end > tr.t.end.ts {
-                tr.t.end = Time::new(end, digits);
-            }
-            self.open_data = self.open_data.saturating_sub(1);
+            _ => 0,
+        };
+        missing = missing.saturating_add(remainder);
+        tr.t.missing_bytes = Some(missing);
+        if remainder > 0 {
+            let detail = format!(
+                "{}: {} {}: the server announced {} bytes, the capture holds {} and not the \
+                 data connection's end; {remainder} bytes missing",
+                conn_name(t + 1),
+                tr.t.command,
+                tr.t.arg,
+                announced.unwrap_or(0),
+                captured.min(seq_bytes),
+            );
+            self.anomaly(end, "truncated_in_capture", detail);
         }
     }
 
@@ -1027,5 +1248,206 @@ fn side_name(s: Side) -> &'static str {
     match s {
         Side::Client => "client",
         Side::Server => "server",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: &str = "10.0.0.2:40000";
+    const S: &str = "10.0.0.1:21";
+
+    fn session() -> Session {
+        let mut s = Session::new(
+            1,
+            C.parse().unwrap(),
+            S.parse().unwrap(),
+            Timestamp(0),
+            6,
+            false,
+        );
+        s.control_data(Timestamp(1), Side::Server, b"220 ready\r\n");
+        s.control_data(Timestamp(2), Side::Client, b"USER u\r\n");
+        s.control_data(Timestamp(3), Side::Server, b"230 ok\r\n");
+        s
+    }
+
+    fn say(s: &mut Session, t: i64, from: Side, line: &[u8]) {
+        s.control_data(Timestamp(t), from, line);
+    }
+
+    #[test]
+    fn a_transfer_from_the_dialogue_alone() {
+        let mut s = session();
+        say(&mut s, 10, Side::Client, b"EPSV\r\n");
+        say(
+            &mut s,
+            11,
+            Side::Server,
+            b"229 Entering Extended Passive Mode (|||5001|)\r\n",
+        );
+        say(&mut s, 12, Side::Client, b"RETR f\r\n");
+        say(
+            &mut s,
+            13,
+            Side::Server,
+            b"150 Opening BINARY mode data connection for f (99 bytes).\r\n",
+        );
+        assert!(s.transfers.is_empty(), "not before the final reply");
+        say(&mut s, 14, Side::Server, b"226 done\r\n");
+        let m = s.into_model();
+        let t = &m.transfers[0];
+        assert_eq!(
+            (t.data, t.match_, t.bytes),
+            (DataCapture::NotCaptured, DataMatch::None, None)
+        );
+        assert_eq!((t.start.ts, t.end.ts), (Timestamp(13), Timestamp(14)));
+        assert_eq!(
+            (t.expected_bytes, t.status),
+            (Some(99), TransferStatus::Complete)
+        );
+        assert_eq!((t.setup, t.data_server.port), ("EPSV", 5001));
+    }
+
+    #[test]
+    fn a_late_data_connection_fills_the_transfer() {
+        let mut s = session();
+        say(&mut s, 10, Side::Client, b"PASV\r\n");
+        say(
+            &mut s,
+            11,
+            Side::Server,
+            b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n",
+        );
+        let setup = s.new_setups.pop().unwrap();
+        say(&mut s, 12, Side::Client, b"LIST\r\n");
+        say(&mut s, 13, Side::Server, b"150 here\r\n226 done\r\n");
+        let t = s.open_data(
+            Timestamp(15),
+            "10.0.0.2:40001".parse().unwrap(),
+            setup.listener,
+            Some(setup),
+        );
+        assert_eq!(t, 0);
+        s.close_data(t, Timestamp(16), 10, 10, true);
+        let m = s.into_model();
+        assert_eq!(m.transfers.len(), 1, "never two transfers for one");
+        assert_eq!(
+            (m.transfers[0].data, m.transfers[0].bytes),
+            (DataCapture::Captured, Some(10))
+        );
+    }
+
+    #[test]
+    fn a_refused_command_is_no_transfer() {
+        let mut s = session();
+        say(&mut s, 12, Side::Client, b"RETR f\r\n");
+        say(&mut s, 13, Side::Server, b"550 no\r\n");
+        assert!(s.into_model().transfers.is_empty());
+    }
+
+    #[test]
+    fn a_data_connection_without_its_end_is_truncated() {
+        let mut s = session();
+        say(&mut s, 10, Side::Client, b"REST 100\r\n");
+        say(&mut s, 11, Side::Server, b"350 ok\r\n");
+        say(&mut s, 12, Side::Client, b"LPSV\r\n");
+        say(
+            &mut s,
+            13,
+            Side::Server,
+            b"228 Entering Long Passive Mode (4,4,10,0,0,1,2,19,137)\r\n",
+        );
+        let setup = s.new_setups.pop().unwrap();
+        assert_eq!((setup.kind, setup.listener.port()), ("LPSV", 5001));
+        let t = s.open_data(
+            Timestamp(14),
+            "10.0.0.2:40001".parse().unwrap(),
+            setup.listener,
+            Some(setup),
+        );
+        say(&mut s, 15, Side::Client, b"RETR f\r\n");
+        say(
+            &mut s,
+            16,
+            Side::Server,
+            b"150 Opening BINARY mode data connection for f (1000 bytes).\r\n",
+        );
+        say(&mut s, 17, Side::Server, b"226 done\r\n");
+        // 1000 announced, REST 100: 900 to come; 400 seen, no FIN/RST.
+        s.close_data(t, Timestamp(18), 400, 400, false);
+        let m = s.into_model();
+        let x = &m.transfers[0];
+        assert_eq!(
+            (x.bytes, x.captured_bytes, x.missing_bytes),
+            (Some(400), Some(400), Some(500))
+        );
+        assert!(m.anomalies.iter().any(|a| a.kind == "truncated_in_capture"));
+    }
+
+    #[test]
+    fn a_data_connection_with_its_fin_is_not_truncated() {
+        let mut s = session();
+        say(&mut s, 12, Side::Client, b"PASV\r\n");
+        say(
+            &mut s,
+            13,
+            Side::Server,
+            b"227 Entering Passive Mode (10,0,0,1,19,137)\r\n",
+        );
+        let setup = s.new_setups.pop().unwrap();
+        let t = s.open_data(
+            Timestamp(14),
+            "10.0.0.2:40001".parse().unwrap(),
+            setup.listener,
+            Some(setup),
+        );
+        say(&mut s, 15, Side::Client, b"RETR f\r\n");
+        say(
+            &mut s,
+            16,
+            Side::Server,
+            b"150 Opening BINARY mode data connection for f (1000 bytes).\r\n",
+        );
+        s.close_data(t, Timestamp(18), 400, 400, true);
+        let m = s.into_model();
+        assert_eq!(m.transfers[0].missing_bytes, Some(0));
+        assert!(!m.anomalies.iter().any(|a| a.kind == "truncated_in_capture"));
+    }
+
+    #[test]
+    fn a_reply_cut_by_a_gap_keeps_its_own_time() {
+        let mut s = session();
+        say(&mut s, 10, Side::Client, b"FEAT\r\n");
+        say(&mut s, 11, Side::Server, b"211-Features:\r\n EPSV\r\n");
+        s.control_gap(Timestamp(20), Side::Server, 100, 9);
+        say(&mut s, 21, Side::Client, b"PWD\r\n");
+        say(&mut s, 22, Side::Server, b"257 \"/\"\r\n");
+        let m = s.into_model();
+        let feat = m.commands.iter().find(|c| c.command == "FEAT").unwrap();
+        assert_eq!(
+            (feat.replies[0].code, feat.replies[0].ts.ts),
+            (211, Timestamp(11))
+        );
+        let pwd = m.commands.iter().find(|c| c.command == "PWD").unwrap();
+        assert_eq!(pwd.replies[0].code, 257);
+        assert!(m.anomalies.iter().any(|a| a.kind == "reply_cut_by_gap"));
+    }
+
+    #[test]
+    fn lprt_announces_an_active_setup() {
+        let mut s = session();
+        say(
+            &mut s,
+            10,
+            Side::Client,
+            b"LPRT 6,16,32,1,13,184,0,0,0,0,0,0,0,0,0,0,0,2,2,23,112\r\n",
+        );
+        let setup = s.new_setups.pop().unwrap();
+        assert_eq!((setup.kind, setup.mode), ("LPRT", Mode::Active));
+        assert_eq!(setup.announced, "[2001:db8::2]:6000".parse().unwrap());
+        // Naming another host is left to the analyzer (bounce or FXP).
+        assert!(setup.names_other_host(s.client));
     }
 }

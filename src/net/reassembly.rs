@@ -44,13 +44,20 @@
 //! Call [`HalfStream::flush`] before dropping a stream that still buffers data, or
 //! the shared budget stays charged for it.
 
+use crate::capture::Timestamp;
 use std::collections::BTreeMap;
 
 /// What the reassembler hands the application, in stream order.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Chunk<'a> {
-    /// Bytes at stream `offset` (0 = first byte after the SYN / first byte seen).
-    Data { offset: u64, bytes: &'a [u8] },
+    /// Bytes at stream `offset` (0 = first byte after the SYN / first byte seen); `ts`
+    /// is the time of the packet that carried them (bytes buffered out of order keep
+    /// theirs when a later packet, an ACK or the end releases them).
+    Data {
+        offset: u64,
+        bytes: &'a [u8],
+        ts: Timestamp,
+    },
     /// `len` bytes at stream `offset` that the capture never held.
     Gap { offset: u64, len: u64 },
 }
@@ -73,8 +80,8 @@ impl MemBudget {
 /// One buffered piece of the stream, keyed by its offset.
 #[derive(Debug)]
 enum Piece {
-    /// Captured bytes that arrived ahead of the delivered point.
-    Data(Vec<u8>),
+    /// Captured bytes that arrived ahead of the delivered point, and their packet's time.
+    Data(Vec<u8>, Timestamp),
     /// Bytes known to be missing from the capture (snap-length cut tail).
     Gap(u64),
 }
@@ -82,14 +89,14 @@ enum Piece {
 impl Piece {
     fn len(&self) -> u64 {
         match self {
-            Piece::Data(v) => v.len() as u64,
+            Piece::Data(v, _) => v.len() as u64,
             Piece::Gap(n) => *n,
         }
     }
 
     fn cost(&self) -> usize {
         match self {
-            Piece::Data(v) => v.len().saturating_add(HalfStream::ENTRY_OVERHEAD),
+            Piece::Data(v, _) => v.len().saturating_add(HalfStream::ENTRY_OVERHEAD),
             Piece::Gap(_) => HalfStream::ENTRY_OVERHEAD,
         }
     }
@@ -120,6 +127,8 @@ pub struct HalfStream {
     conflicts: u64,
     /// A gap not handed out yet, so that adjacent gaps leave as one chunk.
     pending_gap: Option<(u64, u64)>,
+    /// Time of the packet being fed ([`HalfStream::set_time`]).
+    now: Timestamp,
 }
 
 impl Default for HalfStream {
@@ -155,7 +164,14 @@ impl HalfStream {
             gap_bytes: 0,
             conflicts: 0,
             pending_gap: None,
+            now: Timestamp(0),
         }
+    }
+
+    /// The time of the packet about to be fed: its bytes carry it in [`Chunk::Data`],
+    /// also when they are buffered and handed out later.
+    pub fn set_time(&mut self, ts: Timestamp) {
+        self.now = ts;
     }
 
     /// Lower (or raise) this direction's cap on buffered bytes (default
@@ -410,7 +426,7 @@ impl HalfStream {
             let b = usize::try_from(d_to - s).unwrap_or(usize::MAX);
             if let Some(bytes) = data.get(a..b) {
                 self.captured = self.captured.saturating_add(bytes.len() as u64);
-                self.emit_data(from, bytes, out);
+                self.emit_data(from, bytes, self.now, out);
             }
         }
         let g = from.max(data_end);
@@ -467,7 +483,7 @@ impl HalfStream {
                             continue;
                         };
                         self.captured = self.captured.saturating_add(bytes.len() as u64);
-                        Piece::Data(bytes.to_vec())
+                        Piece::Data(bytes.to_vec(), self.now)
                     } else {
                         Piece::Gap(b - a)
                     };
@@ -536,7 +552,7 @@ impl HalfStream {
         let before = self.buf.range(..s).next_back();
         let mut differs = 0;
         for (&k, p) in before.into_iter().chain(self.buf.range(s..e)) {
-            let Piece::Data(v) = p else { continue };
+            let Piece::Data(v, _) = p else { continue };
             let a = k.max(s);
             let b = k.saturating_add(v.len() as u64).min(e);
             if a >= b {
@@ -566,7 +582,7 @@ impl HalfStream {
             // Not expected (pieces start after the delivered point), but keep the
             // byte accounting exact if a piece was partly delivered another way.
             let skip = self.delivered - k;
-            if let Piece::Data(_) = piece {
+            if let Piece::Data(..) = piece {
                 self.captured = self
                     .captured
                     .saturating_sub(skip.min(end.saturating_sub(k)));
@@ -576,9 +592,9 @@ impl HalfStream {
             }
             let from = self.delivered;
             match piece {
-                Piece::Data(v) => {
+                Piece::Data(v, ts) => {
                     let bytes = v.get(idx(skip)..).unwrap_or(&[]);
-                    self.emit_data(from, bytes, out);
+                    self.emit_data(from, bytes, ts, out);
                 }
                 Piece::Gap(_) => self.emit_gap(from, end - from, out),
             }
@@ -607,12 +623,18 @@ impl HalfStream {
         }
     }
 
-    fn emit_data(&mut self, offset: u64, bytes: &[u8], out: &mut dyn FnMut(Chunk<'_>)) {
+    fn emit_data(
+        &mut self,
+        offset: u64,
+        bytes: &[u8],
+        ts: Timestamp,
+        out: &mut dyn FnMut(Chunk<'_>),
+    ) {
         if bytes.is_empty() {
             return;
         }
         self.finish(out);
-        out(Chunk::Data { offset, bytes });
+        out(Chunk::Data { offset, bytes, ts });
     }
 
     fn emit_gap(&mut self, offset: u64, len: u64, out: &mut dyn FnMut(Chunk<'_>)) {
@@ -656,7 +678,7 @@ mod tests {
 
     fn own(c: Chunk<'_>) -> O {
         match c {
-            Chunk::Data { offset, bytes } => O::D(offset, bytes.to_vec()),
+            Chunk::Data { offset, bytes, .. } => O::D(offset, bytes.to_vec()),
             Chunk::Gap { offset, len } => O::G(offset, len),
         }
     }
@@ -721,6 +743,39 @@ mod tests {
         assert_eq!(t.h.delivered(), 11);
         assert_eq!(t.flush(), vec![]);
         assert_eq!(t.h.gaps(), 0);
+    }
+
+    #[test]
+    fn bytes_keep_the_time_of_their_own_packet() {
+        // Out of order, then released by the packet that fills the hole, or by an ACK
+        // giving the hole up: each piece is handed out with its own packet's time.
+        let mut h = HalfStream::new(Some(ISN));
+        let mut b = MemBudget::new(usize::MAX);
+        let mut got: Vec<(u64, i64)> = Vec::new();
+        let feed = |h: &mut HalfStream, b: &mut MemBudget, t: i64, seq: u32, p: &[u8]| {
+            let mut v = Vec::new();
+            h.set_time(Timestamp(t));
+            h.segment(seq, p, p.len() as u32, false, b, &mut |c| {
+                if let Chunk::Data { offset, ts, .. } = c {
+                    v.push((offset, ts.0));
+                }
+            });
+            v
+        };
+        got.extend(feed(&mut h, &mut b, 20, S + 5, b"world"));
+        assert!(got.is_empty());
+        got.extend(feed(&mut h, &mut b, 30, S, b"hello"));
+        assert_eq!(got, vec![(0, 30), (5, 20)]);
+        // A piece after a hole that is never filled: released by the ACK with its time.
+        let _ = feed(&mut h, &mut b, 40, S + 20, b"late");
+        h.set_time(Timestamp(50));
+        let mut v = Vec::new();
+        h.acked(S + 24, &mut b, &mut |c| {
+            if let Chunk::Data { offset, ts, .. } = c {
+                v.push((offset, ts.0));
+            }
+        });
+        assert_eq!(v, vec![(20, 40)]);
     }
 
     #[test]
@@ -1435,7 +1490,7 @@ mod tests {
             let mut data = 0u64;
             let buf = vec![0xabu8; 300];
             let mut check = |c: Chunk<'_>| match c {
-                Chunk::Data { offset, bytes } => {
+                Chunk::Data { offset, bytes, .. } => {
                     assert_eq!(offset, pos);
                     assert!(!bytes.is_empty());
                     pos += bytes.len() as u64;

@@ -542,6 +542,7 @@ impl TcpTracker {
             if !repeated && (seg.wire_len > 0 || !seg.payload.is_empty() || f.fin()) {
                 let half = conn.half[d].as_mut().expect("some");
                 let mut first = true;
+                half.stream.set_time(ts);
                 half.stream.segment(
                     seg.seq.wrapping_add(f.syn() as u32),
                     seg.payload,

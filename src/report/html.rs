@@ -255,8 +255,7 @@ const GUTTER: f64 = 170.0;
 const CONTROL_BOX: f64 = 150.0;
 const MAX_LABEL: usize = 96;
 
-fn lanes(s: &Session) -> Lanes {
-    let n = s.transfers.len();
+fn lanes(s: &Session, n: usize) -> Lanes {
     let spacing = if n == 0 {
         0.0
     } else {
@@ -297,9 +296,43 @@ fn lanes(s: &Session) -> Lanes {
     }
 }
 
-fn lane_index(s: &Session, conn: &str) -> usize {
+/// The lane (1, 2, …) of each transfer that has events; 0 for one without (its data
+/// connection is not in the capture, or was placed in the session at the end): it gets no
+/// lane of its own.
+fn lane_map(s: &Session) -> Vec<usize> {
+    let mut has = vec![false; s.transfers.len()];
+    for e in &s.timeline {
+        if let Some(k) = e
+            .conn
+            .strip_prefix("data:")
+            .and_then(|k| k.parse::<usize>().ok())
+        {
+            if let Some(h) = k.checked_sub(1).and_then(|i| has.get_mut(i)) {
+                *h = true;
+            }
+        }
+    }
+    let mut next = 0;
+    has.iter()
+        .map(|&h| {
+            next += usize::from(h);
+            if h {
+                next
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+fn lane_index(s: &Session, map: &[usize], conn: &str) -> usize {
     match conn_transfer(s, conn) {
-        Some(_) => conn.trim_start_matches("data:").parse().unwrap_or(0),
+        Some(_) => conn
+            .trim_start_matches("data:")
+            .parse::<usize>()
+            .ok()
+            .and_then(|k| map.get(k.checked_sub(1)?).copied())
+            .unwrap_or(0),
         None => 0,
     }
 }
@@ -371,8 +404,9 @@ fn arrowhead(h: &mut String, x2: f64, y: f64, dir: f64, color: &str, open: bool)
 
 /// The SVG sequence diagram of one session.
 fn session_svg(s: &Session, h: &mut String) {
-    let l = lanes(s);
-    let n = s.transfers.len();
+    let map = lane_map(s);
+    let n = map.iter().copied().max().unwrap_or(0);
+    let l = lanes(s, n);
     // Vertical layout: one block per event (label lines above the arrow, note below).
     let top = 92.0;
     let mut cursor = top;
@@ -437,16 +471,18 @@ fn session_svg(s: &Session, h: &mut String) {
     // Lifelines, activation bars and heads.
     let bottom = height - 14.0;
     for k in 0..=n {
+        // The transfer on lane k (k > 0).
+        let t = map.iter().position(|&x| x == k && k > 0).unwrap_or(0);
         let conn = if k == 0 {
             "control".to_string()
         } else {
-            format!("data:{k}")
+            format!("data:{}", t + 1)
         };
         let color = conn_color(s, &conn);
         let ys: Vec<f64> = rows
             .iter()
             .zip(&s.timeline)
-            .filter(|(_, e)| lane_index(s, &e.conn) == k)
+            .filter(|(_, e)| lane_index(s, &map, &e.conn) == k)
             .map(|((_, y, _), _)| *y)
             .collect();
         for (side, x) in [("client", l.client[k]), ("server", l.server[k])] {
@@ -484,7 +520,7 @@ fn session_svg(s: &Session, h: &mut String) {
                     human::endpoint(ep),
                 )
             } else {
-                let (cp, sp) = data_ports(&s.transfers[k - 1]);
+                let (cp, sp) = data_ports(&s.transfers[t]);
                 (
                     conn.clone(),
                     format!(":{}", if side == "client" { cp } else { sp }),
@@ -502,7 +538,7 @@ fn session_svg(s: &Session, h: &mut String) {
     }
     // Events.
     for (idx, ((_, y, _), e)) in rows.iter().zip(&s.timeline).enumerate() {
-        let k = lane_index(s, &e.conn);
+        let k = lane_index(s, &map, &e.conn);
         let color = conn_color(s, &e.conn);
         let (cx, sx) = (l.client[k], l.server[k]);
         let (x1, x2) = match e.from {
@@ -686,6 +722,22 @@ pub fn write_html(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::report::testdata::{empty_report, example_report};
+
+    #[test]
+    fn no_lane_for_a_data_connection_not_in_the_capture() {
+        let mut r = example_report();
+        let mut t = r.sessions[0].transfers[0].clone();
+        t.data = crate::model::DataCapture::NotCaptured;
+        let before = r.sessions[0].transfers.len();
+        r.sessions[0].transfers.push(t);
+        let html = render(&r);
+        let lane = format!("class=\"head\" data-conn=\"data:{}\"", before + 1);
+        assert!(
+            !html.contains(&lane),
+            "a lane for the transfer without events"
+        );
+        assert!(html.contains("class=\"head\" data-conn=\"data:1\""));
+    }
 
     fn render(r: &Report) -> String {
         let mut v = Vec::new();

@@ -81,7 +81,21 @@ pub fn write_mermaid_session(s: &Session, out: &mut dyn Write) -> io::Result<()>
         "    participant C as Client {}",
         escape_mermaid(&human::endpoint(&s.client))
     )?;
-    for (i, t) in s.transfers.iter().enumerate() {
+    // Only data connections with events get participants (not one whose data connection
+    // is not in the capture).
+    let mut lane = vec![false; s.transfers.len()];
+    for e in &s.timeline {
+        if let Some(k) = e
+            .conn
+            .strip_prefix("data:")
+            .and_then(|k| k.parse::<usize>().ok())
+        {
+            if let Some(h) = k.checked_sub(1).and_then(|i| lane.get_mut(i)) {
+                *h = true;
+            }
+        }
+    }
+    for (i, t) in s.transfers.iter().enumerate().filter(|(i, _)| lane[*i]) {
         let (cp, _) = data_ports(t);
         writeln!(
             out,
@@ -96,7 +110,13 @@ pub fn write_mermaid_session(s: &Session, out: &mut dyn Write) -> io::Result<()>
         "    box rgb(254,243,230) server {}",
         escape_mermaid(&s.server.ip.to_string())
     )?;
-    for (i, t) in s.transfers.iter().enumerate().rev() {
+    for (i, t) in s
+        .transfers
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(i, _)| lane[*i])
+    {
         let (_, sp) = data_ports(t);
         writeln!(
             out,
@@ -227,6 +247,18 @@ mod tests {
                 .replace('>', "#62;");
             assert!(a.contains(&first), "{a} vs {}", e.what);
         }
+    }
+
+    #[test]
+    fn no_lane_for_a_data_connection_not_in_the_capture() {
+        let mut r = documented_report();
+        let mut t = r.sessions[0].transfers[1].clone();
+        t.data = crate::model::DataCapture::NotCaptured;
+        t.data_server.port = 6001;
+        r.sessions[0].transfers.push(t);
+        let out = render(&r, None);
+        assert!(out.contains("(data:2)"), "{out}");
+        assert!(!out.contains("(data:3)"), "{out}");
     }
 
     #[test]

@@ -63,8 +63,17 @@ pub(crate) fn selected(r: &Report, session: Option<u64>) -> impl Iterator<Item =
 /// The one-line summary shared by the table and the HTML page:
 /// `3187 packets, 3 sessions, 3 transfers (4.1 MiB), 4 anomalies, 1 capture gap`.
 pub fn summary_line(r: &Report) -> String {
-    let transfers: u64 = r.sessions.iter().map(|s| s.transfers.len() as u64).sum();
-    let bytes: u64 = r.sessions.iter().map(session_bytes).sum();
+    let transfers: u64 = r
+        .sessions
+        .iter()
+        .map(|s| s.transfers.len() as u64)
+        .sum::<u64>()
+        + r.untied_transfers.len() as u64;
+    let bytes: u64 = r.sessions.iter().map(session_bytes).sum::<u64>()
+        + r.untied_transfers
+            .iter()
+            .filter_map(|t| t.bytes)
+            .sum::<u64>();
     let mut line = format!(
         "{}, {}, {} ({}), {}, {}",
         human::plural(r.stats.packets, "packet", "packets"),

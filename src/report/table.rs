@@ -264,6 +264,34 @@ fn transfers_table(r: &Report, o: &TableOptions) -> Table {
     t
 }
 
+/// Data connections tied to no session (`Report::untied_transfers`).
+fn untied_table(r: &Report, o: &TableOptions) -> Table {
+    let mut t = new_table(o);
+    header(
+        &mut t,
+        &[
+            "#",
+            "data client",
+            "data server",
+            "direction",
+            "bytes",
+            "sha256",
+        ],
+        o,
+    );
+    for (i, x) in r.untied_transfers.iter().enumerate() {
+        t.add_row(vec![
+            right((i + 1).to_string()),
+            Cell::new(human::endpoint(&x.data_client)),
+            Cell::new(human::endpoint(&x.data_server)),
+            Cell::new(direction_word(x.direction)),
+            right(transfer_bytes(x)),
+            Cell::new(x.sha256.as_deref().unwrap_or("-")),
+        ]);
+    }
+    t
+}
+
 /// Write the sessions table, the transfers table (when there are transfers)
 /// and the summary line. Wire strings are escaped ([`escape_terminal`]); with
 /// `color: false` the output holds no escape sequence at all.
@@ -278,6 +306,11 @@ pub fn write_table(r: &Report, o: &TableOptions, out: &mut dyn Write) -> io::Res
         } else {
             writeln!(out, "no data transfers")?;
         }
+    }
+    if !r.untied_transfers.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "data connections tied to no session:")?;
+        writeln!(out, "{}", untied_table(r, o))?;
     }
     writeln!(out, "{}", super::summary_line(r))
 }

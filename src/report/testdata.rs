@@ -466,6 +466,7 @@ pub fn example_report() -> Report {
         tcp_connections,
         errors: Vec::new(),
         extract: None,
+        untied_transfers: Vec::new(),
     }
 }
 
@@ -484,5 +485,6 @@ pub fn empty_report() -> Report {
         tcp_connections: Vec::new(),
         errors: Vec::new(),
         extract: None,
+        untied_transfers: Vec::new(),
     }
 }

@@ -278,6 +278,22 @@ pub fn write_timeline(r: &Report, o: &TimelineOptions, out: &mut dyn Write) -> i
             None => writeln!(out, "no FTP sessions found")?,
         }
     }
+    if o.session.is_none() && !r.untied_transfers.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "data connections tied to no session:")?;
+        for t in &r.untied_transfers {
+            writeln!(
+                out,
+                "  {}  {} → {}  {}, {}, {}",
+                t.start,
+                super::human::endpoint(&t.data_client),
+                super::human::endpoint(&t.data_server),
+                super::table::direction_word(t.direction),
+                super::table::transfer_bytes(t),
+                t.sha256.as_deref().unwrap_or("no sha256"),
+            )?;
+        }
+    }
     if o.session.is_none() && !r.anomalies.is_empty() {
         writeln!(out)?;
         write_anomalies("capture anomalies:", &r.anomalies, p, out)?;

@@ -125,7 +125,8 @@ pub struct Reply<'a> {
     /// was closed early; its remaining lines are swallowed (as
     /// [`ReplyEvent::Pending`]) up to its closing line.
     pub truncated: bool,
-    /// The stream ended inside the multi-line reply (from [`ReplyAssembler::finish`]).
+    /// The stream ended inside the multi-line reply (from [`ReplyAssembler::finish`]),
+    /// or a capture gap cut it (from [`ReplyAssembler::gap`]).
     pub unterminated: bool,
 }
 
@@ -169,6 +170,10 @@ enum State {
     },
     /// A multi-line reply closed early: swallow lines up to its closing line.
     Drain { code: u16 },
+    /// The capture lost bytes of the server's stream: lines are skipped up to the next
+    /// one that opens a reply (the rest of a cut multi-line reply is not a reply; its
+    /// closing line, with `code`, is skipped too).
+    Resync { code: Option<u16> },
 }
 
 /// Groups server lines into replies; feed it every line the server sends on
@@ -185,13 +190,35 @@ impl ReplyAssembler {
 
     /// True inside a multi-line reply.
     pub fn in_multiline(&self) -> bool {
-        !matches!(self.state, State::Idle)
+        matches!(self.state, State::Multi { .. } | State::Drain { .. })
+    }
+
+    /// The capture lost bytes of the server's stream: a multi-line reply it was inside is
+    /// closed and handed out flagged `unterminated`; then lines are skipped up to the next
+    /// one that opens a reply, so nothing after the gap is swallowed into the cut reply.
+    pub fn gap(&mut self) -> Option<Reply<'static>> {
+        let code = match &self.state {
+            State::Multi { code, .. } | State::Drain { code } => Some(*code),
+            _ => None,
+        };
+        let cut = self.finish();
+        self.state = State::Resync { code };
+        cut
     }
 
     /// Feed the next server line (line ending removed).
     pub fn feed<'a>(&mut self, line: &'a [u8]) -> ReplyEvent<'a> {
+        if let State::Resync { code } = self.state {
+            let Some(r) = parse_reply_line(line) else {
+                return ReplyEvent::Pending;
+            };
+            self.state = State::Idle;
+            if Some(r.code) == code && r.kind != ReplyKind::Continue {
+                return ReplyEvent::Pending;
+            }
+        }
         match &mut self.state {
-            State::Idle => match parse_reply_line(line) {
+            State::Idle | State::Resync { .. } => match parse_reply_line(line) {
                 None => ReplyEvent::Malformed(line),
                 Some(r) if r.kind == ReplyKind::Continue => {
                     let mut text = Vec::new();
@@ -263,7 +290,7 @@ impl ReplyAssembler {
                 truncated: false,
                 unterminated: true,
             }),
-            State::Idle | State::Drain { .. } => None,
+            State::Idle | State::Drain { .. } | State::Resync { .. } => None,
         }
     }
 }
@@ -346,6 +373,40 @@ mod tests {
             v.push(ReplyEvent::Reply(r));
         }
         v
+    }
+
+    #[test]
+    fn gap_closes_a_multiline_reply_and_resyncs_at_the_next_reply() {
+        // FEAT's reply lost its middle and its closing line; the PORT replies that follow
+        // are replies of their own, not text of the 211.
+        let mut a = ReplyAssembler::new();
+        assert_eq!(a.feed(b"211-Features:"), ReplyEvent::Pending);
+        assert_eq!(a.feed(b" EPRT"), ReplyEvent::Pending);
+        let cut = a.gap().expect("the open reply is handed out");
+        assert_eq!(
+            (cut.code, &*cut.text, cut.unterminated),
+            (211, &b"Features:\n EPRT"[..], true)
+        );
+        assert!(!a.in_multiline());
+        // The rest of the cut reply, its closing line included, is skipped, not malformed.
+        assert_eq!(a.feed(b" UTF8"), ReplyEvent::Pending);
+        assert_eq!(a.feed(b"211 End"), ReplyEvent::Pending);
+        assert_eq!(
+            text(&a.feed(b"200 PORT command successful.")),
+            (200, "PORT command successful.".into())
+        );
+        // After resyncing, a line that is not a reply is malformed again.
+        assert_eq!(a.feed(b"junk"), ReplyEvent::Malformed(b"junk"));
+        // A gap outside a reply hands nothing out.
+        assert_eq!(a.gap(), None);
+        assert_eq!(text(&a.feed(b"221 Goodbye.")), (221, "Goodbye.".into()));
+        // A cut reply whose closing line was lost: the next reply is its own.
+        assert_eq!(a.feed(b"230-Welcome"), ReplyEvent::Pending);
+        assert!(a.gap().is_some());
+        assert_eq!(
+            text(&a.feed(b"200 PORT command successful.")),
+            (200, "PORT command successful.".into())
+        );
     }
 
     #[test]
