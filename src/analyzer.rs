@@ -7,6 +7,7 @@ use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
 use crate::net::decode::{Decoded, Decoder};
 use crate::net::fasthash::FastState;
 use crate::net::reassembly::Chunk;
+use crate::net::reorder::ReorderWindow;
 use crate::net::tcp::{
     CloseKind, ConnId, ConnMeta, ConnSummary, Dir, Interest, TcpEvent, TcpHandler, TcpLimits,
     TcpTracker,
@@ -25,6 +26,8 @@ pub struct Options {
     pub show_passwords: bool,
     pub hash: bool,
     pub extract: Option<PathBuf>,
+    /// How long a hole the receiver acknowledged waits for a reordered segment.
+    pub reorder: ReorderWindow,
 }
 
 /// Where finished sessions go as soon as they end (JSONL); `None` keeps them for the Report.
@@ -245,7 +248,12 @@ impl<'a> Ftp<'a> {
         }
         for (bytes, dir) in p.buf.iter().zip([Dir::ToServer, Dir::ToClient]) {
             if !bytes.is_empty() {
-                self.on_data(meta, ts, dir, Chunk::Data { offset: 0, bytes }, true);
+                let chunk = Chunk::Data {
+                    offset: 0,
+                    bytes,
+                    new_segment: true,
+                };
+                self.on_data(meta, ts, dir, chunk, true);
             }
         }
         Interest::Data
@@ -638,7 +646,13 @@ impl<'a> Analyzer<'a> {
         }
         Analyzer {
             decoder: Decoder::new(),
-            tcp: TcpTracker::new(TcpLimits::default(), ports),
+            tcp: TcpTracker::new(
+                TcpLimits {
+                    reorder: opts.reorder,
+                    ..TcpLimits::default()
+                },
+                ports,
+            ),
             ftp: Ftp {
                 opts,
                 digits: 0,
@@ -738,6 +752,8 @@ impl<'a> Analyzer<'a> {
         let ds = self.decoder.stats();
         let mut f = self.ftp;
         f.stats.tcp_connections = self.tcp.connections_seen();
+        f.stats.reordered_segments = self.tcp.reordered_segments();
+        f.stats.reorder_window_expiries = self.tcp.reorder_expiries();
         f.stats.ip_fragments = ds.fragments;
         f.stats.ip_reassembled = ds.reassembled;
         let mut sessions = std::mem::take(&mut f.done);

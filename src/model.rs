@@ -78,6 +78,12 @@ pub struct Stats {
     /// IP fragments seen / datagrams reassembled from them.
     pub ip_fragments: u64,
     pub ip_reassembled: u64,
+    /// Data segments the capture showed after the receiver's ACK that covered them,
+    /// filled into their hole by the reorder window.
+    pub reordered_segments: u64,
+    /// Acknowledged holes that no late segment filled within the reorder window
+    /// (they became capture gaps).
+    pub reorder_window_expiries: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
