@@ -560,12 +560,14 @@ impl TcpTracker {
             };
             let meta = conn.meta;
             let interested = !conn.finished && conn.interest == Interest::Data;
+            // What a silent connection releases was captured by its last packet.
+            let seen = conn.last;
             for (half, hd) in conn.half.iter_mut().zip([Dir::ToServer, Dir::ToClient]) {
                 if let Some(half) = half {
                     half.stream.tick(now, &mut self.budget, &mut |chunk| {
                         if interested {
                             let ns = starts_segment(&chunk);
-                            h.on_data(&meta, ts, hd, chunk, ns);
+                            h.on_data(&meta, seen, hd, chunk, ns);
                         }
                     });
                 }
