@@ -290,6 +290,7 @@ impl HalfStream {
     /// Acks at or behind the delivered point, before the origin is known, or more than
     /// [`Self::MAX_ACK_AHEAD`] beyond the highest offset seen are ignored. An ack
     /// beyond the FIN counts up to the FIN.
+    #[inline]
     pub fn acked(
         &mut self,
         ack: u32,
@@ -302,9 +303,22 @@ impl HalfStream {
             return;
         };
         let a = self.unwrap(origin, ack);
+        // The common case, in a clean capture every ack: nothing new.
         if a <= i128::from(self.delivered) {
             return;
         }
+        self.acked_ahead(a, answered, now, budget, out);
+    }
+
+    /// [`Self::acked`] for an ack beyond the delivered point (`a`, unwrapped).
+    fn acked_ahead(
+        &mut self,
+        a: i128,
+        answered: bool,
+        now: Clock,
+        budget: &mut MemBudget,
+        out: &mut dyn FnMut(Chunk<'_>),
+    ) {
         let Ok(a) = u64::try_from(a) else {
             return;
         };
@@ -312,6 +326,10 @@ impl HalfStream {
             return;
         }
         let target = self.fin.map_or(a, |f| a.min(f));
+        if target <= self.delivered {
+            // The ack of a FIN that everything before was delivered up to.
+            return;
+        }
         if self.window.is_off() || answered {
             self.close_holes(target, budget, out);
             self.holds.resolve(self.delivered);
@@ -1325,6 +1343,14 @@ mod tests {
         // A retransmission brings nothing new and is not counted.
         h.segment(S + 2, b"cd", 2, false, &mut b, &mut count);
         assert_eq!(starts, 5);
+    }
+
+    #[test]
+    fn the_ack_of_a_fin_after_all_data_leaves_nothing_waiting() {
+        let mut t = T::syn(ISN).window(BIG.0, BIG.1, BIG.2);
+        t.seg_full(S, b"abc", 3, true);
+        assert_eq!(t.ack(S + 4), vec![]);
+        assert!(!t.h.holding());
     }
 
     #[test]

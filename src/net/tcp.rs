@@ -464,12 +464,14 @@ impl TcpTracker {
                 bytes: conn.bytes,
                 ts_ns: ts.0,
             };
-            for (half, hd) in conn.half.iter_mut().zip([Dir::ToServer, Dir::ToClient]) {
-                if let Some(half) = half {
-                    half.stream.tick(now, &mut self.budget, &mut |chunk| {
-                        let ns = starts_segment(&chunk);
-                        interest = h.on_data(&meta, ts, hd, chunk, ns);
-                    });
+            if conn.holding {
+                for (half, hd) in conn.half.iter_mut().zip([Dir::ToServer, Dir::ToClient]) {
+                    if let Some(half) = half {
+                        half.stream.tick(now, &mut self.budget, &mut |chunk| {
+                            let ns = starts_segment(&chunk);
+                            interest = h.on_data(&meta, ts, hd, chunk, ns);
+                        });
+                    }
                 }
             }
             // The peer's ACK tells us which holes in our reverse stream will never fill:
