@@ -130,9 +130,10 @@ def main():
         keyed = []
         for j in range(len(idx)):
             d = 1 + int(rng.random() * a.distance) if rng.random() < a.rate else 0
-            keyed.append((j + d, j))
+            # A displaced record goes after the one whose place it takes.
+            keyed.append((j + d, d > 0, j))
         keyed.sort()
-        for pos, (_, j) in enumerate(keyed):
+        for pos, (_, _, j) in enumerate(keyed):
             order[idx[pos]] = idx[j]
             moved += pos != j
 

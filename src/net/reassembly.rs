@@ -1500,21 +1500,25 @@ mod tests {
             pos += n;
         }
         let mut dropped = vec![false; pos];
-        // Displace a segment later by up to `dist` slots; sorting keeps every
-        // segment within `dist` of its slot.
-        let mut keyed: Vec<(usize, usize)> = (0..segs.len())
+        // Displace a segment later by 1..=`dist` slots (after the segment whose slot
+        // it takes); sorting keeps every segment within `dist` of its slot.
+        let mut keyed: Vec<(usize, bool, usize)> = (0..segs.len())
             .map(|i| {
-                let k = if rng.chance(pct) {
-                    i + 1 + rng.below(dist)
+                let d = if rng.chance(pct) {
+                    1 + rng.below(dist)
                 } else {
-                    i
+                    0
                 };
-                (k, i)
+                (i + d, d > 0, i)
             })
             .collect();
         keyed.sort();
+        assert!(keyed
+            .iter()
+            .enumerate()
+            .all(|(s, k)| s.abs_diff(k.2) <= dist));
         let mut evs = Vec::new();
-        for (slot, &(_, i)) in keyed.iter().enumerate() {
+        for (slot, &(_, _, i)) in keyed.iter().enumerate() {
             let (a, b) = segs[i];
             if rng.chance(drop_pct) {
                 dropped[a..b].iter_mut().for_each(|x| *x = true);
