@@ -10,6 +10,7 @@ use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
 use crate::net::decode::{Decoded, Decoder};
 use crate::net::fasthash::FastState;
 use crate::net::reassembly::Chunk;
+use crate::net::reorder::ReorderWindow;
 use crate::net::tcp::{
     CloseKind, ConnId, ConnMeta, ConnSummary, Dir, Interest, TcpEvent, TcpHandler, TcpLimits,
     TcpTracker,
@@ -29,6 +30,8 @@ pub struct Options {
     pub extract: Option<PathBuf>,
     /// Bounds of `--extract`.
     pub extract_limits: carve::Limits,
+    /// How long a hole the receiver acknowledged waits for a reordered segment.
+    pub reorder: ReorderWindow,
 }
 
 /// Where finished sessions go as soon as they end (JSONL); `None` keeps them for the Report.
@@ -469,6 +472,7 @@ impl<'a> Ftp<'a> {
                     offset: 0,
                     bytes,
                     ts,
+                    new_segment: true,
                 };
                 self.on_data(meta, ts, dir, chunk, true);
             }
@@ -986,6 +990,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                         offset: offset + taken as u64,
                         bytes: &bytes[taken..],
                         ts,
+                        new_segment: false,
                     };
                     return self.on_data(meta, ts, dir, rest, false);
                 }
@@ -1304,7 +1309,13 @@ impl<'a> Analyzer<'a> {
                 });
         Analyzer {
             decoder: Decoder::new(),
-            tcp: TcpTracker::new(TcpLimits::default(), ports),
+            tcp: TcpTracker::new(
+                TcpLimits {
+                    reorder: opts.reorder,
+                    ..TcpLimits::default()
+                },
+                ports,
+            ),
             ftp: Ftp {
                 opts,
                 digits: 0,
@@ -1427,6 +1438,8 @@ impl<'a> Analyzer<'a> {
         let ds = self.decoder.stats();
         let mut f = self.ftp;
         f.stats.tcp_connections = self.tcp.connections_seen();
+        f.stats.reordered_segments = self.tcp.reordered_segments();
+        f.stats.reorder_window_expiries = self.tcp.reorder_expiries();
         f.stats.ip_fragments = ds.fragments;
         f.stats.ip_reassembled = ds.reassembled;
         let dups = self.tcp.duplicates();

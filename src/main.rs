@@ -5,6 +5,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use ftptrace::analyzer::{Analyzer, Options, SessionSink};
 use ftptrace::capture::{self, PacketSource};
 use ftptrace::model::{ExtractSummary, Report};
+use ftptrace::net::reorder::{ReorderWindow, REORDER_WINDOW_PACKETS, REORDER_WINDOW_TIME_NS};
 use ftptrace::report;
 use ftptrace::report::filter::Filter;
 use std::cell::RefCell;
@@ -128,6 +129,14 @@ struct Common {
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Packets of a connection during which a hole its receiver already acknowledged
+    /// waits for a data segment the capture reordered (0: an ACK makes the hole a gap at
+    /// once). The window also closes after 1 MiB of the connection's payload.
+    #[arg(long, value_name = "PACKETS", default_value_t = REORDER_WINDOW_PACKETS)]
+    reorder_window: u64,
+    /// Capture time an acknowledged hole waits for a reordered segment, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = REORDER_WINDOW_TIME_NS as f64 / 1e6)]
+    reorder_window_ms: f64,
 }
 
 fn main() -> ExitCode {
@@ -200,6 +209,15 @@ fn options(c: &Common) -> Options {
         extract_limits: ftptrace::carve::Limits {
             max_file_bytes: c.extract_max_bytes,
             max_total_bytes: c.extract_max_total,
+        },
+        reorder: if c.reorder_window == 0 {
+            ReorderWindow::OFF
+        } else {
+            ReorderWindow {
+                packets: c.reorder_window,
+                time_ns: (c.reorder_window_ms.max(0.0) * 1e6).min(i64::MAX as f64) as i64,
+                ..ReorderWindow::default()
+            }
         },
     }
 }

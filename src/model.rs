@@ -117,6 +117,12 @@ pub struct Stats {
     pub untied_data_connections: u64,
     pub other_connections: u64,
     pub empty_connections: u64,
+    /// Data segments the capture showed after the receiver's ACK that covered them,
+    /// filled into their hole by the reorder window.
+    pub reordered_segments: u64,
+    /// Acknowledged holes that no late segment filled within the reorder window
+    /// (they became capture gaps).
+    pub reorder_window_expiries: u64,
 }
 
 /// Probes of FTP control ports: connection attempts that never carried a byte.

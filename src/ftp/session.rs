@@ -1102,6 +1102,9 @@ impl Session {
     /// Build the model Session (consumes the state).
     pub fn into_model(mut self) -> model::Session {
         self.close_run();
+        // Data a reorder window held is handed out after later events of other
+        // connections, with the time it was captured: keep the timeline in time order.
+        self.timeline.sort_by_key(|e| e.ts.ts);
         if self.tls && (self.tls_bytes[0] > 0 || self.tls_bytes[1] > 0) {
             let ts = self.end;
             let (a, b) = (self.tls_bytes[0], self.tls_bytes[1]);

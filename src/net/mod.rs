@@ -4,6 +4,7 @@ pub mod decode;
 pub mod fasthash;
 pub mod ipfrag;
 pub mod reassembly;
+pub mod reorder;
 pub mod replay;
 pub mod tcp;
 

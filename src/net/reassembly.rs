@@ -38,12 +38,21 @@
 //!   the segment straight through. Bytes of a hole that arrive after it was given up
 //!   are dropped as retransmissions.
 //! * **Acknowledgements** ([`HalfStream::acked`]): the peer had every byte before the
-//!   ack, so holes before it are capture loss and are delivered as gaps right away.
-//!   Callers should feed a segment before the acks that follow it in the capture.
+//!   ack, so holes before it are capture loss — unless the capture reordered the
+//!   segment behind the ack. An acknowledged hole waits for a late segment within the
+//!   [`ReorderWindow`] (see [`super::reorder`]); when the window closes
+//!   ([`HalfStream::tick`]), the per-direction hold list is full, or the stream is
+//!   flushed, it is delivered as a gap, with the offsets the ack alone would have given.
+//!   An ack that comes with the peer's own data (a reply) closes the holes at once:
+//!   capture hardware reorders packets microseconds apart, not across a round trip,
+//!   and a request/response dialogue must not see the reply before its request. With
+//!   [`ReorderWindow::OFF`] every ack closes the holes at once. Callers should feed
+//!   a segment before the acks that follow it in the capture.
 //!
 //! Call [`HalfStream::flush`] before dropping a stream that still buffers data, or
 //! the shared budget stays charged for it.
 
+use super::reorder::{AckHolds, Clock, ReorderWindow};
 use crate::capture::Timestamp;
 use std::collections::BTreeMap;
 
@@ -53,10 +62,14 @@ pub enum Chunk<'a> {
     /// Bytes at stream `offset` (0 = first byte after the SYN / first byte seen); `ts`
     /// is the time of the packet that carried them (bytes buffered out of order keep
     /// theirs when a later packet, an ACK or the end releases them).
+    /// `new_segment`: these bytes begin what one captured segment brought (once per
+    /// segment that brought new bytes, also when it was buffered out of order), so
+    /// counting them counts segments.
     Data {
         offset: u64,
         bytes: &'a [u8],
         ts: Timestamp,
+        new_segment: bool,
     },
     /// `len` bytes at stream `offset` that the capture never held.
     Gap { offset: u64, len: u64 },
@@ -80,8 +93,9 @@ impl MemBudget {
 /// One buffered piece of the stream, keyed by its offset.
 #[derive(Debug)]
 enum Piece {
-    /// Captured bytes that arrived ahead of the delivered point, and their packet's time.
-    Data(Vec<u8>, Timestamp),
+    /// Captured bytes that arrived ahead of the delivered point, their packet's time, and
+    /// `true` when they begin what their segment brought.
+    Data(Vec<u8>, Timestamp, bool),
     /// Bytes known to be missing from the capture (snap-length cut tail).
     Gap(u64),
 }
@@ -89,14 +103,14 @@ enum Piece {
 impl Piece {
     fn len(&self) -> u64 {
         match self {
-            Piece::Data(v, _) => v.len() as u64,
+            Piece::Data(v, _, _) => v.len() as u64,
             Piece::Gap(n) => *n,
         }
     }
 
     fn cost(&self) -> usize {
         match self {
-            Piece::Data(v, _) => v.len().saturating_add(HalfStream::ENTRY_OVERHEAD),
+            Piece::Data(v, _, _) => v.len().saturating_add(HalfStream::ENTRY_OVERHEAD),
             Piece::Gap(_) => HalfStream::ENTRY_OVERHEAD,
         }
     }
@@ -129,6 +143,16 @@ pub struct HalfStream {
     pending_gap: Option<(u64, u64)>,
     /// Time of the packet being fed ([`HalfStream::set_time`]).
     now: Timestamp,
+    /// How long acknowledged holes wait for late segments.
+    window: ReorderWindow,
+    /// Acknowledged points whose holes are still waiting.
+    holds: AckHolds,
+    /// Segments that brought new bytes into an acknowledged hole.
+    reordered: u64,
+    /// The segment being fed has not handed out or buffered any of its bytes yet.
+    fresh: bool,
+    /// Acknowledged points closed as gaps by the window or the hold list's cap.
+    expired: u64,
 }
 
 impl Default for HalfStream {
@@ -165,6 +189,11 @@ impl HalfStream {
             conflicts: 0,
             pending_gap: None,
             now: Timestamp(0),
+            window: ReorderWindow::default(),
+            holds: AckHolds::default(),
+            reordered: 0,
+            fresh: false,
+            expired: 0,
         }
     }
 
@@ -172,6 +201,12 @@ impl HalfStream {
     /// also when they are buffered and handed out later.
     pub fn set_time(&mut self, ts: Timestamp) {
         self.now = ts;
+    }
+
+    /// Change how long acknowledged holes wait for late segments (default
+    /// [`ReorderWindow::default`]). Takes effect for the next acks.
+    pub fn set_reorder_window(&mut self, window: ReorderWindow) {
+        self.window = window;
     }
 
     /// Lower (or raise) this direction's cap on buffered bytes (default
@@ -240,28 +275,63 @@ impl HalfStream {
         if !self.buf.is_empty() {
             self.count_conflicts(s, data);
         }
+        self.fresh = true;
+        let late = !self.holds.is_empty();
+        if late && self.holds.max_target().is_some_and(|t| s < t) {
+            self.reordered = self.reordered.saturating_add(1);
+        }
         if s == self.delivered {
             self.pass(s, data, hi, budget, out);
         } else {
             self.insert_or_give_up(s, data, hi, budget, out);
         }
+        if late {
+            self.holds.resolve(self.delivered);
+        }
+        self.fresh = false;
         self.finish(out);
     }
 
-    /// The peer acknowledged everything before `ack`: bytes before it that the capture
-    /// missed will never arrive; deliver what is buffered and report the holes as gaps.
+    /// The peer acknowledged everything before `ack` (the connection being at `now`):
+    /// bytes before it that the capture has not shown are capture loss, or a segment
+    /// the capture reordered behind the ack. The holes wait for late segments until
+    /// the reorder window closes ([`Self::tick`]); with [`ReorderWindow::OFF`], or when
+    /// the ack came with data of the peer's own (`answered`: the peer replied to these
+    /// bytes, and capture hardware does not reorder across a round trip), they are
+    /// delivered as gaps at once, with what is buffered.
     ///
     /// Acks at or behind the delivered point, before the origin is known, or more than
     /// [`Self::MAX_ACK_AHEAD`] beyond the highest offset seen are ignored. An ack
     /// beyond the FIN counts up to the FIN.
-    pub fn acked(&mut self, ack: u32, budget: &mut MemBudget, out: &mut dyn FnMut(Chunk<'_>)) {
+    #[inline]
+    pub fn acked(
+        &mut self,
+        ack: u32,
+        answered: bool,
+        now: Clock,
+        budget: &mut MemBudget,
+        out: &mut dyn FnMut(Chunk<'_>),
+    ) {
         let Some(origin) = self.origin else {
             return;
         };
         let a = self.unwrap(origin, ack);
+        // The common case, in a clean capture every ack: nothing new.
         if a <= i128::from(self.delivered) {
             return;
         }
+        self.acked_ahead(a, answered, now, budget, out);
+    }
+
+    /// [`Self::acked`] for an ack beyond the delivered point (`a`, unwrapped).
+    fn acked_ahead(
+        &mut self,
+        a: i128,
+        answered: bool,
+        now: Clock,
+        budget: &mut MemBudget,
+        out: &mut dyn FnMut(Chunk<'_>),
+    ) {
         let Ok(a) = u64::try_from(a) else {
             return;
         };
@@ -269,6 +339,46 @@ impl HalfStream {
             return;
         }
         let target = self.fin.map_or(a, |f| a.min(f));
+        if target <= self.delivered {
+            // The ack of a FIN that everything before was delivered up to.
+            return;
+        }
+        if self.window.is_off() || answered {
+            self.close_holes(target, budget, out);
+            self.holds.resolve(self.delivered);
+            return;
+        }
+        if let Some(last) = self.holds.max_target() {
+            if target > last && self.buffered_through(last, target) {
+                // No hole beyond the last waiting point: it covers this ack too.
+                self.holds.extend_last(target);
+                return;
+            }
+        }
+        if let Some(oldest) = self.holds.push(target, now) {
+            self.expired = self.expired.saturating_add(1);
+            self.close_holes(oldest, budget, out);
+            self.holds.resolve(self.delivered);
+        }
+    }
+
+    /// The connection is at `now`: acknowledged holes that have waited longer than the
+    /// reorder window are delivered as gaps (with what is buffered after them).
+    /// Costs one check when nothing waits.
+    #[inline]
+    pub fn tick(&mut self, now: Clock, budget: &mut MemBudget, out: &mut dyn FnMut(Chunk<'_>)) {
+        if self.holds.is_empty() {
+            return;
+        }
+        if let Some((target, n)) = self.holds.expire(&now, &self.window) {
+            self.expired = self.expired.saturating_add(n);
+            self.close_holes(target, budget, out);
+            self.holds.resolve(self.delivered);
+        }
+    }
+
+    /// Deliver everything before `target`, holes as gaps (what an ack used to do).
+    fn close_holes(&mut self, target: u64, budget: &mut MemBudget, out: &mut dyn FnMut(Chunk<'_>)) {
         self.advance_to(target, budget, out);
         self.max_end = self.max_end.max(self.delivered);
         self.finish(out);
@@ -284,7 +394,8 @@ impl HalfStream {
             .buf
             .last_key_value()
             .map_or(0, |(&k, p)| k.saturating_add(p.len()));
-        let target = self.max_end.max(last);
+        let acked = self.holds.take_all().unwrap_or(0);
+        let target = self.max_end.max(last).max(acked);
         self.advance_to(target, budget, out);
         self.max_end = self.max_end.max(self.delivered);
         self.finish(out);
@@ -328,6 +439,23 @@ impl HalfStream {
     /// buffered copy was kept).
     pub fn overlap_conflicts(&self) -> u64 {
         self.conflicts
+    }
+
+    /// Segments that brought new bytes into a hole the peer had already acknowledged
+    /// (capture reordering the window absorbed).
+    pub fn reordered_segments(&self) -> u64 {
+        self.reordered
+    }
+
+    /// Acknowledged points whose holes the reorder window (or the hold list's cap)
+    /// closed as gaps; flushing at the end of the stream is not counted.
+    pub fn window_expiries(&self) -> u64 {
+        self.expired
+    }
+
+    /// Whether an acknowledged hole waits in the reorder window.
+    pub fn holding(&self) -> bool {
+        !self.holds.is_empty()
     }
 
     /// Next stream offset to be delivered (everything before it has been handed out).
@@ -426,7 +554,8 @@ impl HalfStream {
             let b = usize::try_from(d_to - s).unwrap_or(usize::MAX);
             if let Some(bytes) = data.get(a..b) {
                 self.captured = self.captured.saturating_add(bytes.len() as u64);
-                self.emit_data(from, bytes, self.now, out);
+                let head = std::mem::take(&mut self.fresh);
+                self.emit_data(from, bytes, self.now, head, out);
             }
         }
         let g = from.max(data_end);
@@ -483,7 +612,7 @@ impl HalfStream {
                             continue;
                         };
                         self.captured = self.captured.saturating_add(bytes.len() as u64);
-                        Piece::Data(bytes.to_vec(), self.now)
+                        Piece::Data(bytes.to_vec(), self.now, std::mem::take(&mut self.fresh))
                     } else {
                         Piece::Gap(b - a)
                     };
@@ -508,6 +637,21 @@ impl HalfStream {
                 }
             }
         }
+    }
+
+    /// Whether buffered pieces cover `[a, b)` without a hole.
+    fn buffered_through(&self, a: u64, b: u64) -> bool {
+        let mut cur = a;
+        if let Some((&k, p)) = self.buf.range(..=a).next_back() {
+            cur = cur.max(k.saturating_add(p.len()));
+        }
+        for (&k, p) in self.buf.range(a..b) {
+            if k > cur {
+                return false;
+            }
+            cur = cur.max(k.saturating_add(p.len()));
+        }
+        cur >= b
     }
 
     /// Sub-ranges of `[s, e)` not covered by buffered pieces, split at `data_end`
@@ -552,7 +696,7 @@ impl HalfStream {
         let before = self.buf.range(..s).next_back();
         let mut differs = 0;
         for (&k, p) in before.into_iter().chain(self.buf.range(s..e)) {
-            let Piece::Data(v, _) = p else { continue };
+            let Piece::Data(v, _, _) = p else { continue };
             let a = k.max(s);
             let b = k.saturating_add(v.len() as u64).min(e);
             if a >= b {
@@ -592,9 +736,9 @@ impl HalfStream {
             }
             let from = self.delivered;
             match piece {
-                Piece::Data(v, ts) => {
+                Piece::Data(v, ts, head) => {
                     let bytes = v.get(idx(skip)..).unwrap_or(&[]);
-                    self.emit_data(from, bytes, ts, out);
+                    self.emit_data(from, bytes, ts, head, out);
                 }
                 Piece::Gap(_) => self.emit_gap(from, end - from, out),
             }
@@ -628,13 +772,19 @@ impl HalfStream {
         offset: u64,
         bytes: &[u8],
         ts: Timestamp,
+        new_segment: bool,
         out: &mut dyn FnMut(Chunk<'_>),
     ) {
         if bytes.is_empty() {
             return;
         }
         self.finish(out);
-        out(Chunk::Data { offset, bytes, ts });
+        out(Chunk::Data {
+            offset,
+            bytes,
+            ts,
+            new_segment,
+        });
     }
 
     fn emit_gap(&mut self, offset: u64, len: u64, out: &mut dyn FnMut(Chunk<'_>)) {
@@ -688,23 +838,46 @@ mod tests {
     }
 
     /// A stream plus its budget, with helpers that collect the chunks of one call.
+    /// Without a reorder window (acks close holes at once) unless [`T::window`] says.
     struct T {
         h: HalfStream,
         b: MemBudget,
+        now: Clock,
     }
 
     impl T {
         fn syn(isn: u32) -> Self {
-            T {
-                h: HalfStream::new(Some(isn)),
-                b: MemBudget::new(usize::MAX),
-            }
+            T::new(Some(isn))
         }
         fn mid() -> Self {
+            T::new(None)
+        }
+        fn new(isn: Option<u32>) -> Self {
+            let mut h = HalfStream::new(isn);
+            h.set_reorder_window(ReorderWindow::OFF);
             T {
-                h: HalfStream::new(None),
+                h,
                 b: MemBudget::new(usize::MAX),
+                now: Clock::default(),
             }
+        }
+        fn window(mut self, packets: u64, bytes: u64, time_ns: i64) -> Self {
+            self.h.set_reorder_window(ReorderWindow {
+                packets,
+                bytes,
+                time_ns,
+            });
+            self
+        }
+        /// The connection moves on by one packet of `bytes` payload bytes, `ns` later;
+        /// returns what the window closed.
+        fn tick(&mut self, bytes: u64, ns: i64) -> Vec<O> {
+            self.now.packets += 1;
+            self.now.bytes += bytes;
+            self.now.ts_ns += ns;
+            let mut v = Vec::new();
+            self.h.tick(self.now, &mut self.b, &mut |c| v.push(own(c)));
+            v
         }
         fn seg(&mut self, seq: u32, p: &[u8]) -> Vec<O> {
             self.seg_full(seq, p, p.len() as u32, false)
@@ -717,7 +890,15 @@ mod tests {
         }
         fn ack(&mut self, ack: u32) -> Vec<O> {
             let mut v = Vec::new();
-            self.h.acked(ack, &mut self.b, &mut |c| v.push(own(c)));
+            self.h
+                .acked(ack, false, self.now, &mut self.b, &mut |c| v.push(own(c)));
+            v
+        }
+        /// An ack that came with the peer's own data.
+        fn ack_answered(&mut self, ack: u32) -> Vec<O> {
+            let mut v = Vec::new();
+            self.h
+                .acked(ack, true, self.now, &mut self.b, &mut |c| v.push(own(c)));
             v
         }
         fn flush(&mut self) -> Vec<O> {
@@ -770,7 +951,7 @@ mod tests {
         let _ = feed(&mut h, &mut b, 40, S + 20, b"late");
         h.set_time(Timestamp(50));
         let mut v = Vec::new();
-        h.acked(S + 24, &mut b, &mut |c| {
+        h.acked(S + 24, true, Clock::default(), &mut b, &mut |c| {
             if let Chunk::Data { offset, ts, .. } = c {
                 v.push((offset, ts.0));
             }
@@ -1161,6 +1342,388 @@ mod tests {
         t.flush();
     }
 
+    // ---- reorder window ----
+
+    /// The window used by the reorder tests unless one bound is under test.
+    const BIG: (u64, u64, i64) = (1_000, 1 << 20, 1_000_000_000);
+
+    #[test]
+    fn ack_before_late_segment_waits_and_the_segment_fills_the_hole() {
+        let mut t = T::syn(ISN).window(BIG.0, BIG.1, BIG.2);
+        assert_eq!(t.seg(S, b"abcd"), vec![d(0, b"abcd")]);
+        assert_eq!(t.seg(S + 8, b"ijkl"), vec![]);
+        // The receiver acknowledges all 12 bytes before the capture shows bytes 4..8.
+        assert_eq!(t.ack(S + 12), vec![]);
+        assert_eq!(t.tick(0, 1_000), vec![]);
+        assert_eq!(t.seg(S + 4, b"efgh"), vec![d(4, b"efgh"), d(8, b"ijkl")]);
+        assert_eq!(t.h.reordered_segments(), 1);
+        assert_eq!(t.flush(), vec![]);
+        assert_eq!(t.h.gaps(), 0);
+        assert_eq!(t.h.window_expiries(), 0);
+        assert_eq!(t.h.seq_bytes(), 12);
+    }
+
+    #[test]
+    fn an_ack_with_the_peers_data_closes_holes_at_once() {
+        let mut t = T::syn(ISN).window(BIG.0, BIG.1, BIG.2);
+        t.seg(S, b"USER a\r\n");
+        t.seg(S + 16, b"PWD\r\n");
+        assert_eq!(t.ack(S + 12), vec![]);
+        // The server's reply acknowledges the lost command: a gap now, not later.
+        assert_eq!(t.ack_answered(S + 21), vec![O::G(8, 8), d(16, b"PWD\r\n")]);
+        assert_eq!(t.h.window_expiries(), 0);
+        assert_eq!(t.seg(S + 8, b"PASS b\r\n"), vec![]);
+        assert_eq!(t.flush(), vec![]);
+    }
+
+    #[test]
+    fn reordered_segments_each_begin_once() {
+        let mut h = HalfStream::new(Some(ISN));
+        let mut b = MemBudget::new(usize::MAX);
+        let mut starts = 0;
+        let mut count = |c: Chunk<'_>| {
+            if let Chunk::Data {
+                new_segment: true, ..
+            } = c
+            {
+                starts += 1;
+            }
+        };
+        for (off, p) in [
+            (0u32, &b"ab"[..]),
+            (4, b"ef"),
+            (6, b"gh"),
+            (2, b"cd"),
+            (8, b"ij"),
+        ] {
+            h.segment(S + off, p, p.len() as u32, false, &mut b, &mut count);
+        }
+        // A retransmission brings nothing new and is not counted.
+        h.segment(S + 2, b"cd", 2, false, &mut b, &mut count);
+        assert_eq!(starts, 5);
+    }
+
+    #[test]
+    fn the_ack_of_a_fin_after_all_data_leaves_nothing_waiting() {
+        let mut t = T::syn(ISN).window(BIG.0, BIG.1, BIG.2);
+        t.seg_full(S, b"abc", 3, true);
+        assert_eq!(t.ack(S + 4), vec![]);
+        assert!(!t.h.holding());
+    }
+
+    #[test]
+    fn ack_beyond_everything_seen_waits_for_the_bytes() {
+        let mut t = T::syn(ISN).window(BIG.0, BIG.1, BIG.2);
+        t.seg(S, b"ab");
+        assert_eq!(t.ack(S + 6), vec![]);
+        assert_eq!(t.seg(S + 2, b"cdef"), vec![d(2, b"cdef")]);
+        assert_eq!(t.flush(), vec![]);
+        assert_eq!(t.h.gaps(), 0);
+    }
+
+    /// Real loss: the window closes by `tick_bytes`/`tick_ns` steps after `ticks_before`
+    /// quiet ticks; the gaps are those an ack without a window gives.
+    fn expiry_matches_immediate(window: (u64, u64, i64), ticks_before: usize, step: (u64, i64)) {
+        let mut now = T::syn(ISN);
+        now.seg(S, b"abcd");
+        now.seg(S + 8, b"ijkl");
+        let at_once = now.ack(S + 14);
+        assert_eq!(at_once, vec![O::G(4, 4), d(8, b"ijkl"), O::G(12, 2)]);
+
+        let mut t = T::syn(ISN).window(window.0, window.1, window.2);
+        t.seg(S, b"abcd");
+        t.seg(S + 8, b"ijkl");
+        assert_eq!(t.ack(S + 14), vec![]);
+        for i in 0..ticks_before {
+            assert_eq!(t.tick(step.0, step.1), vec![], "tick {i}");
+        }
+        assert_eq!(t.tick(step.0, step.1), at_once);
+        assert_eq!(t.h.window_expiries(), 1);
+        assert_eq!(t.h.seq_bytes(), 14);
+        // The late segment is a retransmission now.
+        assert_eq!(t.seg(S + 4, b"efgh"), vec![]);
+        assert_eq!(t.h.reordered_segments(), 0);
+        assert_eq!(t.flush(), vec![]);
+        assert_eq!(
+            (t.h.gaps(), t.h.gap_bytes()),
+            (now.h.gaps(), now.h.gap_bytes())
+        );
+    }
+
+    #[test]
+    fn window_expires_by_packets() {
+        expiry_matches_immediate((3, BIG.1, BIG.2), 3, (0, 0));
+    }
+
+    #[test]
+    fn window_expires_by_bytes() {
+        expiry_matches_immediate((BIG.0, 100, BIG.2), 3, (30, 0));
+    }
+
+    #[test]
+    fn window_expires_by_time() {
+        expiry_matches_immediate((BIG.0, BIG.1, 1_000), 4, (0, 250));
+    }
+
+    #[test]
+    fn each_ack_waits_its_own_window() {
+        let mut t = T::syn(ISN).window(2, BIG.1, BIG.2);
+        t.seg(S, b"a");
+        t.seg(S + 2, b"c");
+        t.ack(S + 3); // hole at 1 acknowledged at packet 0
+        t.tick(0, 0);
+        t.seg(S + 4, b"e");
+        t.ack(S + 5); // hole at 3 acknowledged at packet 1
+        assert_eq!(t.tick(0, 0), vec![]);
+        assert_eq!(t.tick(0, 0), vec![O::G(1, 1), d(2, b"c")]);
+        // Byte 3 still waits for its own window.
+        assert_eq!(t.seg(S + 3, b"d"), vec![d(3, b"d"), d(4, b"e")]);
+        assert_eq!(t.h.reordered_segments(), 1);
+        assert_eq!(t.flush(), vec![]);
+        assert_eq!(t.h.gaps(), 1);
+    }
+
+    #[test]
+    fn buffer_cap_closes_an_acknowledged_hole_early() {
+        let mut t = T::syn(ISN).window(BIG.0, BIG.1, BIG.2);
+        t.h.set_max_buffered(200);
+        t.seg(S, b"a");
+        t.seg(S + 10, &[7; 100]);
+        assert_eq!(t.ack(S + 110), vec![]);
+        // The next piece does not fit beside the first: the hole is given up.
+        let v = t.seg(S + 110, &[8; 100]);
+        assert_eq!(v[0], O::G(1, 9));
+        assert_eq!(v[1], O::D(10, vec![7; 100]));
+        assert_eq!(v[2], O::D(110, vec![8; 100]));
+        assert_eq!(t.seg(S + 1, &[9; 9]), vec![]);
+        assert_eq!(t.flush(), vec![]);
+        assert_eq!(t.h.gaps(), 1);
+    }
+
+    #[test]
+    fn hold_list_cap_closes_the_oldest_hole() {
+        use super::super::reorder::MAX_ACK_HOLDS;
+        let mut t = T::syn(ISN).window(BIG.0, BIG.1, BIG.2);
+        // Every other byte missing, each acknowledged separately.
+        let mut out = Vec::new();
+        for i in 0..=MAX_ACK_HOLDS as u32 {
+            t.seg(S + 2 * i, b"x");
+            out.extend(t.ack(S + 2 * i + 2));
+        }
+        assert_eq!(out, vec![O::G(1, 1), d(2, b"x")]);
+        assert_eq!(t.h.window_expiries(), 1);
+        // The next hole still waits.
+        assert_eq!(t.seg(S + 3, b"y"), vec![d(3, b"y"), d(4, b"x")]);
+    }
+
+    #[test]
+    fn flush_closes_waiting_holes_up_to_the_ack() {
+        let mut t = T::syn(ISN).window(BIG.0, BIG.1, BIG.2);
+        t.seg(S, b"abc");
+        t.seg(S + 6, b"ghi");
+        t.ack(S + 7);
+        t.ack(S + 16);
+        assert_eq!(t.flush(), vec![O::G(3, 3), d(6, b"ghi"), O::G(9, 7)]);
+        assert_eq!(t.h.seq_bytes(), 16);
+        assert_eq!(t.h.window_expiries(), 0);
+    }
+
+    #[test]
+    fn an_ack_over_buffered_bytes_extends_the_last_hold() {
+        let mut t = T::syn(ISN).window(2, BIG.1, BIG.2);
+        t.seg(S, b"a");
+        t.seg(S + 2, b"cdef");
+        t.ack(S + 3);
+        t.tick(0, 0);
+        t.ack(S + 6); // 3..6 was shown: no new hole, no new hold
+        t.tick(0, 0);
+        assert_eq!(t.tick(0, 0), vec![O::G(1, 1), d(2, b"cdef")]);
+        assert_eq!(t.h.window_expiries(), 1);
+    }
+
+    /// Segments of one direction in capture order, permuted within `dist` at `pct` %,
+    /// some dropped, with the receiver's ACKs where the in-order capture had them.
+    /// Returns the events and the per-byte "dropped" flags.
+    fn reordered_capture(
+        sizes: &[usize],
+        dist: usize,
+        pct: usize,
+        drop_pct: usize,
+        rng: &mut Rng,
+    ) -> (Vec<RoEv>, Vec<bool>) {
+        let mut segs = Vec::new();
+        let mut pos = 0;
+        for &n in sizes {
+            segs.push((pos, pos + n));
+            pos += n;
+        }
+        let mut dropped = vec![false; pos];
+        // Displace a segment later by 1..=`dist` slots (after the segment whose slot
+        // it takes); sorting keeps every segment within `dist` of its slot.
+        let mut keyed: Vec<(usize, bool, usize)> = (0..segs.len())
+            .map(|i| {
+                let d = if rng.chance(pct) {
+                    1 + rng.below(dist)
+                } else {
+                    0
+                };
+                (i + d, d > 0, i)
+            })
+            .collect();
+        keyed.sort();
+        assert!(keyed
+            .iter()
+            .enumerate()
+            .all(|(s, k)| s.abs_diff(k.2) <= dist));
+        let mut evs = Vec::new();
+        for (slot, &(_, _, i)) in keyed.iter().enumerate() {
+            let (a, b) = segs[i];
+            if rng.chance(drop_pct) {
+                dropped[a..b].iter_mut().for_each(|x| *x = true);
+            } else {
+                evs.push(RoEv::Seg(a, b));
+            }
+            // Delayed ACK after every second slot, of what the in-order capture
+            // had delivered by then (the receiver got every segment).
+            if slot % 2 == 1 || slot + 1 == segs.len() {
+                evs.push(RoEv::Ack(segs[slot].1));
+            }
+        }
+        (evs, dropped)
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum RoEv {
+        Seg(usize, usize),
+        Ack(usize),
+    }
+
+    /// Feed a reordered capture through a stream with the default window, one packet
+    /// every 10 µs; returns the chunks and the stream.
+    fn feed_reordered(stream: &[u8], isn: u32, evs: &[RoEv]) -> (Vec<O>, HalfStream) {
+        let mut h = HalfStream::new(Some(isn));
+        let mut b = MemBudget::new(usize::MAX);
+        let base = isn.wrapping_add(1);
+        let mut now = Clock::default();
+        let mut v = Vec::new();
+        for ev in evs {
+            now.packets += 1;
+            now.ts_ns += 10_000;
+            if let RoEv::Seg(a, e) = ev {
+                now.bytes += (e - a) as u64;
+            }
+            h.tick(now, &mut b, &mut |c| v.push(own(c)));
+            match *ev {
+                RoEv::Seg(a, e) => h.segment(
+                    base.wrapping_add(a as u32),
+                    &stream[a..e],
+                    (e - a) as u32,
+                    false,
+                    &mut b,
+                    &mut |c| v.push(own(c)),
+                ),
+                RoEv::Ack(x) => {
+                    h.acked(base.wrapping_add(x as u32), false, now, &mut b, &mut |c| {
+                        v.push(own(c))
+                    })
+                }
+            }
+            h.check_invariants();
+        }
+        h.flush(&mut b, &mut |c| v.push(own(c)));
+        assert_eq!(b.used, 0);
+        (v, h)
+    }
+
+    fn reorder_case() -> impl Strategy<Value = (Vec<usize>, usize, usize, u32, u64)> {
+        (
+            proptest::collection::vec(1usize..1_449, 2..200),
+            1usize..=64,
+            1usize..=50,
+            isn(),
+            any::<u64>(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Capture reordering within the window loses nothing.
+        #[test]
+        fn prop_reordered_capture_reassembles_without_gaps(
+            (sizes, dist, pct, isn, seed) in reorder_case(),
+        ) {
+            let mut rng = Rng(seed | 1);
+            let total: usize = sizes.iter().sum();
+            let stream: Vec<u8> = (0..total).map(|_| rng.next() as u8).collect();
+            let (evs, _) = reordered_capture(&sizes, dist, pct, 0, &mut rng);
+            let (chunks, h) = feed_reordered(&stream, isn, &evs);
+            let mut all = Vec::with_capacity(total);
+            for c in &chunks {
+                match c {
+                    O::D(off, b) => {
+                        prop_assert_eq!(*off as usize, all.len());
+                        all.extend_from_slice(b);
+                    }
+                    O::G(..) => prop_assert!(false, "gap without loss: {:?}", c),
+                }
+            }
+            prop_assert!(all == stream, "stream differs");
+            prop_assert_eq!(h.gaps(), 0);
+            prop_assert_eq!(h.window_expiries(), 0);
+        }
+
+        /// With segments dropped as well, the gaps are exactly the dropped bytes.
+        #[test]
+        fn prop_reordered_capture_with_loss_has_exact_gaps(
+            (sizes, dist, pct, isn, seed) in reorder_case(),
+            drop_pct in 1usize..=20,
+        ) {
+            let mut rng = Rng(seed | 1);
+            let total: usize = sizes.iter().sum();
+            let stream: Vec<u8> = (0..total).map(|_| rng.next() as u8).collect();
+            let (evs, dropped) = reordered_capture(&sizes, dist, pct, drop_pct, &mut rng);
+            let (chunks, h) = feed_reordered(&stream, isn, &evs);
+            // Expected: maximal runs of dropped bytes; ours: adjacent gap chunks merged.
+            let mut want = Vec::new();
+            let mut i = 0;
+            while i < total {
+                if dropped[i] {
+                    let s = i;
+                    while i < total && dropped[i] {
+                        i += 1;
+                    }
+                    want.push((s as u64, (i - s) as u64));
+                } else {
+                    i += 1;
+                }
+            }
+            let mut got: Vec<(u64, u64)> = Vec::new();
+            let mut pos = 0u64;
+            for c in &chunks {
+                match c {
+                    O::D(off, b) => {
+                        prop_assert_eq!(*off, pos);
+                        let o = *off as usize;
+                        prop_assert!(b[..] == stream[o..o + b.len()], "data at {}", o);
+                        pos += b.len() as u64;
+                    }
+                    O::G(off, n) => {
+                        prop_assert_eq!(*off, pos);
+                        match got.last_mut() {
+                            Some((o, l)) if *o + *l == *off => *l += n,
+                            _ => got.push((*off, *n)),
+                        }
+                        pos += n;
+                    }
+                }
+            }
+            prop_assert_eq!(pos, total as u64);
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(h.captured_bytes() + h.gap_bytes(), total as u64);
+        }
+    }
+
     // ---- property tests ----
 
     use proptest::prelude::*;
@@ -1290,6 +1853,7 @@ mod tests {
         let len = stream.len();
         let mut h = HalfStream::new(if k.syn { Some(isn) } else { None });
         h.set_max_buffered(k.cap);
+        h.set_reorder_window(ReorderWindow::OFF);
         let base = isn.wrapping_add(1);
         let mut budget = MemBudget::new(k.limit);
         let mut chunks = Vec::new();
@@ -1332,7 +1896,9 @@ mod tests {
             if k.acks && fed_any && rng.chance(33) {
                 let extra = u32::from(fin_sent && prefix == len && rng.chance(50));
                 let ack = base.wrapping_add(prefix as u32).wrapping_add(extra);
-                h.acked(ack, &mut budget, &mut |c| chunks.push(own(c)));
+                h.acked(ack, false, Clock::default(), &mut budget, &mut |c| {
+                    chunks.push(own(c))
+                });
                 expected_end = expected_end.max(prefix);
             }
             h.check_invariants();
@@ -1485,6 +2051,8 @@ mod tests {
         ) {
             let mut h = HalfStream::new(syn);
             h.set_max_buffered(1_000);
+            h.set_reorder_window(ReorderWindow { packets: 3, bytes: 500, time_ns: 5 });
+            let mut now = Clock::default();
             let mut budget = MemBudget::new(limit);
             let mut pos = 0u64;
             let mut data = 0u64;
@@ -1505,8 +2073,12 @@ mod tests {
             for (kind, seq, plen, wire, fin) in ops {
                 // Keep most sequence numbers near each other so overlaps happen.
                 let seq = if kind & 0x80 == 0 { seq % 4_000 } else { seq };
-                match kind % 4 {
-                    0 => h.acked(seq, &mut budget, &mut check),
+                now.packets += 1;
+                now.bytes += plen as u64;
+                now.ts_ns += i64::from(kind & 3);
+                match kind % 5 {
+                    0 => h.acked(seq, plen > 0, now, &mut budget, &mut check),
+                    4 => h.tick(now, &mut budget, &mut check),
                     1 => h.segment(seq, &buf[..plen], wire % 500, fin, &mut budget, &mut check),
                     2 => h.segment(seq, &buf[..plen], wire, fin, &mut budget, &mut check),
                     _ => h.segment(seq, &buf[..plen], plen as u32, false, &mut budget, &mut check),

@@ -4,6 +4,7 @@
 
 use super::fasthash::FastState;
 use super::reassembly::{Chunk, HalfStream, MemBudget};
+use super::reorder::{Clock, ReorderWindow};
 use super::replay::{ClosedIsns, CLOSED_ISN_EXPIRY_NS, MAX_CLOSED_ISNS};
 use super::TcpSegment;
 use crate::capture::Timestamp;
@@ -115,8 +116,9 @@ pub trait TcpHandler {
     fn on_open(&mut self, meta: &ConnMeta) -> (Interest, bool);
     /// A handshake or teardown event.
     fn on_event(&mut self, meta: &ConnMeta, ts: Timestamp, dir: Dir, ev: TcpEvent) -> Interest;
-    /// Reassembled payload or a gap, in stream order. `new_segment` is true for the
-    /// first chunk a segment delivered.
+    /// Reassembled payload or a gap, in stream order. `new_segment` is true for data
+    /// that begins what one captured segment brought (see [`Chunk::Data`]), whenever
+    /// it is delivered: counting it counts segments.
     fn on_data(
         &mut self,
         meta: &ConnMeta,
@@ -173,9 +175,11 @@ struct Half {
 }
 
 impl Half {
-    fn new(isn: Option<u32>) -> Self {
+    fn new(isn: Option<u32>, window: ReorderWindow) -> Self {
+        let mut stream = HalfStream::new(isn);
+        stream.set_reorder_window(window);
         Half {
-            stream: HalfStream::new(isn),
+            stream,
             isn,
             fin_seq: None,
             fin_acked: false,
@@ -193,12 +197,16 @@ struct Conn {
     synack_seen: bool,
     rst: bool,
     packets: u64,
+    /// Payload bytes on the wire, both directions (the reorder window's byte clock).
+    bytes: u64,
     last: Timestamp,
     /// Closed and reported; kept a while so stray late packets are not a new connection.
     finished: bool,
     /// A replayed copy of this finished connection is going by (its SYN came again with
     /// the same ISN): every segment of it is a duplicate.
     replay: bool,
+    /// Listed in the tracker's `holding` (a hole waits in the reorder window).
+    holding: bool,
 }
 
 impl Conn {
@@ -214,14 +222,16 @@ impl Conn {
                 start: ts,
             },
             interest: Interest::Ignore,
-            half: [Some(Half::new(Some(isn))), None],
+            half: [Some(Half::new(Some(isn), ReorderWindow::OFF)), None],
             handshake_done: false,
             synack_seen: false,
             rst: false,
             packets: 0,
+            bytes: 0,
             last: ts,
             finished: true,
             replay: true,
+            holding: false,
         }
     }
 
@@ -248,6 +258,8 @@ pub struct TcpLimits {
     pub max_buffered: usize,
     /// Connections idle this long (capture time) are finished.
     pub idle_timeout_ns: i64,
+    /// How long a hole the peer acknowledged waits for a segment the capture reordered.
+    pub reorder: ReorderWindow,
 }
 
 impl Default for TcpLimits {
@@ -256,8 +268,20 @@ impl Default for TcpLimits {
             max_connections: 1_000_000,
             max_buffered: 256 << 20,
             idle_timeout_ns: 2 * 3600 * 1_000_000_000,
+            reorder: ReorderWindow::default(),
         }
     }
+}
+
+/// Whether a chunk begins what one captured segment brought.
+fn starts_segment(chunk: &Chunk<'_>) -> bool {
+    matches!(
+        chunk,
+        Chunk::Data {
+            new_segment: true,
+            ..
+        }
+    )
 }
 
 /// The connection table.
@@ -272,6 +296,16 @@ pub struct TcpTracker {
     /// ISNs of connections no longer in `conns`, to recognise their replayed SYNs.
     closed_isns: ClosedIsns<FlowKey>,
     dups: DuplicateStats,
+    /// Late segments that filled acknowledged holes, over finished connections.
+    reordered_segments: u64,
+    /// Acknowledged holes the reorder window closed as gaps, over finished connections.
+    reorder_expiries: u64,
+    /// Connections with a hole waiting in the reorder window, so that the window's
+    /// time bound closes it even when the connection falls silent (at most one entry
+    /// per tracked connection).
+    holding: Vec<FlowKey>,
+    /// Capture time `holding` was last checked.
+    last_hold_check: Timestamp,
 }
 
 /// Segments that repeated what was already seen (a capture holding traffic twice,
@@ -296,6 +330,10 @@ impl TcpTracker {
             server_ports,
             closed_isns: ClosedIsns::new(MAX_CLOSED_ISNS, CLOSED_ISN_EXPIRY_NS),
             dups: DuplicateStats::default(),
+            reordered_segments: 0,
+            reorder_expiries: 0,
+            holding: Vec::new(),
+            last_hold_check: Timestamp(i64::MIN),
         }
     }
 
@@ -391,13 +429,18 @@ impl TcpTracker {
                     synack_seen: false,
                     rst: false,
                     packets: 0,
+                    bytes: 0,
                     last: ts,
                     finished: false,
                     replay: false,
+                    holding: false,
                 },
             );
         }
         let conn = self.conns.get_mut(&key).expect("inserted");
+        conn.bytes = conn
+            .bytes
+            .saturating_add(u64::from(seg.wire_len.max(seg.payload.len() as u32)));
         if ts > conn.last {
             conn.last = ts;
         }
@@ -423,12 +466,12 @@ impl TcpTracker {
         // Create this direction's state.
         if conn.half[d].is_none() {
             let isn = if f.syn() { Some(seg.seq) } else { None };
-            conn.half[d] = Some(Half::new(isn));
+            conn.half[d] = Some(Half::new(isn, self.limits.reorder));
         } else if f.syn() {
             // A SYN after the half was created mid-stream: re-anchor if nothing was delivered.
             let half = conn.half[d].as_mut().expect("some");
             if half.isn.is_none() && half.stream.seq_bytes() == 0 {
-                *half = Half::new(Some(seg.seq));
+                *half = Half::new(Some(seg.seq), self.limits.reorder);
             }
         }
 
@@ -529,19 +572,36 @@ impl TcpTracker {
 
         // Payload.
         if interested && interest == Interest::Data {
-            // The peer's ACK tells us which holes in our reverse stream will never fill.
+            // Acknowledged holes that waited past the reorder window become gaps.
+            let now = Clock {
+                packets: conn.packets,
+                bytes: conn.bytes,
+                ts_ns: ts.0,
+            };
+            if conn.holding {
+                for (half, hd) in conn.half.iter_mut().zip([Dir::ToServer, Dir::ToClient]) {
+                    if let Some(half) = half {
+                        half.stream.tick(now, &mut self.budget, &mut |chunk| {
+                            let ns = starts_segment(&chunk);
+                            interest = h.on_data(&meta, ts, hd, chunk, ns);
+                        });
+                    }
+                }
+            }
+            // The peer's ACK tells us which holes in our reverse stream will never fill:
+            // at once when it answers with data, else once the reorder window has passed.
             if f.ack() && !f.syn() {
                 if let Some(peer) = conn.half[o].as_mut() {
-                    let mut first = true;
-                    peer.stream.acked(seg.ack, &mut self.budget, &mut |chunk| {
-                        interest = h.on_data(&meta, ts, dir.flip(), chunk, first);
-                        first = false;
-                    });
+                    let answered = !seg.payload.is_empty() || seg.wire_len > 0;
+                    peer.stream
+                        .acked(seg.ack, answered, now, &mut self.budget, &mut |chunk| {
+                            let ns = starts_segment(&chunk);
+                            interest = h.on_data(&meta, ts, dir.flip(), chunk, ns);
+                        });
                 }
             }
             if !repeated && (seg.wire_len > 0 || !seg.payload.is_empty() || f.fin()) {
                 let half = conn.half[d].as_mut().expect("some");
-                let mut first = true;
                 half.stream.set_time(ts);
                 half.stream.segment(
                     seg.seq.wrapping_add(f.syn() as u32),
@@ -550,8 +610,8 @@ impl TcpTracker {
                     f.fin(),
                     &mut self.budget,
                     &mut |chunk| {
-                        interest = h.on_data(&meta, ts, dir, chunk, first);
-                        first = false;
+                        let ns = starts_segment(&chunk);
+                        interest = h.on_data(&meta, ts, dir, chunk, ns);
                     },
                 );
             }
@@ -572,6 +632,11 @@ impl TcpTracker {
             }
         }
 
+        if !conn.holding && conn.half.iter().flatten().any(|x| x.stream.holding()) {
+            conn.holding = true;
+            self.holding.push(key);
+        }
+
         // A connection that is fully closed (both FINs acked, or RST) is finished now.
         let done = conn.rst
             || conn.half.iter().all(|x| {
@@ -584,10 +649,51 @@ impl TcpTracker {
             self.conns.insert(key, c);
         }
 
+        if !self.holding.is_empty()
+            && ts.0.saturating_sub(self.last_hold_check.0) > self.limits.reorder.time_ns / 4
+        {
+            self.last_hold_check = ts;
+            self.expire_holds(ts, h);
+        }
+
         if ts.0.saturating_sub(self.last_sweep.0) > 60_000_000_000 {
             self.last_sweep = ts;
             self.sweep(ts, h);
         }
+    }
+
+    /// Let the reorder window's time bound close the holes of connections that fell
+    /// silent (the other bounds only move with a connection's own packets).
+    fn expire_holds(&mut self, ts: Timestamp, h: &mut dyn TcpHandler) {
+        let mut keys = std::mem::take(&mut self.holding);
+        keys.retain(|key| {
+            let Some(conn) = self.conns.get_mut(key) else {
+                return false;
+            };
+            let now = Clock {
+                packets: conn.packets,
+                bytes: conn.bytes,
+                ts_ns: ts.0,
+            };
+            let meta = conn.meta;
+            let interested = !conn.finished && conn.interest == Interest::Data;
+            // What a silent connection releases was captured by its last packet.
+            let seen = conn.last;
+            for (half, hd) in conn.half.iter_mut().zip([Dir::ToServer, Dir::ToClient]) {
+                if let Some(half) = half {
+                    half.stream.tick(now, &mut self.budget, &mut |chunk| {
+                        if interested {
+                            let ns = starts_segment(&chunk);
+                            h.on_data(&meta, seen, hd, chunk, ns);
+                        }
+                    });
+                }
+            }
+            conn.holding = conn.half.iter().flatten().any(|x| x.stream.holding());
+            conn.holding
+        });
+        keys.append(&mut self.holding);
+        self.holding = keys;
     }
 
     /// Orientation guess for a connection picked up mid-stream.
@@ -633,16 +739,17 @@ impl TcpTracker {
         for (i, half) in c.half.iter_mut().enumerate() {
             if let Some(half) = half {
                 let dir = if i == 0 { Dir::ToServer } else { Dir::ToClient };
-                let mut first = true;
                 half.stream.flush(&mut self.budget, &mut |chunk| {
                     if interested {
-                        h.on_data(&meta, c.last, dir, chunk, first);
+                        let ns = starts_segment(&chunk);
+                        h.on_data(&meta, c.last, dir, chunk, ns);
                     }
-                    first = false;
                 });
                 summary.seq_bytes[i] = half.stream.seq_bytes();
                 summary.captured_bytes[i] = half.stream.captured_bytes();
                 summary.gaps[i] = half.stream.gaps();
+                self.reordered_segments += half.stream.reordered_segments();
+                self.reorder_expiries += half.stream.window_expiries();
             }
         }
         h.on_close(&meta, &summary);
@@ -688,6 +795,18 @@ impl TcpTracker {
         for mut c in all {
             self.finish(&mut c, h);
         }
+    }
+
+    /// Late segments that filled holes their receiver had already acknowledged (capture
+    /// reordering absorbed by the window), over finished connections.
+    pub fn reordered_segments(&self) -> u64 {
+        self.reordered_segments
+    }
+
+    /// Acknowledged holes closed as gaps because the reorder window passed (or the
+    /// per-direction hold list was full), over finished connections.
+    pub fn reorder_expiries(&self) -> u64 {
+        self.reorder_expiries
     }
 
     /// Bytes buffered out of order across all connections.
