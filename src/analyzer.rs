@@ -7,6 +7,7 @@ use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
 use crate::net::decode::{Decoded, Decoder};
 use crate::net::fasthash::FastState;
 use crate::net::reassembly::Chunk;
+use crate::net::zone::Zone;
 use crate::net::tcp::{
     CloseKind, ConnId, ConnMeta, ConnSummary, Dir, Interest, TcpEvent, TcpHandler, TcpLimits,
     TcpTracker,
@@ -25,6 +26,9 @@ pub struct Options {
     pub show_passwords: bool,
     pub hash: bool,
     pub extract: Option<PathBuf>,
+    /// Ignore VLAN IDs and tunnel identities (VNI, GRE key, ERSPAN session) in flow keys:
+    /// for span setups that tag each direction of a connection differently.
+    pub ignore_tunnel_ids: bool,
 }
 
 /// Where finished sessions go as soon as they end (JSONL); `None` keeps them for the Report.
@@ -70,8 +74,9 @@ struct Ftp<'a> {
     sessions: HashMap<u64, Session, FastState>,
     next_session: u64,
     roles: HashMap<ConnId, Role, FastState>,
-    /// Announced data-channel listeners → (session, setup).
-    expect: HashMap<SocketAddr, (u64, Setup), FastState>,
+    /// Announced data-channel listeners (in the control connection's segment) →
+    /// (session, setup).
+    expect: HashMap<(Zone, SocketAddr), (u64, Setup), FastState>,
     done: Vec<model::Session>,
     sink: Option<SessionSink<'a>>,
     conn_list: Vec<model::TcpConnection>,
@@ -116,9 +121,9 @@ impl<'a> Ftp<'a> {
     }
 
     /// Look up an expectation for a connection to `listener`.
-    fn expectation(&self, listener: SocketAddr) -> Option<(u64, Setup)> {
+    fn expectation(&self, zone: Zone, listener: SocketAddr) -> Option<(u64, Setup)> {
         self.expect
-            .get(&listener)
+            .get(&(zone, listener))
             .copied()
             .filter(|(s, _)| self.sessions.contains_key(s))
     }
@@ -252,14 +257,14 @@ impl<'a> Ftp<'a> {
     }
 
     /// Register the setups a session announced since last time.
-    fn drain_setups(&mut self, id: u64) {
+    fn drain_setups(&mut self, id: u64, zone: Zone) {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
         for setup in s.new_setups.drain(..) {
-            self.expect.insert(setup.listener, (id, setup));
+            self.expect.insert((zone, setup.listener), (id, setup));
             if setup.listener != setup.announced {
-                self.expect.insert(setup.announced, (id, setup));
+                self.expect.insert((zone, setup.announced), (id, setup));
             }
         }
     }
@@ -430,12 +435,12 @@ fn write_extract(
 impl<'a> TcpHandler for Ftp<'a> {
     fn on_open(&mut self, meta: &ConnMeta) -> (Interest, bool) {
         // A data connection some session announced?
-        if let Some((sid, setup)) = self.expectation(meta.server) {
+        if let Some((sid, setup)) = self.expectation(meta.zone, meta.server) {
             self.new_data(meta, sid, Some(setup), false);
             return (Interest::Data, false);
         }
         if !meta.saw_syn {
-            if let Some((sid, setup)) = self.expectation(meta.client) {
+            if let Some((sid, setup)) = self.expectation(meta.zone, meta.client) {
                 self.new_data(meta, sid, Some(setup), true);
                 return (Interest::Data, true);
             }
@@ -487,7 +492,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                         }
                     }
                     if !s.new_setups.is_empty() {
-                        self.drain_setups(id);
+                        self.drain_setups(id, meta.zone);
                     }
                 }
                 Interest::Data
@@ -531,7 +536,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                     s.close = close;
                     s.control_closed = true;
                 }
-                self.drain_setups(session);
+                self.drain_setups(session, meta.zone);
                 self.login_failures(session);
                 self.maybe_finish(session, false);
             }
@@ -636,8 +641,10 @@ impl<'a> Analyzer<'a> {
         if let Some(dir) = opts.extract.as_ref() {
             let _ = std::fs::create_dir_all(dir);
         }
+        let mut decoder = Decoder::new();
+        decoder.set_zones(!opts.ignore_tunnel_ids);
         Analyzer {
-            decoder: Decoder::new(),
+            decoder,
             tcp: TcpTracker::new(TcpLimits::default(), ports),
             ftp: Ftp {
                 opts,
@@ -740,6 +747,17 @@ impl<'a> Analyzer<'a> {
         f.stats.tcp_connections = self.tcp.connections_seen();
         f.stats.ip_fragments = ds.fragments;
         f.stats.ip_reassembled = ds.reassembled;
+        f.stats.undecoded_packets = ds.undecoded;
+        f.stats.undecoded = self
+            .decoder
+            .undecoded()
+            .by_count()
+            .into_iter()
+            .map(|(cause, packets)| model::UndecodedCause {
+                cause: cause.to_string(),
+                packets,
+            })
+            .collect();
         let mut sessions = std::mem::take(&mut f.done);
         // Every time with the capture's final precision.
         let digits = f.digits;

@@ -85,6 +85,10 @@ struct Common {
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Do not tell flows apart by VLAN ID or tunnel identity (VXLAN/GENEVE VNI, GRE key,
+    /// ERSPAN session): for span setups that tag each direction of a connection differently.
+    #[arg(long)]
+    ignore_tunnel_ids: bool,
 }
 
 fn main() -> ExitCode {
@@ -140,6 +144,7 @@ fn options(c: &Common) -> Options {
         show_passwords: c.show_passwords,
         hash: c.hash || c.extract.is_some(),
         extract: c.extract.clone(),
+        ignore_tunnel_ids: c.ignore_tunnel_ids,
     }
 }
 
@@ -223,6 +228,9 @@ fn pump(
         pb.finish_and_clear();
     }
     let report = an.finish();
+    if let Some(note) = report::undecoded_note(&report) {
+        eprintln!("ftptrace: {note}");
+    }
     if let Some(e) = write_err.borrow_mut().take() {
         return Err(e.into());
     }

@@ -62,6 +62,19 @@ pub struct Report {
     pub errors: Vec<String>,
 }
 
+/// Packets not decoded for one cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UndecodedCause {
+    /// "link type 147", "ethertype 0x88e5", "IP protocol 50", "GRE protocol 0x88bf",
+    /// "truncated", ...
+    pub cause: String,
+    pub packets: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
     pub packets: u64,
@@ -78,6 +91,14 @@ pub struct Stats {
     /// IP fragments seen / datagrams reassembled from them.
     pub ip_fragments: u64,
     pub ip_reassembled: u64,
+    /// Packets that may hold TCP but were not decoded (an unknown link type, ethertype,
+    /// IP or tunnel protocol, cut headers): the capture is partly blind.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub undecoded_packets: u64,
+    /// Those packets by cause, most first (at most `net::undecoded::MAX_UNDECODED_CAUSES`
+    /// causes, then "other causes").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undecoded: Vec<UndecodedCause>,
 }
 
 #[derive(Debug, Clone, Serialize)]
