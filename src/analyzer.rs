@@ -7,11 +7,11 @@ use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
 use crate::net::decode::{Decoded, Decoder};
 use crate::net::fasthash::FastState;
 use crate::net::reassembly::Chunk;
-use crate::net::zone::Zone;
 use crate::net::tcp::{
     CloseKind, ConnId, ConnMeta, ConnSummary, Dir, Interest, TcpEvent, TcpHandler, TcpLimits,
     TcpTracker,
 };
+use crate::net::zone::Zone;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;

@@ -45,7 +45,13 @@ fn sessions_view(v: &Value) -> Vec<Value> {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|c| json!([c["command"], c["arg"], c["replies"].as_array().unwrap().len()]))
+                .map(|c| {
+                    json!([
+                        c["command"],
+                        c["arg"],
+                        c["replies"].as_array().unwrap().len()
+                    ])
+                })
                 .collect();
             let transfers: Vec<Value> = s["transfers"]
                 .as_array()
@@ -53,9 +59,17 @@ fn sessions_view(v: &Value) -> Vec<Value> {
                 .iter()
                 .map(|t| {
                     json!([
-                        t["command"], t["arg"], t["direction"], t["setup"], t["status"],
-                        t["reply_code"], t["bytes"], t["captured_bytes"], t["sha256"],
-                        t["data_client"], t["data_server"]
+                        t["command"],
+                        t["arg"],
+                        t["direction"],
+                        t["setup"],
+                        t["status"],
+                        t["reply_code"],
+                        t["bytes"],
+                        t["captured_bytes"],
+                        t["sha256"],
+                        t["data_client"],
+                        t["data_server"]
                     ])
                 })
                 .collect();
@@ -104,7 +118,11 @@ fn every_wrapped_sample_gives_the_sessions_of_its_source() {
         let (v, err) = json_of(&cap, &[]);
         let (w, _) = json_of(&src, &[]);
         assert!(err.is_empty(), "{name}: stderr {err}");
-        assert!(v["stats"].get("undecoded").is_none(), "{name}: {}", v["stats"]);
+        assert!(
+            v["stats"].get("undecoded").is_none(),
+            "{name}: {}",
+            v["stats"]
+        );
         let (got, want) = (sessions_view(&v), sessions_view(&w));
         assert!(!want.is_empty());
         assert_eq!(got, want, "{name} vs {}", src.display());
@@ -122,7 +140,10 @@ fn outer_fragments_are_reassembled_before_the_tunnel() {
     assert!(st["ip_fragments"].as_u64().unwrap() > 0, "{st}");
     assert!(st["ip_reassembled"].as_u64().unwrap() > 0, "{st}");
     let t = &v["sessions"][0]["transfers"][0];
-    assert_eq!((t["bytes"].as_u64(), t["status"].as_str()), (Some(1715), Some("complete")));
+    assert_eq!(
+        (t["bytes"].as_u64(), t["status"].as_str()),
+        (Some(1715), Some("complete"))
+    );
 }
 
 /// The same inner session (addresses, ports, sequence numbers) in VNI 100 and VNI 200.
@@ -210,11 +231,7 @@ fn plain_non_tcp_is_not_blind() {
     let icmp = eth_ip4(1, &[8, 0, 0xf7, 0xff, 0, 0, 0, 0]);
     let dns = eth_ip4(17, &[0xc0, 0, 0, 53, 0, 12, 0, 0, 0x12, 0x34, 1, 0]);
     let plain = dir.path().join("plain.pcap");
-    std::fs::write(
-        &plain,
-        pcap(&[(1, arp), (2, icmp), (3, dns.clone())]),
-    )
-    .unwrap();
+    std::fs::write(&plain, pcap(&[(1, arp), (2, icmp), (3, dns.clone())])).unwrap();
     let (v, err) = json_of(&plain, &[]);
     assert!(err.is_empty(), "{err}");
     assert_eq!(v["stats"]["non_tcp_packets"].as_u64(), Some(3));
@@ -226,6 +243,9 @@ fn plain_non_tcp_is_not_blind() {
     let blind = dir.path().join("esp.pcap");
     std::fs::write(&blind, pcap(&[(1, dns), (2, esp.clone()), (3, esp)])).unwrap();
     let (v, err) = json_of(&blind, &[]);
-    assert_eq!(err, "ftptrace: 2 of 3 packets not decoded: IP protocol 50 (2)\n");
+    assert_eq!(
+        err,
+        "ftptrace: 2 of 3 packets not decoded: IP protocol 50 (2)\n"
+    );
     assert_eq!(v["stats"]["undecoded_packets"].as_u64(), Some(2));
 }

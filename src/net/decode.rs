@@ -176,6 +176,14 @@ impl Decoder {
         self.defrag.tick(pkt.ts);
         // Bytes the snap length cut off: only used when an IP length field is 0 (TSO).
         let missing = (pkt.orig_len as usize).saturating_sub(pkt.data.len());
+        // The common case first, at the cost it had before tunnels were decoded.
+        if let Some(seg) = plain(pkt.linktype, pkt.data, missing) {
+            self.stats.tcp += 1;
+            if seg.payload.len() < seg.wire_len as usize {
+                self.stats.truncated += 1;
+            }
+            return Decoded::Tcp(seg);
+        }
         let mut zone = Zone::default();
         let end = walk(
             Layer::Link(pkt.linktype, pkt.data),
@@ -189,26 +197,24 @@ impl Decoder {
                 offset,
                 more,
                 data,
-            } => {
-                match self.defrag.insert(pkt.ts, key, offset, more, data) {
-                    FragOutcome::Pending | FragOutcome::Discarded => return Decoded::Fragment,
-                    FragOutcome::Complete => {
-                        let buf = self.defrag.completed();
-                        let p = IpPayload {
-                            src: key.src,
-                            dst: key.dst,
-                            proto: key.proto,
-                            avail: buf,
-                            declared: buf.len(),
-                        };
-                        let layer = match key.src {
-                            IpAddr::V4(_) => Layer::Payload(p),
-                            IpAddr::V6(_) => Layer::Chain(p),
-                        };
-                        walk(layer, 0, &mut zone, false)
-                    }
+            } => match self.defrag.insert(pkt.ts, key, offset, more, data) {
+                FragOutcome::Pending | FragOutcome::Discarded => return Decoded::Fragment,
+                FragOutcome::Complete => {
+                    let buf = self.defrag.completed();
+                    let p = IpPayload {
+                        src: key.src,
+                        dst: key.dst,
+                        proto: key.proto,
+                        avail: buf,
+                        declared: buf.len(),
+                    };
+                    let layer = match key.src {
+                        IpAddr::V4(_) => Layer::Payload(p),
+                        IpAddr::V6(_) => Layer::Chain(p),
+                    };
+                    walk(layer, 0, &mut zone, false)
                 }
-            }
+            },
             e => e,
         };
         match end {
@@ -256,6 +262,28 @@ impl Decoder {
                 Decoded::NotTcp
             }
         }
+    }
+}
+
+/// Untagged Ethernet carrying IPv4 or IPv6 (no extension header) carrying a whole TCP
+/// segment, or `None` (then [`walk`] decodes the packet from the start).
+#[inline(always)]
+fn plain(lt: LinkType, d: &[u8], missing: usize) -> Option<TcpSegment<'_>> {
+    if lt != LinkType::ETHERNET {
+        return None;
+    }
+    let (et, rest) = link::ethernet(d)?;
+    let p = match et {
+        ETH_IPV4 => ipv4(rest, missing, true).ok()?,
+        ETH_IPV6 => ipv6(rest, missing)?,
+        _ => return None,
+    };
+    if p.proto != PROTO_TCP {
+        return None;
+    }
+    match tcp(p.src, p.dst, p.avail, p.declared) {
+        End::Tcp(seg) => Some(seg),
+        _ => None,
     }
 }
 
@@ -1510,7 +1538,10 @@ mod tests {
 
         /// An Ethernet frame with an outer IPv4 packet of `proto`.
         pub fn outer(proto: u8, payload: &[u8]) -> Vec<u8> {
-            eth(&[0x0800], &ip4(proto, [10, 98, 2, 1], [10, 98, 2, 2], payload))
+            eth(
+                &[0x0800],
+                &ip4(proto, [10, 98, 2, 1], [10, 98, 2, 2], payload),
+            )
         }
 
         pub fn udp(dport: u16, payload: &[u8]) -> Vec<u8> {
@@ -1529,7 +1560,10 @@ mod tests {
             v.extend_from_slice(frame);
             let mut types = tags.to_vec();
             types.push(0x0800);
-            eth(&types, &ip4(PROTO_UDP, [10, 98, 2, 1], [10, 98, 2, 2], &udp(4789, &v)))
+            eth(
+                &types,
+                &ip4(PROTO_UDP, [10, 98, 2, 1], [10, 98, 2, 2], &udp(4789, &v)),
+            )
         }
 
         pub fn gre(flags: u16, proto: u16, opts: &[u8], payload: &[u8]) -> Vec<u8> {
@@ -1565,7 +1599,10 @@ mod tests {
             let inner = eth(&[0x0800], &ipv4_tcp(MSG));
             let mut d = Decoder::new();
             let a = tcp_of(&mut d, LinkType::ETHERNET, &vxlan(&[], 100, &inner)).zone;
-            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &vxlan(&[], 100, &inner)), MSG);
+            check_v4(
+                &tcp_of(&mut d, LinkType::ETHERNET, &vxlan(&[], 100, &inner)),
+                MSG,
+            );
             let b = tcp_of(&mut d, LinkType::ETHERNET, &vxlan(&[], 200, &inner)).zone;
             assert_ne!(a, b);
             assert_ne!(a, Zone::default());
@@ -1597,7 +1634,10 @@ mod tests {
             // Plain UDP (DNS) is not TCP and no blind spot; a cut VXLAN header is neither.
             let mut d = Decoder::new();
             let dns = outer(PROTO_UDP, &udp(53, b"\x12\x34\x01\x00"));
-            assert!(matches!(d.decode(&pkt(LinkType::ETHERNET, &dns)), Decoded::NotTcp));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &dns)),
+                Decoded::NotTcp
+            ));
             assert_eq!(d.undecoded().total(), 0);
         }
 
@@ -1613,7 +1653,10 @@ mod tests {
             check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &k1), MSG);
             assert_ne!(z1, tcp_of(&mut d, LinkType::ETHERNET, &k2).zone);
             // Checksum + sequence, Ethernet bridging; IPv6 payload.
-            let f = outer(PROTO_GRE, &gre(0x9000, 0x6558, &[0, 0, 0, 0, 0, 0, 0, 5], &inner));
+            let f = outer(
+                PROTO_GRE,
+                &gre(0x9000, 0x6558, &[0, 0, 0, 0, 0, 0, 0, 5], &inner),
+            );
             check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &f), MSG);
             let f = outer(PROTO_GRE, &gre(0, 0x86dd, &[], &ipv6_tcp(MSG)));
             check_v6(&tcp_of(&mut d, LinkType::ETHERNET, &f), MSG);
@@ -1633,17 +1676,32 @@ mod tests {
             assert_eq!(d.undecoded().total(), 0);
             // Unknown GRE protocol, GRE version 1, ERSPAN III frame type 2: counted by cause.
             let f = outer(PROTO_GRE, &gre(0, 0x88b5, &[], &ip));
-            assert!(matches!(d.decode(&pkt(LinkType::ETHERNET, &f)), Decoded::NotTcp));
-            assert!(matches!(d.decode(&pkt(LinkType::ETHERNET, &f)), Decoded::NotTcp));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &f)),
+                Decoded::NotTcp
+            ));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &f)),
+                Decoded::NotTcp
+            ));
             let f = outer(PROTO_GRE, &gre(0x2001, 0x880b, &[0, 0, 0, 0], &ip));
-            assert!(matches!(d.decode(&pkt(LinkType::ETHERNET, &f)), Decoded::NotTcp));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &f)),
+                Decoded::NotTcp
+            ));
             e3[10] = 0x08;
             e3[11] = 0;
             let f = outer(PROTO_GRE, &gre(0, 0x22eb, &[], &e3[..12]));
-            assert!(matches!(d.decode(&pkt(LinkType::ETHERNET, &f)), Decoded::NotTcp));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &f)),
+                Decoded::NotTcp
+            ));
             // A cut GRE header is truncated.
             let f = outer(PROTO_GRE, &[0x20, 0, 0x08, 0x00, 0]);
-            assert!(matches!(d.decode(&pkt(LinkType::ETHERNET, &f)), Decoded::Undecodable));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &f)),
+                Decoded::Undecodable
+            ));
             assert_eq!(
                 d.undecoded().by_count(),
                 vec![
@@ -1664,42 +1722,79 @@ mod tests {
             // MPLS: IP directly, or a pseudowire (control word) with a tagged frame inside.
             let mut m = vec![0, 0x01, 0x01, 64];
             m.extend_from_slice(&ip);
-            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &eth(&[0x8847], &m)), MSG);
+            check_v4(
+                &tcp_of(&mut d, LinkType::ETHERNET, &eth(&[0x8847], &m)),
+                MSG,
+            );
             let pw = mpls_pw(&eth(&[0x8100, 0x0800], &ip));
-            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &eth(&[0x8848], &pw)), MSG);
+            check_v4(
+                &tcp_of(&mut d, LinkType::ETHERNET, &eth(&[0x8848], &pw)),
+                MSG,
+            );
             // MPLS in IP (protocol 137).
-            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &outer(PROTO_MPLS, &m)), MSG);
+            check_v4(
+                &tcp_of(&mut d, LinkType::ETHERNET, &outer(PROTO_MPLS, &m)),
+                MSG,
+            );
             // PPPoE session with IPv4, then IPv6; LCP is no blind spot.
             let mut p = vec![0x11, 0, 0x12, 0x34];
             p.extend_from_slice(&((2 + ip.len()) as u16).to_be_bytes());
             p.extend_from_slice(&[0x00, 0x21]);
             p.extend_from_slice(&ip);
-            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &eth(&[0x8864], &p)), MSG);
+            check_v4(
+                &tcp_of(&mut d, LinkType::ETHERNET, &eth(&[0x8864], &p)),
+                MSG,
+            );
             let ip6 = ipv6_tcp(MSG);
             let mut p6 = vec![0x11, 0, 0x12, 0x34];
             p6.extend_from_slice(&((2 + ip6.len()) as u16).to_be_bytes());
             p6.extend_from_slice(&[0x00, 0x57]);
             p6.extend_from_slice(&ip6);
-            check_v6(&tcp_of(&mut d, LinkType::ETHERNET, &eth(&[0x8864], &p6)), MSG);
+            check_v6(
+                &tcp_of(&mut d, LinkType::ETHERNET, &eth(&[0x8864], &p6)),
+                MSG,
+            );
             let lcp = [0x11, 0, 0x12, 0x34, 0, 6, 0xc0, 0x21, 1, 1, 0, 4];
-            assert!(matches!(d.decode(&pkt(LinkType::ETHERNET, &eth(&[0x8864], &lcp))), Decoded::NotTcp));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &eth(&[0x8864], &lcp))),
+                Decoded::NotTcp
+            ));
             // IP-in-IP, 6in4, 4in6.
-            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &outer(PROTO_IPIP, &ip)), MSG);
-            check_v6(&tcp_of(&mut d, LinkType::ETHERNET, &outer(PROTO_IPV6, &ip6)), MSG);
+            check_v4(
+                &tcp_of(&mut d, LinkType::ETHERNET, &outer(PROTO_IPIP, &ip)),
+                MSG,
+            );
+            check_v6(
+                &tcp_of(&mut d, LinkType::ETHERNET, &outer(PROTO_IPV6, &ip6)),
+                MSG,
+            );
             let b = PacketBuilder::ipv6(B6, A6, 64);
             let mut o6 = Vec::new();
-            b.write(&mut o6, etherparse::IpNumber(PROTO_IPIP), &ip).unwrap();
+            b.write(&mut o6, etherparse::IpNumber(PROTO_IPIP), &ip)
+                .unwrap();
             check_v4(&tcp_of(&mut d, LinkType::RAW, &o6), MSG);
             // ARP and ICMP are no blind spots; ESP and an unknown ethertype are.
             let arp = eth(&[0x0806], &[0, 1, 8, 0, 6, 4, 0, 1]);
-            assert!(matches!(d.decode(&pkt(LinkType::ETHERNET, &arp)), Decoded::NotTcp));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &arp)),
+                Decoded::NotTcp
+            ));
             let icmp = outer(1, &[8, 0, 0, 0]);
-            assert!(matches!(d.decode(&pkt(LinkType::ETHERNET, &icmp)), Decoded::NotTcp));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &icmp)),
+                Decoded::NotTcp
+            ));
             assert_eq!(d.undecoded().total(), 0);
             let esp = outer(50, &[0, 0, 1, 0, 0, 0, 0, 1]);
-            assert!(matches!(d.decode(&pkt(LinkType::ETHERNET, &esp)), Decoded::NotTcp));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &esp)),
+                Decoded::NotTcp
+            ));
             let macsec = eth(&[0x88e5], &[0x2c, 0, 0, 0, 0, 1]);
-            assert!(matches!(d.decode(&pkt(LinkType::ETHERNET, &macsec)), Decoded::NotTcp));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &macsec)),
+                Decoded::NotTcp
+            ));
             assert_eq!(
                 d.undecoded().by_count(),
                 vec![(Cause::Ethertype(0x88e5), 1), (Cause::IpProtocol(50), 1)]
@@ -1729,7 +1824,10 @@ mod tests {
             pe.extend_from_slice(&ip);
             check_v4(&tcp_of(&mut d, LinkType(LINKTYPE_PPP_ETHER), &pe), MSG);
             // An unknown link type is a blind spot, named.
-            assert!(matches!(d.decode(&pkt(LinkType(147), &ip)), Decoded::NotTcp));
+            assert!(matches!(
+                d.decode(&pkt(LinkType(147), &ip)),
+                Decoded::NotTcp
+            ));
             assert_eq!(d.undecoded().by_count(), vec![(Cause::LinkType(147), 1)]);
             assert_eq!(d.stats().unknown_linktype, 1);
         }
@@ -1741,7 +1839,10 @@ mod tests {
             for _ in 0..(MAX_LAYERS / 2) {
                 ip = ip4(PROTO_IPIP, A4, B4, &ip);
             }
-            assert!(matches!(d.decode(&pkt(LinkType::RAW, &ip)), Decoded::NotTcp));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::RAW, &ip)),
+                Decoded::NotTcp
+            ));
             assert_eq!(d.undecoded().by_count(), vec![(Cause::TooDeep, 1)]);
             // A little less deep is fine.
             let mut ip = ipv4_tcp(MSG);
@@ -1772,7 +1873,10 @@ mod tests {
             assert_eq!(frags.len(), 3);
             let mut d = Decoder::new();
             for (_, f) in frags.iter().skip(1).rev() {
-                assert!(matches!(d.decode(&pkt(LinkType::ETHERNET, f)), Decoded::Fragment));
+                assert!(matches!(
+                    d.decode(&pkt(LinkType::ETHERNET, f)),
+                    Decoded::Fragment
+                ));
             }
             let s = seg(d.decode(&pkt(LinkType::ETHERNET, &frags[0].1)));
             check_v4(&s, &big);
@@ -1785,8 +1889,14 @@ mod tests {
             h1[6..8].copy_from_slice(&0x2000u16.to_be_bytes());
             let mut h2 = ip4(PROTO_UDP, A4, B4, &dns[24..]);
             h2[6..8].copy_from_slice(&3u16.to_be_bytes());
-            assert!(matches!(d.decode(&pkt(LinkType::RAW, &h1)), Decoded::Fragment));
-            assert!(matches!(d.decode(&pkt(LinkType::RAW, &h2)), Decoded::NotTcp));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::RAW, &h1)),
+                Decoded::Fragment
+            ));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::RAW, &h2)),
+                Decoded::NotTcp
+            ));
             assert_eq!(d.undecoded().total(), 0);
         }
     }

@@ -222,7 +222,9 @@ mod tests {
 
     #[test]
     fn ethernet_and_tags() {
-        let f = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x81, 0x00, 0x20, 0x64, 0x08, 0x00, 0x45];
+        let f = [
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x81, 0x00, 0x20, 0x64, 0x08, 0x00, 0x45,
+        ];
         let (et, rest) = ethernet(&f).unwrap();
         assert_eq!(et, 0x8100);
         assert!(is_vlan(et));
@@ -241,8 +243,14 @@ mod tests {
         s2.extend_from_slice(&[0; 18]);
         s2.push(0x45);
         assert_eq!(sll2(&s2), Some((0x0800, &[0x45][..])));
-        assert_eq!(null_loop(true, &[2, 0, 0, 0, 9]), Some((Family::Ipv4, &[9][..])));
-        assert_eq!(null_loop(false, &[0, 0, 0, 30]), Some((Family::Ipv6, &[][..])));
+        assert_eq!(
+            null_loop(true, &[2, 0, 0, 0, 9]),
+            Some((Family::Ipv4, &[9][..]))
+        );
+        assert_eq!(
+            null_loop(false, &[0, 0, 0, 30]),
+            Some((Family::Ipv6, &[][..]))
+        );
         // LOOP is in network byte order only.
         assert_eq!(null_loop(false, &[2, 0, 0, 0]).unwrap().0, Family::Other);
         assert_eq!(null_loop(true, &[7, 0, 0, 0]).unwrap().0, Family::Other);
@@ -251,7 +259,10 @@ mod tests {
 
     #[test]
     fn ppp_framings() {
-        assert_eq!(ppp(&[0xff, 0x03, 0x00, 0x21, 0x45]), Some((0x21, &[0x45][..])));
+        assert_eq!(
+            ppp(&[0xff, 0x03, 0x00, 0x21, 0x45]),
+            Some((0x21, &[0x45][..]))
+        );
         assert_eq!(ppp(&[0x00, 0x57, 0x60]), Some((0x57, &[0x60][..])));
         // Protocol field compression: one odd byte.
         assert_eq!(ppp(&[0x21, 0x45]), Some((0x21, &[0x45][..])));
@@ -316,7 +327,10 @@ mod tests {
             mpls(&[0, 0, 0x11, 1, 0x52, 0]),
             Some(MplsPayload::Ethernet(&[0x52, 0]))
         );
-        assert_eq!(mpls(&[0, 0, 0x11, 1, 0x60]), Some(MplsPayload::Ipv6(&[0x60])));
+        assert_eq!(
+            mpls(&[0, 0, 0x11, 1, 0x60]),
+            Some(MplsPayload::Ipv6(&[0x60]))
+        );
         assert_eq!(mpls(&[0, 0, 0x11, 1, 0x10]), Some(MplsPayload::Channel));
         // No bottom of stack within the bound, or cut.
         let deep: Vec<u8> = [0u8, 0, 0x10, 64].repeat(MAX_MPLS_LABELS + 1);

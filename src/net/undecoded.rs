@@ -46,11 +46,7 @@ impl fmt::Display for Cause {
             Cause::PppProtocol(n) => write!(f, "PPP protocol 0x{n:04x}"),
             Cause::ErspanFrameType(n) => write!(f, "ERSPAN frame type {n}"),
             Cause::NestedFragment => f.write_str("fragment inside a reassembled datagram"),
-            Cause::TooDeep => write!(
-                f,
-                "nested deeper than {} layers",
-                super::decode::MAX_LAYERS
-            ),
+            Cause::TooDeep => write!(f, "nested deeper than {} layers", super::decode::MAX_LAYERS),
             Cause::Truncated => f.write_str("truncated"),
             Cause::Other => f.write_str("other causes"),
         }
@@ -119,7 +115,10 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(Cause::GreProtocol(0x88be).to_string(), "GRE protocol 0x88be");
+        assert_eq!(
+            Cause::GreProtocol(0x88be).to_string(),
+            "GRE protocol 0x88be"
+        );
         assert_eq!(Cause::Ethertype(0x88e5).to_string(), "ethertype 0x88e5");
         assert_eq!(Cause::IpProtocol(50).to_string(), "IP protocol 50");
         assert_eq!(Cause::LinkType(147).to_string(), "link type 147");
