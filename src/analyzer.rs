@@ -11,7 +11,7 @@ use crate::net::tcp::{
     CloseKind, ConnId, ConnMeta, ConnSummary, Dir, Interest, TcpEvent, TcpHandler, TcpLimits,
     TcpTracker,
 };
-use crate::net::zone::Zone;
+use crate::net::zone::{Zone, ZoneNames};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;
@@ -85,6 +85,10 @@ struct Ftp<'a> {
     failures: HashMap<(IpAddr, IpAddr), (u32, Vec<u64>)>,
     anomalies: Vec<Anomaly>,
     errors: Vec<String>,
+    /// Names of the VLAN / tunnel zones seen, filled by the decoder.
+    zone_names: ZoneNames,
+    /// Zone of each session whose control connection is in one (not the plain zone 0).
+    session_zones: HashMap<u64, Zone, FastState>,
 }
 
 impl<'a> Ftp<'a> {
@@ -109,6 +113,9 @@ impl<'a> Ftp<'a> {
             (meta.server, meta.client)
         };
         let sess = Session::new(id, c, s, meta.start, self.digits, self.opts.show_passwords);
+        if meta.zone != Zone::default() {
+            self.session_zones.insert(id, meta.zone);
+        }
         self.sessions.insert(id, sess);
         self.roles.insert(
             meta.id,
@@ -324,6 +331,9 @@ impl<'a> Ftp<'a> {
         let s = self.sessions.remove(&id).expect("present");
         self.expect.retain(|_, (sid, _)| *sid != id);
         let mut m = s.into_model();
+        if let Some(z) = self.session_zones.remove(&id) {
+            m.segment = self.zone_names.get(z).map(str::to_string);
+        }
         match self.sink.as_mut() {
             Some(sink) => {
                 m.set_time_digits(self.digits);
@@ -660,6 +670,8 @@ impl<'a> Analyzer<'a> {
                 failures: HashMap::new(),
                 anomalies: Vec::new(),
                 errors: Vec::new(),
+                zone_names: ZoneNames::default(),
+                session_zones: HashMap::default(),
             },
         }
     }
@@ -677,7 +689,10 @@ impl<'a> Analyzer<'a> {
         let st = &mut self.ftp.stats;
         st.packets += 1;
         st.bytes += pkt.orig_len as u64;
-        match self.decoder.decode(pkt) {
+        match self
+            .decoder
+            .decode_named(pkt, Some(&mut self.ftp.zone_names))
+        {
             Decoded::Tcp(seg) => self.tcp.segment(pkt.ts, &seg, &mut self.ftp),
             Decoded::NotTcp => self.ftp.stats.non_tcp_packets += 1,
             Decoded::Fragment => {}

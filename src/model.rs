@@ -154,6 +154,10 @@ pub struct Session {
     /// Last TYPE argument in force at the end ("A", "I", ...), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_type: Option<String>,
+    /// The VLAN IDs and tunnel identities the control connection travelled in, outer
+    /// first ("vlan 100, vni 5000"); absent when none (or `--ignore-tunnel-ids`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
 }
 
 impl Session {

@@ -156,10 +156,19 @@ fn vxlan_vnis_keep_equal_sessions_apart() {
     assert_eq!(sessions_view(&v), [one.clone(), one].concat());
     assert_eq!(v["stats"]["tcp_connections"].as_u64(), Some(6));
     assert_eq!(v["stats"]["capture_gaps"].as_u64(), Some(0));
+    // Each says where it travelled.
+    let segs: Vec<&Value> = v["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["segment"])
+        .collect();
+    assert_eq!(segs, [&json!("vni 100"), &json!("vni 200")]);
     // Ignoring tunnel identities, the two copies are one control connection seen twice:
     // one session (its segments are duplicates of each other).
     let (v, _) = json_of(&cap, &["--ignore-tunnel-ids"]);
     assert_eq!(v["sessions"].as_array().unwrap().len(), 1, "{}", v["stats"]);
+    assert!(v["sessions"][0].get("segment").is_none());
 }
 
 #[test]

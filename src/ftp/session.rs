@@ -904,6 +904,7 @@ impl Session {
             timeline: self.timeline,
             anomalies: self.anomalies,
             transfer_type: self.transfer_type,
+            segment: None,
         }
     }
 }

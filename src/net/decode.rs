@@ -19,7 +19,7 @@ use super::ipfrag::{DefragLimits, Defragmenter, FragKey, FragOutcome};
 use super::link::{self, Family, MplsPayload};
 use super::tunnel::{self, GENEVE_PORT, GRE_ERSPAN_2, GRE_ERSPAN_3, TEB, VXLAN_PORTS};
 use super::undecoded::{Cause, Undecoded};
-use super::zone::{IdKind, Zone};
+use super::zone::{IdKind, Zone, ZoneNames, ZonePath};
 use super::{TcpFlags, TcpSegment};
 use crate::capture::{LinkType, Packet};
 
@@ -172,6 +172,16 @@ impl Decoder {
     /// Decode one packet. The returned segment borrows from `pkt.data` or from the
     /// decoder's defragmentation buffer.
     pub fn decode<'a>(&'a mut self, pkt: &Packet<'a>) -> Decoded<'a> {
+        self.decode_named(pkt, None)
+    }
+
+    /// [`Decoder::decode`] that also names, in `names`, the zones of the segments it
+    /// returns ("vlan 100, vni 5000").
+    pub fn decode_named<'a>(
+        &'a mut self,
+        pkt: &Packet<'a>,
+        names: Option<&mut ZoneNames>,
+    ) -> Decoded<'a> {
         self.stats.packets += 1;
         self.defrag.tick(pkt.ts);
         // Bytes the snap length cut off: only used when an IP length field is 0 (TSO).
@@ -184,7 +194,7 @@ impl Decoder {
             }
             return Decoded::Tcp(seg);
         }
-        let mut zone = Zone::default();
+        let mut zone = ZonePath::default();
         let end = walk(
             Layer::Link(pkt.linktype, pkt.data),
             missing,
@@ -224,7 +234,10 @@ impl Decoder {
                     self.stats.truncated += 1;
                 }
                 if self.zones {
-                    seg.zone = zone;
+                    seg.zone = zone.zone;
+                    if let Some(n) = names {
+                        n.note(&zone);
+                    }
                 }
                 Decoded::Tcp(seg)
             }
@@ -345,7 +358,7 @@ enum End<'a> {
 /// VLAN IDs and tunnel identities into `zone`. `frag` is false inside a datagram that was
 /// itself reassembled (its fragments cannot go to the defragmenter again).
 #[inline]
-fn walk<'a>(mut layer: Layer<'a>, missing: usize, zone: &mut Zone, frag: bool) -> End<'a> {
+fn walk<'a>(mut layer: Layer<'a>, missing: usize, zone: &mut ZonePath, frag: bool) -> End<'a> {
     for _ in 0..MAX_LAYERS {
         layer = match layer {
             Layer::Link(lt, d) => match link_layer(lt, d) {
@@ -363,7 +376,7 @@ fn walk<'a>(mut layer: Layer<'a>, missing: usize, zone: &mut Zone, frag: bool) -
                 ETH_IPV6 => Layer::V6(d),
                 et if link::is_vlan(et) => match link::vlan(d) {
                     Some(t) => {
-                        *zone = zone.with(IdKind::Vlan, u32::from(t.vid));
+                        zone.push(IdKind::Vlan, u32::from(t.vid));
                         Layer::Type(t.ethertype, t.payload)
                     }
                     None => return End::Bad,
@@ -522,7 +535,7 @@ fn ip_protocol_without_tcp(p: u8) -> bool {
 
 /// A GRE header and what it carries.
 #[inline]
-fn gre<'a>(d: &'a [u8], zone: &mut Zone) -> Result<Layer<'a>, End<'a>> {
+fn gre<'a>(d: &'a [u8], zone: &mut ZonePath) -> Result<Layer<'a>, End<'a>> {
     let Some(g) = tunnel::gre(d) else {
         // Cut, or the deprecated routing field.
         return Err(match d.first() {
@@ -534,7 +547,7 @@ fn gre<'a>(d: &'a [u8], zone: &mut Zone) -> Result<Layer<'a>, End<'a>> {
         return Err(End::Unsupported(Cause::GreVersion(g.version)));
     }
     if let Some(k) = g.key {
-        *zone = zone.with(IdKind::GreKey, k);
+        zone.push(IdKind::GreKey, k);
     }
     match g.protocol {
         GRE_ERSPAN_2 if g.seq.is_some() => erspan(tunnel::erspan2(g.payload), zone),
@@ -552,10 +565,10 @@ fn gre<'a>(d: &'a [u8], zone: &mut Zone) -> Result<Layer<'a>, End<'a>> {
 }
 
 #[inline]
-fn erspan<'a>(e: Option<tunnel::Erspan<'a>>, zone: &mut Zone) -> Result<Layer<'a>, End<'a>> {
+fn erspan<'a>(e: Option<tunnel::Erspan<'a>>, zone: &mut ZonePath) -> Result<Layer<'a>, End<'a>> {
     match e {
         Some(e) if e.frame_type == 0 => {
-            *zone = zone.with(IdKind::ErspanSession, u32::from(e.session));
+            zone.push(IdKind::ErspanSession, u32::from(e.session));
             Ok(Layer::Ether(e.payload))
         }
         Some(e) => Err(End::Unsupported(Cause::ErspanFrameType(e.frame_type))),
@@ -566,16 +579,16 @@ fn erspan<'a>(e: Option<tunnel::Erspan<'a>>, zone: &mut Zone) -> Result<Layer<'a
 /// A UDP datagram: a VXLAN or GENEVE tunnel by destination port, else `None` (UDP
 /// itself carries no TCP).
 #[inline]
-fn udp<'a>(d: &'a [u8], zone: &mut Zone) -> Option<Layer<'a>> {
+fn udp<'a>(d: &'a [u8], zone: &mut ZonePath) -> Option<Layer<'a>> {
     let u = tunnel::udp(d)?;
     if VXLAN_PORTS.contains(&u.dport) {
         let (vni, inner) = tunnel::vxlan(u.payload)?;
-        *zone = zone.with(IdKind::Vni, vni);
+        zone.push(IdKind::Vni, vni);
         return Some(Layer::Ether(inner));
     }
     if u.dport == GENEVE_PORT {
         let g = tunnel::geneve(u.payload)?;
-        *zone = zone.with(IdKind::Vni, g.vni);
+        zone.push(IdKind::Vni, g.vni);
         return Some(match g.protocol {
             TEB => Layer::Ether(g.payload),
             p => Layer::Type(p, g.payload),

@@ -267,6 +267,7 @@ fn documented_session(base: i64) -> Session {
             sessions: Vec::new(),
         }],
         transfer_type: Some("A".into()),
+        segment: None,
     }
 }
 
@@ -327,6 +328,7 @@ fn failed_login_session(base: i64) -> Session {
             },
         ],
         transfer_type: None,
+        segment: None,
     }
 }
 
@@ -415,6 +417,7 @@ fn passive_upload_session(base: i64) -> Session {
             sessions: Vec::new(),
         }],
         transfer_type: Some("I".into()),
+        segment: None,
     }
 }
 
