@@ -539,7 +539,7 @@ fn gre<'a>(d: &'a [u8], zone: &mut ZonePath) -> Result<Layer<'a>, End<'a>> {
     let Some(g) = tunnel::gre(d) else {
         // Cut, or the deprecated routing field.
         return Err(match d.first() {
-            Some(f) if f & 0x40 != 0 => End::Unsupported(Cause::GreVersion(0)),
+            Some(f) if f & 0x40 != 0 => End::Unsupported(Cause::GreRouting),
             _ => End::Bad,
         });
     };
@@ -1702,6 +1702,11 @@ mod tests {
                 d.decode(&pkt(LinkType::ETHERNET, &f)),
                 Decoded::NotTcp
             ));
+            let f = outer(PROTO_GRE, &gre(0x4000, 0x0800, &[0, 0, 0, 0], &ip));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &f)),
+                Decoded::NotTcp
+            ));
             e3[10] = 0x08;
             e3[11] = 0;
             let f = outer(PROTO_GRE, &gre(0, 0x22eb, &[], &e3[..12]));
@@ -1720,12 +1725,13 @@ mod tests {
                 vec![
                     (Cause::GreProtocol(0x88b5), 2),
                     (Cause::GreVersion(1), 1),
+                    (Cause::GreRouting, 1),
                     (Cause::ErspanFrameType(2), 1),
                     (Cause::Truncated, 1),
                 ]
             );
             let st = d.stats();
-            assert_eq!((st.undecoded, st.not_tcp, st.undecodable), (5, 4, 1));
+            assert_eq!((st.undecoded, st.not_tcp, st.undecodable), (6, 5, 1));
         }
 
         #[test]

@@ -16,8 +16,10 @@ pub enum Cause {
     IpProtocol(u8),
     /// A GRE payload protocol the decoder does not follow.
     GreProtocol(u16),
-    /// GRE with a version other than 0 (1 is PPTP's enhanced GRE) or source routing.
+    /// GRE with a version other than 0 (1 is PPTP's enhanced GRE).
     GreVersion(u8),
+    /// GRE with the deprecated source routing field (RFC 1701).
+    GreRouting,
     /// A GENEVE payload protocol the decoder does not follow.
     GeneveProtocol(u16),
     /// A PPP network-layer protocol other than IPv4, IPv6 or MPLS.
@@ -42,6 +44,7 @@ impl fmt::Display for Cause {
             Cause::IpProtocol(n) => write!(f, "IP protocol {n}"),
             Cause::GreProtocol(n) => write!(f, "GRE protocol 0x{n:04x}"),
             Cause::GreVersion(n) => write!(f, "GRE version {n}"),
+            Cause::GreRouting => f.write_str("GRE source routing"),
             Cause::GeneveProtocol(n) => write!(f, "GENEVE protocol 0x{n:04x}"),
             Cause::PppProtocol(n) => write!(f, "PPP protocol 0x{n:04x}"),
             Cause::ErspanFrameType(n) => write!(f, "ERSPAN frame type {n}"),
