@@ -466,6 +466,13 @@ fn link_layer<'a>(lt: LinkType, d: &'a [u8]) -> Result<Layer<'a>, End<'a>> {
             Some((Family::Other, _)) => Err(End::NotTcp),
             None => Err(End::Bad),
         },
+        // PPP in HDLC-like framing may also hold Cisco HDLC frames (libpcap).
+        LinkType(LINKTYPE_PPP_HDLC) if matches!(d.first(), Some(0x0f | 0x8f)) => {
+            match link::cisco_hdlc(d) {
+                Some((et, rest)) => Ok(Layer::Type(et, rest)),
+                None => Err(End::Bad),
+            }
+        }
         LinkType(LINKTYPE_PPP | LINKTYPE_PPP_HDLC) => match link::ppp(d) {
             Some((p, rest)) => Ok(Layer::Ppp(p, rest)),
             None => Err(End::Bad),
@@ -1832,6 +1839,7 @@ mod tests {
             let mut h = vec![0x0f, 0x00, 0x08, 0x00];
             h.extend_from_slice(&ip);
             check_v4(&tcp_of(&mut d, LinkType(LINKTYPE_C_HDLC), &h), MSG);
+            check_v4(&tcp_of(&mut d, LinkType(LINKTYPE_PPP_HDLC), &h), MSG);
             let mut n = vec![2, 0, 0, 1, 8, 0, 10, 0, b'f', b't', b'p', 0];
             n.extend_from_slice(&((4 + ip.len()) as u16).to_le_bytes());
             n.extend_from_slice(&[9, 0]);

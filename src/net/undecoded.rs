@@ -10,7 +10,8 @@ pub const MAX_UNDECODED_CAUSES: usize = 32;
 pub enum Cause {
     /// A pcap link type the decoder does not know.
     LinkType(u32),
-    /// An ethertype that is neither IP nor a known encapsulation nor known not to carry TCP.
+    /// An ethertype (also a GENEVE payload protocol) that is neither IP nor a known
+    /// encapsulation nor known not to carry TCP.
     Ethertype(u16),
     /// An IP protocol that may carry TCP (ESP, L2TP, ...).
     IpProtocol(u8),
@@ -20,8 +21,6 @@ pub enum Cause {
     GreVersion(u8),
     /// GRE with the deprecated source routing field (RFC 1701).
     GreRouting,
-    /// A GENEVE payload protocol the decoder does not follow.
-    GeneveProtocol(u16),
     /// A PPP network-layer protocol other than IPv4, IPv6 or MPLS.
     PppProtocol(u16),
     /// An ERSPAN type III frame type other than Ethernet.
@@ -45,7 +44,6 @@ impl fmt::Display for Cause {
             Cause::GreProtocol(n) => write!(f, "GRE protocol 0x{n:04x}"),
             Cause::GreVersion(n) => write!(f, "GRE version {n}"),
             Cause::GreRouting => f.write_str("GRE source routing"),
-            Cause::GeneveProtocol(n) => write!(f, "GENEVE protocol 0x{n:04x}"),
             Cause::PppProtocol(n) => write!(f, "PPP protocol 0x{n:04x}"),
             Cause::ErspanFrameType(n) => write!(f, "ERSPAN frame type {n}"),
             Cause::NestedFragment => f.write_str("fragment inside a reassembled datagram"),
@@ -114,6 +112,45 @@ mod tests {
         let v = u.by_count();
         assert_eq!(v.len(), MAX_UNDECODED_CAUSES + 1);
         assert!(v.contains(&(Cause::Other, 70)));
+    }
+
+    /// Every cause's name is one the schema allows.
+    #[test]
+    fn names_match_the_schema() {
+        let all = [
+            Cause::LinkType(147),
+            Cause::Ethertype(0x88e5),
+            Cause::IpProtocol(50),
+            Cause::GreProtocol(0x88b5),
+            Cause::GreVersion(1),
+            Cause::GreRouting,
+            Cause::PppProtocol(0x002d),
+            Cause::ErspanFrameType(2),
+            Cause::NestedFragment,
+            Cause::TooDeep,
+            Cause::Truncated,
+            Cause::Other,
+        ];
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/ftptrace-1.schema.json")).unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        for c in all {
+            let doc = serde_json::json!({
+                "schema": "ftptrace/1", "sessions": [], "anomalies": [],
+                "stats": {"packets": 1, "bytes": 1, "tcp_connections": 0, "ftp_sessions": 0,
+                          "data_connections": 0, "unmatched_data_connections": 0,
+                          "capture_gaps": 0, "undecoded_packets": 1,
+                          "undecoded": [{"cause": c.to_string(), "packets": 1}]}
+            });
+            assert!(v.validate(&doc).is_ok(), "{c}");
+        }
+        let bad = serde_json::json!({
+            "schema": "ftptrace/1", "sessions": [], "anomalies": [],
+            "stats": {"packets": 1, "bytes": 1, "tcp_connections": 0, "ftp_sessions": 0,
+                      "data_connections": 0, "unmatched_data_connections": 0,
+                      "capture_gaps": 0, "undecoded": [{"cause": "GENEVE protocol 0x1234", "packets": 1}]}
+        });
+        assert!(v.validate(&bad).is_err());
     }
 
     #[test]
