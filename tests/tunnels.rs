@@ -164,6 +164,8 @@ fn vxlan_vnis_keep_equal_sessions_apart() {
         .map(|s| &s["segment"])
         .collect();
     assert_eq!(segs, [&json!("vni 100"), &json!("vni 200")]);
+    let (_, html, _) = run(&["analyze", "--format", "html", cap.to_str().unwrap()]);
+    assert!(html.contains(" · in <b>vni 200</b> · "));
     // Ignoring tunnel identities, the two copies are one control connection seen twice:
     // one session (its segments are duplicates of each other).
     let (v, _) = json_of(&cap, &["--ignore-tunnel-ids"]);
