@@ -278,14 +278,17 @@ impl Decoder {
     }
 }
 
-/// Untagged Ethernet carrying IPv4 or IPv6 (no extension header) carrying a whole TCP
-/// segment, or `None` (then [`walk`] decodes the packet from the start).
+/// Untagged Ethernet or Linux cooked capture carrying IPv4 or IPv6 (no extension header)
+/// carrying a whole TCP segment, or `None` (then [`walk`] decodes the packet from the
+/// start).
 #[inline(always)]
 fn plain(lt: LinkType, d: &[u8], missing: usize) -> Option<TcpSegment<'_>> {
-    if lt != LinkType::ETHERNET {
-        return None;
-    }
-    let (et, rest) = link::ethernet(d)?;
+    let (et, rest) = match lt {
+        LinkType::ETHERNET => link::ethernet(d)?,
+        LinkType::LINUX_SLL => link::sll(d)?,
+        LinkType::LINUX_SLL2 => link::sll2(d)?,
+        _ => return None,
+    };
     let p = match et {
         ETH_IPV4 => ipv4(rest, missing, true).ok()?,
         ETH_IPV6 => ipv6(rest, missing)?,
