@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use super::fasthash::FastState;
+
 /// Most identities a [`ZonePath`] keeps for naming (all are folded into the zone).
 pub const MAX_PATH_IDS: usize = 8;
 /// Most zones named in [`ZoneNames`]; later zones are still kept apart, but unnamed.
@@ -88,13 +90,19 @@ impl fmt::Display for ZonePath {
 /// Names of the zones seen ("vlan 100, vni 5000"), at most [`MAX_ZONE_NAMES`].
 #[derive(Debug, Default)]
 pub struct ZoneNames {
-    names: HashMap<Zone, String>,
+    names: HashMap<Zone, String, FastState>,
+    /// The zone noted last (packets come in runs of one tunnel: skips the lookup).
+    last: Zone,
 }
 
 impl ZoneNames {
     /// Remembers the name of `path`'s zone (the first time it is seen, within the bound).
     #[inline]
     pub fn note(&mut self, path: &ZonePath) {
+        if path.zone == self.last {
+            return;
+        }
+        self.last = path.zone;
         if path.zone != Zone::default()
             && self.names.len() < MAX_ZONE_NAMES
             && !self.names.contains_key(&path.zone)
