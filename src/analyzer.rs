@@ -15,6 +15,7 @@ use crate::net::tcp::{
     CloseKind, ConnId, ConnMeta, ConnSummary, Dir, Interest, TcpEvent, TcpHandler, TcpLimits,
     TcpTracker,
 };
+use crate::net::zone::{Zone, ZoneNames};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -32,6 +33,9 @@ pub struct Options {
     pub extract_limits: carve::Limits,
     /// How long a hole the receiver acknowledged waits for a reordered segment.
     pub reorder: ReorderWindow,
+    /// Ignore VLAN IDs and tunnel identities (VNI, GRE key, ERSPAN session) in flow keys:
+    /// for span setups that tag each direction of a connection differently.
+    pub ignore_tunnel_ids: bool,
 }
 
 /// Where finished sessions go as soon as they end (JSONL); `None` keeps them for the Report.
@@ -153,8 +157,9 @@ struct Ftp<'a> {
     /// Sessions whose reserved id had been given up early (a hold bound was hit).
     late_sessions: u64,
     roles: HashMap<ConnId, Role, FastState>,
-    /// Announced data-channel listeners → (session, setup).
-    expect: HashMap<SocketAddr, (u64, Setup), FastState>,
+    /// Announced data-channel listeners (in the control connection's segment) →
+    /// (session, setup).
+    expect: HashMap<(Zone, SocketAddr), (u64, Setup), FastState>,
     done: Vec<model::Session>,
     sink: Option<SessionSink<'a>>,
     conn_list: Vec<model::TcpConnection>,
@@ -180,6 +185,10 @@ struct Ftp<'a> {
     /// Passive listeners an FXP transfer was set up to (bounded by
     /// [`MAX_ANNOUNCED_HISTORY`]): another host connecting there is no hijack.
     fxp_listeners: std::collections::VecDeque<SocketAddr>,
+    /// Names of the VLAN / tunnel zones seen, filled by the decoder.
+    zone_names: ZoneNames,
+    /// Zone of each session whose control connection is in one (not the plain zone 0).
+    session_zones: HashMap<u64, Zone, FastState>,
 }
 
 /// A host pair in a fixed order (lower address first).
@@ -211,6 +220,9 @@ impl<'a> Ftp<'a> {
             (meta.server, meta.client)
         };
         let sess = Session::new(id, c, s, meta.start, self.digits, self.opts.show_passwords);
+        if meta.zone != Zone::default() {
+            self.session_zones.insert(id, meta.zone);
+        }
         self.sessions.insert(id, sess);
         if self.session_hosts.len() < MAX_SESSION_HOSTS {
             self.session_hosts
@@ -228,9 +240,9 @@ impl<'a> Ftp<'a> {
     }
 
     /// Look up an expectation for a connection to `listener`.
-    fn expectation(&self, listener: SocketAddr) -> Option<(u64, Setup)> {
+    fn expectation(&self, zone: Zone, listener: SocketAddr) -> Option<(u64, Setup)> {
         self.expect
-            .get(&listener)
+            .get(&(zone, listener))
             .copied()
             .filter(|(s, _)| self.sessions.contains_key(s))
     }
@@ -566,7 +578,7 @@ impl<'a> Ftp<'a> {
     }
 
     /// Register the setups a session announced since last time.
-    fn drain_setups(&mut self, id: u64) {
+    fn drain_setups(&mut self, id: u64, zone: Zone) {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
@@ -580,7 +592,7 @@ impl<'a> Ftp<'a> {
             if setup.names_other_host(client) {
                 // FXP: the passive listener another session of this client opened there.
                 let fxp = self
-                    .expectation(setup.listener)
+                    .expectation(zone, setup.listener)
                     .filter(|(sid, other)| *sid != id && other.mode == model::Mode::Passive)
                     .and_then(|(sid, _)| self.sessions.get(&sid))
                     .filter(|o| o.client.ip() == client.ip())
@@ -610,9 +622,9 @@ impl<'a> Ftp<'a> {
                     continue;
                 }
             }
-            self.expect.insert(setup.listener, (id, setup));
+            self.expect.insert((zone, setup.listener), (id, setup));
             if setup.listener != setup.announced {
-                self.expect.insert(setup.announced, (id, setup));
+                self.expect.insert((zone, setup.announced), (id, setup));
             }
         }
     }
@@ -698,6 +710,9 @@ impl<'a> Ftp<'a> {
         let s = self.sessions.remove(&id).expect("present");
         self.expect.retain(|_, (sid, _)| *sid != id);
         let mut m = s.into_model();
+        if let Some(z) = self.session_zones.remove(&id) {
+            m.segment = self.zone_names.get(z).map(str::to_string);
+        }
         if self.sink.is_some() {
             m.set_time_digits(self.digits);
             // Cross-session findings known by now that involve this session.
@@ -889,7 +904,7 @@ impl<'a> Ftp<'a> {
 impl<'a> TcpHandler for Ftp<'a> {
     fn on_open(&mut self, meta: &ConnMeta) -> (Interest, bool) {
         // A data connection some session announced?
-        if let Some((sid, setup)) = self.expectation(meta.server) {
+        if let Some((sid, setup)) = self.expectation(meta.zone, meta.server) {
             if setup.mode == model::Mode::Passive && !self.fxp_listeners.contains(&meta.server) {
                 if let Some(s) = self.sessions.get_mut(&sid) {
                     if meta.client.ip() != s.client.ip() {
@@ -901,7 +916,7 @@ impl<'a> TcpHandler for Ftp<'a> {
             return (Interest::Data, false);
         }
         if !meta.saw_syn {
-            if let Some((sid, setup)) = self.expectation(meta.client) {
+            if let Some((sid, setup)) = self.expectation(meta.zone, meta.client) {
                 self.new_data(meta, sid, Some(setup), true);
                 return (Interest::Data, true);
             }
@@ -955,7 +970,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                         }
                     }
                     if !s.new_setups.is_empty() {
-                        self.drain_setups(id);
+                        self.drain_setups(id, meta.zone);
                     }
                 }
                 Interest::Data
@@ -1034,7 +1049,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                     s.close = close;
                     s.control_closed = true;
                 }
-                self.drain_setups(session);
+                self.drain_setups(session, meta.zone);
                 self.login_failures(session);
                 self.maybe_finish(session, false);
             }
@@ -1307,8 +1322,10 @@ impl<'a> Analyzer<'a> {
                         None
                     }
                 });
+        let mut decoder = Decoder::new();
+        decoder.set_zones(!opts.ignore_tunnel_ids);
         Analyzer {
-            decoder: Decoder::new(),
+            decoder,
             tcp: TcpTracker::new(
                 TcpLimits {
                     reorder: opts.reorder,
@@ -1343,6 +1360,8 @@ impl<'a> Analyzer<'a> {
                 untied: Vec::new(),
                 undecided: 0,
                 fxp_listeners: std::collections::VecDeque::new(),
+                zone_names: ZoneNames::default(),
+                session_zones: HashMap::default(),
             },
         }
     }
@@ -1363,7 +1382,10 @@ impl<'a> Analyzer<'a> {
         let st = &mut self.ftp.stats;
         st.packets += 1;
         st.bytes += pkt.orig_len as u64;
-        match self.decoder.decode(pkt) {
+        match self
+            .decoder
+            .decode_named(pkt, Some(&mut self.ftp.zone_names))
+        {
             Decoded::Tcp(seg) => self.tcp.segment(pkt.ts, &seg, &mut self.ftp),
             Decoded::NotTcp => self.ftp.stats.non_tcp_packets += 1,
             Decoded::Fragment => {}
@@ -1464,6 +1486,17 @@ impl<'a> Analyzer<'a> {
                 sessions: Vec::new(),
             });
         }
+        f.stats.undecoded_packets = ds.undecoded;
+        f.stats.undecoded = self
+            .decoder
+            .undecoded()
+            .by_count()
+            .into_iter()
+            .map(|(cause, packets)| model::UndecodedCause {
+                cause: cause.to_string(),
+                packets,
+            })
+            .collect();
         let mut sessions = std::mem::take(&mut f.done);
         // Every time with the capture's final precision.
         let digits = f.digits;

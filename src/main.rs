@@ -137,6 +137,10 @@ struct Common {
     /// Capture time an acknowledged hole waits for a reordered segment, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = REORDER_WINDOW_TIME_NS as f64 / 1e6)]
     reorder_window_ms: f64,
+    /// Do not tell flows apart by VLAN ID or tunnel identity (VXLAN/GENEVE VNI, GRE key,
+    /// ERSPAN session): for span setups that tag each direction of a connection differently.
+    #[arg(long)]
+    ignore_tunnel_ids: bool,
 }
 
 fn main() -> ExitCode {
@@ -219,6 +223,7 @@ fn options(c: &Common) -> Options {
                 ..ReorderWindow::default()
             }
         },
+        ignore_tunnel_ids: c.ignore_tunnel_ids,
     }
 }
 
@@ -410,6 +415,9 @@ fn pump(
         pb.finish_and_clear();
     }
     let mut report = an.finish();
+    if let Some(note) = report::undecoded_note(&report) {
+        eprintln!("ftptrace: {note}");
+    }
     seen.borrow_mut()
         .extend(report.sessions.iter().map(|s| s.id));
     let missing = filter.missing_ids(&seen.borrow());

@@ -80,6 +80,19 @@ pub struct ExtractSummary {
     pub errors: Vec<String>,
 }
 
+/// Packets not decoded for one cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UndecodedCause {
+    /// "link type 147", "ethertype 0x88e5", "IP protocol 50", "GRE protocol 0x88bf",
+    /// "truncated", ...
+    pub cause: String,
+    pub packets: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Stats {
     pub packets: u64,
@@ -123,6 +136,14 @@ pub struct Stats {
     /// Acknowledged holes that no late segment filled within the reorder window
     /// (they became capture gaps).
     pub reorder_window_expiries: u64,
+    /// Packets that may hold TCP but were not decoded (an unknown link type, ethertype,
+    /// IP or tunnel protocol, cut headers): the capture is partly blind.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub undecoded_packets: u64,
+    /// Those packets by cause, most first (at most `net::undecoded::MAX_UNDECODED_CAUSES`
+    /// causes, then "other causes").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undecoded: Vec<UndecodedCause>,
 }
 
 /// Probes of FTP control ports: connection attempts that never carried a byte.
@@ -206,6 +227,10 @@ pub struct Session {
     /// Last TYPE argument in force at the end ("A", "I", ...), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer_type: Option<String>,
+    /// The VLAN IDs and tunnel identities the control connection travelled in, outer
+    /// first ("vlan 100, vni 5000"); absent when none (or `--ignore-tunnel-ids`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
 }
 
 impl Session {

@@ -1160,6 +1160,7 @@ impl Session {
             timeline: self.timeline,
             anomalies: self.anomalies,
             transfer_type: self.transfer_type,
+            segment: None,
         }
     }
 }

@@ -1,26 +1,38 @@
-//! Link-layer and IP decoding down to TCP segments, borrowing from the packet.
+//! Decoding a captured packet down to its TCP segment, through link layers, VLAN tags,
+//! tunnels and IP, borrowing from the packet.
 //!
-//! Link layers are decoded by hand with checked slices (Ethernet with any number of
-//! 802.1Q / 802.1ad / 0x9100 tags, Linux SLL and SLL2, BSD NULL and LOOP, raw IP); the
-//! IPv4, IPv6 and TCP headers are validated with etherparse's zero-copy header slices.
-//! Lengths come from the IP header, so Ethernet trailer padding never reaches the TCP
-//! payload, and a payload cut by the snap length is reported with its wire length.
-//! Fragments go to the bounded [`Defragmenter`](super::ipfrag::Defragmenter); nothing
-//! else allocates.
+//! The header parsers live in [`link`](super::link) and [`tunnel`](super::tunnel); this
+//! module chains them: each step looks at one header and says what comes next, at most
+//! [`MAX_LAYERS`] steps. IPv4, IPv6 and TCP headers are validated with etherparse's
+//! zero-copy header slices. Lengths come from the IP header, so Ethernet trailer padding
+//! never reaches the TCP payload, and a payload cut by the snap length is reported with its
+//! wire length. Fragments of datagrams that may hold TCP (TCP itself, or a tunnel) go to
+//! the bounded [`Defragmenter`](super::ipfrag::Defragmenter) and are decoded further once
+//! whole. VLAN IDs and tunnel identities are folded into the segment's [`Zone`]. Packets
+//! that may hold TCP but are not decoded are counted by [`Cause`]; nothing else allocates.
 
 use std::net::IpAddr;
 
 use etherparse::{Ipv4HeaderSlice, Ipv6HeaderSlice, TcpHeaderSlice};
 
 use super::ipfrag::{DefragLimits, Defragmenter, FragKey, FragOutcome};
+use super::link::{self, Family, MplsPayload};
+use super::tunnel::{self, GENEVE_PORT, GRE_ERSPAN_2, GRE_ERSPAN_3, TEB, VXLAN_PORTS};
+use super::undecoded::{Cause, Undecoded};
+use super::zone::{IdKind, Zone, ZoneNames, ZonePath};
 use super::{TcpFlags, TcpSegment};
 use crate::capture::{LinkType, Packet};
+
+/// Most header steps taken for one packet (a plain Ethernet/IPv4/TCP packet takes 4; each
+/// VLAN tag, MPLS stack and tunnel header takes one or two). Deeper packets are counted
+/// as [`Cause::TooDeep`].
+pub const MAX_LAYERS: usize = 32;
 
 /// Result of decoding one packet.
 #[derive(Debug)]
 pub enum Decoded<'a> {
     Tcp(TcpSegment<'a>),
-    /// IP but not TCP, or not IP at all (ARP, ...).
+    /// IP but not TCP, or not IP at all (ARP, ...), or not decoded (see the causes).
     NotTcp,
     /// An IP fragment swallowed by the defragmenter (the datagram is not complete yet).
     Fragment,
@@ -41,9 +53,12 @@ pub struct DecodeStats {
     pub undecodable: u64,
     /// Packets of a link type the decoder does not know (also counted in `not_tcp`).
     pub unknown_linktype: u64,
+    /// Packets that may hold TCP but were not decoded (also in `not_tcp` or
+    /// `undecodable`); by cause in [`Decoder::undecoded`].
+    pub undecoded: u64,
     /// TCP segments whose payload was cut by the snap length.
     pub truncated: u64,
-    /// IP fragments seen (of TCP datagrams).
+    /// IP fragments seen (of datagrams that may hold TCP).
     pub fragments: u64,
     /// Datagrams reassembled from fragments.
     pub reassembled: u64,
@@ -64,6 +79,9 @@ pub struct Decoder {
     stats: DecodeStats,
     /// Fragments cut by the snap length (never handed to the defragmenter).
     frag_cut: u64,
+    undecoded: Undecoded,
+    /// Fold VLAN IDs and tunnel identities into the segments' zones.
+    zones: bool,
 }
 
 impl Default for Decoder {
@@ -74,12 +92,31 @@ impl Default for Decoder {
 
 const ETH_IPV4: u16 = 0x0800;
 const ETH_IPV6: u16 = 0x86dd;
+const ETH_MPLS: u16 = 0x8847;
+const ETH_MPLS_MULTICAST: u16 = 0x8848;
+const ETH_PPPOE_SESSION: u16 = 0x8864;
+const PROTO_IPIP: u8 = 4;
 const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
+const PROTO_IPV6: u8 = 41;
+const PROTO_GRE: u8 = 47;
+const PROTO_MPLS: u8 = 137;
 const V6_HOP_BY_HOP: u8 = 0;
 const V6_ROUTING: u8 = 43;
 const V6_FRAGMENT: u8 = 44;
 const V6_AUTH: u8 = 51;
 const V6_DEST_OPTS: u8 = 60;
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
+const PPP_MPLS: u16 = 0x0281;
+const PPP_MPLS_MULTICAST: u16 = 0x0283;
+
+/// Link types beyond the ones [`LinkType`] names.
+const LINKTYPE_PPP: u32 = 9;
+const LINKTYPE_PPP_HDLC: u32 = 50;
+const LINKTYPE_PPP_ETHER: u32 = 51;
+const LINKTYPE_C_HDLC: u32 = 104;
+const LINKTYPE_NFLOG: u32 = 239;
 
 impl Decoder {
     pub fn new() -> Self {
@@ -92,7 +129,15 @@ impl Decoder {
             defrag: Defragmenter::with_limits(limits),
             stats: DecodeStats::default(),
             frag_cut: 0,
+            undecoded: Undecoded::default(),
+            zones: true,
         }
+    }
+
+    /// Whether VLAN IDs and tunnel identities tell flows apart (the default). Off, every
+    /// segment has the zone 0: for span setups that tag each direction differently.
+    pub fn set_zones(&mut self, on: bool) {
+        self.zones = on;
     }
 
     /// Counters so far.
@@ -109,6 +154,11 @@ impl Decoder {
         }
     }
 
+    /// Packets that may hold TCP but were not decoded, by cause.
+    pub fn undecoded(&self) -> &Undecoded {
+        &self.undecoded
+    }
+
     /// Incomplete datagrams waiting for fragments.
     pub fn fragments_in_flight(&self) -> usize {
         self.defrag.in_flight()
@@ -122,95 +172,173 @@ impl Decoder {
     /// Decode one packet. The returned segment borrows from `pkt.data` or from the
     /// decoder's defragmentation buffer.
     pub fn decode<'a>(&'a mut self, pkt: &Packet<'a>) -> Decoded<'a> {
+        self.decode_named(pkt, None)
+    }
+
+    /// [`Decoder::decode`] that also names, in `names`, the zones of the segments it
+    /// returns ("vlan 100, vni 5000").
+    pub fn decode_named<'a>(
+        &'a mut self,
+        pkt: &Packet<'a>,
+        names: Option<&mut ZoneNames>,
+    ) -> Decoded<'a> {
         self.stats.packets += 1;
         self.defrag.tick(pkt.ts);
         // Bytes the snap length cut off: only used when an IP length field is 0 (TSO).
         let missing = (pkt.orig_len as usize).saturating_sub(pkt.data.len());
-        let l3 = match link(pkt.linktype, pkt.data) {
-            Net::V4(d) => ipv4(d, missing),
-            Net::V6(d) => ipv6(d, missing),
-            Net::Other => L3::NotTcp,
-            Net::Unknown => {
-                self.stats.unknown_linktype += 1;
-                L3::NotTcp
+        // The common case first, at the cost it had before tunnels were decoded.
+        if let Some(seg) = plain(pkt.linktype, pkt.data, missing) {
+            self.stats.tcp += 1;
+            if seg.payload.len() < seg.wire_len as usize {
+                self.stats.truncated += 1;
             }
-            Net::Bad => L3::Bad,
-        };
-        match l3 {
-            L3::Tcp(seg) => self.tcp(seg),
-            L3::NotTcp => {
-                self.stats.not_tcp += 1;
-                Decoded::NotTcp
-            }
-            L3::Bad => {
-                self.stats.undecodable += 1;
-                Decoded::Undecodable
-            }
-            L3::FragCut => {
-                self.frag_cut += 1;
-                self.stats.undecodable += 1;
-                Decoded::Undecodable
-            }
-            L3::Frag {
+            return Decoded::Tcp(seg);
+        }
+        let mut zone = ZonePath::default();
+        let end = walk(
+            Layer::Link(pkt.linktype, pkt.data),
+            missing,
+            &mut zone,
+            true,
+        );
+        let end = match end {
+            End::Frag {
                 key,
                 offset,
                 more,
                 data,
             } => match self.defrag.insert(pkt.ts, key, offset, more, data) {
-                FragOutcome::Pending | FragOutcome::Discarded => Decoded::Fragment,
+                FragOutcome::Pending | FragOutcome::Discarded => return Decoded::Fragment,
                 FragOutcome::Complete => {
                     let buf = self.defrag.completed();
-                    let l4 = match key.src {
-                        IpAddr::V4(_) => tcp(key.src, key.dst, buf, buf.len()),
-                        IpAddr::V6(_) => ipv6_chain(key.src, key.dst, key.proto, buf, buf.len()),
+                    let p = IpPayload {
+                        src: key.src,
+                        dst: key.dst,
+                        proto: key.proto,
+                        avail: buf,
+                        declared: buf.len(),
                     };
-                    match l4 {
-                        L3::Tcp(seg) => {
-                            self.stats.tcp += 1;
-                            if seg.payload.len() < seg.wire_len as usize {
-                                self.stats.truncated += 1;
-                            }
-                            Decoded::Tcp(seg)
-                        }
-                        L3::NotTcp => {
-                            self.stats.not_tcp += 1;
-                            Decoded::NotTcp
-                        }
-                        // A fragment header inside a reassembled datagram, or broken headers.
-                        _ => {
-                            self.stats.undecodable += 1;
-                            Decoded::Undecodable
-                        }
-                    }
+                    let layer = match key.src {
+                        IpAddr::V4(_) => Layer::Payload(p),
+                        IpAddr::V6(_) => Layer::Chain(p),
+                    };
+                    walk(layer, 0, &mut zone, false)
                 }
             },
+            e => e,
+        };
+        match end {
+            End::Tcp(mut seg) => {
+                self.stats.tcp += 1;
+                if seg.payload.len() < seg.wire_len as usize {
+                    self.stats.truncated += 1;
+                }
+                if self.zones {
+                    seg.zone = zone.zone;
+                    if let Some(n) = names {
+                        n.note(&zone);
+                    }
+                }
+                Decoded::Tcp(seg)
+            }
+            End::NotTcp => {
+                self.stats.not_tcp += 1;
+                Decoded::NotTcp
+            }
+            End::Unsupported(cause) => {
+                if let Cause::LinkType(_) = cause {
+                    self.stats.unknown_linktype += 1;
+                }
+                self.stats.not_tcp += 1;
+                self.stats.undecoded += 1;
+                self.undecoded.add(cause);
+                Decoded::NotTcp
+            }
+            End::Bad => {
+                self.stats.undecodable += 1;
+                self.stats.undecoded += 1;
+                self.undecoded.add(Cause::Truncated);
+                Decoded::Undecodable
+            }
+            End::FragCut => {
+                self.frag_cut += 1;
+                self.stats.undecodable += 1;
+                self.stats.undecoded += 1;
+                self.undecoded.add(Cause::Truncated);
+                Decoded::Undecodable
+            }
+            // Never: fragments inside a reassembled datagram end as NestedFragment.
+            End::Frag { .. } => {
+                self.stats.not_tcp += 1;
+                self.stats.undecoded += 1;
+                self.undecoded.add(Cause::NestedFragment);
+                Decoded::NotTcp
+            }
         }
-    }
-
-    #[inline]
-    fn tcp<'a>(&mut self, seg: TcpSegment<'a>) -> Decoded<'a> {
-        self.stats.tcp += 1;
-        if seg.payload.len() < seg.wire_len as usize {
-            self.stats.truncated += 1;
-        }
-        Decoded::Tcp(seg)
     }
 }
 
-/// What the link layer carries.
-enum Net<'a> {
+/// Untagged Ethernet or Linux cooked capture carrying IPv4 or IPv6 (no extension header)
+/// carrying a whole TCP segment, or `None` (then [`walk`] decodes the packet from the
+/// start).
+#[inline(always)]
+fn plain(lt: LinkType, d: &[u8], missing: usize) -> Option<TcpSegment<'_>> {
+    let (et, rest) = match lt {
+        LinkType::ETHERNET => link::ethernet(d)?,
+        LinkType::LINUX_SLL => link::sll(d)?,
+        LinkType::LINUX_SLL2 => link::sll2(d)?,
+        _ => return None,
+    };
+    let p = match et {
+        ETH_IPV4 => ipv4(rest, missing, true).ok()?,
+        ETH_IPV6 => ipv6(rest, missing)?,
+        _ => return None,
+    };
+    if p.proto != PROTO_TCP {
+        return None;
+    }
+    match tcp(p.src, p.dst, p.avail, p.declared) {
+        End::Tcp(seg) => Some(seg),
+        _ => None,
+    }
+}
+
+/// The transport payload of an IP datagram.
+#[derive(Clone, Copy)]
+struct IpPayload<'a> {
+    src: IpAddr,
+    dst: IpAddr,
+    /// IPv4 protocol, or the IPv6 next header (extension headers not yet walked for
+    /// [`Layer::Chain`]).
+    proto: u8,
+    /// The captured part of the payload.
+    avail: &'a [u8],
+    /// The payload's length on the wire.
+    declared: usize,
+}
+
+/// The header a decoding step looks at.
+enum Layer<'a> {
+    /// A whole captured frame of a link type.
+    Link(LinkType, &'a [u8]),
+    /// An Ethernet frame from its destination address.
+    Ether(&'a [u8]),
+    /// The payload of an ethertype.
+    Type(u16, &'a [u8]),
+    /// The payload of a PPP protocol.
+    Ppp(u16, &'a [u8]),
+    /// An MPLS label stack.
+    Mpls(&'a [u8]),
     V4(&'a [u8]),
     V6(&'a [u8]),
-    /// A known link type carrying something other than IP.
-    Other,
-    /// A link type the decoder does not handle.
-    Unknown,
-    /// The link header is cut.
-    Bad,
+    /// IPv6 extension headers to walk before the transport payload.
+    Chain(IpPayload<'a>),
+    /// A transport payload to dispatch on its protocol.
+    Payload(IpPayload<'a>),
 }
 
-/// What the IP layer carries.
-enum L3<'a> {
+/// Where decoding ends.
+enum End<'a> {
     Tcp(TcpSegment<'a>),
     /// A fragment of a datagram that may carry TCP, complete as captured.
     Frag {
@@ -221,91 +349,277 @@ enum L3<'a> {
     },
     /// A fragment cut by the snap length: unusable.
     FragCut,
+    /// Cannot hold TCP (ARP, ICMP, UDP that is no tunnel, ...).
     NotTcp,
+    /// May hold TCP but is not decoded.
+    Unsupported(Cause),
+    /// Cut or malformed headers.
     Bad,
 }
 
+/// Follows the headers from `layer` down to TCP (or to where decoding ends), folding
+/// VLAN IDs and tunnel identities into `zone`. `frag` is false inside a datagram that was
+/// itself reassembled (its fragments cannot go to the defragmenter again).
 #[inline]
-fn be16(d: &[u8], off: usize) -> Option<u16> {
-    match d.get(off..off.checked_add(2)?)? {
-        &[a, b] => Some(u16::from_be_bytes([a, b])),
-        _ => None,
+fn walk<'a>(mut layer: Layer<'a>, missing: usize, zone: &mut ZonePath, frag: bool) -> End<'a> {
+    for _ in 0..MAX_LAYERS {
+        layer = match layer {
+            Layer::Link(lt, d) => match link_layer(lt, d) {
+                Ok(l) => l,
+                Err(e) => return e,
+            },
+            Layer::Ether(d) => match link::ethernet(d) {
+                // 802.3 length field: LLC (STP, CDP, ...), no IP.
+                Some((et, _)) if et < 0x0600 => return End::NotTcp,
+                Some((et, rest)) => Layer::Type(et, rest),
+                None => return End::Bad,
+            },
+            Layer::Type(et, d) => match et {
+                ETH_IPV4 => Layer::V4(d),
+                ETH_IPV6 => Layer::V6(d),
+                et if link::is_vlan(et) => match link::vlan(d) {
+                    Some(t) => {
+                        zone.push(IdKind::Vlan, u32::from(t.vid));
+                        Layer::Type(t.ethertype, t.payload)
+                    }
+                    None => return End::Bad,
+                },
+                ETH_MPLS | ETH_MPLS_MULTICAST => Layer::Mpls(d),
+                ETH_PPPOE_SESSION => match link::pppoe_session(d) {
+                    Some(p) => Layer::Ppp(p.protocol, p.payload),
+                    None => return End::Bad,
+                },
+                TEB => Layer::Ether(d),
+                et if ethertype_without_tcp(et) => return End::NotTcp,
+                et => return End::Unsupported(Cause::Ethertype(et)),
+            },
+            Layer::Ppp(p, d) => match p {
+                PPP_IPV4 => Layer::V4(d),
+                PPP_IPV6 => Layer::V6(d),
+                PPP_MPLS | PPP_MPLS_MULTICAST => Layer::Mpls(d),
+                // Link and network control protocols (LCP, IPCP, PAP, CHAP, ...).
+                p if p >= 0x8000 => return End::NotTcp,
+                p => return End::Unsupported(Cause::PppProtocol(p)),
+            },
+            Layer::Mpls(d) => match link::mpls(d) {
+                Some(MplsPayload::Ipv4(d)) => Layer::V4(d),
+                Some(MplsPayload::Ipv6(d)) => Layer::V6(d),
+                Some(MplsPayload::Ethernet(d)) => Layer::Ether(d),
+                Some(MplsPayload::Channel) => return End::NotTcp,
+                None => return End::Bad,
+            },
+            Layer::V4(d) => match ipv4(d, missing, frag) {
+                Ok(p) => Layer::Payload(p),
+                Err(e) => return e,
+            },
+            Layer::V6(d) => match ipv6(d, missing) {
+                Some(p) => Layer::Chain(p),
+                None => return End::Bad,
+            },
+            Layer::Chain(p) => match ipv6_chain(p, frag) {
+                Ok(p) => Layer::Payload(p),
+                Err(e) => return e,
+            },
+            Layer::Payload(p) => match p.proto {
+                PROTO_TCP => return tcp(p.src, p.dst, p.avail, p.declared),
+                PROTO_IPIP => Layer::V4(p.avail),
+                PROTO_IPV6 => Layer::V6(p.avail),
+                PROTO_MPLS => Layer::Mpls(p.avail),
+                PROTO_GRE => match gre(p.avail, zone) {
+                    Ok(l) => l,
+                    Err(e) => return e,
+                },
+                PROTO_UDP => match udp(p.avail, zone) {
+                    Some(l) => l,
+                    None => return End::NotTcp,
+                },
+                proto if ip_protocol_without_tcp(proto) => return End::NotTcp,
+                proto => return End::Unsupported(Cause::IpProtocol(proto)),
+            },
+        };
     }
+    End::Unsupported(Cause::TooDeep)
 }
 
+/// The first layer inside a frame of link type `lt`.
 #[inline]
-fn word32(d: &[u8], off: usize) -> Option<[u8; 4]> {
-    d.get(off..off.checked_add(4)?)?.try_into().ok()
-}
-
-#[inline]
-fn link(lt: LinkType, d: &[u8]) -> Net<'_> {
+fn link_layer<'a>(lt: LinkType, d: &'a [u8]) -> Result<Layer<'a>, End<'a>> {
+    let typed = |h: Option<(u16, &'a [u8])>| match h {
+        // The SLL protocol field below 0x0600 names a non-Ethernet payload (802.2, CAN, ...).
+        Some((et, _)) if et < 0x0600 => Err(End::NotTcp),
+        Some((et, rest)) => Ok(Layer::Type(et, rest)),
+        None => Err(End::Bad),
+    };
+    let by_nibble = |d: &'a [u8]| match d.first() {
+        Some(b) if b >> 4 == 4 => Ok(Layer::V4(d)),
+        Some(b) if b >> 4 == 6 => Ok(Layer::V6(d)),
+        Some(_) => Err(End::NotTcp),
+        None => Err(End::Bad),
+    };
     match lt {
-        LinkType::ETHERNET => match be16(d, 12) {
-            Some(et) => ethertype(et, d, 14),
-            None => Net::Bad,
+        LinkType::ETHERNET => Ok(Layer::Ether(d)),
+        LinkType::LINUX_SLL => typed(link::sll(d)),
+        LinkType::LINUX_SLL2 => typed(link::sll2(d)),
+        LinkType::RAW | LinkType::RAW_OLD1 | LinkType::RAW_OLD2 => by_nibble(d),
+        LinkType::IPV4 => Ok(Layer::V4(d)),
+        LinkType::IPV6 => Ok(Layer::V6(d)),
+        LinkType::NULL | LinkType::LOOP => match link::null_loop(lt == LinkType::NULL, d) {
+            Some((Family::Ipv4, rest)) => Ok(Layer::V4(rest)),
+            Some((Family::Ipv6, rest)) => Ok(Layer::V6(rest)),
+            Some((Family::Other, _)) => Err(End::NotTcp),
+            None => Err(End::Bad),
         },
-        LinkType::LINUX_SLL => match be16(d, 14) {
-            Some(et) => ethertype(et, d, 16),
-            None => Net::Bad,
-        },
-        LinkType::LINUX_SLL2 => match (be16(d, 0), d.len() >= 20) {
-            (Some(et), true) => ethertype(et, d, 20),
-            _ => Net::Bad,
-        },
-        LinkType::RAW | LinkType::RAW_OLD1 | LinkType::RAW_OLD2 => match d.first() {
-            Some(b) if b >> 4 == 4 => Net::V4(d),
-            Some(b) if b >> 4 == 6 => Net::V6(d),
-            Some(_) => Net::Other,
-            None => Net::Bad,
-        },
-        LinkType::IPV4 => Net::V4(d),
-        LinkType::IPV6 => Net::V6(d),
-        LinkType::NULL | LinkType::LOOP => {
-            let Some(w) = word32(d, 0) else {
-                return Net::Bad;
-            };
-            let be = u32::from_be_bytes(w);
-            // NULL is in the capturing host's byte order: accept either.
-            let le = if lt == LinkType::NULL {
-                u32::from_le_bytes(w)
-            } else {
-                be
-            };
-            let rest = d.get(4..).unwrap_or(&[]);
-            match (be, le) {
-                (2, _) | (_, 2) => Net::V4(rest),
-                (24 | 28 | 30, _) | (_, 24 | 28 | 30) => Net::V6(rest),
-                _ => Net::Other,
+        // PPP in HDLC-like framing may also hold Cisco HDLC frames (libpcap).
+        LinkType(LINKTYPE_PPP_HDLC) if matches!(d.first(), Some(0x0f | 0x8f)) => {
+            match link::cisco_hdlc(d) {
+                Some((et, rest)) => Ok(Layer::Type(et, rest)),
+                None => Err(End::Bad),
             }
         }
-        _ => Net::Unknown,
+        LinkType(LINKTYPE_PPP | LINKTYPE_PPP_HDLC) => match link::ppp(d) {
+            Some((p, rest)) => Ok(Layer::Ppp(p, rest)),
+            None => Err(End::Bad),
+        },
+        LinkType(LINKTYPE_PPP_ETHER) => Ok(Layer::Type(ETH_PPPOE_SESSION, d)),
+        LinkType(LINKTYPE_C_HDLC) => match link::cisco_hdlc(d) {
+            Some((et, rest)) => Ok(Layer::Type(et, rest)),
+            None => Err(End::Bad),
+        },
+        LinkType(LINKTYPE_NFLOG) => match link::nflog(d) {
+            Some((2, p)) => Ok(Layer::V4(p)),
+            Some((10, p)) => Ok(Layer::V6(p)),
+            Some((_, p)) => by_nibble(p),
+            None => Err(End::Bad),
+        },
+        LinkType(n) => Err(End::Unsupported(Cause::LinkType(n))),
     }
 }
 
-/// Follows VLAN tags from `et` (whose payload starts at `off`) to IPv4 / IPv6.
+/// Ethertypes known not to carry TCP (not a blind spot when seen).
 #[inline]
-fn ethertype(mut et: u16, d: &[u8], mut off: usize) -> Net<'_> {
-    while matches!(et, 0x8100 | 0x88a8 | 0x9100) {
-        // Tag: 2 bytes TCI, 2 bytes inner type.
-        match be16(d, off + 2) {
-            Some(inner) => et = inner,
-            None => return Net::Bad,
+fn ethertype_without_tcp(et: u16) -> bool {
+    matches!(
+        et,
+        0x0806 // ARP
+            | 0x8035 // RARP, Cisco SLARP
+            | 0x2000 // CDP (Cisco HDLC)
+            | 0x809b // AppleTalk
+            | 0x80f3 // AARP
+            | 0x8137 // IPX
+            | 0x8808 // Ethernet flow control
+            | 0x8809 // slow protocols (LACP)
+            | 0x8863 // PPPoE discovery
+            | 0x888e // 802.1X
+            | 0x8892 // PROFINET
+            | 0x88a4 // EtherCAT
+            | 0x88b8 // GOOSE
+            | 0x88ba // sampled values
+            | 0x88cc // LLDP
+            | 0x88e1 // HomePlug
+            | 0x88e3 // MRP
+            | 0x88f7 // PTP
+            | 0x8902 // CFM
+            | 0x8906 // FCoE
+            | 0x8914 // FIP
+            | 0x9000 // loopback
+    )
+}
+
+/// IP protocols known not to carry TCP.
+#[inline]
+fn ip_protocol_without_tcp(p: u8) -> bool {
+    matches!(
+        p,
+        1 // ICMP
+            | 2 // IGMP
+            | 58 // ICMPv6
+            | 59 // no next header
+            | 88 // EIGRP
+            | 89 // OSPF
+            | 103 // PIM
+            | 112 // VRRP
+            | 132 // SCTP
+            | 136 // UDP-Lite
+    )
+}
+
+/// A GRE header and what it carries.
+#[inline]
+fn gre<'a>(d: &'a [u8], zone: &mut ZonePath) -> Result<Layer<'a>, End<'a>> {
+    let Some(g) = tunnel::gre(d) else {
+        // Cut, or the deprecated routing field.
+        return Err(match d.first() {
+            Some(f) if f & 0x40 != 0 => End::Unsupported(Cause::GreRouting),
+            _ => End::Bad,
+        });
+    };
+    if g.version != 0 {
+        return Err(End::Unsupported(Cause::GreVersion(g.version)));
+    }
+    if let Some(k) = g.key {
+        zone.push(IdKind::GreKey, k);
+    }
+    match g.protocol {
+        GRE_ERSPAN_2 if g.seq.is_some() => erspan(tunnel::erspan2(g.payload), zone),
+        // ERSPAN type I: no header, the mirrored frame right away.
+        GRE_ERSPAN_2 => Ok(Layer::Ether(g.payload)),
+        GRE_ERSPAN_3 => erspan(tunnel::erspan3(g.payload), zone),
+        TEB => Ok(Layer::Ether(g.payload)),
+        ETH_IPV4 | ETH_IPV6 | ETH_MPLS | ETH_MPLS_MULTICAST | ETH_PPPOE_SESSION => {
+            Ok(Layer::Type(g.protocol, g.payload))
         }
-        off += 4;
-    }
-    let rest = d.get(off..).unwrap_or(&[]);
-    match et {
-        ETH_IPV4 => Net::V4(rest),
-        ETH_IPV6 => Net::V6(rest),
-        _ => Net::Other,
+        p if link::is_vlan(p) => Ok(Layer::Type(p, g.payload)),
+        p if ethertype_without_tcp(p) => Err(End::NotTcp),
+        p => Err(End::Unsupported(Cause::GreProtocol(p))),
     }
 }
 
 #[inline]
-fn ipv4(d: &[u8], missing: usize) -> L3<'_> {
+fn erspan<'a>(e: Option<tunnel::Erspan<'a>>, zone: &mut ZonePath) -> Result<Layer<'a>, End<'a>> {
+    match e {
+        Some(e) if e.frame_type == 0 => {
+            zone.push(IdKind::ErspanSession, u32::from(e.session));
+            Ok(Layer::Ether(e.payload))
+        }
+        Some(e) => Err(End::Unsupported(Cause::ErspanFrameType(e.frame_type))),
+        None => Err(End::Bad),
+    }
+}
+
+/// A UDP datagram: a VXLAN or GENEVE tunnel by destination port, else `None` (UDP
+/// itself carries no TCP).
+#[inline]
+fn udp<'a>(d: &'a [u8], zone: &mut ZonePath) -> Option<Layer<'a>> {
+    let u = tunnel::udp(d)?;
+    if VXLAN_PORTS.contains(&u.dport) {
+        let (vni, inner) = tunnel::vxlan(u.payload)?;
+        zone.push(IdKind::Vni, vni);
+        return Some(Layer::Ether(inner));
+    }
+    if u.dport == GENEVE_PORT {
+        let g = tunnel::geneve(u.payload)?;
+        zone.push(IdKind::Vni, g.vni);
+        return Some(match g.protocol {
+            TEB => Layer::Ether(g.payload),
+            p => Layer::Type(p, g.payload),
+        });
+    }
+    None
+}
+
+/// Transport protocols whose fragments are worth reassembling (they may hold TCP).
+#[inline]
+fn may_hold_tcp(proto: u8) -> bool {
+    matches!(
+        proto,
+        PROTO_TCP | PROTO_UDP | PROTO_GRE | PROTO_IPIP | PROTO_IPV6 | PROTO_MPLS
+    )
+}
+
+#[inline]
+fn ipv4(d: &[u8], missing: usize, frag: bool) -> Result<IpPayload<'_>, End<'_>> {
     let Ok(h) = Ipv4HeaderSlice::from_slice(d) else {
-        return L3::Bad;
+        return Err(End::Bad);
     };
     let hlen = h.slice().len();
     let total = match h.total_len() {
@@ -314,11 +628,9 @@ fn ipv4(d: &[u8], missing: usize) -> L3<'_> {
         t => usize::from(t),
     };
     if total < hlen {
-        return L3::Bad;
+        return Err(End::Bad);
     }
-    if h.protocol().0 != PROTO_TCP {
-        return L3::NotTcp;
-    }
+    let proto = h.protocol().0;
     let declared = total - hlen;
     let avail = d.get(hlen..total.min(d.len())).unwrap_or(&[]);
     let src = IpAddr::V4(h.source_addr());
@@ -326,30 +638,40 @@ fn ipv4(d: &[u8], missing: usize) -> L3<'_> {
     let offset = u32::from(h.fragments_offset().byte_offset());
     let more = h.more_fragments();
     if offset != 0 || more {
+        if !may_hold_tcp(proto) {
+            return Err(End::NotTcp);
+        }
+        if !frag {
+            return Err(End::Unsupported(Cause::NestedFragment));
+        }
         if avail.len() < declared {
-            return L3::FragCut;
+            return Err(End::FragCut);
         }
         let key = FragKey {
             src,
             dst,
-            proto: PROTO_TCP,
+            proto,
             id: u32::from(h.identification()),
         };
-        return L3::Frag {
+        return Err(End::Frag {
             key,
             offset,
             more,
             data: avail,
-        };
+        });
     }
-    tcp(src, dst, avail, declared)
+    Ok(IpPayload {
+        src,
+        dst,
+        proto,
+        avail,
+        declared,
+    })
 }
 
 #[inline]
-fn ipv6(d: &[u8], missing: usize) -> L3<'_> {
-    let Ok(h) = Ipv6HeaderSlice::from_slice(d) else {
-        return L3::Bad;
-    };
+fn ipv6(d: &[u8], missing: usize) -> Option<IpPayload<'_>> {
+    let h = Ipv6HeaderSlice::from_slice(d).ok()?;
     let hlen = h.slice().len();
     let declared = match h.payload_length() {
         // Jumbogram or segmentation offload: take what the frame holds.
@@ -357,26 +679,31 @@ fn ipv6(d: &[u8], missing: usize) -> L3<'_> {
         p => usize::from(p),
     };
     let end = hlen.saturating_add(declared).min(d.len());
-    let avail = d.get(hlen..end).unwrap_or(&[]);
-    let src = IpAddr::V6(h.source_addr());
-    let dst = IpAddr::V6(h.destination_addr());
-    ipv6_chain(src, dst, h.next_header().0, avail, declared)
+    Some(IpPayload {
+        src: IpAddr::V6(h.source_addr()),
+        dst: IpAddr::V6(h.destination_addr()),
+        proto: h.next_header().0,
+        avail: d.get(hlen..end).unwrap_or(&[]),
+        declared,
+    })
 }
 
-/// Walks IPv6 extension headers from `next` over `avail` (the captured part of
-/// `declared` bytes) down to TCP.
-fn ipv6_chain(src: IpAddr, dst: IpAddr, mut next: u8, avail: &[u8], declared: usize) -> L3<'_> {
+/// Walks IPv6 extension headers from `p.proto` down to the transport payload.
+fn ipv6_chain(p: IpPayload<'_>, frag: bool) -> Result<IpPayload<'_>, End<'_>> {
+    let IpPayload {
+        src,
+        dst,
+        proto: mut next,
+        avail,
+        declared,
+    } = p;
     let mut off = 0usize;
     // Every extension header takes at least 8 bytes, so this ends.
     loop {
         match next {
-            PROTO_TCP => {
-                let rest = avail.get(off..).unwrap_or(&[]);
-                return tcp(src, dst, rest, declared.saturating_sub(off));
-            }
             V6_HOP_BY_HOP | V6_ROUTING | V6_DEST_OPTS | V6_AUTH => {
                 let (Some(&nh), Some(&l)) = (avail.get(off), avail.get(off + 1)) else {
-                    return L3::Bad;
+                    return Err(End::Bad);
                 };
                 let len = if next == V6_AUTH {
                     (usize::from(l) + 2) * 4
@@ -384,17 +711,17 @@ fn ipv6_chain(src: IpAddr, dst: IpAddr, mut next: u8, avail: &[u8], declared: us
                     (usize::from(l) + 1) * 8
                 };
                 if off + len > avail.len() {
-                    return L3::Bad;
+                    return Err(End::Bad);
                 }
                 next = nh;
                 off += len;
             }
             V6_FRAGMENT => {
                 let Some(f) = avail.get(off..off + 8) else {
-                    return L3::Bad;
+                    return Err(End::Bad);
                 };
                 let Ok::<[u8; 8], _>(f) = f.try_into() else {
-                    return L3::Bad;
+                    return Err(End::Bad);
                 };
                 off += 8;
                 let fo = u16::from_be_bytes([f[2], f[3]]);
@@ -405,27 +732,38 @@ fn ipv6_chain(src: IpAddr, dst: IpAddr, mut next: u8, avail: &[u8], declared: us
                     next = f[0];
                     continue;
                 }
-                if !matches!(f[0], PROTO_TCP | V6_DEST_OPTS | V6_ROUTING | V6_AUTH) {
-                    return L3::NotTcp;
+                if !may_hold_tcp(f[0]) && !matches!(f[0], V6_DEST_OPTS | V6_ROUTING | V6_AUTH) {
+                    return Err(End::NotTcp);
                 }
                 let data = avail.get(off..).unwrap_or(&[]);
-                if data.len() < declared.saturating_sub(off) {
-                    return L3::FragCut;
-                }
                 let key = FragKey {
                     src,
                     dst,
                     proto: f[0],
                     id: u32::from_be_bytes([f[4], f[5], f[6], f[7]]),
                 };
-                return L3::Frag {
+                if !frag {
+                    return Err(End::Unsupported(Cause::NestedFragment));
+                }
+                if data.len() < declared.saturating_sub(off) {
+                    return Err(End::FragCut);
+                }
+                return Err(End::Frag {
                     key,
                     offset,
                     more,
                     data,
-                };
+                });
             }
-            _ => return L3::NotTcp,
+            proto => {
+                return Ok(IpPayload {
+                    src,
+                    dst,
+                    proto,
+                    avail: avail.get(off..).unwrap_or(&[]),
+                    declared: declared.saturating_sub(off),
+                })
+            }
         }
     }
 }
@@ -433,17 +771,17 @@ fn ipv6_chain(src: IpAddr, dst: IpAddr, mut next: u8, avail: &[u8], declared: us
 /// Decodes the TCP header at the start of `avail` (the captured part of the `declared`
 /// bytes the IP layer gives TCP).
 #[inline]
-fn tcp(src: IpAddr, dst: IpAddr, avail: &[u8], declared: usize) -> L3<'_> {
+fn tcp(src: IpAddr, dst: IpAddr, avail: &[u8], declared: usize) -> End<'_> {
     let Ok(t) = TcpHeaderSlice::from_slice(avail) else {
-        return L3::Bad;
+        return End::Bad;
     };
     let thl = t.slice().len();
     if declared < thl {
-        return L3::Bad;
+        return End::Bad;
     }
     let payload = avail.get(thl..).unwrap_or(&[]);
     let flags = t.slice().get(13).copied().unwrap_or(0);
-    L3::Tcp(TcpSegment {
+    End::Tcp(TcpSegment {
         src,
         dst,
         sport: t.source_port(),
@@ -454,6 +792,7 @@ fn tcp(src: IpAddr, dst: IpAddr, avail: &[u8], declared: usize) -> L3<'_> {
         window: t.window_size(),
         payload,
         wire_len: u32::try_from(declared - thl).unwrap_or(u32::MAX),
+        zone: Zone::default(),
     })
 }
 
@@ -1142,7 +1481,12 @@ mod tests {
         assert!(matches!(d.decode(&at(62, &head[0])), Decoded::Fragment));
     }
 
-    const LINKS: [LinkType; 11] = [
+    const LINKS: [LinkType; 16] = [
+        LinkType(LINKTYPE_PPP),
+        LinkType(LINKTYPE_PPP_HDLC),
+        LinkType(LINKTYPE_PPP_ETHER),
+        LinkType(LINKTYPE_C_HDLC),
+        LinkType(LINKTYPE_NFLOG),
         LinkType::NULL,
         LinkType::ETHERNET,
         LinkType::RAW_OLD1,
@@ -1168,7 +1512,7 @@ mod tests {
 
         #[test]
         fn mutated_packets_never_panic(
-            muts in proptest::collection::vec((0usize..200, any::<u8>(), 0usize..6, 0usize..300, 0i64..200), 1..40)
+            muts in proptest::collection::vec((0usize..200, any::<u8>(), 0usize..9, 0usize..300, 0i64..200), 1..40)
         ) {
             let p = big_payload();
             let l4 = l4_of(&ipv4_tcp(&p[..600]), 20);
@@ -1181,6 +1525,9 @@ mod tests {
                 v4_frag(1, &l4, 304, 400, false),
                 eth(&[0x86dd], &v6_frag(2, &part, 0, 304, true, V6_DEST_OPTS)),
                 eth(&[0x86dd], &v6_frag(2, &part, 304, 400, false, V6_DEST_OPTS)),
+                chains::vxlan(&[0x8100], 7, &eth(&[0x0800], &ipv4_tcp(MSG))),
+                chains::outer(PROTO_GRE, &chains::gre_erspan2(3, &eth(&[0x0800], &ipv4_tcp(MSG)))),
+                eth(&[0x8847], &chains::mpls_pw(&eth(&[0x8100, 0x0800], &ipv4_tcp(MSG)))),
             ];
             let mut d = Decoder::with_limits(DefragLimits { max_datagrams: 4, max_memory: 100_000, ..DefragLimits::default() });
             for (idx, val, base, cut, secs) in muts {
@@ -1194,6 +1541,393 @@ mod tests {
                     prop_assert!(s.payload.len() <= s.wire_len as usize);
                 }
             }
+        }
+    }
+
+    /// Tunnels, link layers and the undecoded causes, on literal frames.
+    pub(super) mod chains {
+        use super::*;
+
+        /// An IPv4 header (no options, checksum not checked) around `payload`.
+        pub fn ip4(proto: u8, src: [u8; 4], dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
+            let mut v = vec![0x45, 0];
+            v.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+            v.extend_from_slice(&[0, 1, 0, 0, 64, proto, 0, 0]);
+            v.extend_from_slice(&src);
+            v.extend_from_slice(&dst);
+            v.extend_from_slice(payload);
+            v
+        }
+
+        /// An Ethernet frame with an outer IPv4 packet of `proto`.
+        pub fn outer(proto: u8, payload: &[u8]) -> Vec<u8> {
+            eth(
+                &[0x0800],
+                &ip4(proto, [10, 98, 2, 1], [10, 98, 2, 2], payload),
+            )
+        }
+
+        pub fn udp(dport: u16, payload: &[u8]) -> Vec<u8> {
+            let mut v = vec![0xc0, 0x00];
+            v.extend_from_slice(&dport.to_be_bytes());
+            v.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+            v.extend_from_slice(&[0, 0]);
+            v.extend_from_slice(payload);
+            v
+        }
+
+        /// VXLAN (VNI `vni`) around `frame`, in UDP/IPv4/Ethernet with outer `tags`.
+        pub fn vxlan(tags: &[u16], vni: u32, frame: &[u8]) -> Vec<u8> {
+            let mut v = vec![0x08, 0, 0, 0];
+            v.extend_from_slice(&(vni << 8).to_be_bytes());
+            v.extend_from_slice(frame);
+            let mut types = tags.to_vec();
+            types.push(0x0800);
+            eth(
+                &types,
+                &ip4(PROTO_UDP, [10, 98, 2, 1], [10, 98, 2, 2], &udp(4789, &v)),
+            )
+        }
+
+        pub fn gre(flags: u16, proto: u16, opts: &[u8], payload: &[u8]) -> Vec<u8> {
+            let mut v = flags.to_be_bytes().to_vec();
+            v.extend_from_slice(&proto.to_be_bytes());
+            v.extend_from_slice(opts);
+            v.extend_from_slice(payload);
+            v
+        }
+
+        /// GRE (sequence number) + ERSPAN II (session `session`) around `frame`.
+        pub fn gre_erspan2(session: u16, frame: &[u8]) -> Vec<u8> {
+            let mut e = vec![0x10, 0x00];
+            e.extend_from_slice(&session.to_be_bytes());
+            e.extend_from_slice(&[0, 0, 0, 1]);
+            e.extend_from_slice(frame);
+            gre(0x1000, 0x88be, &[0, 0, 0, 9], &e)
+        }
+
+        /// Two MPLS labels, a control word, `frame`.
+        pub fn mpls_pw(frame: &[u8]) -> Vec<u8> {
+            let mut v = vec![0, 0x3e, 0x80, 64, 0, 0x01, 0x01, 64, 0, 0, 0, 0];
+            v.extend_from_slice(frame);
+            v
+        }
+
+        fn tcp_of<'a>(d: &'a mut Decoder, lt: LinkType, f: &'a [u8]) -> TcpSegment<'a> {
+            seg(d.decode(&pkt(lt, f)))
+        }
+
+        #[test]
+        fn vxlan_and_geneve() {
+            let inner = eth(&[0x0800], &ipv4_tcp(MSG));
+            let mut d = Decoder::new();
+            let a = tcp_of(&mut d, LinkType::ETHERNET, &vxlan(&[], 100, &inner)).zone;
+            check_v4(
+                &tcp_of(&mut d, LinkType::ETHERNET, &vxlan(&[], 100, &inner)),
+                MSG,
+            );
+            let b = tcp_of(&mut d, LinkType::ETHERNET, &vxlan(&[], 200, &inner)).zone;
+            assert_ne!(a, b);
+            assert_ne!(a, Zone::default());
+            // The Linux port, and VLAN tags inside and outside.
+            let mut f = vxlan(&[], 100, &inner);
+            f[14 + 20 + 2..14 + 20 + 4].copy_from_slice(&8472u16.to_be_bytes());
+            assert_eq!(tcp_of(&mut d, LinkType::ETHERNET, &f).zone, a);
+            let tagged = eth(&[0x88a8, 0x8100, 0x0800], &ipv4_tcp(MSG));
+            let f = vxlan(&[0x8100], 100, &tagged);
+            let z = tcp_of(&mut d, LinkType::ETHERNET, &f).zone;
+            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &f), MSG);
+            assert_ne!(z, a);
+            // GENEVE with one option word, Ethernet inside, then IPv6 directly.
+            let mut g = vec![0x01, 0, 0x65, 0x58, 0, 0, 100, 0, 1, 2, 3, 4];
+            g.extend_from_slice(&inner);
+            let f = outer(PROTO_UDP, &udp(6081, &g));
+            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &f), MSG);
+            let mut g = vec![0, 0, 0x86, 0xdd, 0, 0, 100, 0];
+            g.extend_from_slice(&ipv6_tcp(MSG));
+            let f = outer(PROTO_UDP, &udp(6081, &g));
+            check_v6(&tcp_of(&mut d, LinkType::ETHERNET, &f), MSG);
+            // Zones off: every segment in zone 0.
+            let mut d = Decoder::new();
+            d.set_zones(false);
+            assert_eq!(
+                tcp_of(&mut d, LinkType::ETHERNET, &vxlan(&[], 100, &inner)).zone,
+                Zone::default()
+            );
+            // Plain UDP (DNS) is not TCP and no blind spot; a cut VXLAN header is neither.
+            let mut d = Decoder::new();
+            let dns = outer(PROTO_UDP, &udp(53, b"\x12\x34\x01\x00"));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &dns)),
+                Decoded::NotTcp
+            ));
+            assert_eq!(d.undecoded().total(), 0);
+        }
+
+        #[test]
+        fn gre_variants() {
+            let ip = ipv4_tcp(MSG);
+            let inner = eth(&[0x0800], &ip);
+            let mut d = Decoder::new();
+            // Key: part of the zone.
+            let k1 = outer(PROTO_GRE, &gre(0x2000, 0x0800, &[0, 0, 0, 1], &ip));
+            let k2 = outer(PROTO_GRE, &gre(0x2000, 0x0800, &[0, 0, 0, 2], &ip));
+            let z1 = tcp_of(&mut d, LinkType::ETHERNET, &k1).zone;
+            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &k1), MSG);
+            assert_ne!(z1, tcp_of(&mut d, LinkType::ETHERNET, &k2).zone);
+            // Checksum + sequence, Ethernet bridging; IPv6 payload.
+            let f = outer(
+                PROTO_GRE,
+                &gre(0x9000, 0x6558, &[0, 0, 0, 0, 0, 0, 0, 5], &inner),
+            );
+            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &f), MSG);
+            let f = outer(PROTO_GRE, &gre(0, 0x86dd, &[], &ipv6_tcp(MSG)));
+            check_v6(&tcp_of(&mut d, LinkType::ETHERNET, &f), MSG);
+            // ERSPAN I, II (session in the zone), III (with the platform sub-header).
+            let f = outer(PROTO_GRE, &gre(0, 0x88be, &[], &inner));
+            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &f), MSG);
+            let s3 = outer(PROTO_GRE, &gre_erspan2(3, &inner));
+            let s4 = outer(PROTO_GRE, &gre_erspan2(4, &inner));
+            let z3 = tcp_of(&mut d, LinkType::ETHERNET, &s3).zone;
+            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &s3), MSG);
+            assert_ne!(z3, tcp_of(&mut d, LinkType::ETHERNET, &s4).zone);
+            let mut e3 = vec![0x20, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 1];
+            e3.extend_from_slice(&[0; 8]);
+            e3.extend_from_slice(&inner);
+            let f = outer(PROTO_GRE, &gre(0, 0x22eb, &[], &e3));
+            check_v4(&tcp_of(&mut d, LinkType::ETHERNET, &f), MSG);
+            assert_eq!(d.undecoded().total(), 0);
+            // Unknown GRE protocol, GRE version 1, ERSPAN III frame type 2: counted by cause.
+            let f = outer(PROTO_GRE, &gre(0, 0x88b5, &[], &ip));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &f)),
+                Decoded::NotTcp
+            ));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &f)),
+                Decoded::NotTcp
+            ));
+            let f = outer(PROTO_GRE, &gre(0x2001, 0x880b, &[0, 0, 0, 0], &ip));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &f)),
+                Decoded::NotTcp
+            ));
+            let f = outer(PROTO_GRE, &gre(0x4000, 0x0800, &[0, 0, 0, 0], &ip));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &f)),
+                Decoded::NotTcp
+            ));
+            e3[10] = 0x08;
+            e3[11] = 0;
+            let f = outer(PROTO_GRE, &gre(0, 0x22eb, &[], &e3[..12]));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &f)),
+                Decoded::NotTcp
+            ));
+            // A cut GRE header is truncated.
+            let f = outer(PROTO_GRE, &[0x20, 0, 0x08, 0x00, 0]);
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &f)),
+                Decoded::Undecodable
+            ));
+            assert_eq!(
+                d.undecoded().by_count(),
+                vec![
+                    (Cause::GreProtocol(0x88b5), 2),
+                    (Cause::GreVersion(1), 1),
+                    (Cause::GreRouting, 1),
+                    (Cause::ErspanFrameType(2), 1),
+                    (Cause::Truncated, 1),
+                ]
+            );
+            let st = d.stats();
+            assert_eq!((st.undecoded, st.not_tcp, st.undecodable), (6, 5, 1));
+        }
+
+        #[test]
+        fn mpls_pppoe_and_ip_in_ip() {
+            let ip = ipv4_tcp(MSG);
+            let mut d = Decoder::new();
+            // MPLS: IP directly, or a pseudowire (control word) with a tagged frame inside.
+            let mut m = vec![0, 0x01, 0x01, 64];
+            m.extend_from_slice(&ip);
+            check_v4(
+                &tcp_of(&mut d, LinkType::ETHERNET, &eth(&[0x8847], &m)),
+                MSG,
+            );
+            let pw = mpls_pw(&eth(&[0x8100, 0x0800], &ip));
+            check_v4(
+                &tcp_of(&mut d, LinkType::ETHERNET, &eth(&[0x8848], &pw)),
+                MSG,
+            );
+            // MPLS in IP (protocol 137).
+            check_v4(
+                &tcp_of(&mut d, LinkType::ETHERNET, &outer(PROTO_MPLS, &m)),
+                MSG,
+            );
+            // PPPoE session with IPv4, then IPv6; LCP is no blind spot.
+            let mut p = vec![0x11, 0, 0x12, 0x34];
+            p.extend_from_slice(&((2 + ip.len()) as u16).to_be_bytes());
+            p.extend_from_slice(&[0x00, 0x21]);
+            p.extend_from_slice(&ip);
+            check_v4(
+                &tcp_of(&mut d, LinkType::ETHERNET, &eth(&[0x8864], &p)),
+                MSG,
+            );
+            let ip6 = ipv6_tcp(MSG);
+            let mut p6 = vec![0x11, 0, 0x12, 0x34];
+            p6.extend_from_slice(&((2 + ip6.len()) as u16).to_be_bytes());
+            p6.extend_from_slice(&[0x00, 0x57]);
+            p6.extend_from_slice(&ip6);
+            check_v6(
+                &tcp_of(&mut d, LinkType::ETHERNET, &eth(&[0x8864], &p6)),
+                MSG,
+            );
+            let lcp = [0x11, 0, 0x12, 0x34, 0, 6, 0xc0, 0x21, 1, 1, 0, 4];
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &eth(&[0x8864], &lcp))),
+                Decoded::NotTcp
+            ));
+            // IP-in-IP, 6in4, 4in6.
+            check_v4(
+                &tcp_of(&mut d, LinkType::ETHERNET, &outer(PROTO_IPIP, &ip)),
+                MSG,
+            );
+            check_v6(
+                &tcp_of(&mut d, LinkType::ETHERNET, &outer(PROTO_IPV6, &ip6)),
+                MSG,
+            );
+            let b = PacketBuilder::ipv6(B6, A6, 64);
+            let mut o6 = Vec::new();
+            b.write(&mut o6, etherparse::IpNumber(PROTO_IPIP), &ip)
+                .unwrap();
+            check_v4(&tcp_of(&mut d, LinkType::RAW, &o6), MSG);
+            // ARP and ICMP are no blind spots; ESP and an unknown ethertype are.
+            let arp = eth(&[0x0806], &[0, 1, 8, 0, 6, 4, 0, 1]);
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &arp)),
+                Decoded::NotTcp
+            ));
+            let icmp = outer(1, &[8, 0, 0, 0]);
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &icmp)),
+                Decoded::NotTcp
+            ));
+            assert_eq!(d.undecoded().total(), 0);
+            let esp = outer(50, &[0, 0, 1, 0, 0, 0, 0, 1]);
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &esp)),
+                Decoded::NotTcp
+            ));
+            let macsec = eth(&[0x88e5], &[0x2c, 0, 0, 0, 0, 1]);
+            assert!(matches!(
+                d.decode(&pkt(LinkType::ETHERNET, &macsec)),
+                Decoded::NotTcp
+            ));
+            assert_eq!(
+                d.undecoded().by_count(),
+                vec![(Cause::Ethertype(0x88e5), 1), (Cause::IpProtocol(50), 1)]
+            );
+        }
+
+        #[test]
+        fn link_types() {
+            let ip = ipv4_tcp(MSG);
+            let mut d = Decoder::new();
+            let mut f = vec![0xff, 0x03, 0x00, 0x21];
+            f.extend_from_slice(&ip);
+            check_v4(&tcp_of(&mut d, LinkType(LINKTYPE_PPP), &f), MSG);
+            check_v4(&tcp_of(&mut d, LinkType(LINKTYPE_PPP_HDLC), &f), MSG);
+            check_v4(&tcp_of(&mut d, LinkType(LINKTYPE_PPP), &f[2..]), MSG);
+            let mut h = vec![0x0f, 0x00, 0x08, 0x00];
+            h.extend_from_slice(&ip);
+            check_v4(&tcp_of(&mut d, LinkType(LINKTYPE_C_HDLC), &h), MSG);
+            check_v4(&tcp_of(&mut d, LinkType(LINKTYPE_PPP_HDLC), &h), MSG);
+            let mut n = vec![2, 0, 0, 1, 8, 0, 10, 0, b'f', b't', b'p', 0];
+            n.extend_from_slice(&((4 + ip.len()) as u16).to_le_bytes());
+            n.extend_from_slice(&[9, 0]);
+            n.extend_from_slice(&ip);
+            check_v4(&tcp_of(&mut d, LinkType(LINKTYPE_NFLOG), &n), MSG);
+            let mut pe = vec![0x11, 0, 0, 1];
+            pe.extend_from_slice(&((2 + ip.len()) as u16).to_be_bytes());
+            pe.extend_from_slice(&[0x00, 0x21]);
+            pe.extend_from_slice(&ip);
+            check_v4(&tcp_of(&mut d, LinkType(LINKTYPE_PPP_ETHER), &pe), MSG);
+            // An unknown link type is a blind spot, named.
+            assert!(matches!(
+                d.decode(&pkt(LinkType(147), &ip)),
+                Decoded::NotTcp
+            ));
+            assert_eq!(d.undecoded().by_count(), vec![(Cause::LinkType(147), 1)]);
+            assert_eq!(d.stats().unknown_linktype, 1);
+        }
+
+        #[test]
+        fn nesting_is_bounded() {
+            let mut d = Decoder::new();
+            let mut ip = ipv4_tcp(MSG);
+            for _ in 0..(MAX_LAYERS / 2) {
+                ip = ip4(PROTO_IPIP, A4, B4, &ip);
+            }
+            assert!(matches!(
+                d.decode(&pkt(LinkType::RAW, &ip)),
+                Decoded::NotTcp
+            ));
+            assert_eq!(d.undecoded().by_count(), vec![(Cause::TooDeep, 1)]);
+            // A little less deep is fine.
+            let mut ip = ipv4_tcp(MSG);
+            for _ in 0..(MAX_LAYERS / 2 - 2) {
+                ip = ip4(PROTO_IPIP, A4, B4, &ip);
+            }
+            check_v4(&seg(d.decode(&pkt(LinkType::RAW, &ip))), MSG);
+        }
+
+        #[test]
+        fn fragmented_outer_vxlan_is_reassembled_first() {
+            let big = big_payload();
+            let inner = eth(&[0x0800], &ipv4_tcp(&big));
+            let mut v = vec![0x08, 0, 0, 0, 0, 0, 100, 0];
+            v.extend_from_slice(&inner);
+            let l4 = udp(4789, &v);
+            // Outer fragments of 1480 bytes, last one first.
+            let mut frags = Vec::new();
+            for (i, off) in (0..l4.len()).step_by(1480).enumerate() {
+                let end = (off + 1480).min(l4.len());
+                let more = end < l4.len();
+                let mut h = ip4(PROTO_UDP, [10, 98, 2, 1], [10, 98, 2, 2], &l4[off..end]);
+                let fo = (off / 8) as u16 | if more { 0x2000 } else { 0 };
+                h[4..6].copy_from_slice(&77u16.to_be_bytes());
+                h[6..8].copy_from_slice(&fo.to_be_bytes());
+                frags.push((i, eth(&[0x0800], &h)));
+            }
+            assert_eq!(frags.len(), 3);
+            let mut d = Decoder::new();
+            for (_, f) in frags.iter().skip(1).rev() {
+                assert!(matches!(
+                    d.decode(&pkt(LinkType::ETHERNET, f)),
+                    Decoded::Fragment
+                ));
+            }
+            let s = seg(d.decode(&pkt(LinkType::ETHERNET, &frags[0].1)));
+            check_v4(&s, &big);
+            assert_ne!(s.zone, Zone::default());
+            assert_eq!(d.stats().reassembled, 1);
+            // Fragmented UDP that is no tunnel is plain non-TCP once whole.
+            let mut d = Decoder::new();
+            let dns = udp(53, &[0u8; 40]);
+            let mut h1 = ip4(PROTO_UDP, A4, B4, &dns[..24]);
+            h1[6..8].copy_from_slice(&0x2000u16.to_be_bytes());
+            let mut h2 = ip4(PROTO_UDP, A4, B4, &dns[24..]);
+            h2[6..8].copy_from_slice(&3u16.to_be_bytes());
+            assert!(matches!(
+                d.decode(&pkt(LinkType::RAW, &h1)),
+                Decoded::Fragment
+            ));
+            assert!(matches!(
+                d.decode(&pkt(LinkType::RAW, &h2)),
+                Decoded::NotTcp
+            ));
+            assert_eq!(d.undecoded().total(), 0);
         }
     }
 }

@@ -3,10 +3,14 @@
 pub mod decode;
 pub mod fasthash;
 pub mod ipfrag;
+pub mod link;
 pub mod reassembly;
 pub mod reorder;
 pub mod replay;
 pub mod tcp;
+pub mod tunnel;
+pub mod undecoded;
+pub mod zone;
 
 use std::net::IpAddr;
 
@@ -49,4 +53,7 @@ pub struct TcpSegment<'a> {
     pub payload: &'a [u8],
     /// Payload length on the wire, from the IP length (>= payload.len() when snaplen cut it).
     pub wire_len: u32,
+    /// The VLAN IDs and tunnel identities the segment travelled through (part of the
+    /// flow key; 0 when there were none or they are ignored).
+    pub zone: zone::Zone,
 }

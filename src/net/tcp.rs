@@ -6,6 +6,7 @@ use super::fasthash::FastState;
 use super::reassembly::{Chunk, HalfStream, MemBudget};
 use super::reorder::{Clock, ReorderWindow};
 use super::replay::{ClosedIsns, CLOSED_ISN_EXPIRY_NS, MAX_CLOSED_ISNS};
+use super::zone::Zone;
 use super::TcpSegment;
 use crate::capture::Timestamp;
 use std::collections::HashMap;
@@ -77,6 +78,8 @@ pub struct ConnMeta {
     /// True when the connection's start (SYN) was seen.
     pub saw_syn: bool,
     pub start: Timestamp,
+    /// The segment (VLAN IDs, tunnel identities) the connection was seen in.
+    pub zone: Zone,
 }
 
 /// What the application wants from a connection.
@@ -135,6 +138,8 @@ pub trait TcpHandler {
 struct FlowKey {
     a: SocketAddr,
     b: SocketAddr,
+    /// Segment identity: equal addresses in different VLANs or tunnels are different flows.
+    zone: Zone,
 }
 
 /// Hashed once per packet: IPv4 pairs go in as two words instead of field by field.
@@ -143,22 +148,23 @@ impl Hash for FlowKey {
         match (self.a, self.b) {
             (SocketAddr::V4(a), SocketAddr::V4(b)) => {
                 h.write_u64((u32::from(*a.ip()) as u64) << 32 | u32::from(*b.ip()) as u64);
-                h.write_u32((a.port() as u32) << 16 | b.port() as u32);
+                h.write_u64(((a.port() as u64) << 16 | b.port() as u64) << 32 | self.zone.0 as u64);
             }
             (a, b) => {
                 a.hash(h);
                 b.hash(h);
+                self.zone.hash(h);
             }
         }
     }
 }
 
 impl FlowKey {
-    fn new(x: SocketAddr, y: SocketAddr) -> Self {
+    fn new(x: SocketAddr, y: SocketAddr, zone: Zone) -> Self {
         if (x.ip(), x.port()) <= (y.ip(), y.port()) {
-            FlowKey { a: x, b: y }
+            FlowKey { a: x, b: y, zone }
         } else {
-            FlowKey { a: y, b: x }
+            FlowKey { a: y, b: x, zone }
         }
     }
 }
@@ -212,12 +218,13 @@ struct Conn {
 impl Conn {
     /// The stand-in for a replayed copy of a connection that already left the table:
     /// finished from the start, so every segment of the copy is counted and dropped.
-    fn ghost(client: SocketAddr, server: SocketAddr, isn: u32, ts: Timestamp) -> Self {
+    fn ghost(client: SocketAddr, server: SocketAddr, zone: Zone, isn: u32, ts: Timestamp) -> Self {
         Conn {
             meta: ConnMeta {
                 id: 0,
                 client,
                 server,
+                zone,
                 saw_syn: true,
                 start: ts,
             },
@@ -358,7 +365,7 @@ impl TcpTracker {
     pub fn segment(&mut self, ts: Timestamp, seg: &TcpSegment<'_>, h: &mut dyn TcpHandler) {
         let src = SocketAddr::new(seg.src, seg.sport);
         let dst = SocketAddr::new(seg.dst, seg.dport);
-        let key = FlowKey::new(src, dst);
+        let key = FlowKey::new(src, dst, seg.zone);
         let f = seg.flags;
         let pure_syn = f.syn() && !f.ack();
 
@@ -388,7 +395,8 @@ impl TcpTracker {
                 // The replay of a connection that already left the table: a ghost that
                 // absorbs the rest of the copy, never reported.
                 self.dups.syns += 1;
-                self.conns.insert(key, Conn::ghost(src, dst, seg.seq, ts));
+                self.conns
+                    .insert(key, Conn::ghost(src, dst, seg.zone, seg.seq, ts));
                 return;
             }
         }
@@ -413,6 +421,7 @@ impl TcpTracker {
                 server,
                 saw_syn,
                 start: ts,
+                zone: seg.zone,
             };
             self.next_id += 1;
             let (interest, swap) = h.on_open(&meta);
@@ -885,6 +894,7 @@ mod tests {
             window: 1000,
             payload,
             wire_len: payload.len() as u32,
+            zone: Zone::default(),
         }
     }
 

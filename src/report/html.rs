@@ -647,9 +647,14 @@ fn session_section(s: &Session, h: &mut String) {
         crate::model::Close::Rst => "rst",
         crate::model::Close::Open => "open",
     };
+    let segment = s
+        .segment
+        .as_deref()
+        .map(|g| format!(" · in <b>{}</b>", escape_html(g)))
+        .unwrap_or_default();
     let _ = writeln!(
         h,
-        "<p class=\"meta\">user <b class=\"mono\">{}</b> · login {} · TLS <b>{}</b> · close <b>{close}</b> · start <span class=\"mono\">{}</span> · duration <b>{}</b> · {} · {} ({})</p>",
+        "<p class=\"meta\">user <b class=\"mono\">{}</b> · login {} · TLS <b>{}</b> · close <b>{close}</b>{segment} · start <span class=\"mono\">{}</span> · duration <b>{}</b> · {} · {} ({})</p>",
         s.user.as_deref().map(|u| escape_html(&cut(u, 200))).unwrap_or_else(|| "-".into()),
         login_badge(s),
         if s.tls { "yes" } else { "no" },

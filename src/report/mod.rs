@@ -126,5 +126,37 @@ pub fn summary_line(r: &Report) -> String {
             human::plural(r.errors.len() as u64, "input error", "input errors")
         ));
     }
+    if let Some(note) = undecoded_note(r) {
+        line.push_str(", ");
+        line.push_str(&note);
+    }
     line
+}
+
+/// Causes named in [`undecoded_note`]; the rest are summed up.
+const NOTE_CAUSES: usize = 3;
+
+/// "1204 of 1300 packets not decoded: GRE protocol 0x88be (1200), truncated (4)" when
+/// packets that may hold TCP were not decoded (the capture is partly blind), else `None`.
+pub fn undecoded_note(r: &Report) -> Option<String> {
+    let st = &r.stats;
+    if st.undecoded_packets == 0 {
+        return None;
+    }
+    let mut causes: Vec<String> = st
+        .undecoded
+        .iter()
+        .take(NOTE_CAUSES)
+        .map(|c| format!("{} ({})", c.cause, c.packets))
+        .collect();
+    if st.undecoded.len() > NOTE_CAUSES {
+        let more = (st.undecoded.len() - NOTE_CAUSES) as u64;
+        causes.push(human::plural(more, "more cause", "more causes"));
+    }
+    Some(format!(
+        "{} of {} packets not decoded: {}",
+        st.undecoded_packets,
+        st.packets,
+        causes.join(", ")
+    ))
 }

@@ -275,6 +275,7 @@ fn documented_session(base: i64) -> Session {
             sessions: Vec::new(),
         }],
         transfer_type: Some("A".into()),
+        segment: None,
     }
 }
 
@@ -335,6 +336,7 @@ fn failed_login_session(base: i64) -> Session {
             },
         ],
         transfer_type: None,
+        segment: None,
     }
 }
 
@@ -427,6 +429,7 @@ fn passive_upload_session(base: i64) -> Session {
             sessions: Vec::new(),
         }],
         transfer_type: Some("I".into()),
+        segment: None,
     }
 }
 

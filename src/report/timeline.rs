@@ -127,7 +127,7 @@ fn write_header(s: &Session, p: Paint, out: &mut dyn Write) -> io::Result<()> {
         Login::Failed => RED,
         Login::None => YELLOW,
     };
-    writeln!(
+    write!(
         out,
         "{}  {} → {}  user {}  login {}  tls {}  close {}",
         p.wrap(BOLD, &format!("Session {}", s.id)),
@@ -142,6 +142,11 @@ fn write_header(s: &Session, p: Paint, out: &mut dyn Write) -> io::Result<()> {
             crate::model::Close::Open => "open",
         },
     )?;
+    if let Some(seg) = &s.segment {
+        // Numbers and fixed words only: nothing to escape.
+        write!(out, "  in {seg}")?;
+    }
+    writeln!(out)?;
     let n_cmds = s.commands.iter().filter(|c| !c.command.is_empty()).count() as u64;
     writeln!(
         out,
