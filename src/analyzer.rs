@@ -3,6 +3,7 @@
 use crate::capture::{Packet, PacketSource, Timestamp};
 use crate::ftp::parse;
 use crate::ftp::session::{ep, Session, Setup};
+use crate::ftp::tls;
 use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
 use crate::net::decode::{Decoded, Decoder};
 use crate::net::fasthash::FastState;
@@ -12,7 +13,7 @@ use crate::net::tcp::{
     TcpTracker,
 };
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -38,6 +39,15 @@ const PROBE_EVENTS: usize = 16;
 const MAX_CONN_LIST: usize = 100_000;
 /// Failed logins from one client to one server that make a brute-force finding.
 const BRUTEFORCE_FAILURES: u32 = 5;
+/// The implicit FTPS control port (RFC 4217 section 11 / IANA "ftps"): TLS from the first byte.
+pub const IMPLICIT_FTPS_PORT: u16 = 990;
+/// How long after a TLS session's last control packet a new data connection between its
+/// hosts may still be tied to it by hosts and time (its PASV/PORT was encrypted). This also
+/// keeps a TLS session open that long after its control connection ended.
+pub const TLS_DATA_GRACE_NS: i64 = 10_000_000_000;
+/// Most TLS sessions kept open after their control connection ended, waiting out
+/// [`TLS_DATA_GRACE_NS`]; beyond it the oldest is finished at once (`stats.tls_linger_evictions`).
+pub const MAX_LINGERING_TLS_SESSIONS: usize = 256;
 
 struct Probe {
     buf: [Vec<u8>; 2],
@@ -51,6 +61,12 @@ struct DataConn {
     connector_is_client: bool,
     hash: Option<[Sha256; 2]>,
     files: [Option<(PathBuf, std::fs::File)>; 2],
+    /// Its first payload bytes were looked at for TLS records.
+    tls_checked: bool,
+    /// It carries TLS records: no hash, nothing extracted; its records are followed per
+    /// direction [to server, to client] to count the payload apart from the handshake.
+    encrypted: bool,
+    records: Option<Box<[tls::RecordStream; 2]>>,
 }
 
 enum Role {
@@ -80,11 +96,14 @@ struct Ftp<'a> {
     failures: HashMap<(IpAddr, IpAddr), (u32, Vec<u64>)>,
     anomalies: Vec<Anomaly>,
     errors: Vec<String>,
+    /// TLS sessions whose control connection ended, waiting for late data connections until
+    /// their deadline (oldest first; bounded by MAX_LINGERING_TLS_SESSIONS).
+    lingering: VecDeque<(Timestamp, u64)>,
 }
 
 impl<'a> Ftp<'a> {
     fn is_ftp_port(&self, p: u16) -> bool {
-        p == 21 || self.opts.ports.contains(&p)
+        p == 21 || p == IMPLICIT_FTPS_PORT || self.opts.ports.contains(&p)
     }
 
     fn side(client_is_tcp_client: bool, dir: Dir) -> Side {
@@ -124,6 +143,18 @@ impl<'a> Ftp<'a> {
     }
 
     fn new_data(&mut self, meta: &ConnMeta, session: u64, setup: Option<Setup>, swap: bool) {
+        self.new_data_tied(meta, session, setup, swap, false);
+    }
+
+    /// A data connection of `session`; `timing`: tied by hosts and time (TLS session).
+    fn new_data_tied(
+        &mut self,
+        meta: &ConnMeta,
+        session: u64,
+        setup: Option<Setup>,
+        swap: bool,
+        timing: bool,
+    ) {
         let (connector, listener) = if swap {
             (meta.server, meta.client)
         } else {
@@ -132,10 +163,16 @@ impl<'a> Ftp<'a> {
         let Some(sess) = self.sessions.get_mut(&session) else {
             return;
         };
-        let transfer = sess.open_data(meta.start, connector, listener, setup);
+        let transfer = if timing {
+            sess.open_data_timing(meta.start, connector, listener)
+        } else {
+            sess.open_data(meta.start, connector, listener, setup)
+        };
         let connector_is_client = sess.transfers[transfer].connector_is_client;
         self.stats.data_connections += 1;
-        if setup.is_none() {
+        if timing {
+            self.stats.timing_data_connections += 1;
+        } else if setup.is_none() {
             self.stats.unmatched_data_connections += 1;
         }
         let hash = self.opts.hash.then(|| [Sha256::new(), Sha256::new()]);
@@ -147,8 +184,60 @@ impl<'a> Ftp<'a> {
                 connector_is_client,
                 hash,
                 files: [None, None],
+                tls_checked: false,
+                encrypted: false,
+                records: None,
             })),
         );
+    }
+
+    /// The TLS session a new connection between hosts `a` and `b` at `ts` belongs to: one
+    /// whose control connection is encrypted, between the same hosts, started before `ts`
+    /// and active within TLS_DATA_GRACE_NS of it. Several: the most recently active one.
+    fn tls_session_for(&self, a: IpAddr, b: IpAddr, ts: Timestamp) -> Option<u64> {
+        self.sessions
+            .values()
+            .filter(|s| {
+                let (c, v) = (s.client.ip(), s.server.ip());
+                ((c == a && v == b) || (c == b && v == a))
+                    && s.control_encrypted()
+                    && s.start <= ts
+                    && ts.0 <= s.end.0.saturating_add(TLS_DATA_GRACE_NS)
+            })
+            .max_by_key(|s| (s.end, std::cmp::Reverse(s.id)))
+            .map(|s| s.id)
+    }
+
+    /// Whether a probe's bytes say "not FTP control" clearly enough to tie it to a TLS
+    /// session now: TLS records from either side, a whole line that is not FTP, or a full
+    /// probe buffer.
+    fn probe_is_data(p: &Probe) -> bool {
+        p.buf.iter().any(|b| {
+            tls::record_header(b).is_some()
+                || b.len() >= PROBE_BYTES
+                || b.iter().position(|&c| c == b'\n').is_some_and(|end| {
+                    let line = &b[..end];
+                    !parse::looks_like_greeting(line) && !parse::looks_like_client_opening(line)
+                })
+        })
+    }
+
+    /// Give a probed connection the data role in a TLS session and replay what the probe held.
+    fn probe_to_tls_data(&mut self, meta: &ConnMeta, ts: Timestamp, sid: u64) {
+        let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else {
+            return;
+        };
+        // The side that spoke first on a TCP connection it did not open is the FTP client
+        // only in active mode; who connected tells the mode (Session::open_data).
+        self.new_data_tied(meta, sid, None, false, true);
+        for (ts, dir, ev) in p.events {
+            self.tcp_event(meta, ts, dir, ev);
+        }
+        for (bytes, dir) in p.buf.iter().zip([Dir::ToServer, Dir::ToClient]) {
+            if !bytes.is_empty() {
+                self.on_data(meta, ts, dir, Chunk::Data { offset: 0, bytes }, true);
+            }
+        }
     }
 
     /// A live session between these two hosts that is waiting for a data connection.
@@ -217,6 +306,13 @@ impl<'a> Ftp<'a> {
             [(_, Some(true)), _] | [_, (Some(true), _)] => Some(false),
             _ => None,
         };
+        if client_is_tcp_client.is_none() && Self::probe_is_data(p) {
+            if let Some(sid) = self.tls_session_for(meta.client.ip(), meta.server.ip(), meta.start)
+            {
+                self.probe_to_tls_data(meta, ts, sid);
+                return Interest::Data;
+            }
+        }
         let undecided = (p.buf[0].len() < PROBE_BYTES && verdicts[0].0.is_none())
             || (p.buf[1].len() < PROBE_BYTES && verdicts[1].0.is_none());
         if client_is_tcp_client.is_none() && undecided {
@@ -279,18 +375,39 @@ impl<'a> Ftp<'a> {
         let Some(s) = self.sessions.get_mut(&d.session) else {
             return;
         };
+        if !d.tls_checked {
+            if let Chunk::Data { bytes, .. } = chunk {
+                // The first payload: TLS records (PROT P) or the file in clear?
+                d.tls_checked = true;
+                if tls::record_header(bytes).is_some() {
+                    d.encrypted = true;
+                    d.records = Some(Box::default());
+                    d.hash = None;
+                    s.data_encrypted(d.transfer);
+                    self.stats.encrypted_data_connections += 1;
+                } else if s.tls {
+                    s.data_cleartext_after_tls(ts, d.transfer);
+                }
+            }
+        }
         match chunk {
             Chunk::Data { bytes, .. } => {
                 s.data_bytes(ts, d.transfer, side, bytes.len() as u64, new_seg);
+                if let Some(r) = d.records.as_mut() {
+                    r[dir.idx()].feed(bytes, &mut tls::Facts::default());
+                }
                 if let Some(h) = d.hash.as_mut() {
                     h[dir.idx()].update(bytes);
                 }
-                if let Some(dirpath) = self.opts.extract.as_ref() {
+                if let Some(dirpath) = self.opts.extract.as_ref().filter(|_| !d.encrypted) {
                     write_extract(dirpath, s, d, dir, bytes, &mut self.errors);
                 }
             }
             Chunk::Gap { offset, len } => {
                 self.stats.capture_gaps += 1;
+                if let Some(r) = d.records.as_mut() {
+                    r[dir.idx()].gap();
+                }
                 s.anomaly(
                     ts,
                     "capture_gap",
@@ -316,6 +433,9 @@ impl<'a> Ftp<'a> {
         if !ready {
             return;
         }
+        if !force && self.linger(id) {
+            return;
+        }
         let s = self.sessions.remove(&id).expect("present");
         self.expect.retain(|_, (sid, _)| *sid != id);
         let mut m = s.into_model();
@@ -331,6 +451,39 @@ impl<'a> Ftp<'a> {
                 sink(m)
             }
             None => self.done.push(m),
+        }
+    }
+
+    /// Keep a TLS session whose control connection ended open for late data connections
+    /// (until TLS_DATA_GRACE_NS after its last control packet); true if it stays open.
+    fn linger(&mut self, id: u64) -> bool {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return false;
+        };
+        if !s.control_encrypted() || s.linger_until.is_some() {
+            return false;
+        }
+        let until = Timestamp(s.end.0.saturating_add(TLS_DATA_GRACE_NS));
+        s.linger_until = Some(until);
+        self.lingering.push_back((until, id));
+        if self.lingering.len() > MAX_LINGERING_TLS_SESSIONS {
+            if let Some((_, old)) = self.lingering.pop_front() {
+                self.stats.tls_linger_evictions += 1;
+                self.maybe_finish(old, false);
+            }
+        }
+        true
+    }
+
+    /// Finish the lingering TLS sessions whose grace ended before `now` (one compare when
+    /// none did).
+    fn expire_lingering(&mut self, now: Timestamp) {
+        while let Some(&(until, id)) = self.lingering.front() {
+            if until >= now {
+                break;
+            }
+            self.lingering.pop_front();
+            self.maybe_finish(id, false);
         }
     }
 
@@ -497,22 +650,40 @@ impl<'a> TcpHandler for Ftp<'a> {
                 Interest::Data
             }
             Some(Role::Probe(p)) => {
-                if let Chunk::Data { bytes, .. } = chunk {
-                    let b = &mut p.buf[dir.idx()];
-                    let room = PROBE_BYTES.saturating_sub(b.len());
-                    b.extend_from_slice(&bytes[..bytes.len().min(room)]);
-                } else {
+                let Chunk::Data { offset, bytes } = chunk else {
                     // A gap before we knew what this is: give up on it.
                     self.roles.insert(meta.id, Role::Other);
                     return Interest::Ignore;
+                };
+                let b = &mut p.buf[dir.idx()];
+                let room = PROBE_BYTES.saturating_sub(b.len());
+                let kept = bytes.len().min(room);
+                b.extend_from_slice(&bytes[..kept]);
+                let interest = self.classify(meta, ts);
+                // What the probe buffer had no room for goes to the role found now.
+                if kept < bytes.len() && !matches!(self.roles.get(&meta.id), Some(Role::Probe(_))) {
+                    let rest = Chunk::Data {
+                        offset: offset + kept as u64,
+                        bytes: &bytes[kept..],
+                    };
+                    return self.on_data(meta, ts, dir, rest, false);
                 }
-                self.classify(meta, ts)
+                interest
             }
             _ => Interest::Ignore,
         }
     }
 
     fn on_close(&mut self, meta: &ConnMeta, sum: &ConnSummary) {
+        if let Some(Role::Probe(_)) = self.roles.get(&meta.id) {
+            // Never classified: a short data connection of a TLS session between these hosts?
+            if let Some(sid) = self.tls_session_for(meta.client.ip(), meta.server.ip(), meta.start)
+            {
+                if !self.is_ftp_port(meta.server.port()) {
+                    self.probe_to_tls_data(meta, sum.end, sid);
+                }
+            }
+        }
         let role = self.roles.remove(&meta.id);
         let close = match sum.close {
             CloseKind::Fin => Close::Fin,
@@ -541,6 +712,16 @@ impl<'a> TcpHandler for Ftp<'a> {
                     let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
                     let captured = sum.captured_bytes[0] + sum.captured_bytes[1];
                     s.close_data(d.transfer, sum.end, bytes, captured);
+                    s.data_close_kind(d.transfer, close);
+                    if let Some(r) = d.records.as_ref() {
+                        let (to_server, to_client) = (r[0].app_bytes, r[1].app_bytes);
+                        let (from_client, from_server) = if d.connector_is_client {
+                            (to_server, to_client)
+                        } else {
+                            (to_client, to_server)
+                        };
+                        s.data_tls_app_bytes(d.transfer, from_client, from_server);
+                    }
                     let main = if sum.seq_bytes[1] >= sum.seq_bytes[0] {
                         1
                     } else {
@@ -631,7 +812,7 @@ pub struct Analyzer<'a> {
 
 impl<'a> Analyzer<'a> {
     pub fn new(opts: Options, sink: Option<SessionSink<'a>>) -> Self {
-        let mut ports = vec![21];
+        let mut ports = vec![21, IMPLICIT_FTPS_PORT];
         ports.extend(opts.ports.iter().copied());
         if let Some(dir) = opts.extract.as_ref() {
             let _ = std::fs::create_dir_all(dir);
@@ -653,6 +834,7 @@ impl<'a> Analyzer<'a> {
                 failures: HashMap::new(),
                 anomalies: Vec::new(),
                 errors: Vec::new(),
+                lingering: VecDeque::new(),
             },
         }
     }
@@ -675,6 +857,9 @@ impl<'a> Analyzer<'a> {
             Decoded::NotTcp => self.ftp.stats.non_tcp_packets += 1,
             Decoded::Fragment => {}
             Decoded::Undecodable => self.ftp.stats.undecodable_packets += 1,
+        }
+        if !self.ftp.lingering.is_empty() {
+            self.ftp.expire_lingering(pkt.ts);
         }
     }
 

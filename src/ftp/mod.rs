@@ -2,3 +2,4 @@
 
 pub mod parse;
 pub mod session;
+pub mod tls;

@@ -2,6 +2,7 @@
 //! setups and the transfers tied to its commands; the state machine is [`Session::on_reply`].
 
 use super::parse::{self, Line, ReplyAssembler, ReplyEvent, Verb};
+use super::tls::{self, Fed, RecordStream};
 use crate::capture::Timestamp;
 use crate::model::{
     self, Anomaly, Close, DataCapture, DataMatch, Direction, Endpoint, Event, EventKind, Login,
@@ -39,6 +40,25 @@ pub struct TransferState {
     /// The data connection's TCP client is the FTP client (passive mode).
     pub connector_is_client: bool,
     pub bytes_by_dir: [u64; 2],
+    /// How the data connection ended (set by the analyzer; tells the status of a transfer
+    /// whose command is not known, e.g. inside TLS).
+    pub close: Option<Close>,
+    /// Application-data bytes by side [client, server] of a connection carrying TLS: they,
+    /// not the handshake, tell the direction of an encrypted transfer.
+    pub tls_app_bytes: Option<[u64; 2]>,
+}
+
+/// The control connection's TLS, once AUTH was accepted or the first bytes were a
+/// ClientHello: each direction followed record by record until cleartext resumes (CCC).
+#[derive(Debug, Default)]
+struct ControlTls {
+    implicit: bool,
+    streams: [RecordStream; 2],
+    facts: tls::Facts,
+    /// Bytes left encrypted, per direction.
+    bytes: [u64; 2],
+    /// Cleartext resumed after TLS records (CCC).
+    cleared: bool,
 }
 
 #[derive(Debug)]
@@ -77,7 +97,13 @@ pub struct Session {
     password: Option<String>,
     login: Login,
     pub tls: bool,
-    tls_bytes: [u64; 2],
+    /// The control connection's TLS state (None: cleartext FTP so far).
+    tls_ctl: Option<Box<ControlTls>>,
+    /// Whether each direction of the control connection has sent bytes yet.
+    spoke: [bool; 2],
+    /// When set, the control connection ended and the session waits until then for late
+    /// data connections of its TLS (set by the analyzer).
+    pub linger_until: Option<Timestamp>,
     pub close: Close,
     pub control_closed: bool,
     pub commands: Vec<model::Command>,
@@ -129,7 +155,9 @@ impl Session {
             password: None,
             login: Login::None,
             tls: false,
-            tls_bytes: [0; 2],
+            tls_ctl: None,
+            spoke: [false; 2],
+            linger_until: None,
             close: Close::Open,
             control_closed: false,
             commands: Vec::new(),
@@ -200,10 +228,20 @@ impl Session {
 
     fn close_run(&mut self) {
         if let Some(run) = self.run.take() {
+            // Encrypted connections carry TLS records, not the file: say so (the control
+            // connection has data runs only while it is encrypted).
+            let tls = match run.conn.checked_sub(1) {
+                None => true,
+                Some(t) => self
+                    .transfers
+                    .get(t)
+                    .is_some_and(|t| t.t.data == DataCapture::Encrypted),
+            };
             if let Some(ev) = self.timeline.get_mut(run.event) {
                 ev.what = format!(
-                    "{} bytes in {} segment{}",
+                    "{} bytes{} in {} segment{}",
                     run.bytes,
+                    if tls { " of TLS records" } else { "" },
                     run.segments,
                     if run.segments == 1 { "" } else { "s" }
                 );
@@ -278,11 +316,43 @@ impl Session {
     // ----- control connection bytes -------------------------------------------------
 
     /// Reassembled control-connection bytes from one side.
-    pub fn control_data(&mut self, ts: Timestamp, from: Side, data: &[u8]) {
+    pub fn control_data(&mut self, ts: Timestamp, from: Side, mut data: &[u8]) {
         let d = side_idx(from);
-        if self.tls {
-            self.tls_bytes[d] += data.len() as u64;
-            return;
+        let first = !std::mem::replace(&mut self.spoke[d], true);
+        if first && self.tls_ctl.is_none() && self.commands.is_empty() {
+            // Implicit FTPS: TLS from the first byte (a ClientHello, or the server's records
+            // when the client's first segment is missing).
+            let hello = match from {
+                Side::Client => tls::starts_with_client_hello(data),
+                Side::Server => tls::record_header(data)
+                    .is_some_and(|h| h.content_type == tls::ContentType::Handshake),
+            };
+            if hello {
+                self.start_tls(true);
+            }
+        }
+        if let Some(t) = self.tls_ctl.as_mut() {
+            if !t.streams[d].is_cleartext() {
+                let records = t.streams[d].records;
+                match t.streams[d].feed(data, &mut t.facts) {
+                    Fed::Records => {
+                        t.bytes[d] += data.len() as u64;
+                        self.data_run(ts, 0, from, data.len() as u64, true);
+                        return;
+                    }
+                    Fed::ClearFrom(off) => {
+                        t.bytes[d] += off as u64;
+                        if off > 0 {
+                            self.data_run(ts, 0, from, off as u64, true);
+                        }
+                        let ccc = records > 0 || off > 0;
+                        data = &data[off..];
+                        if ccc {
+                            self.tls_cleared(ts, from);
+                        }
+                    }
+                }
+            }
         }
         // Collect lines first: the assembler is borrowed while lines change the session.
         let mut lines: Vec<(Vec<u8>, LineFlags)> = Vec::new();
@@ -291,9 +361,10 @@ impl Session {
             lines.push((line.bytes.to_vec(), LineFlags::of(&line)))
         });
         self.lines[d] = asm;
+        let was_tls = self.tls_ctl.is_some();
         for (bytes, flags) in lines {
             self.line(ts, from, &bytes, flags);
-            if self.tls {
+            if !was_tls && self.tls_ctl.is_some() {
                 // Everything after AUTH's 234 is encrypted; count what remains of this chunk.
                 self.lines[0] = parse::LineAssembler::new();
                 self.lines[1] = parse::LineAssembler::new();
@@ -302,9 +373,64 @@ impl Session {
         }
     }
 
+    /// TLS starts on the control connection (AUTH accepted, or implicit FTPS).
+    fn start_tls(&mut self, implicit: bool) {
+        self.tls = true;
+        self.tls_ctl = Some(Box::new(ControlTls {
+            implicit,
+            ..ControlTls::default()
+        }));
+    }
+
+    /// Whether `from`'s side of the control connection is inside TLS now.
+    fn encrypted(&self, from: Side) -> bool {
+        self.tls_ctl
+            .as_ref()
+            .is_some_and(|t| !t.streams[side_idx(from)].is_cleartext())
+    }
+
+    /// Whether the control connection carried TLS records (commands may be hidden).
+    pub fn control_encrypted(&self) -> bool {
+        self.tls_ctl
+            .as_ref()
+            .is_some_and(|t| t.streams.iter().any(|s| !s.is_cleartext()))
+    }
+
+    /// One side of the control connection left TLS for cleartext (CCC, RFC 2228).
+    fn tls_cleared(&mut self, ts: Timestamp, from: Side) {
+        let Some(t) = self.tls_ctl.as_mut() else {
+            return;
+        };
+        let first = !t.cleared;
+        t.cleared = true;
+        // This side's lines start afresh after the last record.
+        self.lines[side_idx(from)] = parse::LineAssembler::new();
+        if first {
+            let alerts = t.streams[side_idx(from)].alerts;
+            self.anomaly_event(
+                ts,
+                0,
+                from,
+                "tls_cleared",
+                format!(
+                    "the {} left TLS{} and the control connection continues in cleartext (CCC)",
+                    side_name(from),
+                    if alerts > 0 {
+                        " after a TLS alert (close_notify)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        }
+    }
+
     /// Bytes the capture lost on the control connection.
     pub fn control_gap(&mut self, ts: Timestamp, from: Side, offset: u64, len: u64) {
-        if self.tls {
+        if self.encrypted(from) {
+            if let Some(t) = self.tls_ctl.as_mut() {
+                t.streams[side_idx(from)].gap();
+            }
             return;
         }
         self.lines[side_idx(from)].gap(len);
@@ -334,7 +460,7 @@ impl Session {
             });
             self.lines[d] = asm;
             if let Some((bytes, flags)) = last {
-                if !self.tls {
+                if !self.encrypted(from) {
                     self.line(ts, from, &bytes, flags);
                 }
             }
@@ -379,7 +505,7 @@ impl Session {
             shown = parse::decode_text(bytes).0.into_owned();
         }
         if verb == Verb::Pass {
-            if !self.tls && !self.cleartext_flagged {
+            if !self.control_encrypted() && !self.cleartext_flagged {
                 self.cleartext_flagged = true;
                 self.anomaly(
                     ts,
@@ -606,8 +732,8 @@ impl Session {
                 self.login = Login::Failed;
                 self.failed_logins += 1;
             }
-            (Verb::Auth, 234) => {
-                self.tls = true;
+            (Verb::Auth, 234) if self.tls_ctl.is_none() => {
+                self.start_tls(false);
             }
             (Verb::Cwd | Verb::Xcwd, 200..=299) => {
                 self.cwd = resolve(self.cwd.as_deref(), &arg);
@@ -718,6 +844,28 @@ impl Session {
         listener: SocketAddr,
         setup: Option<Setup>,
     ) -> usize {
+        self.open_data_tied(ts, connector, listener, setup, false)
+    }
+
+    /// A data connection of this TLS session found by hosts and time (its PASV/PORT was
+    /// encrypted): `match: "timing"`; mode and direction are inferred.
+    pub fn open_data_timing(
+        &mut self,
+        ts: Timestamp,
+        connector: SocketAddr,
+        listener: SocketAddr,
+    ) -> usize {
+        self.open_data_tied(ts, connector, listener, None, true)
+    }
+
+    fn open_data_tied(
+        &mut self,
+        ts: Timestamp,
+        connector: SocketAddr,
+        listener: SocketAddr,
+        setup: Option<Setup>,
+        timing: bool,
+    ) -> usize {
         // Without an announced setup, who connected tells the mode.
         let mode = setup
             .map(|s| s.mode)
@@ -747,6 +895,7 @@ impl Session {
                 match_: match setup {
                     Some(s) if s.listener == s.announced => DataMatch::Announced,
                     Some(_) => DataMatch::Nat,
+                    None if timing => DataMatch::Timing,
                     None => DataMatch::None,
                 },
                 bytes: Some(0),
@@ -760,15 +909,21 @@ impl Session {
                 segments: 0,
                 announced: setup.map(|s| ep(s.announced)),
                 extracted: None,
-                matched: setup.is_some(),
+                matched: setup.is_some() || timing,
             },
             command: None,
             closed: false,
             connector_is_client: mode == Mode::Passive,
             bytes_by_dir: [0; 2],
+            close: None,
+            tls_app_bytes: None,
         });
         self.open_data += 1;
-        if setup.is_none() {
+        if timing && self.control_encrypted() {
+            // Its command is inside TLS: never tie it to a command seen later in clear.
+            return i;
+        }
+        if setup.is_none() && !timing {
             self.anomaly(
                 ts,
                 "unmatched_data_connection",
@@ -845,6 +1000,60 @@ impl Session {
         }
     }
 
+    /// The data connection's first bytes are TLS records (PROT P): nothing in it is the file.
+    pub fn data_encrypted(&mut self, t: usize) {
+        if let Some(tr) = self.transfers.get_mut(t) {
+            tr.t.data = DataCapture::Encrypted;
+            tr.t.sha256 = None;
+        }
+    }
+
+    /// The data connection of a TLS session carries cleartext (PROT C, or after CCC).
+    pub fn data_cleartext_after_tls(&mut self, ts: Timestamp, t: usize) {
+        let Some(tr) = self.transfers.get(t) else {
+            return;
+        };
+        let detail = format!(
+            "data:{} {}:{} -> {}:{} carries cleartext although the control connection uses TLS (PROT C)",
+            t + 1,
+            tr.t.data_client.ip,
+            tr.t.data_client.port,
+            tr.t.data_server.ip,
+            tr.t.data_server.port
+        );
+        self.anomaly(ts, "cleartext_data_after_tls", detail);
+    }
+
+    /// Application-data bytes the client and the server sent on an encrypted data connection.
+    pub fn data_tls_app_bytes(&mut self, t: usize, from_client: u64, from_server: u64) {
+        if let Some(tr) = self.transfers.get_mut(t) {
+            tr.tls_app_bytes = Some([from_client, from_server]);
+        }
+    }
+
+    /// How the data connection ended.
+    pub fn data_close_kind(&mut self, t: usize, close: Close) {
+        if let Some(tr) = self.transfers.get_mut(t) {
+            tr.close = Some(close);
+        }
+    }
+
+    /// The TLS facts for the JSON (None for a session without TLS).
+    fn tls_info(&self) -> Option<model::TlsInfo> {
+        let t = self.tls_ctl.as_ref()?;
+        let cert = t.facts.cert.as_ref();
+        Some(model::TlsInfo {
+            implicit: t.implicit,
+            version: t.facts.version.map(tls::version_name),
+            sni: t.facts.sni.clone(),
+            cert_subject: cert.map(|c| c.subject.clone()),
+            cert_issuer: cert.map(|c| c.issuer.clone()),
+            cert_not_before: cert.map(|c| c.not_before.clone()),
+            cert_not_after: cert.map(|c| c.not_after.clone()),
+            cleared: t.cleared,
+        })
+    }
+
     /// Whether this session is still waiting for a data connection (for unmatched ones).
     pub fn wants_data(&self) -> bool {
         !self.waiting_cmds.is_empty()
@@ -855,14 +1064,40 @@ impl Session {
     /// Build the model Session (consumes the state).
     pub fn into_model(mut self) -> model::Session {
         self.close_run();
-        if self.tls && (self.tls_bytes[0] > 0 || self.tls_bytes[1] > 0) {
+        // A connection classified late (a probe) replays its earlier events: keep time order.
+        if !self.timeline.is_sorted_by_key(|e| e.ts) {
+            self.timeline.sort_by_key(|e| e.ts);
+        }
+        let tls_bytes = self.tls_ctl.as_ref().map(|t| t.bytes).unwrap_or_default();
+        let oversized: u64 = self
+            .tls_ctl
+            .as_ref()
+            .map(|t| t.streams.iter().map(|s| s.oversized).sum())
+            .unwrap_or(0);
+        if oversized > 0 {
             let ts = self.end;
-            let (a, b) = (self.tls_bytes[0], self.tls_bytes[1]);
+            self.anomaly(
+                ts,
+                "tls_handshake_too_large",
+                format!(
+                    "{oversized} TLS handshake message(s) over {} bytes were not read",
+                    tls::MAX_HANDSHAKE_BYTES
+                ),
+            );
+        }
+        if tls_bytes[0] > 0 || tls_bytes[1] > 0 {
+            let ts = self.end;
+            let (a, b) = (tls_bytes[0], tls_bytes[1]);
             self.anomaly(
                 ts,
                 "tls_unparsed",
                 format!(
-                    "after AUTH: {a} bytes from the client and {b} from the server left encrypted"
+                    "{}: {a} bytes from the client and {b} from the server left encrypted",
+                    if self.tls_ctl.as_ref().is_some_and(|t| t.implicit) {
+                        "implicit TLS"
+                    } else {
+                        "after AUTH"
+                    }
                 ),
             );
         }
@@ -874,19 +1109,29 @@ impl Session {
                 t.reply_code = st.final_code;
                 t.status = status_of(st.final_code, st.aborted);
             } else {
-                // No command: the direction is which side sent the bytes.
-                let [from_client, from_server] = tr.bytes_by_dir;
+                // No command: the direction is which side sent the bytes (the payload's
+                // records when it is TLS).
+                let [from_client, from_server] = tr.tls_app_bytes.unwrap_or(tr.bytes_by_dir);
                 t.direction = if from_client > from_server {
                     Direction::Upload
                 } else {
                     Direction::Download
                 };
+                if t.match_ == DataMatch::Timing {
+                    // The replies are encrypted: how the data connection ended tells.
+                    t.status = match tr.close {
+                        Some(Close::Fin) => TransferStatus::Complete,
+                        Some(Close::Rst) => TransferStatus::Aborted,
+                        _ => TransferStatus::Incomplete,
+                    };
+                }
             }
             if t.missing_bytes != Some(0) {
                 t.sha256 = None;
             }
             transfers.push(t);
         }
+        let tls_info = self.tls_info();
         let password = self.password.as_ref().map(|p| {
             if self.show_passwords {
                 p.clone()
@@ -910,6 +1155,7 @@ impl Session {
             timeline: self.timeline,
             anomalies: self.anomalies,
             transfer_type: self.transfer_type,
+            tls_info,
         }
     }
 }

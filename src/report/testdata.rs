@@ -271,6 +271,7 @@ fn documented_session(base: i64) -> Session {
             sessions: Vec::new(),
         }],
         transfer_type: Some("A".into()),
+        tls_info: None,
     }
 }
 
@@ -331,6 +332,7 @@ fn failed_login_session(base: i64) -> Session {
             },
         ],
         transfer_type: None,
+        tls_info: None,
     }
 }
 
@@ -421,6 +423,7 @@ fn passive_upload_session(base: i64) -> Session {
             sessions: Vec::new(),
         }],
         transfer_type: Some("I".into()),
+        tls_info: None,
     }
 }
 
