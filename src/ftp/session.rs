@@ -1014,12 +1014,17 @@ impl Session {
             return;
         };
         let detail = format!(
-            "data:{} {}:{} -> {}:{} carries cleartext although the control connection uses TLS (PROT C)",
+            "data:{} {}:{} -> {}:{} carries cleartext {}",
             t + 1,
             tr.t.data_client.ip,
             tr.t.data_client.port,
             tr.t.data_server.ip,
-            tr.t.data_server.port
+            tr.t.data_server.port,
+            if self.control_encrypted() {
+                "while the control connection is encrypted (PROT C)"
+            } else {
+                "after the control connection left TLS (CCC)"
+            }
         );
         self.anomaly(ts, "cleartext_data_after_tls", detail);
     }
