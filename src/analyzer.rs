@@ -194,7 +194,11 @@ impl<'a> Ftp<'a> {
     /// The TLS session a new connection between hosts `a` and `b` at `ts` belongs to: one
     /// whose control connection is encrypted, between the same hosts, started before `ts`
     /// and active within TLS_DATA_GRACE_NS of it. Several: the most recently active one.
-    fn tls_session_for(&self, a: IpAddr, b: IpAddr, ts: Timestamp) -> Option<u64> {
+    fn tls_session_for(&self, meta: &ConnMeta) -> Option<u64> {
+        if !could_be_data(meta) {
+            return None;
+        }
+        let (a, b, ts) = (meta.client.ip(), meta.server.ip(), meta.start);
         self.sessions
             .values()
             .filter(|s| {
@@ -307,8 +311,7 @@ impl<'a> Ftp<'a> {
             _ => None,
         };
         if client_is_tcp_client.is_none() && Self::probe_is_data(p) {
-            if let Some(sid) = self.tls_session_for(meta.client.ip(), meta.server.ip(), meta.start)
-            {
+            if let Some(sid) = self.tls_session_for(meta) {
                 self.probe_to_tls_data(meta, ts, sid);
                 return Interest::Data;
             }
@@ -523,6 +526,16 @@ impl<'a> Ftp<'a> {
     }
 }
 
+/// Whether a connection's ports fit an FTP data connection: a passive listener on an
+/// unprivileged port, or an active one from the server's data port (20; 989 for implicit
+/// FTPS) — not SSH, HTTPS or other services between the same two hosts.
+fn could_be_data(meta: &ConnMeta) -> bool {
+    meta.server.port() >= 1024
+        || [meta.client.port(), meta.server.port()]
+            .iter()
+            .any(|p| matches!(p, 20 | 989))
+}
+
 fn write_extract(
     dir: &std::path::Path,
     s: &Session,
@@ -677,8 +690,7 @@ impl<'a> TcpHandler for Ftp<'a> {
     fn on_close(&mut self, meta: &ConnMeta, sum: &ConnSummary) {
         if let Some(Role::Probe(_)) = self.roles.get(&meta.id) {
             // Never classified: a short data connection of a TLS session between these hosts?
-            if let Some(sid) = self.tls_session_for(meta.client.ip(), meta.server.ip(), meta.start)
-            {
+            if let Some(sid) = self.tls_session_for(meta) {
                 if !self.is_ftp_port(meta.server.port()) {
                     self.probe_to_tls_data(meta, sum.end, sid);
                 }

@@ -6,7 +6,7 @@
 use etherparse::PacketBuilder;
 use ftptrace::analyzer::{Analyzer, Options};
 use ftptrace::capture::file::FileSource;
-use ftptrace::model::{Report, TransferStatus};
+use ftptrace::model::{DataCapture, DataMatch, Direction, Mode, Report, TransferStatus};
 
 /// A TCP conversation writer: tracks sequence numbers per direction.
 struct Conv {
@@ -317,4 +317,178 @@ fn line_split_across_segments_and_telnet_abort() {
     assert_eq!(s.commands[2].command, "ABOR");
     assert_eq!(s.commands[3].arg, "caf\u{e9}");
     assert_eq!(s.commands[3].encoding, Some("latin1"));
+}
+
+// ----- TLS sessions (issue 9) ----------------------------------------------------------
+
+/// A TLS record of `kind` (22 handshake, 23 application data, 21 alert) with `len` bytes.
+fn record(kind: u8, len: usize) -> Vec<u8> {
+    let mut r = vec![kind, 3, 3];
+    r.extend_from_slice(&(len as u16).to_be_bytes());
+    r.resize(5 + len, 0xab);
+    r
+}
+
+/// A ClientHello-shaped record: handshake, message type 1.
+fn client_hello() -> Vec<u8> {
+    let mut r = record(22, 60);
+    r[5] = 1;
+    r
+}
+
+/// An AUTH TLS session whose control connection is encrypted from the 234 on.
+fn auth_tls_session(cap: &mut Cap, port: u16) -> Conv {
+    let mut ctl = cap.open((C, port), (S, 21), true);
+    cap.send(&mut ctl, 1, b"220 hi\r\n");
+    cap.send(&mut ctl, 0, b"AUTH TLS\r\n");
+    cap.send(&mut ctl, 1, b"234 go\r\n");
+    cap.send(&mut ctl, 0, &client_hello());
+    cap.send(&mut ctl, 1, &record(22, 80));
+    cap.send(&mut ctl, 0, &record(23, 30));
+    cap.send(&mut ctl, 1, &record(23, 40));
+    ctl
+}
+
+#[test]
+fn tls_data_connections_are_tied_by_hosts_and_time_within_the_grace_only() {
+    let mut cap = Cap::new();
+    let mut ctl = auth_tls_session(&mut cap, 51010);
+    // PROT P data connection while the session runs (its PASV was encrypted).
+    let mut d1 = cap.open((C, 52010), (S, 40001), true);
+    cap.send(&mut d1, 0, &client_hello());
+    cap.send(&mut d1, 1, &record(23, 3000));
+    cap.close(&mut d1);
+    cap.send(&mut ctl, 1, &record(23, 40));
+    cap.close(&mut ctl);
+    // A late one, 2 s after the control connection ended: still within the grace.
+    cap.t += 2_000_000;
+    let mut d2 = cap.open((C, 52011), (S, 40002), true);
+    cap.send(&mut d2, 0, &client_hello());
+    cap.send(&mut d2, 0, &record(23, 900));
+    cap.close(&mut d2);
+    // 30 s later: no longer this session's.
+    cap.t += 30_000_000;
+    let mut d3 = cap.open((C, 52012), (S, 40003), true);
+    cap.send(&mut d3, 0, &client_hello());
+    cap.send(&mut d3, 1, &record(23, 500));
+    cap.close(&mut d3);
+    let r = cap.analyze(Options {
+        hash: true,
+        ..Options::default()
+    });
+    assert_eq!(r.sessions.len(), 1);
+    let s = &r.sessions[0];
+    assert!(s.tls);
+    assert_eq!(s.transfers.len(), 2, "{:#?}", s.transfers);
+    for t in &s.transfers {
+        assert_eq!(t.data, DataCapture::Encrypted);
+        assert_eq!(t.match_, DataMatch::Timing);
+        assert!(t.matched);
+        assert_eq!(t.sha256, None, "no hash of TLS records");
+        assert_eq!(t.status, TransferStatus::Complete);
+        assert_eq!(t.mode, Mode::Passive);
+    }
+    assert_eq!(s.transfers[0].direction, Direction::Download);
+    assert_eq!(s.transfers[0].bytes, Some(65 + 3005));
+    assert_eq!(s.transfers[1].direction, Direction::Upload);
+    assert_eq!(r.stats.timing_data_connections, 2);
+    assert_eq!(r.stats.encrypted_data_connections, 2);
+    assert_eq!(r.stats.unmatched_data_connections, 0);
+    assert!(!s
+        .anomalies
+        .iter()
+        .any(|a| a.kind == "cleartext_data_after_tls"));
+}
+
+#[test]
+fn tls_between_hosts_without_an_ftp_session_is_left_alone() {
+    let mut cap = Cap::new();
+    let mut https = cap.open((C, 52020), (S, 443), true);
+    cap.send(&mut https, 0, &client_hello());
+    cap.send(&mut https, 1, &record(23, 700));
+    cap.close(&mut https);
+    // A cleartext FTP session between the same hosts does not adopt TLS connections.
+    let mut ctl = cap.open((C, 51020), (S, 21), true);
+    cap.send(&mut ctl, 1, b"220 hi\r\n");
+    let mut https = cap.open((C, 52021), (S, 443), true);
+    cap.send(&mut https, 0, &client_hello());
+    cap.send(&mut https, 1, &record(23, 700));
+    cap.close(&mut https);
+    cap.close(&mut ctl);
+    // Nor does a TLS session adopt other services between its hosts.
+    let mut ctl = auth_tls_session(&mut cap, 51021);
+    let mut ssh = cap.open((C, 52022), (S, 22), true);
+    cap.send(&mut ssh, 1, b"SSH-2.0-OpenSSH_9.2\r\n");
+    cap.send(&mut ssh, 0, b"SSH-2.0-OpenSSH_9.2\r\n");
+    cap.close(&mut ssh);
+    let mut https = cap.open((C, 52023), (S, 443), true);
+    cap.send(&mut https, 0, &client_hello());
+    cap.close(&mut https);
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options::default());
+    assert_eq!(r.sessions.len(), 2);
+    assert!(r.sessions.iter().all(|s| s.transfers.is_empty()));
+    assert_eq!(r.stats.data_connections, 0);
+}
+
+#[test]
+fn prot_c_data_of_a_tls_session_is_hashed_with_a_finding() {
+    let mut cap = Cap::new();
+    let mut ctl = auth_tls_session(&mut cap, 51030);
+    let mut d = cap.open((C, 52030), (S, 40030), true);
+    // 1500 bytes in one segment: more than the classifier's probe holds.
+    let file: Vec<u8> = (0..1500u32).map(|i| (i % 251) as u8).collect();
+    cap.send(&mut d, 1, &file);
+    cap.close(&mut d);
+    cap.send(&mut ctl, 1, &record(23, 40));
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options {
+        hash: true,
+        ..Options::default()
+    });
+    let s = &r.sessions[0];
+    let t = &s.transfers[0];
+    assert_eq!(t.data, DataCapture::Captured);
+    assert_eq!(t.match_, DataMatch::Timing);
+    assert_eq!(t.bytes, Some(1500));
+    assert_eq!(t.missing_bytes, Some(0));
+    use sha2::Digest;
+    let want: String = sha2::Sha256::digest(&file)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        t.sha256.as_deref(),
+        Some(want.as_str()),
+        "every byte hashed"
+    );
+    assert!(s
+        .anomalies
+        .iter()
+        .any(|a| a.kind == "cleartext_data_after_tls"));
+}
+
+#[test]
+fn implicit_ftps_on_port_990_and_its_data() {
+    let mut cap = Cap::new();
+    let mut ctl = cap.open((C, 51040), (S, 990), true);
+    cap.send(&mut ctl, 0, &client_hello());
+    cap.send(&mut ctl, 1, &record(22, 80));
+    cap.send(&mut ctl, 1, &record(23, 40));
+    // Active mode: the server connects from port 989; the client still speaks TLS first.
+    let mut d = cap.open((S, 989), (C, 50040), true);
+    cap.send(&mut d, 1, &client_hello());
+    cap.send(&mut d, 0, &record(23, 2000));
+    cap.close(&mut d);
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options::default());
+    assert_eq!(r.sessions.len(), 1);
+    let s = &r.sessions[0];
+    assert!(s.tls);
+    assert!(s.tls_info.as_ref().unwrap().implicit);
+    assert_eq!(s.transfers.len(), 1);
+    let t = &s.transfers[0];
+    assert_eq!(t.data, DataCapture::Encrypted);
+    assert_eq!(t.mode, Mode::Active);
+    assert_eq!(t.direction, Direction::Download);
 }

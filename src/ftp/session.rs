@@ -54,7 +54,10 @@ pub struct TransferState {
 struct ControlTls {
     implicit: bool,
     streams: [RecordStream; 2],
-    facts: tls::Facts,
+    /// What each side's handshake showed [client, server]: the server name from the
+    /// client's, the version and certificate from the server's (a client certificate is
+    /// never taken for the server's).
+    facts: [tls::Facts; 2],
     /// Bytes left encrypted, per direction.
     bytes: [u64; 2],
     /// Cleartext resumed after TLS records (CCC).
@@ -334,7 +337,7 @@ impl Session {
         if let Some(t) = self.tls_ctl.as_mut() {
             if !t.streams[d].is_cleartext() {
                 let records = t.streams[d].records;
-                match t.streams[d].feed(data, &mut t.facts) {
+                match t.streams[d].feed(data, &mut t.facts[d]) {
                     Fed::Records => {
                         t.bytes[d] += data.len() as u64;
                         self.data_run(ts, 0, from, data.len() as u64, true);
@@ -1046,11 +1049,12 @@ impl Session {
     /// The TLS facts for the JSON (None for a session without TLS).
     fn tls_info(&self) -> Option<model::TlsInfo> {
         let t = self.tls_ctl.as_ref()?;
-        let cert = t.facts.cert.as_ref();
+        let [client, server] = &t.facts;
+        let cert = server.cert.as_ref();
         Some(model::TlsInfo {
             implicit: t.implicit,
-            version: t.facts.version.map(tls::version_name),
-            sni: t.facts.sni.clone(),
+            version: server.version.map(tls::version_name),
+            sni: client.sni.clone(),
             cert_subject: cert.map(|c| c.subject.clone()),
             cert_issuer: cert.map(|c| c.issuer.clone()),
             cert_not_before: cert.map(|c| c.not_before.clone()),
@@ -1252,5 +1256,134 @@ fn side_name(s: Side) -> &'static str {
     match s {
         Side::Client => "client",
         Side::Server => "server",
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    //! The control connection's TLS phases, driven directly: AUTH → records → CCC → clear.
+    use super::*;
+
+    const CLIENT_HELLO_12: &[u8] = include_bytes!("testdata/tls12-client-hello.bin");
+    const SERVER_FLIGHT_12: &[u8] = include_bytes!("testdata/tls12-server-flight.bin");
+    const CLIENT_HELLO_13: &[u8] = include_bytes!("testdata/tls13-client-hello.bin");
+    /// lftp's encrypted close_notify alert under TLS 1.2 (ftps-prot-p-tls12.pcap frame 96).
+    const ALERT: &[u8] = &[
+        0x15, 0x03, 0x03, 0x00, 0x1a, 0, 0, 0, 0, 0, 0, 0, 1, 0xe8, 0x86, 0x2b, 0x6d, 0x45, 0x7d,
+        0x0e, 0x5b, 0x3c, 0x39, 0x53, 0x1c, 0x8e, 0x35, 0x49, 0xd1, 0x88, 0x9a,
+    ];
+
+    fn session() -> Session {
+        let c: SocketAddr = "10.0.0.2:40000".parse().unwrap();
+        let s: SocketAddr = "10.0.0.1:21".parse().unwrap();
+        Session::new(1, c, s, Timestamp(0), 6, false)
+    }
+
+    fn lines(s: &Session) -> Vec<String> {
+        s.commands
+            .iter()
+            .filter(|c| !c.command.is_empty())
+            .map(|c| c.command.clone())
+            .collect()
+    }
+
+    #[test]
+    fn auth_tls_records_then_ccc_resumes_the_dialogue() {
+        let mut s = session();
+        let t = Timestamp(1);
+        s.control_data(t, Side::Server, b"220 hi\r\n");
+        s.control_data(t, Side::Client, b"AUTH TLS\r\n");
+        s.control_data(t, Side::Server, b"234 go\r\n");
+        assert!(s.tls && s.control_encrypted());
+        s.control_data(t, Side::Client, CLIENT_HELLO_12);
+        s.control_data(t, Side::Server, SERVER_FLIGHT_12);
+        // Encrypted application data: nothing is parsed out of it.
+        s.control_data(t, Side::Client, &[0x17, 3, 3, 0, 4, b'P', b'A', b'S', b'V']);
+        assert_eq!(lines(&s), ["AUTH"]);
+        s.control_data(t, Side::Client, ALERT);
+        s.control_data(t, Side::Client, b"PASV\r\n");
+        s.control_data(
+            t,
+            Side::Server,
+            b"227 Entering Passive Mode (10,0,0,1,4,1).\r\n",
+        );
+        assert_eq!(lines(&s), ["AUTH", "PASV"]);
+        assert_eq!(s.new_setups.len(), 1, "data ports are learnt again");
+        assert_eq!(s.new_setups[0].listener, "10.0.0.1:1025".parse().unwrap());
+        assert!(!s.control_encrypted());
+        let m = s.into_model();
+        let info = m.tls_info.unwrap();
+        assert!(info.cleared && !info.implicit);
+        assert_eq!(info.version.as_deref(), Some("TLSv1.2"));
+        assert_eq!(
+            info.cert_subject.as_deref(),
+            Some("CN=ftptrace-test-server")
+        );
+        assert!(m.anomalies.iter().any(|a| a.kind == "tls_cleared"));
+    }
+
+    #[test]
+    fn implicit_tls_from_the_first_byte() {
+        let mut s = session();
+        s.control_data(Timestamp(1), Side::Client, CLIENT_HELLO_13);
+        s.control_data(Timestamp(2), Side::Server, b"\x17\x03\x03\x00\x02ab");
+        assert!(s.tls && s.control_encrypted());
+        let m = s.into_model();
+        assert!(m.commands.is_empty());
+        let info = m.tls_info.unwrap();
+        assert!(info.implicit && !info.cleared);
+        assert_eq!(info.sni.as_deref(), Some("10.99.0.1"));
+        assert!(m.anomalies.iter().any(|a| a.kind == "tls_unparsed"));
+    }
+
+    #[test]
+    fn a_client_hello_after_the_greeting_without_auth_is_not_tls() {
+        let mut s = session();
+        s.control_data(Timestamp(1), Side::Server, b"220 hi\r\n");
+        s.control_data(Timestamp(2), Side::Client, CLIENT_HELLO_13);
+        assert!(!s.tls);
+    }
+
+    #[test]
+    fn tls_never_started_after_234_resumes_without_a_finding() {
+        let mut s = session();
+        let t = Timestamp(1);
+        s.control_data(t, Side::Client, b"AUTH TLS\r\n");
+        s.control_data(t, Side::Server, b"234 go\r\n");
+        s.control_data(t, Side::Client, b"USER x\r\n");
+        assert_eq!(lines(&s), ["AUTH", "USER"]);
+        let m = s.into_model();
+        assert!(!m.anomalies.iter().any(|a| a.kind == "tls_cleared"));
+    }
+
+    #[test]
+    fn encrypted_transfer_status_and_direction_from_the_connection() {
+        let mut s = session();
+        s.control_data(Timestamp(1), Side::Client, CLIENT_HELLO_13);
+        let c: SocketAddr = "10.0.0.2:50000".parse().unwrap();
+        let l: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let t = s.open_data_timing(Timestamp(2), c, l);
+        s.data_encrypted(t);
+        // The client's handshake is larger than the payload it sends...
+        s.data_bytes(Timestamp(3), t, Side::Client, 600, true);
+        s.data_bytes(Timestamp(4), t, Side::Server, 300, true);
+        // ...but the server sent the application data: a download.
+        s.data_tls_app_bytes(t, 30, 250);
+        s.close_data(t, Timestamp(5), 900, 900);
+        s.data_close_kind(t, Close::Fin);
+        let m = s.into_model();
+        let tr = &m.transfers[0];
+        assert_eq!(tr.data, DataCapture::Encrypted);
+        assert_eq!(tr.match_, DataMatch::Timing);
+        assert!(tr.matched);
+        assert_eq!(tr.direction, Direction::Download);
+        assert_eq!(tr.mode, Mode::Passive);
+        assert_eq!(tr.status, TransferStatus::Complete);
+        assert!(!m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == "unmatched_data_connection"));
+        let ev = m.timeline.iter().find(|e| e.conn == "data:1").unwrap();
+        assert_eq!(ev.what, "600 bytes of TLS records in 1 segment");
     }
 }

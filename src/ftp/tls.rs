@@ -143,10 +143,10 @@ pub fn read_handshake_message(msg: &[u8], facts: &mut Facts) {
             }
             facts.version = Some(v);
         }
-        TlsMessageHandshake::Certificate(c) => {
-            if facts.cert.is_none() {
-                facts.cert = c.cert_chain.first().and_then(|r| certificate(r.data));
-            }
+        // The server's own certificate comes first; a later Certificate (the client's, or
+        // a renegotiation) does not replace it.
+        TlsMessageHandshake::Certificate(c) if facts.cert.is_none() => {
+            facts.cert = c.cert_chain.first().and_then(|r| certificate(r.data));
         }
         _ => {}
     }
@@ -334,8 +334,7 @@ impl RecordStream {
             self.hs.extend_from_slice(&b[..n]);
             b = &b[n..];
             // Whole messages out of the buffer.
-            loop {
-                let Some(h) = self.hs.get(..4) else { break };
+            while let Some(h) = self.hs.get(..4) {
                 let len = 4 + (u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize);
                 if len > MAX_HANDSHAKE_BYTES {
                     // Too large to read: skip what remains of it.
