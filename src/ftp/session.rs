@@ -323,15 +323,13 @@ impl Session {
         let d = side_idx(from);
         let first = !std::mem::replace(&mut self.spoke[d], true);
         if first && self.tls_ctl.is_none() && self.commands.is_empty() {
-            // Implicit FTPS: TLS from the first byte (a ClientHello, or the server's records
-            // when the client's first segment is missing).
-            let hello = match from {
-                Side::Client => tls::starts_with_client_hello(data),
-                Side::Server => tls::record_header(data)
-                    .is_some_and(|h| h.content_type == tls::ContentType::Handshake),
-            };
-            if hello {
-                self.start_tls(true);
+            // TLS from the first byte: implicit FTPS (a ClientHello, or the server's
+            // handshake records when the client's are missing), or a capture that began
+            // after AUTH (other records). No FTP line starts with a record's first byte.
+            match tls::record_header(data).map(|h| h.content_type) {
+                Some(tls::ContentType::Handshake) => self.start_tls(true),
+                Some(_) => self.start_tls(false),
+                None => {}
             }
         }
         if let Some(t) = self.tls_ctl.as_mut() {
@@ -1334,6 +1332,17 @@ mod tls_tests {
         assert!(info.implicit && !info.cleared);
         assert_eq!(info.sni.as_deref(), Some("10.99.0.1"));
         assert!(m.anomalies.iter().any(|a| a.kind == "tls_unparsed"));
+    }
+
+    #[test]
+    fn a_capture_that_begins_inside_tls_is_encrypted_not_implicit() {
+        let mut s = session();
+        s.control_data(Timestamp(1), Side::Server, b"\x17\x03\x03\x00\x02ab");
+        s.control_data(Timestamp(2), Side::Client, b"\x17\x03\x03\x00\x01a");
+        assert!(s.control_encrypted());
+        let m = s.into_model();
+        assert!(m.commands.is_empty(), "no malformed replies out of records");
+        assert!(!m.tls_info.unwrap().implicit);
     }
 
     #[test]
