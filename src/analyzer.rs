@@ -194,22 +194,31 @@ impl<'a> Ftp<'a> {
     /// The TLS session a new connection between hosts `a` and `b` at `ts` belongs to: one
     /// whose control connection is encrypted, between the same hosts, started before `ts`
     /// and active within TLS_DATA_GRACE_NS of it. Several: the most recently active one.
-    fn tls_session_for(&self, meta: &ConnMeta) -> Option<u64> {
+    /// Also returns how many TLS sessions qualified (more than one: the tie is a guess).
+    fn tls_session_for(&self, meta: &ConnMeta) -> Option<(u64, usize)> {
         if !could_be_data(meta) {
             return None;
         }
         let (a, b, ts) = (meta.client.ip(), meta.server.ip(), meta.start);
-        self.sessions
-            .values()
-            .filter(|s| {
-                let (c, v) = (s.client.ip(), s.server.ip());
-                ((c == a && v == b) || (c == b && v == a))
-                    && s.control_encrypted()
-                    && s.start <= ts
-                    && ts.0 <= s.end.0.saturating_add(TLS_DATA_GRACE_NS)
-            })
-            .max_by_key(|s| (s.end, std::cmp::Reverse(s.id)))
-            .map(|s| s.id)
+        let mut best: Option<(Timestamp, u64)> = None;
+        let mut n = 0;
+        for s in self.sessions.values() {
+            let (c, v) = (s.client.ip(), s.server.ip());
+            if ((c == a && v == b) || (c == b && v == a))
+                && s.control_encrypted()
+                && s.start <= ts
+                && ts.0 <= s.end.0.saturating_add(TLS_DATA_GRACE_NS)
+            {
+                n += 1;
+                // The most recently active control connection; the older session on a tie.
+                if best.is_none_or(|(end, id)| {
+                    (s.end, std::cmp::Reverse(s.id)) > (end, std::cmp::Reverse(id))
+                }) {
+                    best = Some((s.end, s.id));
+                }
+            }
+        }
+        best.map(|(_, id)| (id, n))
     }
 
     /// Whether a probe's bytes say "not FTP control" clearly enough to tie it to a TLS
@@ -227,13 +236,30 @@ impl<'a> Ftp<'a> {
     }
 
     /// Give a probed connection the data role in a TLS session and replay what the probe held.
-    fn probe_to_tls_data(&mut self, meta: &ConnMeta, ts: Timestamp, sid: u64) {
+    fn probe_to_tls_data(
+        &mut self,
+        meta: &ConnMeta,
+        ts: Timestamp,
+        (sid, candidates): (u64, usize),
+    ) {
         let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else {
             return;
         };
-        // The side that spoke first on a TCP connection it did not open is the FTP client
-        // only in active mode; who connected tells the mode (Session::open_data).
+        // Who connected tells the mode (Session::open_data).
         self.new_data_tied(meta, sid, None, false, true);
+        if candidates > 1 {
+            if let Some(s) = self.sessions.get_mut(&sid) {
+                let t = s.transfers.len();
+                s.anomaly(
+                    meta.start,
+                    "tls_data_ambiguous",
+                    format!(
+                        "data:{t} {} -> {} tied by time to the most recently active of {candidates} TLS sessions between these hosts",
+                        meta.client, meta.server
+                    ),
+                );
+            }
+        }
         for (ts, dir, ev) in p.events {
             self.tcp_event(meta, ts, dir, ev);
         }
@@ -310,9 +336,18 @@ impl<'a> Ftp<'a> {
             [(_, Some(true)), _] | [_, (Some(true), _)] => Some(false),
             _ => None,
         };
-        if client_is_tcp_client.is_none() && Self::probe_is_data(p) {
-            if let Some(sid) = self.tls_session_for(meta) {
-                self.probe_to_tls_data(meta, ts, sid);
+        // Not FTP control, between the hosts of a TLS session: its data. A cleartext
+        // session waiting for a data connection between the same hosts keeps cleartext ones.
+        let tls_records = p.buf.iter().any(|b| tls::record_header(b).is_some());
+        if client_is_tcp_client.is_none()
+            && Self::probe_is_data(p)
+            && (tls_records
+                || self
+                    .session_wanting_data(meta.client.ip(), meta.server.ip())
+                    .is_none())
+        {
+            if let Some(tie) = self.tls_session_for(meta) {
+                self.probe_to_tls_data(meta, ts, tie);
                 return Interest::Data;
             }
         }
@@ -688,11 +723,22 @@ impl<'a> TcpHandler for Ftp<'a> {
     }
 
     fn on_close(&mut self, meta: &ConnMeta, sum: &ConnSummary) {
-        if let Some(Role::Probe(_)) = self.roles.get(&meta.id) {
+        if let Some(Role::Probe(p)) = self.roles.get(&meta.id) {
             // Never classified: a short data connection of a TLS session between these hosts?
-            if let Some(sid) = self.tls_session_for(meta) {
+            // (Unless a cleartext session between them waits for one and this is not TLS.)
+            let tls_records = p.buf.iter().any(|b| tls::record_header(b).is_some());
+            let tie = if tls_records
+                || self
+                    .session_wanting_data(meta.client.ip(), meta.server.ip())
+                    .is_none()
+            {
+                self.tls_session_for(meta)
+            } else {
+                None
+            };
+            if let Some(tie) = tie {
                 if !self.is_ftp_port(meta.server.port()) {
-                    self.probe_to_tls_data(meta, sum.end, sid);
+                    self.probe_to_tls_data(meta, sum.end, tie);
                 }
             }
         }

@@ -492,3 +492,48 @@ fn implicit_ftps_on_port_990_and_its_data() {
     assert_eq!(t.mode, Mode::Active);
     assert_eq!(t.direction, Direction::Download);
 }
+
+#[test]
+fn tls_data_with_two_tls_sessions_between_the_hosts_is_a_guess_and_says_so() {
+    let mut cap = Cap::new();
+    let mut a = auth_tls_session(&mut cap, 51050);
+    let mut b = auth_tls_session(&mut cap, 51051);
+    // Session a speaks last before the data connection opens.
+    cap.send(&mut a, 0, &record(23, 30));
+    let mut d = cap.open((C, 52050), (S, 40050), true);
+    cap.send(&mut d, 0, &client_hello());
+    cap.send(&mut d, 1, &record(23, 900));
+    cap.close(&mut d);
+    cap.close(&mut a);
+    cap.close(&mut b);
+    let r = cap.analyze(Options::default());
+    assert_eq!(r.sessions.len(), 2);
+    let (sa, sb) = (&r.sessions[0], &r.sessions[1]);
+    assert_eq!(sa.client.port, 51050);
+    assert_eq!(sa.transfers.len(), 1);
+    assert!(sb.transfers.is_empty());
+    assert!(sa.anomalies.iter().any(|x| x.kind == "tls_data_ambiguous"));
+}
+
+#[test]
+fn a_cleartext_session_waiting_between_the_same_hosts_keeps_its_data() {
+    let mut cap = Cap::new();
+    let mut tls = auth_tls_session(&mut cap, 51060);
+    let mut ctl = cap.open((C, 51061), (S, 21), true);
+    cap.send(&mut ctl, 1, b"220 hi\r\n");
+    cap.send(&mut ctl, 0, b"RETR f\r\n");
+    // Its setup was lost: the data connection is tied by the waiting command, not to the
+    // TLS session.
+    let mut d = cap.open((C, 52060), (S, 40060), true);
+    cap.send(&mut d, 1, b"hello\n");
+    cap.close(&mut d);
+    cap.send(&mut ctl, 1, b"150 ok\r\n226 done\r\n");
+    cap.close(&mut ctl);
+    cap.close(&mut tls);
+    let r = cap.analyze(Options::default());
+    let clear = r.sessions.iter().find(|s| !s.tls).unwrap();
+    let enc = r.sessions.iter().find(|s| s.tls).unwrap();
+    assert_eq!(clear.transfers.len(), 1);
+    assert_eq!(clear.transfers[0].command, "RETR");
+    assert!(enc.transfers.is_empty());
+}
