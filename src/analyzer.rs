@@ -195,13 +195,15 @@ impl<'a> Ftp<'a> {
     /// whose control connection is encrypted, between the same hosts, started before `ts`
     /// and active within TLS_DATA_GRACE_NS of it. Several: the most recently active one.
     /// Also returns how many TLS sessions qualified (more than one: the tie is a guess).
+    /// Sessions whose control connection is still open come before those lingering after
+    /// its end; among them, the most recently active control connection wins.
     fn tls_session_for(&self, meta: &ConnMeta) -> Option<(u64, usize)> {
         if !could_be_data(meta) {
             return None;
         }
         let (a, b, ts) = (meta.client.ip(), meta.server.ip(), meta.start);
-        let mut best: Option<(Timestamp, u64)> = None;
-        let mut n = 0;
+        let mut best: Option<(bool, Timestamp, std::cmp::Reverse<u64>)> = None;
+        let mut n = [0usize; 2];
         for s in self.sessions.values() {
             let (c, v) = (s.client.ip(), s.server.ip());
             if ((c == a && v == b) || (c == b && v == a))
@@ -209,16 +211,15 @@ impl<'a> Ftp<'a> {
                 && s.start <= ts
                 && ts.0 <= s.end.0.saturating_add(TLS_DATA_GRACE_NS)
             {
-                n += 1;
-                // The most recently active control connection; the older session on a tie.
-                if best.is_none_or(|(end, id)| {
-                    (s.end, std::cmp::Reverse(s.id)) > (end, std::cmp::Reverse(id))
-                }) {
-                    best = Some((s.end, s.id));
+                let open = !s.control_closed;
+                n[open as usize] += 1;
+                let key = (open, s.end, std::cmp::Reverse(s.id));
+                if best.is_none_or(|b| key > b) {
+                    best = Some(key);
                 }
             }
         }
-        best.map(|(_, id)| (id, n))
+        best.map(|(open, _, std::cmp::Reverse(id))| (id, n[open as usize]))
     }
 
     /// Whether a probe's bytes say "not FTP control" clearly enough to tie it to a TLS
