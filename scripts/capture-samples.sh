@@ -649,6 +649,36 @@ sc_loss() {
 JSON
 }
 
+# A download really cut off part-way and resumed with REST: a small receive buffer in the
+# client namespace and a rate limit make vsftpd stop mid-file when curl gives up (--max-time);
+# curl -C - then asks for the rest (REST n). The served file is data-100k.bin.
+sc_resume() {
+    local n=resume-curl d; d=$(dl $n); reset_server_logs
+    local old; old=$(in_cli sysctl -n net.ipv4.tcp_rmem)
+    in_cli sysctl -qw net.ipv4.tcp_rmem="4096 16384 65536"
+    cap_start "$SAMPLES/$n.pcap"
+    run_curl $n.s1 --limit-rate 20k --max-time 2 --disable-epsv -u $LUSER:$LPASS "ftp://$S4/data-100k.bin" -o "$d/data-100k.bin"
+    local c1=$LAST_CMD have; have=$(stat -c %s "$d/data-100k.bin")
+    sleep 0.5
+    run_curl $n.s2 -C - --disable-epsv -u $LUSER:$LPASS "ftp://$S4/data-100k.bin" -o "$d/data-100k.bin"
+    local c2=$LAST_CMD
+    cap_stop; save_server_log $n vsftpd
+    in_cli sysctl -qw net.ipv4.tcp_rmem="$old"
+    local served="$WORK/files/vsftpd/home/$LUSER/data-100k.bin"
+    truth $n.pcap <<JSON
+{"description": "A download cut off and resumed: curl --limit-rate 20k --max-time 2 (client receive buffer 4096 16384 65536) gives up on RETR data-100k.bin after $have bytes and resets the data connection; vsftpd still answers 226 (more bytes than curl kept had crossed the wire, but not the whole file). curl -C - then sends REST $have and RETR for the rest. Joined, the two pieces are the served file (verification.served_file).",
+ "tcpdump_stderr": "$WORK/tcpdump-$n.pcap.err", "network": $NET_JSON, "server": $(vsftpd_json),
+ "verification": {"first_piece_bytes": $have, "served_file": {"path": "/data-100k.bin", "bytes": $(stat -c %s "$served"), "sha256": "$(sha256sum "$served" | cut -d' ' -f1)"}},
+ "sessions": [{"client_tool": "curl", "client_command": $c1, "log": "logs/$n.s1.log", "log_format": "curl",
+   "user": "$LUSER", "password": "$LPASS", "login": "success", "close": "rst",
+   "close_note": "curl gave up (--max-time): it closed the control connection without QUIT (FIN), then reset it when the 226 arrived",
+   "transfers": [$(xfer RETR data-100k.bin /data-100k.bin download passive PASV null complete 226)]},
+  {"client_tool": "curl", "client_command": $c2, "log": "logs/$n.s2.log", "log_format": "curl",
+   "user": "$LUSER", "password": "$LPASS", "login": "success", "close": "fin",
+   "transfers": [$(xfer RETR data-100k.bin /data-100k.bin download passive PASV null complete 226 | sed "s/}\$/, \"rest\": $have}/")]}]}
+JSON
+}
+
 sc_sll2() {
     local n=sll2-any d; d=$(dl $n); reset_server_logs
     cap_start "$SAMPLES/$n.pcap" -i any

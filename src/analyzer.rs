@@ -1,9 +1,10 @@
 //! The pipeline: packets → decode → TCP tracking → FTP sessions and data connections → Report.
 
 use crate::capture::{Packet, PacketSource, Timestamp};
-use crate::ftp::parse;
+use crate::carve::{self, Carver, Piece};
 use crate::ftp::session::{ep, Session, Setup};
 use crate::ftp::tls;
+use crate::ftp::{listing, parse};
 use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
 use crate::net::decode::{Decoded, Decoder};
 use crate::net::fasthash::FastState;
@@ -14,7 +15,6 @@ use crate::net::tcp::{
 };
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
@@ -26,6 +26,8 @@ pub struct Options {
     pub show_passwords: bool,
     pub hash: bool,
     pub extract: Option<PathBuf>,
+    /// Bounds of `--extract`.
+    pub extract_limits: carve::Limits,
 }
 
 /// Where finished sessions go as soon as they end (JSONL); `None` keeps them for the Report.
@@ -60,13 +62,24 @@ struct DataConn {
     /// TCP client of the data connection is the FTP client.
     connector_is_client: bool,
     hash: Option<[Sha256; 2]>,
-    files: [Option<(PathBuf, std::fs::File)>; 2],
     /// Its first payload bytes were looked at for TLS records.
     tls_checked: bool,
     /// It carries TLS records: no hash, nothing extracted; its records are followed per
     /// direction [to server, to client] to count the payload apart from the handshake.
     encrypted: bool,
     records: Option<Box<[tls::RecordStream; 2]>>,
+    /// With `--extract`: each direction's payload until the end tells which one it is.
+    pieces: [Option<Piece>; 2],
+    /// A listing's payload (bounded by `listing::MAX_LISTING_BYTES`), read at the end.
+    listing: Option<ListingBuf>,
+}
+
+struct ListingBuf {
+    style: parse::ListingStyle,
+    /// The direction its bytes come in.
+    dir: Dir,
+    bytes: Vec<u8>,
+    cut: bool,
 }
 
 enum Role {
@@ -99,6 +112,12 @@ struct Ftp<'a> {
     /// TLS sessions whose control connection ended, waiting for late data connections until
     /// their deadline (oldest first; bounded by MAX_LINGERING_TLS_SESSIONS).
     lingering: VecDeque<(Timestamp, u64)>,
+    /// With `--extract`: the directory's writer.
+    carver: Option<Carver>,
+    /// `--extract` problems found before any payload (the directory is unusable).
+    carve_errors: Vec<String>,
+    /// Payloads of ended data connections, named when their session ends.
+    carved: HashMap<(u64, usize), Piece, FastState>,
 }
 
 impl<'a> Ftp<'a> {
@@ -183,10 +202,11 @@ impl<'a> Ftp<'a> {
                 transfer,
                 connector_is_client,
                 hash,
-                files: [None, None],
                 tls_checked: false,
                 encrypted: false,
                 records: None,
+                pieces: [None, None],
+                listing: None,
             })),
         );
     }
@@ -435,11 +455,38 @@ impl<'a> Ftp<'a> {
                 if let Some(r) = d.records.as_mut() {
                     r[dir.idx()].feed(bytes, &mut tls::Facts::default());
                 }
+                if d.listing.is_none() && side == Side::Server {
+                    if let Some(style) = listing::style_of(&s.transfers[d.transfer].t.command) {
+                        d.listing = Some(ListingBuf {
+                            style,
+                            dir,
+                            bytes: Vec::new(),
+                            cut: false,
+                        });
+                    }
+                }
+                if let Some(l) = d.listing.as_mut().filter(|l| l.dir == dir) {
+                    let room = listing::MAX_LISTING_BYTES - l.bytes.len();
+                    l.cut |= bytes.len() > room;
+                    l.bytes.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                }
                 if let Some(h) = d.hash.as_mut() {
                     h[dir.idx()].update(bytes);
                 }
-                if let Some(dirpath) = self.opts.extract.as_ref().filter(|_| !d.encrypted) {
-                    write_extract(dirpath, s, d, dir, bytes, &mut self.errors);
+                if let Some(c) = self.carver.as_mut().filter(|_| !d.encrypted) {
+                    let piece = &mut d.pieces[dir.idx()];
+                    if piece.is_none() {
+                        // A `REST n` download is written at offset n.
+                        let t = &s.transfers[d.transfer].t;
+                        let at = match t.direction {
+                            model::Direction::Download => t.rest.unwrap_or(0),
+                            _ => 0,
+                        };
+                        *piece = Some(c.open_at(at));
+                    }
+                    if let Some(p) = piece.as_mut() {
+                        c.write(p, bytes);
+                    }
                 }
             }
             Chunk::Gap { offset, len } => {
@@ -455,9 +502,8 @@ impl<'a> Ftp<'a> {
                         d.transfer + 1
                     ),
                 );
-                if let Some((_, f)) = d.files[dir.idx()].as_mut() {
-                    use std::io::{Seek, SeekFrom};
-                    let _ = f.seek(SeekFrom::Current(len.min(i64::MAX as u64) as i64));
+                if let (Some(c), Some(p)) = (self.carver.as_mut(), d.pieces[dir.idx()].as_mut()) {
+                    c.hole(p, len);
                 }
             }
         }
@@ -478,6 +524,7 @@ impl<'a> Ftp<'a> {
         let s = self.sessions.remove(&id).expect("present");
         self.expect.retain(|_, (sid, _)| *sid != id);
         let mut m = s.into_model();
+        self.carve(&mut m);
         match self.sink.as_mut() {
             Some(sink) => {
                 m.set_time_digits(self.digits);
@@ -526,6 +573,145 @@ impl<'a> Ftp<'a> {
         }
     }
 
+    /// With `--extract`: name the session's carved payloads now that their outcome is
+    /// known, join resumed (REST) and appended (APPE) pieces to the stored start of their
+    /// file, and write the manifest lines.
+    fn carve(&mut self, m: &mut model::Session) {
+        let Some(c) = self.carver.as_mut() else {
+            return;
+        };
+        let server = m.server.ip.to_string();
+        let mut findings = Vec::new();
+        for (i, t) in m.transfers.iter_mut().enumerate() {
+            let piece = self.carved.remove(&(m.id, i));
+            let (holes, holes_total, cut, extent) = piece
+                .as_ref()
+                .map(|p| {
+                    (
+                        p.holes().to_vec(),
+                        p.holes_total(),
+                        p.cut_bytes(),
+                        p.extent(),
+                    )
+                })
+                .unwrap_or_default();
+            let mut joined = None;
+            let fallback = if t.command.is_empty() {
+                "data".to_string()
+            } else {
+                t.command.to_ascii_lowercase()
+            };
+            let named = t.path.as_deref().unwrap_or(&t.arg);
+            let stem = carve::file_stem(m.id, i + 1, named, &fallback);
+            if let Some(p) = piece {
+                let rest = t.rest.unwrap_or(0);
+                // Fewer bytes than the server announced for this command: not the whole file.
+                let short = t.expected_bytes.is_some_and(|e| {
+                    t.direction == model::Direction::Download
+                        && t.bytes.is_some_and(|b| b < e.saturating_sub(rest))
+                });
+                // A REST piece lacks the file's start.
+                let partial = t.missing_bytes != Some(0)
+                    || t.status != model::TransferStatus::Complete
+                    || short
+                    || cut > 0
+                    || (rest > 0 && t.direction == model::Direction::Download);
+                t.extracted = c.keep(p, &stem, partial);
+                if let (Some(file), Some(path), true) = (
+                    t.extracted.as_deref(),
+                    t.path.as_deref(),
+                    t.direction != model::Direction::Listing,
+                ) {
+                    let key = (server.clone(), path.to_string());
+                    let at = match t.command.as_str() {
+                        "APPE" => c.stored_end(&key),
+                        _ if rest > 0 => Some(rest),
+                        _ => None,
+                    };
+                    let base = named.rsplit('/').next().unwrap_or("");
+                    let joined_stem =
+                        carve::file_stem(m.id, i + 1, &format!("joined-{base}"), "joined");
+                    let kept = carve::Kept {
+                        key,
+                        file,
+                        extent,
+                        at,
+                        id: (m.id, i),
+                    };
+                    joined = c.join(kept, &joined_stem, t.expected_bytes);
+                }
+            }
+            c.record(&carve::Entry {
+                session: m.id,
+                transfer: i + 1,
+                command: &t.command,
+                arg: &t.arg,
+                path: t.path.as_deref(),
+                direction: t.direction,
+                bytes: t.bytes,
+                captured: t.captured_bytes,
+                missing: t.missing_bytes,
+                holes_listed: holes.len(),
+                holes: holes.iter().map(|&(o, l)| [o, l]).collect(),
+                holes_total,
+                sha256: t.sha256.as_deref(),
+                status: t.status,
+                partial: t
+                    .extracted
+                    .as_deref()
+                    .is_some_and(|f| f.ends_with(".partial")),
+                cut_by_limit: cut,
+                file: t.extracted.clone(),
+                joined: None,
+                overlap_bytes: None,
+                conflicting_bytes: None,
+            });
+            if let Some(j) = joined {
+                if j.conflicts > 0 {
+                    findings.push(format!(
+                        "transfer {}: {} of {} overlapping bytes differ from the earlier piece of {}",
+                        i + 1,
+                        j.conflicts,
+                        j.overlap,
+                        t.path.as_deref().unwrap_or(&t.arg)
+                    ));
+                }
+                c.record(&carve::Entry {
+                    session: m.id,
+                    transfer: i + 1,
+                    command: &t.command,
+                    arg: &t.arg,
+                    path: t.path.as_deref(),
+                    direction: t.direction,
+                    bytes: Some(j.bytes),
+                    captured: Some(j.bytes),
+                    missing: Some(0),
+                    holes: Vec::new(),
+                    holes_listed: 0,
+                    holes_total: 0,
+                    sha256: Some(&j.sha256),
+                    status: t.status,
+                    partial: j.file.as_deref().is_some_and(|f| f.ends_with(".partial")),
+                    cut_by_limit: 0,
+                    file: j.file.clone(),
+                    joined: Some(j.pieces.iter().map(|&(s, t)| [s, t as u64 + 1]).collect()),
+                    overlap_bytes: Some(j.overlap),
+                    conflicting_bytes: Some(j.conflicts),
+                });
+                t.joined = j.file;
+            }
+        }
+        let ts = m.end;
+        for detail in findings {
+            m.anomalies.push(Anomaly {
+                ts,
+                kind: "resume_conflict",
+                detail,
+                sessions: Vec::new(),
+            });
+        }
+    }
+
     fn login_failures(&mut self, id: u64) {
         let Some(s) = self.sessions.get(&id) else {
             return;
@@ -570,63 +756,6 @@ fn could_be_data(meta: &ConnMeta) -> bool {
         || [meta.client.port(), meta.server.port()]
             .iter()
             .any(|p| matches!(p, 20 | 989))
-}
-
-fn write_extract(
-    dir: &std::path::Path,
-    s: &Session,
-    d: &mut DataConn,
-    tdir: Dir,
-    bytes: &[u8],
-    errors: &mut Vec<String>,
-) {
-    let i = tdir.idx();
-    if d.files[i].is_none() {
-        let t = &s.transfers[d.transfer].t;
-        let named = t.path.as_deref().unwrap_or(&t.arg);
-        let base = named.rsplit('/').next().unwrap_or("");
-        let safe: String = base
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || ".-_".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let safe = safe.trim_start_matches('.');
-        let fallback = if t.command.is_empty() {
-            "data".to_string()
-        } else {
-            t.command.to_ascii_lowercase()
-        };
-        // Both directions may carry bytes until the end tells which one is the payload:
-        // then the other one's file is removed and this one loses its ".partN" suffix.
-        let name = format!(
-            "s{}-d{}-{}.part{i}",
-            s.id,
-            d.transfer + 1,
-            if safe.is_empty() {
-                fallback.as_str()
-            } else {
-                safe
-            },
-        );
-        let path = dir.join(name);
-        match std::fs::File::create(&path) {
-            Ok(f) => d.files[i] = Some((path, f)),
-            Err(e) => {
-                if errors.len() < 100 {
-                    errors.push(format!("{}: {e}", path.display()));
-                }
-                return;
-            }
-        }
-    }
-    if let Some((_, f)) = d.files[i].as_mut() {
-        let _ = f.write_all(bytes);
-    }
 }
 
 impl<'a> TcpHandler for Ftp<'a> {
@@ -781,6 +910,19 @@ impl<'a> TcpHandler for Ftp<'a> {
                         };
                         s.data_tls_app_bytes(d.transfer, from_client, from_server);
                     }
+                    if let Some(l) = d.listing.take() {
+                        let read = listing::read(l.style, &l.bytes, l.cut);
+                        let t = &s.transfers[d.transfer].t;
+                        let dir = t.path.clone();
+                        s.learn_listing_sizes(
+                            dir.as_deref(),
+                            read.entries
+                                .iter()
+                                .filter(|e| e.kind == "file")
+                                .filter_map(|e| Some((e.name.as_str(), e.size?))),
+                        );
+                        s.transfers[d.transfer].t.listing = Some(read);
+                    }
                     let main = if sum.seq_bytes[1] >= sum.seq_bytes[0] {
                         1
                     } else {
@@ -794,18 +936,14 @@ impl<'a> TcpHandler for Ftp<'a> {
                             t.sha256 = Some(hex(&hx.finalize()));
                         }
                     }
-                    for (i, f) in d.files.iter_mut().enumerate() {
-                        if let Some((path, _)) = f.take() {
-                            if i == main {
-                                let done = path.with_extension("");
-                                let kept = match std::fs::rename(&path, &done) {
-                                    Ok(()) => done,
-                                    Err(_) => path,
-                                };
-                                s.transfers[d.transfer].t.extracted =
-                                    Some(kept.display().to_string());
-                            } else {
-                                let _ = std::fs::remove_file(path);
+                    if let Some(c) = self.carver.as_mut() {
+                        for (i, p) in d.pieces.iter_mut().enumerate() {
+                            match p.take() {
+                                Some(p) if i == main => {
+                                    self.carved.insert((d.session, d.transfer), p);
+                                }
+                                Some(p) => c.discard(p),
+                                None => {}
                             }
                         }
                     }
@@ -873,9 +1011,17 @@ impl<'a> Analyzer<'a> {
     pub fn new(opts: Options, sink: Option<SessionSink<'a>>) -> Self {
         let mut ports = vec![21, IMPLICIT_FTPS_PORT];
         ports.extend(opts.ports.iter().copied());
-        if let Some(dir) = opts.extract.as_ref() {
-            let _ = std::fs::create_dir_all(dir);
-        }
+        let mut carve_errors = Vec::new();
+        let carver =
+            opts.extract
+                .as_ref()
+                .and_then(|dir| match Carver::new(dir, opts.extract_limits) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        carve_errors.push(e.to_string());
+                        None
+                    }
+                });
         Analyzer {
             decoder: Decoder::new(),
             tcp: TcpTracker::new(TcpLimits::default(), ports),
@@ -894,6 +1040,9 @@ impl<'a> Analyzer<'a> {
                 anomalies: Vec::new(),
                 errors: Vec::new(),
                 lingering: VecDeque::new(),
+                carver,
+                carve_errors,
+                carved: HashMap::default(),
             },
         }
     }
@@ -1009,27 +1158,26 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        // Ids in order of first packet.
-        sessions.sort_by_key(|s| (s.start, s.id));
-        let mut remap = HashMap::new();
-        for (i, s) in sessions.iter_mut().enumerate() {
-            remap.insert(s.id, i as u64 + 1);
-            s.id = i as u64 + 1;
-        }
-        for a in f.anomalies.iter_mut() {
-            for s in a.sessions.iter_mut() {
-                *s = remap.get(s).copied().unwrap_or(*s);
-            }
-        }
-        for s in sessions.iter_mut() {
-            for a in s.anomalies.iter_mut() {
-                for x in a.sessions.iter_mut() {
-                    *x = remap.get(x).copied().unwrap_or(*x);
-                }
-            }
-        }
+        // Ids were given once, when each session was recognised (every format agrees).
+        sessions.sort_by_key(|s| s.id);
         f.conn_list.sort_by_key(|c| c.id);
+        let extract = f.opts.extract.as_ref().map(|dir| {
+            let mut sum = match f.carver.take() {
+                Some(c) => c.finish(),
+                None => carve::Summary::default(),
+            };
+            sum.errors.splice(0..0, f.carve_errors.drain(..));
+            model::ExtractSummary {
+                dir: dir.display().to_string(),
+                manifest: (!sum.manifest.as_os_str().is_empty())
+                    .then(|| sum.manifest.display().to_string()),
+                files: sum.files,
+                bytes: sum.bytes,
+                errors: sum.errors,
+            }
+        });
         Report {
+            extract,
             schema: "ftptrace/1",
             sessions,
             anomalies: f.anomalies,

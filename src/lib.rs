@@ -8,6 +8,7 @@
 
 pub mod analyzer;
 pub mod capture;
+pub mod carve;
 pub mod ftp;
 pub mod model;
 pub mod net;

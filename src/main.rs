@@ -1,16 +1,18 @@
 //! The `ftptrace` command line: a thin layer over the library pipeline.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use ftptrace::analyzer::{Analyzer, Options, SessionSink};
 use ftptrace::capture::{self, PacketSource};
-use ftptrace::model::Report;
+use ftptrace::model::{ExtractSummary, Report};
 use ftptrace::report;
 use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
+
+mod output;
 
 #[derive(Parser)]
 #[command(name = "ftptrace", version, about = "Turn packet captures into FTP sessions", long_about = None)]
@@ -76,9 +78,16 @@ struct Common {
     /// Compute SHA-256 of every transferred payload.
     #[arg(long)]
     hash: bool,
-    /// Write every transferred file into DIR (implies --hash).
+    /// Write every transferred file into DIR (implies --hash), with DIR/manifest.jsonl; never
+    /// through a link, never over an existing file.
     #[arg(long, value_name = "DIR")]
     extract: Option<PathBuf>,
+    /// With --extract: most bytes written into one file (longer payloads are cut and end in .partial).
+    #[arg(long, value_name = "BYTES", default_value_t = ftptrace::carve::DEFAULT_MAX_FILE_BYTES)]
+    extract_max_bytes: u64,
+    /// With --extract: most bytes written into DIR in all.
+    #[arg(long, value_name = "BYTES", default_value_t = ftptrace::carve::DEFAULT_MAX_TOTAL_BYTES)]
+    extract_max_total: u64,
     /// Only this session (timeline, mermaid).
     #[arg(long, value_name = "N")]
     session: Option<u64>,
@@ -140,20 +149,100 @@ fn options(c: &Common) -> Options {
         show_passwords: c.show_passwords,
         hash: c.hash || c.extract.is_some(),
         extract: c.extract.clone(),
+        extract_limits: ftptrace::carve::Limits {
+            max_file_bytes: c.extract_max_bytes,
+            max_total_bytes: c.extract_max_total,
+        },
     }
 }
 
 type Out = Rc<RefCell<Box<dyn Write>>>;
 
-fn open_output(c: &Common) -> Result<Out> {
-    let w: Box<dyn Write> = match &c.output {
-        Some(p) => Box::new(io::BufWriter::with_capacity(
-            1 << 16,
-            std::fs::File::create(p).with_context(|| format!("{}: cannot create", p.display()))?,
-        )),
-        None => Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout())),
+/// Where the report goes: stdout, or `-o FILE` through a temporary file beside it that
+/// replaces FILE only at the end of a run that read something.
+struct Output {
+    w: Out,
+    file: Option<output::Staged>,
+    /// `-o` could not be created: the run goes on (for `--extract`) and ends with status 3.
+    failed: bool,
+}
+
+/// Open the report's destination. `-o` naming an input is refused (an error: status 2);
+/// a `-o` that cannot be created is one stderr line and status 3 once the rest is done.
+fn open_output(c: &Common, inputs: &[String]) -> Result<Output> {
+    let stdout =
+        || -> Box<dyn Write> { Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout())) };
+    let (w, file, failed): (Box<dyn Write>, _, _) = match &c.output {
+        Some(p) => {
+            output::refuse_inputs(p, inputs)?;
+            match output::Staged::create(p).and_then(|s| Ok((s.file()?, s))) {
+                Ok((f, staged)) => (
+                    Box::new(io::BufWriter::with_capacity(1 << 16, f)),
+                    Some(staged),
+                    false,
+                ),
+                Err(e) => {
+                    eprintln!("ftptrace: {e:#}");
+                    (Box::new(io::sink()), None, true)
+                }
+            }
+        }
+        None => (stdout(), None, false),
     };
-    Ok(Rc::new(RefCell::new(w)))
+    Ok(Output {
+        w: Rc::new(RefCell::new(w)),
+        file,
+        failed,
+    })
+}
+
+/// End of a run: put `-o`'s file in place (or drop it when nothing was read), print
+/// `--extract`'s errors and totals, and give the exit status (3 when an output failed).
+fn finish_outputs(out: Output, status: u8, extract: Option<&ExtractSummary>) -> u8 {
+    let mut status = if out.failed { status.max(3) } else { status };
+    let flushed = out.w.borrow_mut().flush();
+    drop(out.w);
+    if let Some(staged) = out.file {
+        let r = flushed.map_err(anyhow::Error::from).and_then(|_| {
+            if status >= 2 {
+                staged.abandon();
+                Ok(())
+            } else {
+                staged.commit()
+            }
+        });
+        if let Err(e) = r {
+            eprintln!("ftptrace: {e:#}");
+            status = 3;
+        }
+    } else if let Err(e) = flushed {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("ftptrace: stdout: {e}");
+            status = 3;
+        }
+    }
+    if let Some(x) = extract {
+        for e in &x.errors {
+            eprintln!("ftptrace: {e}");
+        }
+        if !x.errors.is_empty() {
+            status = 3;
+        }
+        eprintln!(
+            "ftptrace: extracted {} into {}; manifest {}",
+            human_files(x.files, x.bytes),
+            x.dir,
+            x.manifest.as_deref().unwrap_or("not written"),
+        );
+    }
+    status
+}
+
+fn human_files(files: u64, bytes: u64) -> String {
+    format!(
+        "{files} file{} ({bytes} bytes)",
+        if files == 1 { "" } else { "s" }
+    )
 }
 
 fn color_for(c: &Common) -> bool {
@@ -177,27 +266,30 @@ fn jsonl_sink(out: Out, err: Rc<RefCell<Option<io::Error>>>) -> SessionSink<'sta
 }
 
 fn analyze(captures: &[String], c: &Common) -> Result<u8> {
-    let out = open_output(c)?;
+    let out = open_output(c, captures)?;
     let (mut src, open_errors) = capture::merge::open_all(captures);
     for e in &open_errors {
         eprintln!("ftptrace: {e}");
     }
     if open_errors.len() == captures.len() {
-        return Ok(2);
+        return Ok(finish_outputs(out, 2, None));
     }
     let progress = progress_bar(c, &src);
-    pump(&mut src, c, &out, &open_errors, progress)
+    let (status, extract) = pump(&mut src, c, &out.w, &open_errors, progress)?;
+    Ok(finish_outputs(out, status, extract.as_ref()))
 }
 
 /// Read a source to its end through the analyzer and write the report: the loop both
-/// `analyze` and `sniff` run. Returns the exit status (SPEC.md).
+/// `analyze` and `sniff` run. Returns the exit status (SPEC.md) and what `--extract` wrote;
+/// a report that could not be written is status 3 (a closed stdout is an error that ends
+/// the run quietly).
 fn pump(
     src: &mut dyn PacketSource,
     c: &Common,
     out: &Out,
     open_errors: &[capture::CaptureError],
     progress: Option<indicatif::ProgressBar>,
-) -> Result<u8> {
+) -> Result<(u8, Option<ExtractSummary>)> {
     let status_of = |e: &capture::CaptureError| if e.is_unreadable() { 2 } else { 1 };
     let mut status = open_errors.iter().map(status_of).max().unwrap_or(0);
     let write_err = Rc::new(RefCell::new(None));
@@ -222,12 +314,25 @@ fn pump(
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
-    let report = an.finish();
-    if let Some(e) = write_err.borrow_mut().take() {
-        return Err(e.into());
+    let mut report = an.finish();
+    let written = match write_err.borrow_mut().take() {
+        Some(e) => Err(e.into()),
+        None => emit(&report, c, out),
+    };
+    if let Err(e) = written {
+        if is_broken_pipe(&e) {
+            return Err(e);
+        }
+        eprintln!("ftptrace: {}: {e:#}", output_name(c));
+        status = 3;
     }
-    emit(&report, c, out)?;
-    Ok(status)
+    Ok((status, report.extract.take()))
+}
+
+fn output_name(c: &Common) -> String {
+    c.output
+        .as_ref()
+        .map_or("stdout".to_string(), |p| p.display().to_string())
 }
 
 fn progress_bar(c: &Common, src: &dyn PacketSource) -> Option<indicatif::ProgressBar> {
@@ -292,7 +397,7 @@ fn terminal_width() -> Option<u16> {
 
 #[cfg(feature = "live")]
 fn sniff(iface: &str, filter: Option<&str>, c: &Common) -> Result<u8> {
-    let out = open_output(c)?;
+    let out = open_output(c, &[])?;
     let bpf = match filter {
         Some(f) => format!("tcp and ({f})"),
         None => "tcp".to_string(),
@@ -308,7 +413,8 @@ fn sniff(iface: &str, filter: Option<&str>, c: &Common) -> Result<u8> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    pump(&mut src, c, &out, &[], None)
+    let (status, extract) = pump(&mut src, c, &out.w, &[], None)?;
+    Ok(finish_outputs(out, status, extract.as_ref()))
 }
 
 #[cfg(not(feature = "live"))]

@@ -60,6 +60,21 @@ pub struct Report {
     pub tcp_connections: Vec<TcpConnection>,
     /// Input problems (one line each, as printed on stderr).
     pub errors: Vec<String>,
+    /// With `--extract`: what was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extract: Option<ExtractSummary>,
+}
+
+/// What `--extract` wrote.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExtractSummary {
+    pub dir: String,
+    /// `DIR/manifest.jsonl`, null when it could not be created.
+    pub manifest: Option<String>,
+    pub files: u64,
+    pub bytes: u64,
+    /// Write errors, one line each naming the file (exit status 3).
+    pub errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -292,9 +307,37 @@ pub struct Transfer {
     /// Whether an announced PORT/PASV/EPRT/EPSV endpoint fits this connection (false: an
     /// `unmatched_data_connection`, with mode and setup inferred from who connected).
     pub matched: bool,
-    /// Where `--extract` wrote the payload.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// With `--extract`: the file written, relative to the directory (null otherwise).
     pub extracted: Option<String>,
+    /// With `--extract`: the file this transfer's piece was joined into with the earlier
+    /// pieces of the same file (a download resumed with REST, an APPE), relative to DIR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined: Option<String>,
+    /// A listing's entries (LIST, NLST, MLSD), as far as the capture holds them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listing: Option<Listing>,
+}
+
+/// What a listing transfer listed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Listing {
+    pub entries: Vec<ListingEntry>,
+    /// Lines that were not entries (headers such as `total 12`, unknown formats).
+    pub other_lines: u64,
+    /// Entries or bytes beyond the bounds, not listed.
+    pub truncated: bool,
+}
+
+/// One entry of a listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListingEntry {
+    pub name: String,
+    /// `file`, `dir`, `link`, `other` or `unknown` (NLST).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub size: Option<u64>,
+    /// The time as the listing wrote it.
+    pub time: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -13,12 +13,14 @@
 //!   [`parse_lprt`], [`parse_lpsv_reply`]: data-channel addresses;
 //!   [`parse_transfer_size`], [`parse_size_reply`], [`parse_257_path`]:
 //!   other reply payloads.
+//! * [`parse_listing_line`]: LIST (Unix, DOS), MLSD and NLST listing lines.
 //! * [`decode_text`]: UTF-8 or Latin-1; [`resolve_path`], [`cwd_after_cwd`],
 //!   [`cwd_after_cdup`]: working-directory bookkeeping.
 
 mod addr;
 mod command;
 mod lines;
+mod listing;
 mod reply;
 mod text;
 
@@ -28,6 +30,9 @@ pub use addr::{
 };
 pub use command::{parse_command, uppercase_verb, CommandLine, Direction, Verb};
 pub use lines::{Line, LineAssembler, MAX_LINE_LEN};
+pub use listing::{
+    parse_line as parse_listing_line, Entry as ListingLine, EntryKind, Style as ListingStyle,
+};
 pub use reply::{
     parse_reply_line, Reply, ReplyAssembler, ReplyCode, ReplyEvent, ReplyKind, ReplyLine,
     MAX_REPLY_BYTES, MAX_REPLY_LINES,

@@ -16,6 +16,9 @@ pub const MAX_PENDING: usize = 64;
 /// Most timeline events, anomalies and transfers kept per session.
 pub const MAX_EVENTS: usize = 1_000_000;
 pub const MAX_ANOMALIES: usize = 10_000;
+/// Most file sizes remembered per session (from SIZE replies and listings) for the
+/// `expected_bytes` of a later RETR; the oldest is forgotten first.
+pub const MAX_KNOWN_SIZES: usize = 4096;
 
 /// A data-channel setup: what a PORT/EPRT command or a 227/229 reply announced.
 #[derive(Debug, Clone, Copy)]
@@ -792,10 +795,7 @@ impl Session {
             (Verb::Size, 213) => {
                 if let Some(n) = parse::parse_size_reply(text.as_bytes()) {
                     let key = resolve(self.cwd.as_deref(), &arg).unwrap_or(arg.clone());
-                    self.sizes.push_back((key, n));
-                    if self.sizes.len() > 64 {
-                        self.sizes.pop_front();
-                    }
+                    self.learn_size(key, n);
                 }
             }
             (Verb::Type, 200..=299) => {
@@ -910,6 +910,8 @@ impl Session {
                 segments: 0,
                 announced: setup.map(|s| ep(s.announced)),
                 extracted: None,
+                joined: None,
+                listing: None,
                 matched: setup.is_some() || timing,
             },
             command: None,
@@ -971,6 +973,30 @@ impl Session {
                 .find(|(p, _)| *p == key || *p == cmd.arg)
                 .map(|(_, n)| *n)
         });
+    }
+
+    fn learn_size(&mut self, path: String, size: u64) {
+        if self.sizes.len() >= MAX_KNOWN_SIZES {
+            self.sizes.pop_front();
+        }
+        self.sizes.push_back((path, size));
+    }
+
+    /// A listing of `dir` (None: the login directory) named these files and sizes: a later
+    /// RETR of one of them expects that many bytes.
+    pub fn learn_listing_sizes<'n>(
+        &mut self,
+        dir: Option<&str>,
+        files: impl Iterator<Item = (&'n str, u64)>,
+    ) {
+        for (name, size) in files {
+            if name.contains('/') && !name.starts_with('/') {
+                continue;
+            }
+            if let Some(path) = resolve(dir.or(self.cwd.as_deref()), name) {
+                self.learn_size(path, size);
+            }
+        }
     }
 
     /// Per-direction byte accounting of a data connection as it runs.

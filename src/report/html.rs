@@ -9,10 +9,15 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::human;
-use super::table::{direction_word, mode_word, transfer_bytes, transfer_path, transfer_rate};
+use super::table::{
+    direction_word, mode_word, transfer_bytes, transfer_file, transfer_hash, transfer_path,
+    transfer_rate,
+};
 use super::text::escape_terminal;
 use super::timeline::{conn_transfer, data_ports};
-use crate::model::{Anomaly, Event, EventKind, Login, Report, Session, Side, TransferStatus};
+use crate::model::{
+    Anomaly, Event, EventKind, Login, Report, Session, Side, Transfer, TransferStatus,
+};
 
 /// Escape for HTML text and attribute values; wire control characters are
 /// first made visible (`\x1b`), as in the terminal.
@@ -48,6 +53,8 @@ const DATA_COLORS: [&str; 8] = [
     "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#0c8599", "#d6336c", "#5c940d", "#7048e8",
 ];
 const ANOMALY_COLOR: &str = "#e03131";
+/// Most listing entries drawn per listing (the JSON has them all).
+const MAX_LISTING_ROWS: usize = 500;
 
 fn conn_color(s: &Session, conn: &str) -> &'static str {
     match conn_transfer(s, conn) {
@@ -153,13 +160,13 @@ fn sessions_table(r: &Report, h: &mut String) {
 }
 
 fn transfers_table(r: &Report, h: &mut String) {
-    h.push_str("<table class=\"transfers\"><thead><tr><th>session</th><th>#</th><th>command</th><th>path</th><th>direction</th><th>mode</th><th>data connection</th><th>bytes</th><th>rate</th><th>status</th></tr></thead><tbody>\n");
+    h.push_str("<table class=\"transfers\"><thead><tr><th>session</th><th>#</th><th>command</th><th>path</th><th>direction</th><th>mode</th><th>data connection</th><th>bytes</th><th>rate</th><th>status</th><th>sha256 / file</th></tr></thead><tbody>\n");
     for s in &r.sessions {
         for (i, t) in s.transfers.iter().enumerate() {
             let color = DATA_COLORS[i % DATA_COLORS.len()];
             let _ = writeln!(
                 h,
-                "<tr><td class=\"num\">{}</td><td class=\"num\"><span style=\"color:{color};font-weight:700\">data:{}</span></td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{} → {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                "<tr><td class=\"num\">{}</td><td class=\"num\"><span style=\"color:{color};font-weight:700\">data:{}</span></td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{} → {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"mono\">{}{}</td></tr>",
                 s.id,
                 i + 1,
                 escape_html(&cut(&t.command, 40)),
@@ -171,10 +178,40 @@ fn transfers_table(r: &Report, h: &mut String) {
                 transfer_bytes(t),
                 transfer_rate(t),
                 status_badge(t.status, t.reply_code),
+                escape_html(&transfer_hash(t, true)),
+                file_and_listing(t),
             );
         }
     }
     h.push_str("</tbody></table>\n");
+}
+
+/// The `--extract` file and, for a listing, its entries (folded).
+fn file_and_listing(t: &Transfer) -> String {
+    let mut h = String::new();
+    if t.extracted.is_some() {
+        let _ = write!(h, "<br>{}", escape_html(&transfer_file(t)));
+    }
+    if let Some(l) = t.listing.as_ref().filter(|l| !l.entries.is_empty()) {
+        let _ = write!(
+            h,
+            "<details class=\"listing\"><summary>{} entries{}</summary><table><thead><tr><th>name</th><th>type</th><th>size</th><th>time</th></tr></thead><tbody>",
+            l.entries.len(),
+            if l.truncated { " (truncated)" } else { "" }
+        );
+        for e in l.entries.iter().take(MAX_LISTING_ROWS) {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                escape_html(&cut(&e.name, 200)),
+                e.kind,
+                e.size.map(|n| n.to_string()).unwrap_or_default(),
+                escape_html(e.time.as_deref().unwrap_or("")),
+            );
+        }
+        h.push_str("</tbody></table></details>");
+    }
+    h
 }
 
 fn anomalies_list(list: &[&Anomaly], h: &mut String) {

@@ -195,26 +195,53 @@ fn sessions_table(r: &Report, o: &TableOptions) -> Table {
     t
 }
 
+/// Narrowest terminal that gets the sha256 and file columns (a file or pipe always does).
+const WIDE_COLUMNS: u16 = 160;
+
+/// The sha256 (shortened to 16 digits on a terminal) and the `--extract` file of a transfer.
+pub(crate) fn transfer_hash(t: &Transfer, short: bool) -> String {
+    match &t.sha256 {
+        Some(h) if short => format!("{}…", &h[..16.min(h.len())]),
+        Some(h) => h.clone(),
+        None => "-".to_string(),
+    }
+}
+
+pub(crate) fn transfer_file(t: &Transfer) -> String {
+    match (&t.extracted, &t.joined) {
+        (Some(f), Some(j)) => format!("{f} (joined: {j})"),
+        (Some(f), None) => f.clone(),
+        _ => "-".to_string(),
+    }
+}
+
 fn transfers_table(r: &Report, o: &TableOptions) -> Table {
     let mut t = new_table(o);
-    header(
-        &mut t,
-        &[
-            "session",
-            "#",
-            "command",
-            "path",
-            "direction",
-            "mode",
-            "bytes",
-            "rate",
-            "status",
-        ],
-        o,
-    );
+    let all = || r.sessions.iter().flat_map(|s| s.transfers.iter());
+    let wide = o.width.is_none_or(|w| w >= WIDE_COLUMNS);
+    let hashes = wide && all().any(|x| x.sha256.is_some());
+    let files = wide && all().any(|x| x.extracted.is_some());
+    let mut names = vec![
+        "session",
+        "#",
+        "command",
+        "path",
+        "direction",
+        "mode",
+        "bytes",
+        "rate",
+        "status",
+    ];
+    if hashes {
+        names.push("sha256");
+    }
+    if files {
+        names.push("file");
+    }
+    header(&mut t, &names, o);
     for s in &r.sessions {
         for (i, x) in s.transfers.iter().enumerate() {
-            t.add_row(vec![
+            let mut row = vec![
                 right(s.id.to_string()),
                 right((i + 1).to_string()),
                 Cell::new(wire(&x.command)),
@@ -224,7 +251,14 @@ fn transfers_table(r: &Report, o: &TableOptions) -> Table {
                 right(transfer_bytes(x)),
                 right(transfer_rate(x)),
                 status_cell(x, o),
-            ]);
+            ];
+            if hashes {
+                row.push(Cell::new(transfer_hash(x, o.width.is_some())));
+            }
+            if files {
+                row.push(Cell::new(wire(&transfer_file(x))));
+            }
+            t.add_row(row);
         }
     }
     t
@@ -286,6 +320,27 @@ mod tests {
         assert!(s.contains("\x1b["), "{s}");
         // ... and never the wire's own escapes.
         assert!(!s.contains("\x1b[2J"), "{s}");
+    }
+
+    #[test]
+    fn hash_and_file_columns_when_wide() {
+        let mut r = example_report();
+        let t = &mut r.sessions[0].transfers[0];
+        t.sha256 = Some("ab".repeat(32));
+        t.extracted = Some("s1-d1-readme.txt".into());
+        let wide = render(&r, &TableOptions::default());
+        assert!(wide.contains(&"ab".repeat(32)), "{wide}");
+        assert!(wide.contains("s1-d1-readme.txt"), "{wide}");
+        let narrow = render(
+            &r,
+            &TableOptions {
+                color: false,
+                width: Some(80),
+            },
+        );
+        assert!(!narrow.contains("sha256"), "{narrow}");
+        let plain = render(&example_report(), &TableOptions::default());
+        assert!(!plain.contains("sha256"), "{plain}");
     }
 
     #[test]

@@ -222,6 +222,8 @@ fn documented_session(base: i64) -> Session {
             announced: Some(ep("192.168.0.2", 5001)),
             matched: true,
             extracted: None,
+            joined: None,
+            listing: None,
         },
         Transfer {
             command: "RETR".into(),
@@ -248,6 +250,8 @@ fn documented_session(base: i64) -> Session {
             announced: Some(ep("192.168.0.2", 5002)),
             matched: true,
             extracted: None,
+            joined: None,
+            listing: None,
         },
     ];
     Session {
@@ -414,6 +418,8 @@ fn passive_upload_session(base: i64) -> Session {
             announced: Some(ep("2001:db8::1", 50000)),
             matched: true,
             extracted: None,
+            joined: None,
+            listing: None,
         }],
         timeline: b.timeline,
         anomalies: vec![Anomaly {
@@ -462,6 +468,7 @@ pub fn example_report() -> Report {
         sessions: vec![s1, s2, s3],
         tcp_connections,
         errors: Vec::new(),
+        extract: None,
     }
 }
 
@@ -479,5 +486,6 @@ pub fn empty_report() -> Report {
         },
         tcp_connections: Vec::new(),
         errors: Vec::new(),
+        extract: None,
     }
 }

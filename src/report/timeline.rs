@@ -3,7 +3,9 @@
 use std::io::{self, Write};
 
 use super::human;
-use super::table::{direction_word, mode_word, transfer_bytes, transfer_path};
+use super::table::{
+    direction_word, mode_word, transfer_bytes, transfer_file, transfer_hash, transfer_path,
+};
 use super::text::escape_terminal;
 use crate::model::{Anomaly, Event, EventKind, Login, Mode, Report, Session, Side, Transfer};
 
@@ -166,6 +168,14 @@ fn write_header(s: &Session, p: Paint, out: &mut dyn Write) -> io::Result<()> {
             status,
             t.reply_code.map(|c| format!(" {c}")).unwrap_or_default(),
         )?;
+        if t.sha256.is_some() || t.extracted.is_some() {
+            writeln!(
+                out,
+                "          sha256 {}  file {}",
+                transfer_hash(t, false),
+                escape_terminal(&transfer_file(t))
+            )?;
+        }
     }
     Ok(())
 }
