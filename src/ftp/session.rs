@@ -377,13 +377,19 @@ impl Session {
         }
     }
 
-    /// TLS starts on the control connection (AUTH accepted, or implicit FTPS).
+    /// TLS starts on the control connection (AUTH accepted, or implicit FTPS); again after
+    /// a CCC, keeping what the first handshake showed until a new one shows more.
     fn start_tls(&mut self, implicit: bool) {
         self.tls = true;
-        self.tls_ctl = Some(Box::new(ControlTls {
-            implicit,
-            ..ControlTls::default()
-        }));
+        match self.tls_ctl.as_mut() {
+            Some(t) => t.streams = Default::default(),
+            None => {
+                self.tls_ctl = Some(Box::new(ControlTls {
+                    implicit,
+                    ..ControlTls::default()
+                }))
+            }
+        }
     }
 
     /// Whether `from`'s side of the control connection is inside TLS now.
@@ -736,7 +742,7 @@ impl Session {
                 self.login = Login::Failed;
                 self.failed_logins += 1;
             }
-            (Verb::Auth, 234) if self.tls_ctl.is_none() => {
+            (Verb::Auth, 234) if !self.control_encrypted() => {
                 self.start_tls(false);
             }
             (Verb::Cwd | Verb::Xcwd, 200..=299) => {
@@ -1335,6 +1341,12 @@ mod tls_tests {
         assert_eq!(s.new_setups.len(), 1, "data ports are learnt again");
         assert_eq!(s.new_setups[0].listener, "10.0.0.1:1025".parse().unwrap());
         assert!(!s.control_encrypted());
+        // A new AUTH after CCC encrypts the dialogue again.
+        s.control_data(t, Side::Client, b"AUTH TLS\r\n");
+        s.control_data(t, Side::Server, b"234 again\r\n");
+        assert!(s.control_encrypted());
+        s.control_data(t, Side::Client, &[0x17, 3, 3, 0, 4, b'Q', b'U', b'I', b'T']);
+        assert_eq!(lines(&s), ["AUTH", "PASV", "AUTH"]);
         let m = s.into_model();
         let info = m.tls_info.unwrap();
         assert!(info.cleared && !info.implicit);
