@@ -700,6 +700,85 @@ sc_sll2() {
 JSON
 }
 
+sc_scan() {
+    local n=scan d; d=$(dl $n); reset_server_logs
+    cap_start "$SAMPLES/$n.pcap"
+    # Scan probes from the client namespace first: a SYN scan of a small port range (nmap
+    # resets the half-open connections), a connect scan of the two FTP ports, five hping3
+    # SYNs to port 21 (the client kernel resets the unexpected SYN+ACKs).
+    in_cli nmap -n -Pn -sS -T4 -p 1-100,2121 $S4 >"$LOGS/$n.nmap-sS.log" 2>&1 || log "nmap -sS exited $?"
+    in_cli nmap -n -Pn -sT -T4 -p 21,2121 $S4 >"$LOGS/$n.nmap-sT.log" 2>&1 || log "nmap -sT exited $?"
+    in_cli hping3 -S -p 21 -c 5 -i u100000 $S4 >"$LOGS/$n.hping3.log" 2>&1 || true
+    sleep 0.3
+    # Then three real sessions.
+    run_curl $n.s1 -u $LUSER:$LPASS "ftp://$S4/readme.txt" -o "$d/readme.txt"
+    local c1=$LAST_CMD
+    run_curl $n.s2 --disable-epsv -u $LUSER:$LPASS "ftp://$S4/docs/" -o "$d/LIST-docs.txt"
+    local c2=$LAST_CMD
+    run_curl $n.s3 -u alice:wonderland "ftp://$S4:$PYPORT/data-100k.bin" -o "$d/data-100k.bin"
+    local c3=$LAST_CMD
+    cap_stop; save_server_log $n vsftpd
+    # What the capture holds per TCP connection to an FTP port: a probe carried no payload.
+    local conns
+    conns=$(tshark -r "$SAMPLES/$n.pcap" -T fields -E separator=' ' -e tcp.stream -e ip.src -e tcp.srcport -e ip.dst -e tcp.dstport -e tcp.len -e tcp.flags.syn -e tcp.flags.ack 2>/dev/null |
+        $PY -c '
+import json, sys
+first, payload = {}, {}
+for line in sys.stdin:
+    st, src, sp, dst, dp, ln, syn, ack = line.split()
+    if st not in first and syn in ("1", "True") and ack in ("0", "False"):
+        first[st] = (src, int(sp), dst, int(dp))
+    payload[st] = payload.get(st, 0) + int(ln)
+servers = {}
+for st, (src, sp, dst, dp) in first.items():
+    if dp in (21, 2121):
+        e = servers.setdefault(f"{dst}:{dp}", {"server": f"{dst}:{dp}", "probes": 0, "connections_with_payload": 0, "probe_sources": []})
+        if payload.get(st, 0) == 0:
+            e["probes"] += 1
+            if src not in e["probe_sources"]:
+                e["probe_sources"].append(src)
+        else:
+            e["connections_with_payload"] += 1
+empty = sum(1 for st in first if payload.get(st, 0) == 0)
+print(json.dumps({"ftp_port_connections": sorted(servers.values(), key=lambda e: e["server"]), "connections_without_payload": empty, "connections": len(first)}))
+')
+    # A connect-scan connection that got the server greeting before nmap reset it is a
+    # banner grab (payload from the server only): a session of its own, listed first.
+    local grabs
+    grabs=$(tshark -r "$SAMPLES/$n.pcap" -T fields -E separator=' ' -e tcp.stream -e ip.src -e tcp.srcport -e tcp.dstport -e tcp.len -e tcp.flags.syn -e tcp.flags.ack 2>/dev/null |
+        $PY -c '
+import json, sys
+first, sent = {}, {}
+for line in sys.stdin:
+    st, src, sp, dp, ln, syn, ack = line.split()
+    if st not in first and syn in ("1", "True") and ack in ("0", "False"):
+        first[st] = (src, int(dp))
+    if st in first and int(ln) > 0:
+        sent.setdefault(st, set()).add("client" if src == first[st][0] else "server")
+out = []
+for st, (src, dp) in first.items():
+    if dp in (21, 2121) and sent.get(st) == {"server"}:
+        out.append({"client_tool": "nmap", "note": f"banner grab: nmap -sT connection to port {dp} (tcp.stream {st}) got the greeting before its reset", "server_port": dp, "login": "none", "commands_sent": [], "transfers": []})
+print("".join(json.dumps(o) + ", " for o in out))
+')
+    truth $n.pcap <<JSON
+{"description": "Scan probes, then real sessions, from the client namespace: nmap -sS -p 1-100,2121 (SYN scan; open ports answer SYN+ACK and nmap resets, closed ones answer RST), nmap -sT -p 21,2121 (connect scan), five hping3 SYNs to port 21; then three curl sessions (vsftpd EPSV RETR readme.txt, vsftpd PASV LIST docs, pyftpdlib on 2121 RETR data-100k.bin). verification.probes counts the connections to an FTP port that carried no payload (tshark); a connect-scan connection whose server greeting got out before the reset is a banner grab and is a session of its own.",
+ "tcpdump_stderr": "$WORK/tcpdump-$n.pcap.err", "network": $NET_JSON, "server": $(vsftpd_json),
+ "extra_tools": ["nmap", "hping3"],
+ "scanner": {"source": "$C4", "commands": ["nmap -n -Pn -sS -T4 -p 1-100,2121 $S4", "nmap -n -Pn -sT -T4 -p 21,2121 $S4", "hping3 -S -p 21 -c 5 -i u100000 $S4"], "logs": ["logs/$n.nmap-sS.log", "logs/$n.nmap-sT.log", "logs/$n.hping3.log"]},
+ "verification": {"probes": $conns},
+ "sessions": [$grabs{"client_tool": "curl", "client_command": $c1, "log": "logs/$n.s1.log", "log_format": "curl",
+   "user": "$LUSER", "password": "$LPASS", "login": "success", "close": "fin",
+   "transfers": [$(xfer RETR readme.txt /readme.txt download passive EPSV "$d/readme.txt" complete 226)]},
+  {"client_tool": "curl", "client_command": $c2, "log": "logs/$n.s2.log", "log_format": "curl",
+   "user": "$LUSER", "password": "$LPASS", "login": "success", "close": "fin",
+   "transfers": [$(xfer LIST "" /docs listing passive PASV "$d/LIST-docs.txt" complete 226)]},
+  {"client_tool": "curl", "client_command": $c3, "log": "logs/$n.s3.log", "log_format": "curl",
+   "user": "alice", "password": "wonderland", "login": "success", "close": "fin", "server_address": "$S4", "server_port": $PYPORT,
+   "transfers": [$(xfer RETR data-100k.bin /data-100k.bin download passive EPSV "$d/data-100k.bin" complete 226)]}]}
+JSON
+}
+
 sc_variants() {
     local s=$SAMPLES
     editcap -F pcapng "$s/curl-epsv-vsftpd.pcap" "$s/curl-epsv-vsftpd.pcapng"
@@ -726,7 +805,7 @@ verify() {
     done
 }
 
-ALL=(curl_epsv curl_pasv curl_port curl_eprt curl_upload curl_ipv6_epsv curl_ipv6_eprt documented pyftpd lftp wget tnftp tls ftps_prot_p ftps_prot_c ftps_implicit parallel loss sll2 variants)
+ALL=(curl_epsv curl_pasv curl_port curl_eprt curl_upload curl_ipv6_epsv curl_ipv6_eprt documented pyftpd lftp wget tnftp tls ftps_prot_p ftps_prot_c ftps_implicit parallel loss sll2 scan variants)
 
 main() {
     local install=1 want=()

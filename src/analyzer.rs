@@ -2,6 +2,8 @@
 
 use crate::capture::{Packet, PacketSource, Timestamp};
 use crate::carve::{self, Carver, Piece};
+use crate::ftp::ids::IdBook;
+use crate::ftp::probes::ProbeBook;
 use crate::ftp::session::{ep, Session, Setup};
 use crate::ftp::tls;
 use crate::ftp::{listing, parse};
@@ -14,7 +16,7 @@ use crate::net::tcp::{
     TcpTracker,
 };
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
@@ -50,10 +52,27 @@ pub const TLS_DATA_GRACE_NS: i64 = 10_000_000_000;
 /// Most TLS sessions kept open after their control connection ended, waiting out
 /// [`TLS_DATA_GRACE_NS`]; beyond it the oldest is finished at once (`stats.tls_linger_evictions`).
 pub const MAX_LINGERING_TLS_SESSIONS: usize = 256;
+/// Most finished sessions held back from the JSONL sink while an older connection on an
+/// FTP port is still undecided (session or probe); beyond it that one is taken for a probe.
+const MAX_HELD_SESSIONS: usize = 4096;
+/// Longest (capture time) a finished session is held back for an older undecided
+/// connection on an FTP port (a SYN nobody answered); then that one is taken for a probe,
+/// so that JSONL from a live capture is never stalled for long.
+const MAX_HOLD_NS: i64 = 30 * 1_000_000_000;
 
+/// A connection not yet known to be FTP: its first bytes and TCP events, kept until it is.
 struct Probe {
     buf: [Vec<u8>; 2],
     events: Vec<(Timestamp, Dir, TcpEvent)>,
+    /// On an FTP port: the session id reserved at its first packet and its orientation;
+    /// it becomes a session with its first byte, or a probe if it never carries one.
+    reserved: Option<Reserved>,
+}
+
+#[derive(Clone, Copy)]
+struct Reserved {
+    id: u64,
+    client_is_tcp_client: bool,
 }
 
 struct DataConn {
@@ -97,7 +116,18 @@ struct Ftp<'a> {
     opts: Options,
     digits: u8,
     sessions: HashMap<u64, Session, FastState>,
-    next_session: u64,
+    ids: IdBook,
+    /// Connections that never carried a byte, and port scans.
+    probes: ProbeBook,
+    /// Finished sessions waiting for their final id before going to the sink (or the report).
+    held: BTreeMap<u64, (Timestamp, model::Session)>,
+    /// Final id of every written session by its reserved id (top-level findings name
+    /// sessions by reserved id until the end). One entry per session, like the report.
+    final_ids: HashMap<u64, u64, FastState>,
+    /// Latest end of a closed connection (when findings about limits are dated).
+    last_close: Timestamp,
+    /// Sessions whose reserved id had been given up early (a hold bound was hit).
+    late_sessions: u64,
     roles: HashMap<ConnId, Role, FastState>,
     /// Announced data-channel listeners → (session, setup).
     expect: HashMap<SocketAddr, (u64, Setup), FastState>,
@@ -132,9 +162,7 @@ impl<'a> Ftp<'a> {
         }
     }
 
-    fn new_session(&mut self, meta: &ConnMeta, client_is_tcp_client: bool) -> u64 {
-        let id = self.next_session;
-        self.next_session += 1;
+    fn new_session(&mut self, meta: &ConnMeta, client_is_tcp_client: bool, id: u64) -> u64 {
         self.stats.ftp_sessions += 1;
         let (c, s) = if client_is_tcp_client {
             (meta.client, meta.server)
@@ -382,7 +410,8 @@ impl<'a> Ftp<'a> {
         };
         match client_is_tcp_client {
             Some(orient) => {
-                self.new_session(meta, orient);
+                let id = self.ids.take();
+                self.new_session(meta, orient, id);
             }
             // Not FTP control: maybe a data connection whose setup we missed.
             None => match self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
@@ -404,6 +433,88 @@ impl<'a> Ftp<'a> {
             }
         }
         Interest::Data
+    }
+
+    /// A connection on an FTP port, not yet known to be a session: it becomes one with its
+    /// first byte ([`Ftp::promote`]), or is a probe when it closes without one.
+    fn pending_control(&mut self, meta: &ConnMeta, client_is_tcp_client: bool) {
+        let id = self.ids.reserve();
+        self.roles.insert(
+            meta.id,
+            Role::Probe(Box::new(Probe {
+                buf: [Vec::new(), Vec::new()],
+                events: Vec::new(),
+                reserved: Some(Reserved {
+                    id,
+                    client_is_tcp_client,
+                }),
+            })),
+        );
+    }
+
+    /// A pending connection on an FTP port carried its first byte: it is a session, with
+    /// the TCP events it had so far.
+    fn promote(&mut self, meta: &ConnMeta) {
+        let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else {
+            return;
+        };
+        let Some(r) = p.reserved else {
+            return;
+        };
+        let id = if self.ids.is_undecided(r.id) {
+            self.ids.confirm(r.id);
+            r.id
+        } else {
+            // Its reservation was given up early (a bound was hit): a new id, after
+            // those of sessions that started later.
+            self.late_sessions += 1;
+            self.ids.take()
+        };
+        self.new_session(meta, r.client_is_tcp_client, id);
+        for (ts, dir, ev) in p.events {
+            self.tcp_event(meta, ts, dir, ev);
+        }
+        self.release_held();
+    }
+
+    /// Hand held sessions to the sink once their final ids are settled.
+    fn release_held(&mut self) {
+        loop {
+            while let Some((&id, _)) = self.held.first_key_value() {
+                let Some(fid) = self.ids.final_id(id) else {
+                    break;
+                };
+                let (_, mut m) = self.held.pop_first().expect("present").1;
+                self.ids.forget(id);
+                self.final_ids.insert(id, fid);
+                m.id = fid;
+                for a in m.anomalies.iter_mut() {
+                    for x in a.sessions.iter_mut() {
+                        *x = self.final_ids.get(x).copied().unwrap_or(*x);
+                    }
+                }
+                // Carved files are named with the id every format gives the session.
+                self.carve(&mut m, id);
+                match self.sink.as_mut() {
+                    Some(sink) => sink(m),
+                    None => self.done.push(m),
+                }
+            }
+            if self.held.len() <= MAX_HELD_SESSIONS || self.ids.force_oldest().is_none() {
+                break;
+            }
+        }
+    }
+
+    /// Sessions held back longer than [`MAX_HOLD_NS`] at `now`: give up the reservations
+    /// that hold them.
+    fn release_stale(&mut self, now: Timestamp) {
+        while let Some((_, (since, _))) = self.held.first_key_value() {
+            if now.0.saturating_sub(since.0) <= MAX_HOLD_NS || self.ids.force_oldest().is_none() {
+                break;
+            }
+            self.release_held();
+        }
     }
 
     /// Register the setups a session announced since last time.
@@ -524,20 +635,17 @@ impl<'a> Ftp<'a> {
         let s = self.sessions.remove(&id).expect("present");
         self.expect.retain(|_, (sid, _)| *sid != id);
         let mut m = s.into_model();
-        self.carve(&mut m);
-        match self.sink.as_mut() {
-            Some(sink) => {
-                m.set_time_digits(self.digits);
-                // Cross-session findings known by now that involve this session.
-                for a in &self.anomalies {
-                    if a.sessions.contains(&m.id) {
-                        m.anomalies.push(a.clone());
-                    }
+        if self.sink.is_some() {
+            m.set_time_digits(self.digits);
+            // Cross-session findings known by now that involve this session.
+            for a in &self.anomalies {
+                if a.sessions.contains(&m.id) {
+                    m.anomalies.push(a.clone());
                 }
-                sink(m)
             }
-            None => self.done.push(m),
         }
+        self.held.insert(m.id, (m.end.ts, m));
+        self.release_held();
     }
 
     /// Keep a TLS session whose control connection ended open for late data connections
@@ -576,14 +684,14 @@ impl<'a> Ftp<'a> {
     /// With `--extract`: name the session's carved payloads now that their outcome is
     /// known, join resumed (REST) and appended (APPE) pieces to the stored start of their
     /// file, and write the manifest lines.
-    fn carve(&mut self, m: &mut model::Session) {
+    fn carve(&mut self, m: &mut model::Session, reserved: u64) {
         let Some(c) = self.carver.as_mut() else {
             return;
         };
         let server = m.server.ip.to_string();
         let mut findings = Vec::new();
         for (i, t) in m.transfers.iter_mut().enumerate() {
-            let piece = self.carved.remove(&(m.id, i));
+            let piece = self.carved.remove(&(reserved, i));
             let (holes, holes_total, cut, extent) = piece
                 .as_ref()
                 .map(|p| {
@@ -772,11 +880,11 @@ impl<'a> TcpHandler for Ftp<'a> {
             }
         }
         if self.is_ftp_port(meta.server.port()) {
-            self.new_session(meta, true);
+            self.pending_control(meta, true);
             return (Interest::Data, false);
         }
         if !meta.saw_syn && self.is_ftp_port(meta.client.port()) {
-            self.new_session(meta, false);
+            self.pending_control(meta, false);
             return (Interest::Data, false);
         }
         self.roles.insert(
@@ -784,6 +892,7 @@ impl<'a> TcpHandler for Ftp<'a> {
             Role::Probe(Box::new(Probe {
                 buf: [Vec::new(), Vec::new()],
                 events: Vec::new(),
+                reserved: None,
             })),
         );
         (Interest::Data, false)
@@ -827,6 +936,14 @@ impl<'a> TcpHandler for Ftp<'a> {
                 self.data_chunk(meta, ts, dir, chunk, new_segment);
                 Interest::Data
             }
+            Some(Role::Probe(p)) if p.reserved.is_some() => {
+                // Any byte (or a gap: bytes the capture missed) makes it a session.
+                if matches!(chunk, Chunk::Data { bytes, .. } if bytes.is_empty()) {
+                    return Interest::Data;
+                }
+                self.promote(meta);
+                self.on_data(meta, ts, dir, chunk, new_segment)
+            }
             Some(Role::Probe(p)) => {
                 let Chunk::Data { offset, bytes } = chunk else {
                     // A gap before we knew what this is: give up on it.
@@ -853,6 +970,7 @@ impl<'a> TcpHandler for Ftp<'a> {
     }
 
     fn on_close(&mut self, meta: &ConnMeta, sum: &ConnSummary) {
+        self.last_close = self.last_close.max(sum.end);
         if let Some(Role::Probe(p)) = self.roles.get(&meta.id) {
             // Never classified: a short data connection of a TLS session between these hosts?
             // (Unless a cleartext session between them waits for one and this is not TLS.)
@@ -950,9 +1068,23 @@ impl<'a> TcpHandler for Ftp<'a> {
                 }
                 self.maybe_finish(d.session, false);
             }
+            Some(Role::Probe(p)) if p.reserved.is_some() => {
+                // Never carried a byte: a probe of the FTP port, not a session.
+                let r = p.reserved.expect("checked");
+                self.ids.give_up(r.id);
+                let (client, server) = if r.client_is_tcp_client {
+                    (meta.client, meta.server)
+                } else {
+                    (meta.server, meta.client)
+                };
+                self.probes
+                    .probe(client.ip(), server, meta.start, sum.end, true);
+                self.release_held();
+            }
             Some(Role::Probe(p)) => {
                 // Never spoke a full line: an empty data connection of a waiting session?
                 let _ = p;
+                let no_payload = sum.seq_bytes == [0, 0];
                 if let Some(sid) = self.session_wanting_data(meta.client.ip(), meta.server.ip()) {
                     if !self.is_ftp_port(meta.server.port()) {
                         self.new_data(meta, sid, None, false);
@@ -968,6 +1100,10 @@ impl<'a> TcpHandler for Ftp<'a> {
                         self.roles.remove(&meta.id);
                         role_name = Some("ftp-data");
                     }
+                }
+                if role_name.is_none() && no_payload && meta.saw_syn {
+                    self.probes
+                        .probe(meta.client.ip(), meta.server, meta.start, sum.end, false);
                 }
             }
             _ => {}
@@ -988,6 +1124,24 @@ impl<'a> TcpHandler for Ftp<'a> {
                 role: role_name,
             });
         }
+    }
+}
+
+/// The top-level finding for a port scan: source, count, targets and time span.
+fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
+    let targets: Vec<String> = sc.targets.iter().map(|t| t.to_string()).collect();
+    Anomaly {
+        ts: sc.first,
+        kind: "port_scan",
+        detail: format!(
+            "port scan from {}: {} connection attempts without payload ({} to FTP ports) to {} over {:.3} s",
+            sc.source,
+            sc.probes,
+            sc.ftp_port_probes,
+            targets.join(", "),
+            sc.last.secs_since(sc.first),
+        ),
+        sessions: Vec::new(),
     }
 }
 
@@ -1029,7 +1183,12 @@ impl<'a> Analyzer<'a> {
                 opts,
                 digits: 0,
                 sessions: HashMap::default(),
-                next_session: 1,
+                ids: IdBook::default(),
+                probes: ProbeBook::default(),
+                held: BTreeMap::new(),
+                final_ids: HashMap::default(),
+                last_close: Timestamp(0),
+                late_sessions: 0,
                 roles: HashMap::default(),
                 expect: HashMap::default(),
                 done: Vec::new(),
@@ -1057,6 +1216,9 @@ impl<'a> Analyzer<'a> {
     }
 
     pub fn packet(&mut self, pkt: &Packet<'_>) {
+        if !self.ftp.held.is_empty() {
+            self.ftp.release_stale(pkt.ts);
+        }
         let st = &mut self.ftp.stats;
         st.packets += 1;
         st.bytes += pkt.orig_len as u64;
@@ -1128,11 +1290,40 @@ impl<'a> Analyzer<'a> {
             }
             self.ftp.maybe_finish(id, true);
         }
+        // Every reservation is decided by now; whatever still waits goes out.
+        while !self.ftp.held.is_empty() {
+            self.ftp.release_held();
+            if !self.ftp.held.is_empty() && self.ftp.ids.force_oldest().is_none() {
+                break;
+            }
+        }
         let ds = self.decoder.stats();
         let mut f = self.ftp;
         f.stats.tcp_connections = self.tcp.connections_seen();
         f.stats.ip_fragments = ds.fragments;
         f.stats.ip_reassembled = ds.reassembled;
+        let dups = self.tcp.duplicates();
+        f.stats.duplicate_syns = dups.syns;
+        f.stats.duplicate_segments = dups.segments;
+        let (ftp_probes, scans, limits) = std::mem::take(&mut f.probes).finish();
+        f.stats.ftp_port_probes = ftp_probes;
+        for sc in &scans {
+            f.anomalies.push(port_scan_finding(sc));
+        }
+        f.stats.port_scans = scans;
+        let late = f.late_sessions;
+        for detail in limits.into_iter().chain((late > 0).then(|| {
+            format!(
+                "{late} sessions on FTP ports recognised after their id was given up (a bound on held sessions): numbered after later sessions in JSONL"
+            )
+        })) {
+            f.anomalies.push(Anomaly {
+                ts: Time::new(f.last_close, 0),
+                kind: "probe_limit",
+                detail,
+                sessions: Vec::new(),
+            });
+        }
         let mut sessions = std::mem::take(&mut f.done);
         // Every time with the capture's final precision.
         let digits = f.digits;
@@ -1143,8 +1334,25 @@ impl<'a> Analyzer<'a> {
             c.start.digits = digits;
             c.end.digits = digits;
         }
+        for sc in f.stats.port_scans.iter_mut() {
+            sc.first.digits = digits;
+            sc.last.digits = digits;
+        }
         for s in sessions.iter_mut() {
             s.set_time_digits(digits);
+        }
+        // Top-level findings name sessions by their final ids.
+        for a in f.anomalies.iter_mut() {
+            for x in a.sessions.iter_mut() {
+                *x = f.final_ids.get(x).copied().unwrap_or(*x);
+            }
+        }
+        for s in sessions.iter_mut() {
+            for a in s.anomalies.iter_mut() {
+                for x in a.sessions.iter_mut() {
+                    *x = f.final_ids.get(x).copied().unwrap_or(*x);
+                }
+            }
         }
         // Cross-session findings stand in every session they involve.
         for a in &f.anomalies {

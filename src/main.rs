@@ -6,6 +6,7 @@ use ftptrace::analyzer::{Analyzer, Options, SessionSink};
 use ftptrace::capture::{self, PacketSource};
 use ftptrace::model::{ExtractSummary, Report};
 use ftptrace::report;
+use ftptrace::report::filter::Filter;
 use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -59,6 +60,27 @@ enum Format {
     Jsonl,
     Mermaid,
     Html,
+    /// Zeek's ftp.log (TSV with its #fields header).
+    Zeek,
+    /// Zeek's ftp.log as Zeek's JSON log lines.
+    #[value(name = "zeek-json")]
+    ZeekJson,
+    /// Suricata-style eve JSON lines (ftp, ftp_data, fileinfo).
+    Eve,
+    /// One row per transfer, with a header (RFC 4180).
+    Csv,
+    /// One line per finding, most severe first.
+    Alerts,
+}
+
+impl Format {
+    /// Formats written session by session as sessions end (memory does not grow with them).
+    fn streams(self) -> bool {
+        matches!(
+            self,
+            Format::Jsonl | Format::ZeekJson | Format::Eve | Format::Csv
+        )
+    }
 }
 
 #[derive(Args)]
@@ -88,9 +110,21 @@ struct Common {
     /// With --extract: most bytes written into DIR in all.
     #[arg(long, value_name = "BYTES", default_value_t = ftptrace::carve::DEFAULT_MAX_TOTAL_BYTES)]
     extract_max_total: u64,
-    /// Only this session (timeline, mermaid).
-    #[arg(long, value_name = "N")]
-    session: Option<u64>,
+    /// Only these sessions (comma-separated ids), in every format.
+    #[arg(long, value_name = "N[,M...]", value_delimiter = ',')]
+    session: Vec<u64>,
+    /// Only sessions with this host at either end (of the control or a data connection).
+    #[arg(long, value_name = "ADDR")]
+    host: Vec<std::net::IpAddr>,
+    /// Only sessions of this user.
+    #[arg(long, value_name = "NAME")]
+    user: Vec<String>,
+    /// Only sessions that end at or after this time (RFC 3339, e.g. 2024-01-02T03:04:05Z).
+    #[arg(long, value_name = "TIME", value_parser = rfc3339)]
+    since: Option<ftptrace::capture::Timestamp>,
+    /// Only sessions that start at or before this time (RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = rfc3339)]
+    until: Option<ftptrace::capture::Timestamp>,
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -140,6 +174,20 @@ fn run(cli: Cli) -> Result<u8> {
             clap_mangen::Man::new(Cli::command()).render(&mut io::stdout())?;
             Ok(0)
         }
+    }
+}
+
+fn rfc3339(s: &str) -> Result<ftptrace::capture::Timestamp, String> {
+    report::filter::parse_time(s).map_err(|e| e.to_string())
+}
+
+fn filter_of(c: &Common) -> Filter {
+    Filter {
+        sessions: c.session.clone(),
+        hosts: c.host.clone(),
+        users: c.user.clone(),
+        since: c.since,
+        until: c.until,
     }
 }
 
@@ -251,15 +299,31 @@ fn color_for(c: &Common) -> bool {
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// A JSONL sink that writes each session as it ends; remembers the first write error.
-fn jsonl_sink(out: Out, err: Rc<RefCell<Option<io::Error>>>) -> SessionSink<'static> {
+/// A sink for the streaming formats: writes each kept session as it ends; remembers the
+/// ids it saw (for `--session`) and the first write error.
+fn line_sink(
+    format: Format,
+    filter: Filter,
+    out: Out,
+    err: Rc<RefCell<Option<io::Error>>>,
+    seen: Rc<RefCell<Vec<u64>>>,
+) -> SessionSink<'static> {
     Box::new(move |s| {
-        if err.borrow().is_some() {
+        if !filter.sessions.is_empty() {
+            seen.borrow_mut().push(s.id);
+        }
+        if err.borrow().is_some() || !filter.matches(&s) {
             return;
         }
         let mut w = out.borrow_mut();
-        let r = report::json::write_session_line(&s, &mut **w).and_then(|_| w.flush());
-        if let Err(e) = r {
+        let w: &mut dyn Write = &mut **w;
+        let r = match format {
+            Format::ZeekJson => report::zeek::write_zeek_json_session(&s, w),
+            Format::Eve => report::eve::write_eve_session(&s, w),
+            Format::Csv => report::csv::write_session(&s, w),
+            _ => report::json::write_session_line(&s, w),
+        };
+        if let Err(e) = r.and_then(|_| w.flush()) {
             *err.borrow_mut() = Some(e);
         }
     })
@@ -293,7 +357,20 @@ fn pump(
     let status_of = |e: &capture::CaptureError| if e.is_unreadable() { 2 } else { 1 };
     let mut status = open_errors.iter().map(status_of).max().unwrap_or(0);
     let write_err = Rc::new(RefCell::new(None));
-    let sink = (c.format == Format::Jsonl).then(|| jsonl_sink(out.clone(), write_err.clone()));
+    let filter = filter_of(c);
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    if c.format == Format::Csv {
+        report::csv::write_header(&mut **out.borrow_mut())?;
+    }
+    let sink = c.format.streams().then(|| {
+        line_sink(
+            c.format,
+            filter.clone(),
+            out.clone(),
+            write_err.clone(),
+            seen.clone(),
+        )
+    });
     let mut an = Analyzer::new(options(c), sink);
     for e in open_errors {
         an.error(e.to_string());
@@ -315,6 +392,22 @@ fn pump(
         pb.finish_and_clear();
     }
     let mut report = an.finish();
+    seen.borrow_mut()
+        .extend(report.sessions.iter().map(|s| s.id));
+    let missing = filter.missing_ids(&seen.borrow());
+    if !missing.is_empty() {
+        let ids: Vec<String> = missing.iter().map(u64::to_string).collect();
+        eprintln!(
+            "ftptrace: no FTP session {} in the capture ({} sessions)",
+            ids.join(", "),
+            report.stats.ftp_sessions
+        );
+        if missing.len() == filter.sessions.len() {
+            // Asked for sessions the capture does not hold: an error, not an empty success.
+            return Ok((2, report.extract.take()));
+        }
+    }
+    filter.apply(&mut report);
     let written = match write_err.borrow_mut().take() {
         Some(e) => Err(e.into()),
         None => emit(&report, c, out),
@@ -362,7 +455,7 @@ fn emit(r: &Report, c: &Common, out: &Out) -> Result<()> {
     let color = color_for(c);
     match c.format {
         Format::Json => report::json::write_json(r, w)?,
-        Format::Jsonl => {
+        Format::Jsonl | Format::ZeekJson | Format::Eve | Format::Csv => {
             let s = &r.stats;
             eprintln!(
                 "ftptrace: {} packets, {} TCP connections, {} FTP sessions, {} data connections ({} unmatched), {} capture gaps",
@@ -377,12 +470,14 @@ fn emit(r: &Report, c: &Common, out: &Out) -> Result<()> {
             r,
             &report::timeline::TimelineOptions {
                 color,
-                session: c.session,
+                session: None,
             },
             w,
         )?,
-        Format::Mermaid => report::mermaid::write_mermaid(r, c.session, w)?,
+        Format::Mermaid => report::mermaid::write_mermaid(r, None, w)?,
         Format::Html => report::html::write_html(r, w)?,
+        Format::Zeek => report::zeek::write_zeek(r, w)?,
+        Format::Alerts => report::alerts::write_alerts(r, w)?,
     }
     w.flush()?;
     Ok(())

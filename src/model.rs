@@ -100,6 +100,44 @@ pub struct Stats {
     /// TLS sessions finished before their grace for late data connections ran out, because
     /// more than `analyzer::MAX_LINGERING_TLS_SESSIONS` were waiting.
     pub tls_linger_evictions: u64,
+    /// SYNs with the client and ISN of a connection already seen (a retransmission, or
+    /// the capture holding the connection twice): not new connections.
+    pub duplicate_syns: u64,
+    /// Segments that carried nothing new: the rest of a replayed connection, and payload
+    /// already delivered. Never delivered again; not in any byte count.
+    pub duplicate_segments: u64,
+    /// Connections to an FTP control port that never carried a byte: not sessions.
+    pub ftp_port_probes: FtpPortProbes,
+    /// Sources that sent many payload-less connection attempts (`port_scan` findings).
+    pub port_scans: Vec<PortScan>,
+}
+
+/// Probes of FTP control ports: connection attempts that never carried a byte.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FtpPortProbes {
+    pub total: u64,
+    /// Per server, most probed first (a bounded list; `total` counts all).
+    pub servers: Vec<ServerProbes>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerProbes {
+    pub server: Endpoint,
+    pub probes: u64,
+}
+
+/// Many payload-less connection attempts from one source.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortScan {
+    pub source: IpAddr,
+    /// Hosts probed (a bounded list).
+    pub targets: Vec<IpAddr>,
+    /// Connections from the source that carried no payload, to any port.
+    pub probes: u64,
+    /// Those of them to an FTP control port.
+    pub ftp_port_probes: u64,
+    pub first: Time,
+    pub last: Time,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -988,6 +988,146 @@ fn odd_port_found_without_ports_option() {
     assert_eq!(s["transfers"].as_array().unwrap().len(), 8);
 }
 
+/// A capture holding its own traffic twice (scripts/impair/replay.sh: the copy 120 s later,
+/// same ISNs) gives each session once, exactly as the original: only the packet counts and
+/// the duplicate counters differ.
+#[test]
+fn replayed_capture_gives_each_session_once() {
+    for name in ["documented-active", "sll2-any"] {
+        let orig = json_of(&sample(&format!("{name}.pcap")), &["--hash"]);
+        let replay = json_of(&sample(&format!("replay-{name}.pcap")), &["--hash"]);
+        for key in ["sessions", "anomalies", "tcp_connections"] {
+            assert_eq!(orig[key], replay[key], "replay-{name}: {key}");
+        }
+        let (so, sr) = (&orig["stats"], &replay["stats"]);
+        for (k, v) in so.as_object().unwrap() {
+            match k.as_str() {
+                "packets" | "bytes" => assert_eq!(sr[k], v.as_u64().unwrap() * 2, "{name}: {k}"),
+                "duplicate_syns" => {
+                    assert_eq!(v, 0, "{name}");
+                    // One SYN per connection, each seen again in the copy.
+                    assert_eq!(sr[k], so["tcp_connections"], "replay-{name}: {k}");
+                }
+                "duplicate_segments" => {
+                    // Every packet of the copy but its SYNs, beside the original's own.
+                    let copy =
+                        so["packets"].as_u64().unwrap() - so["tcp_connections"].as_u64().unwrap();
+                    assert_eq!(
+                        sr[k].as_u64().unwrap(),
+                        v.as_u64().unwrap() + copy,
+                        "replay-{name}: {k}"
+                    );
+                }
+                _ => assert_eq!(&sr[k], v, "replay-{name}: stats.{k}"),
+            }
+        }
+        // The sessions' file hashes are the real ones, once.
+        let hashes = |v: &Value| -> Vec<Value> {
+            v["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|s| {
+                    s["transfers"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|t| t["sha256"].clone())
+                })
+                .collect()
+        };
+        assert!(
+            hashes(&replay).iter().all(|h| h.is_string()),
+            "replay-{name}"
+        );
+        assert_eq!(hashes(&orig), hashes(&replay));
+    }
+}
+
+/// A real scan (nmap -sS, nmap -sT, hping3 SYNs) before real sessions: the sessions are
+/// exactly those that carried FTP bytes (the curl ones and one banner grab), the probes are
+/// counted per server as tshark counts them, and a port_scan finding names the scanner.
+#[test]
+fn scan_probes_are_not_sessions() {
+    let cap = sample("scan.pcap");
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("samples/scan.pcap.truth.json")).unwrap(),
+    )
+    .unwrap();
+    let v = json_of(&cap, &["--ports", "2121"]);
+    let sessions = v["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), truth["sessions"].as_array().unwrap().len());
+    let ids: Vec<u64> = sessions.iter().map(|s| s["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>(), "ids 1..n");
+    assert_eq!(v["stats"]["ftp_sessions"], sessions.len());
+    // Probes per server, as the truth counted them from the capture.
+    let want = truth["verification"]["probes"]["ftp_port_connections"]
+        .as_array()
+        .unwrap();
+    let ours = v["stats"]["ftp_port_probes"]["servers"].as_array().unwrap();
+    let mut total = 0;
+    for w in want {
+        let (ip, port) = w["server"].as_str().unwrap().rsplit_once(':').unwrap();
+        let o = ours
+            .iter()
+            .find(|o| {
+                o["server"]["ip"] == ip && o["server"]["port"] == port.parse::<u64>().unwrap()
+            })
+            .unwrap_or_else(|| panic!("no probe count for {ip}:{port}: {ours:?}"));
+        assert_eq!(o["probes"], w["probes"], "{ip}:{port}");
+        total += w["probes"].as_u64().unwrap();
+    }
+    assert_eq!(v["stats"]["ftp_port_probes"]["total"], total);
+    // The scan, by its source, with every payload-less connection attempt counted.
+    let scanner = truth["scanner"]["source"].as_str().unwrap();
+    let scans = v["stats"]["port_scans"].as_array().unwrap();
+    assert_eq!(scans.len(), 1, "{scans:?}");
+    assert_eq!(scans[0]["source"], scanner);
+    assert_eq!(
+        scans[0]["probes"],
+        truth["verification"]["probes"]["connections_without_payload"]
+    );
+    let finding = v["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "port_scan")
+        .expect("a port_scan finding");
+    let detail = finding["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(scanner) && detail.contains("10.99.0.1"),
+        "{detail}"
+    );
+    // The same ids in JSONL, and the summary says what was left out.
+    let (code, out, _) = run(&[
+        "analyze",
+        "--format",
+        "jsonl",
+        "--ports",
+        "2121",
+        cap.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let mut lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines.sort_by_key(|l| l["id"].as_u64());
+    let key = |s: &Value| (s["id"].clone(), s["client"].clone(), s["server"].clone());
+    assert_eq!(
+        lines.iter().map(key).collect::<Vec<_>>(),
+        sessions.iter().map(key).collect::<Vec<_>>()
+    );
+    let (_, table, _) = run(&["analyze", "--ports", "2121", cap.to_str().unwrap()]);
+    let last = table.lines().last().unwrap();
+    assert!(
+        last.contains(&format!("{} FTP sessions, ", sessions.len()))
+            && last.contains(&format!("{total} FTP-port probes"))
+            && last.contains(scanner),
+        "{last}"
+    );
+}
+
 /// Times carry the capture's precision: 9 digits for a nanosecond pcap, 6 for microseconds,
 /// from the first packet on (also in pcapng, whose precision comes from a block).
 #[test]

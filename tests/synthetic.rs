@@ -149,6 +149,141 @@ fn non_ftp_tcp_never_becomes_a_session() {
     assert_eq!(r.tcp_connections.len(), 3);
 }
 
+/// A full FTP session on port 21 from `port`: greeting, USER/PASS, QUIT, FIN.
+fn session(cap: &mut Cap, port: u16) {
+    let mut c = cap.open((C, port), (S, 21), true);
+    cap.send(&mut c, 1, b"220 hi\r\n");
+    cap.send(&mut c, 0, b"USER anonymous\r\n");
+    cap.send(&mut c, 1, b"331 pw\r\n");
+    cap.send(&mut c, 0, b"PASS x\r\n");
+    cap.send(&mut c, 1, b"230 ok\r\n");
+    cap.send(&mut c, 0, b"QUIT\r\n");
+    cap.send(&mut c, 1, b"221 bye\r\n");
+    cap.close(&mut c);
+}
+
+#[test]
+fn connections_without_an_ftp_byte_are_probes_and_a_banner_grab_is_a_session() {
+    let mut cap = Cap::new();
+    // SYN alone; SYN answered by RST; handshake then RST; handshake then FIN.
+    cap.packet((C, 50001), (S, 21), 100, 0, "S", b"");
+    cap.packet((C, 50002), (S, 21), 200, 0, "S", b"");
+    cap.packet((S, 21), (C, 50002), 0, 201, "RA", b"");
+    let c = cap.open((C, 50003), (S, 21), true);
+    cap.packet(c.a, c.b, c.seq[0], c.seq[1], "R", b"");
+    let mut c = cap.open((C, 50004), (S, 21), true);
+    cap.close(&mut c);
+    // A banner grab: the greeting, then the client resets.
+    let mut g = cap.open((C, 50005), (S, 21), true);
+    cap.send(&mut g, 1, b"220 banner\r\n");
+    cap.packet(g.a, g.b, g.seq[0], g.seq[1], "R", b"");
+    session(&mut cap, 50006);
+    let r = cap.analyze(Options::default());
+    let got: Vec<(u64, u16)> = r.sessions.iter().map(|s| (s.id, s.client.port)).collect();
+    assert_eq!(got, vec![(1, 50005), (2, 50006)]);
+    assert_eq!(r.stats.ftp_sessions, 2);
+    assert_eq!(r.stats.ftp_port_probes.total, 4);
+    assert_eq!(r.stats.ftp_port_probes.servers.len(), 1);
+    assert_eq!(r.stats.ftp_port_probes.servers[0].probes, 4);
+    assert!(r.stats.port_scans.is_empty(), "4 probes are no scan");
+    // The sessions keep the handshake that came before their first byte.
+    let whats: Vec<&str> = r.sessions[1]
+        .timeline
+        .iter()
+        .take(4)
+        .map(|e| e.what.as_str())
+        .collect();
+    assert_eq!(whats, ["SYN", "SYN+ACK", "ACK", "220 hi"]);
+    assert_eq!(r.sessions[0].commands[0].replies[0].code, 220);
+}
+
+/// JSONL writes each session as it ends; while an older connection on an FTP port is
+/// undecided (session or probe), the session waits, so its id is the one JSON gives it.
+#[test]
+fn jsonl_ids_wait_for_older_undecided_connections() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    for older_speaks in [false, true] {
+        let mut cap = Cap::new();
+        let mut old = cap.open((C, 50001), (S, 21), true);
+        session(&mut cap, 50002);
+        if older_speaks {
+            cap.send(&mut old, 1, b"220 late\r\n");
+            cap.close(&mut old);
+        } else {
+            cap.packet(old.a, old.b, old.seq[0], old.seq[1], "R", b"");
+        }
+        session(&mut cap, 50003);
+        let lines = Rc::new(RefCell::new(Vec::new()));
+        let sink = lines.clone();
+        let mut src = FileSource::from_reader(
+            "synthetic",
+            Box::new(std::io::Cursor::new(cap.bytes.clone())),
+        )
+        .unwrap();
+        let mut an = Analyzer::new(
+            Options::default(),
+            Some(Box::new(move |s: ftptrace::model::Session| {
+                sink.borrow_mut().push((s.id, s.client.port))
+            })),
+        );
+        an.run(&mut src, |e| panic!("{e}"));
+        an.finish();
+        let json: Vec<(u64, u16)> = cap
+            .analyze(Options::default())
+            .sessions
+            .iter()
+            .map(|s| (s.id, s.client.port))
+            .collect();
+        let mut jsonl = lines.borrow().clone();
+        jsonl.sort();
+        assert_eq!(jsonl, json, "older connection speaks: {older_speaks}");
+        let want: Vec<u16> = if older_speaks {
+            vec![50001, 50002, 50003]
+        } else {
+            vec![50002, 50003]
+        };
+        assert_eq!(json.iter().map(|x| x.1).collect::<Vec<_>>(), want);
+    }
+}
+
+/// A SYN nobody answers holds later sessions back from JSONL for a bounded time only.
+#[test]
+fn jsonl_is_not_stalled_by_an_unanswered_syn() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let mut cap = Cap::new();
+    cap.packet((C, 50001), (S, 21), 100, 0, "S", b"");
+    session(&mut cap, 50002);
+    cap.t += 60_000_000;
+    session(&mut cap, 50003);
+    let lines = Rc::new(RefCell::new(Vec::new()));
+    let sink = lines.clone();
+    let mut src = FileSource::from_reader(
+        "synthetic",
+        Box::new(std::io::Cursor::new(cap.bytes.clone())),
+    )
+    .unwrap();
+    let mut an = Analyzer::new(
+        Options::default(),
+        Some(Box::new(move |s: ftptrace::model::Session| {
+            sink.borrow_mut().push((s.id, s.client.port))
+        })),
+    );
+    an.run(&mut src, |e| panic!("{e}"));
+    // Both written before the end of the capture, with the ids JSON gives them.
+    assert_eq!(*lines.borrow(), vec![(1, 50002), (2, 50003)]);
+    let r = an.finish();
+    assert_eq!(r.stats.ftp_port_probes.total, 1);
+    let json: Vec<(u64, u16)> = cap
+        .analyze(Options::default())
+        .sessions
+        .iter()
+        .map(|s| (s.id, s.client.port))
+        .collect();
+    assert_eq!(json, vec![(1, 50002), (2, 50003)]);
+}
+
 #[test]
 fn ftp_found_mid_stream_on_an_odd_port_from_the_client_side() {
     let mut cap = Cap::new();

@@ -22,7 +22,8 @@ samples = os.path.join(repo, "samples")
 
 PKGS = {"vsftpd": "vsftpd", "pyftpdlib": "python3-pyftpdlib", "curl": "curl", "lftp": "lftp",
         "wget": "wget", "tnftp": "ftp", "ftplib": "python3.11", "tcpdump": "tcpdump",
-        "editcap": "wireshark-common", "tcprewrite": "tcpreplay", "openssl": "openssl"}
+        "editcap": "wireshark-common", "tcprewrite": "tcpreplay", "openssl": "openssl",
+        "nmap": "nmap", "hping3": "hping3"}
 
 
 def pkg_version(tool):
@@ -158,7 +159,7 @@ if os.path.exists(cap):
     out["capture"] = capinfos(cap)
 if spec.get("tcpdump_stderr"):
     out["tcpdump"] = tcpdump_stats(spec["tcpdump_stderr"])
-for k in ("derived_from", "derivation", "network", "server", "notes", "verification"):
+for k in ("derived_from", "derivation", "network", "server", "notes", "verification", "scanner"):
     if k in spec:
         out[k] = spec[k]
 tools = {}

@@ -1,6 +1,8 @@
 //! FTP: pure line parsers, session state, data-channel expectations.
 
+pub mod ids;
 pub mod listing;
 pub mod parse;
+pub mod probes;
 pub mod session;
 pub mod tls;

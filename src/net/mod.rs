@@ -4,6 +4,7 @@ pub mod decode;
 pub mod fasthash;
 pub mod ipfrag;
 pub mod reassembly;
+pub mod replay;
 pub mod tcp;
 
 use std::net::IpAddr;

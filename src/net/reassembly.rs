@@ -319,6 +319,16 @@ impl HalfStream {
         self.delivered
     }
 
+    /// Whether the `len` bytes from sequence number `seq` all lie before the delivered
+    /// point (a repeat of what was handed out). False while the origin is unknown.
+    pub fn all_delivered(&self, seq: u32, len: u32) -> bool {
+        let Some(origin) = self.origin else {
+            return false;
+        };
+        let end = self.unwrap(origin, seq) + i128::from(len);
+        len > 0 && end <= i128::from(self.delivered)
+    }
+
     /// Stream offset of the FIN, once one was seen.
     pub fn fin_offset(&self) -> Option<u64> {
         self.fin

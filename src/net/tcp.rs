@@ -1,8 +1,10 @@
 //! TCP connection tracking: connections keyed by 4-tuple, handshake/teardown events,
-//! per-direction reassembly, handed to an application [`TcpHandler`].
+//! per-direction reassembly, handed to an application [`TcpHandler`]; duplicates (a SYN
+//! seen before, a replayed copy of a connection, repeated segments) counted, not handed on.
 
 use super::fasthash::FastState;
 use super::reassembly::{Chunk, HalfStream, MemBudget};
+use super::replay::{ClosedIsns, CLOSED_ISN_EXPIRY_NS, MAX_CLOSED_ISNS};
 use super::TcpSegment;
 use crate::capture::Timestamp;
 use std::collections::HashMap;
@@ -194,9 +196,40 @@ struct Conn {
     last: Timestamp,
     /// Closed and reported; kept a while so stray late packets are not a new connection.
     finished: bool,
+    /// A replayed copy of this finished connection is going by (its SYN came again with
+    /// the same ISN): every segment of it is a duplicate.
+    replay: bool,
 }
 
 impl Conn {
+    /// The stand-in for a replayed copy of a connection that already left the table:
+    /// finished from the start, so every segment of the copy is counted and dropped.
+    fn ghost(client: SocketAddr, server: SocketAddr, isn: u32, ts: Timestamp) -> Self {
+        Conn {
+            meta: ConnMeta {
+                id: 0,
+                client,
+                server,
+                saw_syn: true,
+                start: ts,
+            },
+            interest: Interest::Ignore,
+            half: [Some(Half::new(Some(isn))), None],
+            handshake_done: false,
+            synack_seen: false,
+            rst: false,
+            packets: 0,
+            last: ts,
+            finished: true,
+            replay: true,
+        }
+    }
+
+    /// The client's initial sequence number, when its SYN was seen.
+    fn client_isn(&self) -> Option<u32> {
+        self.half[0].as_ref().and_then(|x| x.isn)
+    }
+
     fn closed(&self) -> bool {
         self.rst
             || self
@@ -236,6 +269,20 @@ pub struct TcpTracker {
     last_sweep: Timestamp,
     /// Well-known server ports used to orient connections picked up mid-stream.
     server_ports: Vec<u16>,
+    /// ISNs of connections no longer in `conns`, to recognise their replayed SYNs.
+    closed_isns: ClosedIsns<FlowKey>,
+    dups: DuplicateStats,
+}
+
+/// Segments that repeated what was already seen (a capture holding traffic twice,
+/// retransmissions).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DuplicateStats {
+    /// SYNs with the client and ISN of a connection already seen (open or closed).
+    pub syns: u64,
+    /// Other segments that carried nothing new: every segment of a replayed connection,
+    /// and payload segments whose bytes had all been delivered already.
+    pub segments: u64,
 }
 
 impl TcpTracker {
@@ -247,6 +294,20 @@ impl TcpTracker {
             next_id: 1,
             last_sweep: Timestamp(i64::MIN),
             server_ports,
+            closed_isns: ClosedIsns::new(MAX_CLOSED_ISNS, CLOSED_ISN_EXPIRY_NS),
+            dups: DuplicateStats::default(),
+        }
+    }
+
+    /// Duplicate SYNs and segments seen so far.
+    pub fn duplicates(&self) -> DuplicateStats {
+        self.dups
+    }
+
+    /// A connection leaves the table: remember its ISN so that a replay is recognised.
+    fn retire(&mut self, key: FlowKey, c: &Conn) {
+        if let Some(isn) = c.client_isn() {
+            self.closed_isns.remember(key, c.meta.client, isn, c.last);
         }
     }
 
@@ -263,16 +324,34 @@ impl TcpTracker {
         let f = seg.flags;
         let pure_syn = f.syn() && !f.ack();
 
-        // Port reuse: a fresh SYN on a finished connection (or with a new ISN) starts anew.
+        // A SYN with the client and ISN of a connection already seen is a duplicate (a
+        // retransmission, or a replay of a closed one); a SYN with another ISN on a
+        // finished connection is a port reuse and starts anew.
         if pure_syn {
-            if let Some(c) = self.conns.get(&key) {
-                let same_isn = c.meta.client == src
-                    && c.half[0].as_ref().and_then(|x| x.isn) == Some(seg.seq)
-                    && !c.closed();
-                if !same_isn && (c.closed() || c.meta.saw_syn || c.packets > 0) {
+            if let Some(c) = self.conns.get_mut(&key) {
+                if c.meta.client == src && c.client_isn() == Some(seg.seq) {
+                    self.dups.syns += 1;
+                    if c.finished || c.closed() {
+                        c.replay = true;
+                    } else {
+                        c.packets += 1;
+                    }
+                    if ts > c.last {
+                        c.last = ts;
+                    }
+                    return;
+                }
+                if c.closed() || c.finished || c.meta.saw_syn || c.packets > 0 {
                     let mut c = self.conns.remove(&key).expect("present");
                     self.finish(&mut c, h);
+                    self.retire(key, &c);
                 }
+            } else if self.closed_isns.is_replay(&key, src, seg.seq, ts) {
+                // The replay of a connection that already left the table: a ghost that
+                // absorbs the rest of the copy, never reported.
+                self.dups.syns += 1;
+                self.conns.insert(key, Conn::ghost(src, dst, seg.seq, ts));
+                return;
             }
         }
 
@@ -314,17 +393,23 @@ impl TcpTracker {
                     packets: 0,
                     last: ts,
                     finished: false,
+                    replay: false,
                 },
             );
         }
         let conn = self.conns.get_mut(&key).expect("inserted");
-        conn.packets += 1;
         if ts > conn.last {
             conn.last = ts;
         }
         if conn.finished {
+            if conn.replay {
+                self.dups.segments += 1;
+            } else {
+                conn.packets += 1;
+            }
             return;
         }
+        conn.packets += 1;
         let dir = if src == conn.meta.client {
             Dir::ToServer
         } else {
@@ -353,11 +438,17 @@ impl TcpTracker {
             conn.rst = true;
             events[0] = Some(TcpEvent::Rst);
         } else if f.syn() {
-            events[0] = Some(if f.ack() {
-                TcpEvent::SynAck
+            let isn = conn.half[d].as_ref().and_then(|x| x.isn);
+            if f.ack() && conn.synack_seen && isn == Some(seg.seq) {
+                // The same SYN+ACK again: retransmitted or duplicated.
+                self.dups.segments += 1;
             } else {
-                TcpEvent::Syn
-            });
+                events[0] = Some(if f.ack() {
+                    TcpEvent::SynAck
+                } else {
+                    TcpEvent::Syn
+                });
+            }
             if f.ack() {
                 conn.synack_seen = true;
             }
@@ -391,14 +482,23 @@ impl TcpTracker {
         let fin_event = if f.fin() && !f.rst() {
             let half = conn.half[d].as_mut().expect("some");
             let fin_seq = seg.seq.wrapping_add(seg.wire_len);
+            let repeat = half.fin_seq == Some(fin_seq);
             if half.fin_seq.is_none() {
                 half.fin_seq = Some(fin_seq);
             }
-            Some(if f.ack() {
-                TcpEvent::FinAck
+            // The same FIN again (retransmitted or duplicated) is not a new event.
+            if repeat {
+                if seg.wire_len == 0 {
+                    self.dups.segments += 1;
+                }
+                None
             } else {
-                TcpEvent::Fin
-            })
+                Some(if f.ack() {
+                    TcpEvent::FinAck
+                } else {
+                    TcpEvent::Fin
+                })
+            }
         } else {
             None
         };
@@ -415,6 +515,18 @@ impl TcpTracker {
             }
         }
 
+        // A payload segment whose bytes were all delivered already repeats them.
+        let repeated = !f.syn()
+            && !f.fin()
+            && !f.rst()
+            && seg.wire_len > 0
+            && conn.half[d]
+                .as_ref()
+                .is_some_and(|x| x.stream.all_delivered(seg.seq, seg.wire_len));
+        if repeated {
+            self.dups.segments += 1;
+        }
+
         // Payload.
         if interested && interest == Interest::Data {
             // The peer's ACK tells us which holes in our reverse stream will never fill.
@@ -427,7 +539,7 @@ impl TcpTracker {
                     });
                 }
             }
-            if seg.wire_len > 0 || !seg.payload.is_empty() || f.fin() {
+            if !repeated && (seg.wire_len > 0 || !seg.payload.is_empty() || f.fin()) {
                 let half = conn.half[d].as_mut().expect("some");
                 let mut first = true;
                 half.stream.segment(
@@ -544,6 +656,7 @@ impl TcpTracker {
         {
             let mut c = self.conns.remove(&key).expect("present");
             self.finish(&mut c, h);
+            self.retire(key, &c);
         }
     }
 
@@ -562,6 +675,7 @@ impl TcpTracker {
         for key in stale {
             if let Some(mut c) = self.conns.remove(&key) {
                 self.finish(&mut c, h);
+                self.retire(key, &c);
             }
         }
     }
@@ -578,5 +692,267 @@ impl TcpTracker {
     /// Bytes buffered out of order across all connections.
     pub fn buffered(&self) -> usize {
         self.budget.used
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::TcpFlags;
+    use std::net::IpAddr;
+
+    /// Records what the tracker hands up.
+    #[derive(Default)]
+    struct Rec {
+        opened: Vec<ConnId>,
+        events: Vec<(ConnId, TcpEvent)>,
+        bytes: Vec<(ConnId, Vec<u8>)>,
+        closed: Vec<(ConnId, u64)>,
+    }
+
+    impl TcpHandler for Rec {
+        fn on_open(&mut self, meta: &ConnMeta) -> (Interest, bool) {
+            self.opened.push(meta.id);
+            (Interest::Data, false)
+        }
+        fn on_event(&mut self, m: &ConnMeta, _: Timestamp, _: Dir, ev: TcpEvent) -> Interest {
+            self.events.push((m.id, ev));
+            Interest::Data
+        }
+        fn on_data(
+            &mut self,
+            m: &ConnMeta,
+            _: Timestamp,
+            _: Dir,
+            chunk: Chunk<'_>,
+            _: bool,
+        ) -> Interest {
+            if let Chunk::Data { bytes, .. } = chunk {
+                self.bytes.push((m.id, bytes.to_vec()));
+            }
+            Interest::Data
+        }
+        fn on_close(&mut self, m: &ConnMeta, s: &ConnSummary) {
+            self.closed.push((m.id, s.seq_bytes[0] + s.seq_bytes[1]));
+        }
+    }
+
+    const C: &str = "10.0.0.2";
+    const S: &str = "10.0.0.1";
+    const SEC: i64 = 1_000_000_000;
+
+    fn seg<'a>(
+        from_client: bool,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        payload: &'a [u8],
+    ) -> TcpSegment<'a> {
+        let (c, s): (IpAddr, IpAddr) = (C.parse().unwrap(), S.parse().unwrap());
+        let (src, dst, sport, dport) = if from_client {
+            (c, s, 40000, 21)
+        } else {
+            (s, c, 21, 40000)
+        };
+        TcpSegment {
+            src,
+            dst,
+            sport,
+            dport,
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            window: 1000,
+            payload,
+            wire_len: payload.len() as u32,
+        }
+    }
+
+    const SYN: u8 = TcpFlags::SYN;
+    const SA: u8 = TcpFlags::SYN | TcpFlags::ACK;
+    const A: u8 = TcpFlags::ACK;
+    const PA: u8 = TcpFlags::ACK | TcpFlags::PSH;
+    const FA: u8 = TcpFlags::FIN | TcpFlags::ACK;
+
+    /// One whole connection: handshake, 220 greeting, FIN teardown, from `t0` seconds.
+    fn connection(isn: u32, t0: i64) -> Vec<(Timestamp, TcpSegment<'static>)> {
+        let (c, s) = (isn, 5000u32);
+        let t = |n: i64| Timestamp(t0 * SEC + n);
+        vec![
+            (t(0), seg(true, SYN, c, 0, b"")),
+            (t(1), seg(false, SA, s, c + 1, b"")),
+            (t(2), seg(true, A, c + 1, s + 1, b"")),
+            (t(3), seg(false, PA, s + 1, c + 1, b"220 hi\r\n")),
+            (t(4), seg(true, A, c + 1, s + 9, b"")),
+            (t(5), seg(false, FA, s + 9, c + 1, b"")),
+            (t(6), seg(true, FA, c + 1, s + 10, b"")),
+            (t(7), seg(false, A, s + 10, c + 2, b"")),
+        ]
+    }
+
+    fn run(tr: &mut TcpTracker, h: &mut Rec, segs: &[(Timestamp, TcpSegment<'_>)]) {
+        for (ts, s) in segs {
+            tr.segment(*ts, s, h);
+        }
+    }
+
+    fn tracker() -> TcpTracker {
+        TcpTracker::new(TcpLimits::default(), vec![21])
+    }
+
+    #[test]
+    fn replayed_connection_right_after_close_is_one_connection() {
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        run(&mut tr, &mut h, &connection(1000, 0));
+        run(&mut tr, &mut h, &connection(1000, 10));
+        tr.finish_all(&mut h);
+        assert_eq!(h.opened, vec![1]);
+        assert_eq!(tr.connections_seen(), 1);
+        assert_eq!(h.bytes, vec![(1, b"220 hi\r\n".to_vec())]);
+        assert_eq!(h.events.len(), 6, "{:?}", h.events);
+        assert_eq!(h.closed, vec![(1, 8)]);
+        assert_eq!(
+            tr.duplicates(),
+            DuplicateStats {
+                syns: 1,
+                segments: 7
+            }
+        );
+    }
+
+    #[test]
+    fn replayed_connection_after_it_left_the_table_is_one_connection() {
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        run(&mut tr, &mut h, &connection(1000, 0));
+        // Other traffic long after: the sweep retires the closed connection.
+        let mut other = seg(true, A, 1, 1, b"");
+        other.sport = 50000;
+        tr.segment(Timestamp(600 * SEC), &other, &mut h);
+        tr.segment(Timestamp(700 * SEC), &other, &mut h);
+        assert!(
+            !tr.closed_isns.is_empty(),
+            "the closed connection was retired"
+        );
+        run(&mut tr, &mut h, &connection(1000, 900));
+        tr.finish_all(&mut h);
+        assert_eq!(h.opened, vec![1, 2], "the second is the other traffic");
+        assert_eq!(h.bytes.len(), 1);
+        assert_eq!(
+            tr.duplicates(),
+            DuplicateStats {
+                syns: 1,
+                segments: 7
+            }
+        );
+    }
+
+    #[test]
+    fn port_reuse_with_another_isn_is_a_new_connection() {
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        run(&mut tr, &mut h, &connection(1000, 0));
+        run(&mut tr, &mut h, &connection(777_777, 10));
+        tr.finish_all(&mut h);
+        assert_eq!(h.opened, vec![1, 2]);
+        assert_eq!(h.closed, vec![(1, 8), (2, 8)]);
+        assert_eq!(tr.duplicates(), DuplicateStats::default());
+    }
+
+    #[test]
+    fn port_reuse_after_a_replay_is_still_a_new_connection() {
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        run(&mut tr, &mut h, &connection(1000, 0));
+        run(&mut tr, &mut h, &connection(1000, 10));
+        run(&mut tr, &mut h, &connection(2000, 20));
+        tr.finish_all(&mut h);
+        assert_eq!(h.opened, vec![1, 2]);
+        assert_eq!(h.bytes.len(), 2);
+    }
+
+    #[test]
+    fn every_packet_twice_gives_each_event_and_byte_once() {
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        // A span port repeating every packet one packet late.
+        let segs = connection(1000, 0);
+        let mut doubled = vec![segs[0]];
+        for w in segs.windows(2) {
+            doubled.extend([w[1], w[0]]);
+        }
+        doubled.push(*segs.last().unwrap());
+        run(&mut tr, &mut h, &doubled);
+        tr.finish_all(&mut h);
+        let (mut tr1, mut h1) = (tracker(), Rec::default());
+        run(&mut tr1, &mut h1, &connection(1000, 0));
+        tr1.finish_all(&mut h1);
+        assert_eq!(h.events, h1.events);
+        assert_eq!(h.bytes, h1.bytes);
+        // SYN; SYN+ACK, greeting, the server's FIN: repeated (pure ACKs are not counted,
+        // and the client's FIN comes again only after the connection finished).
+        assert_eq!(
+            tr.duplicates(),
+            DuplicateStats {
+                syns: 1,
+                segments: 3
+            }
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100))]
+        /// Connections on one 4-tuple, each with its ISN, each appearing 1..4 times later
+        /// in the capture (gaps of 1 s to 2 h): one connection per distinct ISN in a row,
+        /// its greeting delivered once.
+        #[test]
+        fn copies_are_one_connection_reuses_are_new(
+            conns in proptest::collection::vec((0u32..4, 1usize..4, 1i64..7200), 1..6)
+        ) {
+            let (mut tr, mut h) = (tracker(), Rec::default());
+            let mut t = 0;
+            let mut expected = 0;
+            let mut last_isn = None;
+            for (isn, copies, gap) in conns {
+                let isn = 1000 + isn * 100_000;
+                if last_isn != Some(isn) {
+                    expected += 1;
+                }
+                last_isn = Some(isn);
+                for _ in 0..copies {
+                    t += gap;
+                    run(&mut tr, &mut h, &connection(isn, t));
+                }
+            }
+            tr.finish_all(&mut h);
+            proptest::prop_assert_eq!(h.opened.len(), expected);
+            proptest::prop_assert_eq!(h.bytes.len(), expected);
+        }
+    }
+
+    #[test]
+    fn retransmitted_syn_and_repeated_segments_are_counted_not_redelivered() {
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        let segs = connection(1000, 0);
+        // SYN twice, the greeting twice (a span port duplicating packets).
+        let doubled: Vec<_> = segs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| {
+                if i == 0 || i == 3 {
+                    vec![*s, *s]
+                } else {
+                    vec![*s]
+                }
+            })
+            .collect();
+        run(&mut tr, &mut h, &doubled);
+        tr.finish_all(&mut h);
+        assert_eq!(h.opened, vec![1]);
+        assert_eq!(h.bytes, vec![(1, b"220 hi\r\n".to_vec())]);
+        assert_eq!(h.events.iter().filter(|e| e.1 == TcpEvent::Syn).count(), 1);
+        assert_eq!(
+            tr.duplicates(),
+            DuplicateStats {
+                syns: 1,
+                segments: 1
+            }
+        );
     }
 }

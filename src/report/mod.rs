@@ -4,6 +4,10 @@
 //! times come from the capture (UTC), never from the clock, and nothing depends
 //! on the terminal unless the caller says so (colour, width).
 
+pub mod alerts;
+pub mod csv;
+pub mod eve;
+pub mod filter;
 pub mod html;
 pub mod human;
 pub mod json;
@@ -11,6 +15,7 @@ pub mod mermaid;
 pub mod table;
 pub mod text;
 pub mod timeline;
+pub mod zeek;
 
 #[doc(hidden)]
 pub mod testdata;
@@ -78,6 +83,32 @@ pub fn summary_line(r: &Report) -> String {
             } else {
                 "s"
             }
+        ));
+    }
+    let probes = r.stats.ftp_port_probes.total;
+    if probes > 0 {
+        line.push_str(&format!(
+            ", {} (not sessions)",
+            human::plural(probes, "FTP-port probe", "FTP-port probes")
+        ));
+    }
+    if let Some(first) = r.stats.port_scans.first() {
+        line.push_str(&format!(
+            ", {} (from {}{})",
+            human::plural(r.stats.port_scans.len() as u64, "port scan", "port scans"),
+            first.source,
+            if r.stats.port_scans.len() > 1 {
+                ", …"
+            } else {
+                ""
+            }
+        ));
+    }
+    let dups = r.stats.duplicate_syns + r.stats.duplicate_segments;
+    if dups > 0 {
+        line.push_str(&format!(
+            ", {} dropped",
+            human::plural(dups, "duplicate packet", "duplicate packets")
         ));
     }
     if !r.errors.is_empty() {

@@ -1,0 +1,156 @@
+//! `--format alerts`: one line per finding, most severe first — severity, time, session(s),
+//! hosts, kind and the evidence.
+
+use crate::model::{Anomaly, Report, Session};
+use std::io::{self, Write};
+
+/// How much a finding matters to an analyst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::High => "HIGH",
+            Severity::Medium => "MEDIUM",
+            Severity::Low => "LOW",
+            Severity::Info => "INFO",
+        }
+    }
+}
+
+/// The severity of an anomaly kind (kinds not listed are `Low`).
+pub fn severity(kind: &str) -> Severity {
+    match kind {
+        "login_bruteforce" | "port_bounce" | "data_port_hijack" | "port_scan" | "fxp" => {
+            Severity::High
+        }
+        "cleartext_credentials"
+        | "cleartext_data_after_tls"
+        | "resume_conflict"
+        | "truncated_in_capture"
+        | "unmatched_data_connection"
+        | "pasv_nat"
+        | "tls_cleared" => Severity::Medium,
+        "capture_gap" | "reply_cut_by_gap" | "tls_unparsed" => Severity::Info,
+        _ => Severity::Low,
+    }
+}
+
+struct Alert<'a> {
+    sev: Severity,
+    a: &'a Anomaly,
+    sessions: Vec<u64>,
+    hosts: String,
+}
+
+fn hosts(s: &Session) -> String {
+    format!(
+        "{} → {}",
+        super::human::endpoint(&s.client),
+        super::human::endpoint(&s.server)
+    )
+}
+
+/// Every finding once (a finding listed at top level and in its sessions counts once).
+fn alerts(r: &Report) -> Vec<Alert<'_>> {
+    let mut v: Vec<Alert<'_>> = Vec::new();
+    for a in &r.anomalies {
+        let first = a
+            .sessions
+            .first()
+            .and_then(|id| r.sessions.iter().find(|s| s.id == *id));
+        v.push(Alert {
+            sev: severity(a.kind),
+            a,
+            sessions: a.sessions.clone(),
+            hosts: first.map(hosts).unwrap_or_default(),
+        });
+    }
+    for s in &r.sessions {
+        for a in &s.anomalies {
+            if !a.sessions.is_empty() {
+                continue; // a reference to a top-level finding
+            }
+            v.push(Alert {
+                sev: severity(a.kind),
+                a,
+                sessions: vec![s.id],
+                hosts: hosts(s),
+            });
+        }
+    }
+    v.sort_by(|x, y| (x.sev, x.a.ts, x.a.kind).cmp(&(y.sev, y.a.ts, y.a.kind)));
+    v
+}
+
+/// Write the findings, most severe first (then in time order).
+pub fn write_alerts(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for al in alerts(r) {
+        let sessions = match al.sessions.as_slice() {
+            [] => "-".to_string(),
+            [one] => format!("session {one}"),
+            many => format!(
+                "sessions {}",
+                many.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        };
+        let hosts = if al.hosts.is_empty() { "-" } else { &al.hosts };
+        writeln!(
+            out,
+            "{:<6}  {}  {}  {}  {}: {}",
+            al.sev.as_str(),
+            al.a.ts,
+            sessions,
+            hosts,
+            al.a.kind,
+            super::text::escape_terminal(&al.a.detail)
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testdata::example_report;
+
+    #[test]
+    fn most_severe_first() {
+        assert!(severity("login_bruteforce") < severity("cleartext_credentials"));
+        assert!(severity("cleartext_credentials") < severity("line_too_long"));
+        let mut r = example_report();
+        let t = r.sessions[0].start;
+        r.sessions[0].anomalies.push(Anomaly {
+            ts: t,
+            kind: "capture_gap",
+            detail: "gap".into(),
+            sessions: vec![],
+        });
+        r.sessions[0].anomalies.push(Anomaly {
+            ts: t,
+            kind: "port_bounce",
+            detail: "PORT names 10.9.9.9:80".into(),
+            sessions: vec![],
+        });
+        let mut buf = Vec::new();
+        write_alerts(&r, &mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("HIGH"), "{text}");
+        assert!(
+            lines[0].contains("port_bounce: PORT names 10.9.9.9:80"),
+            "{text}"
+        );
+        assert!(lines.last().unwrap().starts_with("INFO"), "{text}");
+        assert!(lines[0].contains(&format!("session {}", r.sessions[0].id)));
+    }
+}

@@ -1,0 +1,393 @@
+//! Zeek's `ftp.log`, as Zeek writes it: the TSV log with its `#fields`/`#types` header
+//! (`--format zeek`) and Zeek's JSON log lines (`--format zeek-json`).
+//!
+//! One row per logged command with Zeek's default `FTP::logged_commands` (APPE, DELE,
+//! RETR, STOR, STOU, ACCT, PORT, PASV, EPRT, EPSV), its `arg` conventions (a URL
+//! `ftp://host/cwd/arg` for the file commands, with Zeek's own working directory that
+//! starts at "." and follows CWD/CDUP), and the data channel of PORT/PASV/EPRT/EPSV.
+//! Where ftptrace deliberately differs from Zeek: passwords follow ftptrace's rule
+//! (`<hidden>` unless `--show-passwords`, anonymous ones included), `mime_type` is not
+//! guessed (`-`), and `uid`/`fuid` are derived from the session, not random.
+
+use crate::ftp::parse;
+use crate::model::{Command, Report, Session, Time, Transfer};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr};
+
+/// Zeek's default `FTP::logged_commands`.
+pub const LOGGED_COMMANDS: [&str; 10] = [
+    "APPE", "DELE", "RETR", "STOR", "STOU", "ACCT", "PORT", "PASV", "EPRT", "EPSV",
+];
+/// Commands whose `arg` Zeek logs as a URL (`FTP::file_cmds`).
+const FILE_COMMANDS: [&str; 4] = ["APPE", "RETR", "STOR", "STOU"];
+
+const FIELDS: [&str; 19] = [
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "user",
+    "password",
+    "command",
+    "arg",
+    "mime_type",
+    "file_size",
+    "reply_code",
+    "reply_msg",
+    "data_channel.passive",
+    "data_channel.orig_h",
+    "data_channel.resp_h",
+    "data_channel.resp_p",
+    "fuid",
+];
+const TYPES: [&str; 19] = [
+    "time", "string", "addr", "port", "addr", "port", "string", "string", "string", "string",
+    "string", "count", "count", "string", "bool", "addr", "addr", "port", "string",
+];
+
+/// A field value of one row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    Unset,
+    Str(String),
+    Count(u64),
+    Bool(bool),
+    Addr(IpAddr),
+    Time(Time),
+}
+
+/// One `ftp.log` row, fields in [`FIELDS`] order.
+pub type Row = Vec<Field>;
+
+/// Zeek's `compress_path`: `//` and `/./` collapse, `x/..` goes; a leading `./` stays.
+pub fn compress_path(p: &str) -> String {
+    let absolute = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for (i, seg) in p.split('/').enumerate() {
+        match seg {
+            "" => {}
+            "." if i == 0 => out.push("."),
+            "." => {}
+            ".." => match out.last() {
+                Some(&last) if last != ".." && last != "." => {
+                    out.pop();
+                }
+                _ if absolute => {}
+                _ => out.push(".."),
+            },
+            s => out.push(s),
+        }
+    }
+    let joined = out.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+/// Zeek's `build_path_compressed(dir, file)`.
+pub fn build_path_compressed(dir: &str, file: &str) -> String {
+    if file.starts_with('/') || dir.is_empty() {
+        compress_path(file)
+    } else {
+        compress_path(&format!("{dir}/{file}"))
+    }
+}
+
+fn url(server: IpAddr, cwd: &str, arg: &str) -> String {
+    let mut path = build_path_compressed(cwd, arg);
+    if !path.starts_with('/') {
+        path.insert(0, '/');
+    }
+    match server {
+        IpAddr::V6(a) => format!("ftp://[{a}]{path}"),
+        IpAddr::V4(a) => format!("ftp://{a}{path}"),
+    }
+}
+
+/// A short id like Zeek's (`C` + 17 base62 characters), derived from `seed`.
+fn zeek_id(prefix: char, seed: &str) -> String {
+    const B62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let d = Sha256::digest(seed.as_bytes());
+    let mut n = u128::from_be_bytes(d[..16].try_into().unwrap_or([0; 16]));
+    let mut s = String::with_capacity(18);
+    s.push(prefix);
+    for _ in 0..17 {
+        s.push(B62[(n % 62) as usize] as char);
+        n /= 62;
+    }
+    s
+}
+
+/// The connection uid of a session.
+pub fn session_uid(s: &Session) -> String {
+    zeek_id(
+        'C',
+        &format!(
+            "{}|{}|{}|{}|{}",
+            s.id, s.client.ip, s.client.port, s.server.ip, s.server.port
+        ),
+    )
+}
+
+fn last_line(text: &str) -> &str {
+    text.rsplit('\n').next().unwrap_or(text)
+}
+
+/// The data channel a PORT/PASV/EPRT/EPSV row announces: (passive, orig_h, resp_h, resp_p).
+fn data_channel(s: &Session, c: &Command) -> Option<(bool, IpAddr, IpAddr, u16)> {
+    let reply = c.replies.last()?;
+    let (client, server) = (s.client.ip, s.server.ip);
+    let arg = c.arg.as_bytes();
+    let text = reply.text.as_bytes();
+    match c.command.as_str() {
+        "PORT" if (200..300).contains(&reply.code) => {
+            let a = parse::parse_port(arg)?;
+            Some((false, server, IpAddr::V4(*a.ip()), a.port()))
+        }
+        "EPRT" if (200..300).contains(&reply.code) => {
+            let a: SocketAddr = parse::parse_eprt(arg)?;
+            Some((false, server, a.ip(), a.port()))
+        }
+        "PASV" | "EPSV" => {
+            if let Some(a) = parse::parse_pasv_reply(text).filter(|_| reply.code == 227) {
+                return Some((true, client, IpAddr::V4(*a.ip()), a.port()));
+            }
+            let p = parse::parse_epsv_reply(text).filter(|_| reply.code == 229)?;
+            Some((true, client, server, p))
+        }
+        _ => None,
+    }
+}
+
+/// The rows of one session, in command order.
+pub fn session_rows(s: &Session) -> Vec<Row> {
+    let uid = session_uid(s);
+    let mut rows = Vec::new();
+    let mut cwd = ".".to_string();
+    let mut user: Option<&str> = None;
+    let mut password: Option<&str> = None;
+    // Data commands take the session's transfers in order.
+    let mut transfers: Vec<(usize, &Transfer)> = s.transfers.iter().enumerate().collect();
+    for c in &s.commands {
+        let reply = c.replies.last();
+        let code = reply.map(|r| r.code);
+        match c.command.as_str() {
+            "USER" => user = Some(&c.arg),
+            "PASS" => password = Some(&c.arg),
+            _ => {}
+        }
+        let transfer = if FILE_COMMANDS.contains(&c.command.as_str()) || c.command == "LIST" {
+            transfers
+                .iter()
+                .position(|(_, t)| t.command == c.command && t.arg == c.arg)
+                .map(|i| transfers.remove(i))
+        } else {
+            None
+        };
+        if LOGGED_COMMANDS.contains(&c.command.as_str()) && reply.is_some() {
+            let arg = if FILE_COMMANDS.contains(&c.command.as_str()) {
+                Field::Str(url(s.server.ip, &cwd, &c.arg))
+            } else if c.arg.is_empty() {
+                Field::Unset
+            } else {
+                Field::Str(c.arg.clone())
+            };
+            // What the server announced (150 "(N bytes)"), else what moved.
+            let announced = c
+                .replies
+                .iter()
+                .find(|r| r.code == 150 || r.code == 125)
+                .and_then(|r| parse::parse_transfer_size(r.text.as_bytes()));
+            let file_size = announced
+                .or(transfer.and_then(|(_, t)| t.expected_bytes.or(t.bytes)))
+                .filter(|_| FILE_COMMANDS.contains(&c.command.as_str()))
+                .map_or(Field::Unset, Field::Count);
+            let fuid = match transfer {
+                Some((i, t)) if t.bytes.is_some_and(|b| b > 0) => {
+                    Field::Str(zeek_id('F', &format!("{uid}|{i}")))
+                }
+                _ => Field::Unset,
+            };
+            let dc = data_channel(s, c);
+            let opt = |v: Option<&str>| v.map_or(Field::Unset, |x| Field::Str(x.to_string()));
+            rows.push(vec![
+                Field::Time(c.ts),
+                Field::Str(uid.clone()),
+                Field::Addr(s.client.ip),
+                Field::Count(s.client.port.into()),
+                Field::Addr(s.server.ip),
+                Field::Count(s.server.port.into()),
+                opt(user),
+                opt(password),
+                Field::Str(c.command.clone()),
+                arg,
+                Field::Unset,
+                file_size,
+                code.map_or(Field::Unset, |c| Field::Count(c.into())),
+                reply.map_or(Field::Unset, |r| Field::Str(last_line(&r.text).to_string())),
+                dc.map_or(Field::Unset, |d| Field::Bool(d.0)),
+                dc.map_or(Field::Unset, |d| Field::Addr(d.1)),
+                dc.map_or(Field::Unset, |d| Field::Addr(d.2)),
+                dc.map_or(Field::Unset, |d| Field::Count(d.3.into())),
+                fuid,
+            ]);
+        }
+        // Zeek's working directory: the path a 257 names, CWD with a 250, CDUP with a 2xx.
+        match (c.command.as_str(), code) {
+            ("PWD" | "XPWD", Some(257)) => {
+                if let Some(p) = reply.and_then(|r| parse::parse_257_path(r.text.as_bytes())) {
+                    cwd = p;
+                }
+            }
+            ("CWD", Some(250)) => cwd = build_path_compressed(&cwd, &c.arg),
+            ("CDUP", Some(200..=299)) => cwd = build_path_compressed(&cwd, ".."),
+            _ => {}
+        }
+    }
+    rows
+}
+
+fn epoch(t: Time) -> String {
+    let n = t.ts.0;
+    format!(
+        "{}.{:06}",
+        n.div_euclid(1_000_000_000),
+        n.rem_euclid(1_000_000_000) / 1000
+    )
+}
+
+/// Zeek's TSV escaping: the separator, `\` and non-printable bytes as `\xNN`.
+fn tsv(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '\t' | '\\' => out.push_str(&format!("\\x{:02x}", ch as u32)),
+            c if c.is_control() => {
+                let mut b = [0u8; 4];
+                for byte in c.encode_utf8(&mut b).bytes() {
+                    out.push_str(&format!("\\x{byte:02x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    if out.is_empty() {
+        "(empty)".to_string()
+    } else {
+        out
+    }
+}
+
+fn tsv_field(f: &Field) -> String {
+    match f {
+        Field::Unset => "-".to_string(),
+        Field::Str(s) => tsv(s),
+        Field::Count(n) => n.to_string(),
+        Field::Bool(b) => if *b { "T" } else { "F" }.to_string(),
+        Field::Addr(a) => a.to_string(),
+        Field::Time(t) => epoch(*t),
+    }
+}
+
+fn open_stamp(r: &Report) -> String {
+    let first = r.sessions.iter().map(|s| s.start).min().unwrap_or_default();
+    let s = first.to_string();
+    // 2012-09-01T10:20:30.123Z → 2012-09-01-10-20-30
+    s.get(..19).unwrap_or("").replace(['T', ':'], "-")
+}
+
+/// Write `ftp.log` (TSV) for the report's sessions.
+pub fn write_zeek(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let stamp = open_stamp(r);
+    writeln!(out, "#separator \\x09")?;
+    writeln!(out, "#set_separator\t,")?;
+    writeln!(out, "#empty_field\t(empty)")?;
+    writeln!(out, "#unset_field\t-")?;
+    writeln!(out, "#path\tftp")?;
+    writeln!(out, "#open\t{stamp}")?;
+    writeln!(out, "#fields\t{}", FIELDS.join("\t"))?;
+    writeln!(out, "#types\t{}", TYPES.join("\t"))?;
+    let mut rows: Vec<Row> = r.sessions.iter().flat_map(session_rows).collect();
+    rows.sort_by_key(|row| match row.first() {
+        Some(Field::Time(t)) => *t,
+        _ => Time::default(),
+    });
+    for row in rows {
+        let line: Vec<String> = row.iter().map(tsv_field).collect();
+        writeln!(out, "{}", line.join("\t"))?;
+    }
+    writeln!(out, "#close\t{stamp}")
+}
+
+/// One session's rows as Zeek's JSON log lines (unset fields left out, `ts` in epoch seconds).
+pub fn write_zeek_json_session(s: &Session, out: &mut dyn Write) -> io::Result<()> {
+    for row in session_rows(s) {
+        let mut m = Map::new();
+        for (name, f) in FIELDS.iter().zip(row) {
+            let v = match f {
+                Field::Unset => continue,
+                Field::Str(s) => Value::String(s),
+                Field::Count(n) => json!(n),
+                Field::Bool(b) => json!(b),
+                Field::Addr(a) => Value::String(a.to_string()),
+                Field::Time(t) => json!(t.ts.0 as f64 / 1e9),
+            };
+            m.insert((*name).to_string(), v);
+        }
+        serde_json::to_writer(&mut *out, &Value::Object(m))?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Zeek's JSON `ftp.log` for the report's sessions.
+pub fn write_zeek_json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for s in &r.sessions {
+        write_zeek_json_session(s, out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_compress_like_zeek() {
+        assert_eq!(build_path_compressed(".", "robots.txt"), "./robots.txt");
+        assert_eq!(build_path_compressed(".", "pub"), "./pub");
+        assert_eq!(build_path_compressed("./pub", "../etc//x"), "./etc/x");
+        assert_eq!(build_path_compressed("./pub", "/abs/./f"), "/abs/f");
+        assert_eq!(build_path_compressed(".", ".."), "./..");
+        assert_eq!(build_path_compressed("/", ".."), "/");
+        assert_eq!(
+            url("10.0.0.1".parse().unwrap(), ".", "robots.txt"),
+            "ftp://10.0.0.1/./robots.txt"
+        );
+        assert_eq!(
+            url("2001:db8::21".parse().unwrap(), "/", "robots.txt"),
+            "ftp://[2001:db8::21]/robots.txt"
+        );
+    }
+
+    #[test]
+    fn ids_look_like_zeeks() {
+        let a = zeek_id('C', "x");
+        assert_eq!(a.len(), 18);
+        assert!(a.starts_with('C') && a[1..].chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(a, zeek_id('C', "x"));
+        assert_ne!(a, zeek_id('C', "y"));
+    }
+
+    #[test]
+    fn tsv_escapes() {
+        assert_eq!(tsv("a\tb\\c"), "a\\x09b\\x5cc");
+        assert_eq!(tsv(""), "(empty)");
+    }
+}
