@@ -547,9 +547,11 @@ impl<'a> Ftp<'a> {
         };
         if !d.tls_checked {
             if let Chunk::Data { bytes, .. } = chunk {
-                // The first payload: TLS records (PROT P) or the file in clear?
+                // The first payload: TLS records (PROT P) or the file in clear? Only a
+                // session that negotiated TLS has TLS data connections: elsewhere bytes
+                // that look like a record are a file's.
                 d.tls_checked = true;
-                if tls::record_header(bytes).is_some() {
+                if s.tls && tls::record_header(bytes).is_some() {
                     d.encrypted = true;
                     d.records = Some(Box::default());
                     d.hash = None;

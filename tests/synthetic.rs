@@ -672,3 +672,32 @@ fn a_cleartext_session_waiting_between_the_same_hosts_keeps_its_data() {
     assert_eq!(clear.transfers[0].command, "RETR");
     assert!(enc.transfers.is_empty());
 }
+
+#[test]
+fn a_file_that_starts_like_a_tls_record_in_a_cleartext_session_is_a_file() {
+    let mut cap = Cap::new();
+    let mut ctl = cap.open((C, 51070), (S, 21), true);
+    cap.send(&mut ctl, 1, b"220 hi\r\n");
+    cap.send(&mut ctl, 0, b"PASV\r\n");
+    cap.send(
+        &mut ctl,
+        1,
+        b"227 Entering Passive Mode (10,0,0,1,156,70)\r\n",
+    );
+    cap.send(&mut ctl, 0, b"RETR dump.bin\r\n");
+    let mut d = cap.open((C, 52070), (S, 40006), true);
+    cap.send(&mut ctl, 1, b"150 ok\r\n");
+    cap.send(&mut d, 1, &record(23, 100));
+    cap.close(&mut d);
+    cap.send(&mut ctl, 1, b"226 done\r\n");
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options {
+        hash: true,
+        ..Options::default()
+    });
+    let t = &r.sessions[0].transfers[0];
+    assert_eq!(t.command, "RETR");
+    assert_eq!(t.data, DataCapture::Captured);
+    assert!(t.sha256.is_some());
+    assert_eq!(r.stats.encrypted_data_connections, 0);
+}
