@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # usage: scripts/bench-tls-gen.py tls|clear MIB OUT.pcap -- a synthetic benchmark capture (not a sample):
 # One AUTH TLS session + one PROT P data connection carrying N MB of TLS records (or, with
-# "clear", the same bytes as a PASV-announced cleartext RETR) -- benchmark input only.
+# "clear", as many bytes of a byte ramp in a PASV-announced cleartext RETR) -- benchmark input only.
 import struct, sys
 mode, mb, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 f = open(out, "wb")
