@@ -5,6 +5,7 @@ use crate::carve::{self, Carver, Piece};
 use crate::ftp::ids::IdBook;
 use crate::ftp::probes::ProbeBook;
 use crate::ftp::session::{ep, Session, Setup};
+use crate::ftp::tls;
 use crate::ftp::{listing, parse};
 use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
 use crate::net::decode::{Decoded, Decoder};
@@ -17,7 +18,7 @@ use crate::net::tcp::{
 };
 use crate::net::zone::{Zone, ZoneNames};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
@@ -49,6 +50,15 @@ const PROBE_EVENTS: usize = 16;
 const MAX_CONN_LIST: usize = 100_000;
 /// Failed logins from one client to one server that make a brute-force finding.
 const BRUTEFORCE_FAILURES: u32 = 5;
+/// The implicit FTPS control port (RFC 4217 section 11 / IANA "ftps"): TLS from the first byte.
+pub const IMPLICIT_FTPS_PORT: u16 = 990;
+/// How long after a TLS session's last control packet a new data connection between its
+/// hosts may still be tied to it by hosts and time (its PASV/PORT was encrypted). This also
+/// keeps a TLS session open that long after its control connection ended.
+pub const TLS_DATA_GRACE_NS: i64 = 10_000_000_000;
+/// Most TLS sessions kept open after their control connection ended, waiting out
+/// [`TLS_DATA_GRACE_NS`]; beyond it the oldest is finished at once (`stats.tls_linger_evictions`).
+pub const MAX_LINGERING_TLS_SESSIONS: usize = 256;
 /// Most finished sessions held back from the JSONL sink while an older connection on an
 /// FTP port is still undecided (session or probe); beyond it that one is taken for a probe.
 const MAX_HELD_SESSIONS: usize = 4096;
@@ -92,6 +102,12 @@ struct DataConn {
     /// TCP client of the data connection is the FTP client.
     connector_is_client: bool,
     hash: Option<[Sha256; 2]>,
+    /// Its first payload bytes were looked at for TLS records.
+    tls_checked: bool,
+    /// It carries TLS records: no hash, nothing extracted; its records are followed per
+    /// direction [to server, to client] to count the payload apart from the handshake.
+    encrypted: bool,
+    records: Option<Box<[tls::RecordStream; 2]>>,
     /// With `--extract`: each direction's payload until the end tells which one it is.
     pieces: [Option<Piece>; 2],
     /// A listing's payload (bounded by `listing::MAX_LISTING_BYTES`), read at the end.
@@ -168,6 +184,9 @@ struct Ftp<'a> {
     failures: HashMap<(IpAddr, IpAddr), (u32, Vec<u64>)>,
     anomalies: Vec<Anomaly>,
     errors: Vec<String>,
+    /// TLS sessions whose control connection ended, waiting for late data connections until
+    /// their deadline (oldest first; bounded by MAX_LINGERING_TLS_SESSIONS).
+    lingering: VecDeque<(Timestamp, u64)>,
     /// With `--extract`: the directory's writer.
     carver: Option<Carver>,
     /// `--extract` problems found before any payload (the directory is unusable).
@@ -202,7 +221,7 @@ fn host_pair(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
 
 impl<'a> Ftp<'a> {
     fn is_ftp_port(&self, p: u16) -> bool {
-        p == 21 || self.opts.ports.contains(&p)
+        p == 21 || p == IMPLICIT_FTPS_PORT || self.opts.ports.contains(&p)
     }
 
     fn side(client_is_tcp_client: bool, dir: Dir) -> Side {
@@ -248,6 +267,18 @@ impl<'a> Ftp<'a> {
     }
 
     fn new_data(&mut self, meta: &ConnMeta, session: u64, setup: Option<Setup>, swap: bool) {
+        self.new_data_tied(meta, session, setup, swap, false);
+    }
+
+    /// A data connection of `session`; `timing`: tied by hosts and time (TLS session).
+    fn new_data_tied(
+        &mut self,
+        meta: &ConnMeta,
+        session: u64,
+        setup: Option<Setup>,
+        swap: bool,
+        timing: bool,
+    ) {
         let (connector, listener) = if swap {
             (meta.server, meta.client)
         } else {
@@ -256,10 +287,16 @@ impl<'a> Ftp<'a> {
         let Some(sess) = self.sessions.get_mut(&session) else {
             return;
         };
-        let transfer = sess.open_data(meta.start, connector, listener, setup);
+        let transfer = if timing {
+            sess.open_data_timing(meta.start, connector, listener)
+        } else {
+            sess.open_data(meta.start, connector, listener, setup)
+        };
         let connector_is_client = sess.transfers[transfer].connector_is_client;
         self.stats.data_connections += 1;
-        if setup.is_none() {
+        if timing {
+            self.stats.timing_data_connections += 1;
+        } else if setup.is_none() {
             self.stats.unmatched_data_connections += 1;
         }
         let hash = self.opts.hash.then(|| [Sha256::new(), Sha256::new()]);
@@ -271,10 +308,111 @@ impl<'a> Ftp<'a> {
                 tied: setup.is_some(),
                 connector_is_client,
                 hash,
+                tls_checked: false,
+                encrypted: false,
+                records: None,
                 pieces: [None, None],
                 listing: None,
             })),
         );
+    }
+
+    /// The TLS session a new connection between hosts `a` and `b` at `ts` belongs to: one
+    /// whose control connection is encrypted, between the same hosts, started before `ts`
+    /// and active within TLS_DATA_GRACE_NS of it. Several: the most recently active one.
+    /// Also returns how many TLS sessions qualified (more than one: the tie is a guess).
+    /// Sessions whose control connection is still open come before those lingering after
+    /// its end; among them, the most recently active control connection wins.
+    fn tls_session_for(&self, meta: &ConnMeta) -> Option<(u64, usize)> {
+        if !could_be_data(meta) {
+            return None;
+        }
+        let (a, b, ts) = (meta.client.ip(), meta.server.ip(), meta.start);
+        let mut best: Option<(bool, Timestamp, std::cmp::Reverse<u64>)> = None;
+        let mut n = [0usize; 2];
+        for s in self.sessions.values() {
+            let (c, v) = (s.client.ip(), s.server.ip());
+            if ((c == a && v == b) || (c == b && v == a))
+                && s.control_encrypted()
+                && s.start <= ts
+                && ts.0 <= s.end.0.saturating_add(TLS_DATA_GRACE_NS)
+            {
+                let open = !s.control_closed;
+                n[open as usize] += 1;
+                let key = (open, s.end, std::cmp::Reverse(s.id));
+                if best.is_none_or(|b| key > b) {
+                    best = Some(key);
+                }
+            }
+        }
+        best.map(|(open, _, std::cmp::Reverse(id))| (id, n[open as usize]))
+    }
+
+    /// Whether a probe's bytes say "not FTP control" clearly enough to tie it to a TLS
+    /// session now: TLS records from either side, a whole line that is not FTP, or a full
+    /// probe buffer.
+    fn probe_is_data(p: &Probe) -> bool {
+        p.buf.iter().any(|b| {
+            tls::record_header(b).is_some()
+                || b.len() >= PROBE_BYTES
+                || b.iter().position(|&c| c == b'\n').is_some_and(|end| {
+                    let line = &b[..end];
+                    !parse::looks_like_greeting(line) && !parse::looks_like_client_opening(line)
+                })
+        })
+    }
+
+    /// Give a probed connection the data role in a TLS session and replay what the probe held.
+    fn probe_to_tls_data(
+        &mut self,
+        meta: &ConnMeta,
+        ts: Timestamp,
+        (sid, candidates): (u64, usize),
+    ) {
+        let Some(Role::Probe(p)) = self.roles.remove(&meta.id) else {
+            return;
+        };
+        // Who connected tells the mode (Session::open_data).
+        self.new_data_tied(meta, sid, None, false, true);
+        if candidates > 1 {
+            if let Some(s) = self.sessions.get_mut(&sid) {
+                let t = s.transfers.len();
+                s.anomaly(
+                    meta.start,
+                    "tls_data_ambiguous",
+                    format!(
+                        "data:{t} {} -> {} tied by time to the most recently active of {candidates} TLS sessions between these hosts",
+                        meta.client, meta.server
+                    ),
+                );
+            }
+        }
+        for (ts, dir, ev) in p.events {
+            self.tcp_event(meta, ts, dir, ev);
+        }
+        for (bytes, dir) in p.buf.iter().zip([Dir::ToServer, Dir::ToClient]) {
+            if !bytes.is_empty() {
+                let chunk = Chunk::Data {
+                    offset: 0,
+                    bytes,
+                    ts,
+                    new_segment: true,
+                };
+                self.on_data(meta, ts, dir, chunk, true);
+            }
+        }
+    }
+
+    /// A live session between these two hosts that is waiting for a data connection.
+    fn session_wanting_data(&self, a: IpAddr, b: IpAddr) -> Option<u64> {
+        self.sessions
+            .values()
+            .filter(|s| {
+                let (c, v) = (s.client.ip(), s.server.ip());
+                ((c == a && v == b) || (c == b && v == a)) && s.wants_data()
+            })
+            .map(|s| s.id)
+            .min()
     }
 
     /// The live session between these two hosts a data connection nobody announced
@@ -297,14 +435,17 @@ impl<'a> Ftp<'a> {
     /// Whether a connection no session took looks like FTP data: from or to port 20, to
     /// a port a PORT/PASV/EPRT/EPSV announced, or between the hosts of a session (decided
     /// at the end of the capture, so that a session or an announcement seen later counts).
+    /// A connection to a well-known service port (HTTPS, SSH: below 1024, but for 20 and
+    /// 989) between a session's hosts is that service, not FTP data.
     fn looks_like_data(&self, client: SocketAddr, server: SocketAddr) -> bool {
         client.port() == 20
             || server.port() == 20
             || self.announced.contains(&server)
             || self.announced.contains(&client)
-            || self
-                .session_hosts
-                .contains_key(&host_pair(client.ip(), server.ip()))
+            || (ports_could_be_data(client.port(), server.port())
+                && self
+                    .session_hosts
+                    .contains_key(&host_pair(client.ip(), server.ip())))
     }
 
     /// A connection with payload that no session took ended: a candidate untied transfer,
@@ -449,6 +590,21 @@ impl<'a> Ftp<'a> {
             [(_, Some(true)), _] | [_, (Some(true), _)] => Some(false),
             _ => None,
         };
+        // Not FTP control, between the hosts of a TLS session: its data. A cleartext
+        // session waiting for a data connection between the same hosts keeps cleartext ones.
+        let tls_records = p.buf.iter().any(|b| tls::record_header(b).is_some());
+        if client_is_tcp_client.is_none()
+            && Self::probe_is_data(p)
+            && (tls_records
+                || self
+                    .session_wanting_data(meta.client.ip(), meta.server.ip())
+                    .is_none())
+        {
+            if let Some(tie) = self.tls_session_for(meta) {
+                self.probe_to_tls_data(meta, ts, tie);
+                return Interest::Data;
+            }
+        }
         // A side that sent PROBE_BYTES without a line is not speaking FTP control.
         let full = p.buf.iter().any(|b| b.len() >= PROBE_BYTES);
         let undecided = !full
@@ -466,7 +622,11 @@ impl<'a> Ftp<'a> {
                 self.new_session(meta, orient, id);
             }
             // Not FTP control: maybe a data connection whose setup we missed.
-            None => match self.session_for_data(meta.client.ip(), meta.server.ip()) {
+            // (Not a well-known service between the hosts: HTTPS or SSH is not FTP data.)
+            None => match self
+                .session_for_data(meta.client.ip(), meta.server.ip())
+                .filter(|_| could_be_data(meta))
+            {
                 Some(sid) => self.new_data(meta, sid, None, false),
                 None => {
                     self.make_loose(meta);
@@ -644,9 +804,29 @@ impl<'a> Ftp<'a> {
         let Some(s) = self.sessions.get_mut(&d.session) else {
             return;
         };
+        if !d.tls_checked {
+            if let Chunk::Data { bytes, .. } = chunk {
+                // The first payload: TLS records (PROT P) or the file in clear? Only a
+                // session that negotiated TLS has TLS data connections: elsewhere bytes
+                // that look like a record are a file's.
+                d.tls_checked = true;
+                if s.tls && tls::record_header(bytes).is_some() {
+                    d.encrypted = true;
+                    d.records = Some(Box::default());
+                    d.hash = None;
+                    s.data_encrypted(d.transfer);
+                    self.stats.encrypted_data_connections += 1;
+                } else if s.tls {
+                    s.data_cleartext_after_tls(ts, d.transfer);
+                }
+            }
+        }
         match chunk {
             Chunk::Data { bytes, ts: at, .. } => {
                 s.data_bytes(at, d.transfer, side, bytes.len() as u64, new_seg);
+                if let Some(r) = d.records.as_mut() {
+                    r[dir.idx()].feed(bytes, &mut tls::Facts::default());
+                }
                 if d.listing.is_none() && side == Side::Server {
                     if let Some(style) = listing::style_of(&s.transfers[d.transfer].t.command) {
                         d.listing = Some(ListingBuf {
@@ -665,7 +845,7 @@ impl<'a> Ftp<'a> {
                 if let Some(h) = d.hash.as_mut() {
                     h[dir.idx()].update(bytes);
                 }
-                if let Some(c) = self.carver.as_mut() {
+                if let Some(c) = self.carver.as_mut().filter(|_| !d.encrypted) {
                     let piece = &mut d.pieces[dir.idx()];
                     if piece.is_none() {
                         // A `REST n` download is written at offset n.
@@ -683,6 +863,9 @@ impl<'a> Ftp<'a> {
             }
             Chunk::Gap { offset, len } => {
                 self.stats.capture_gaps += 1;
+                if let Some(r) = d.records.as_mut() {
+                    r[dir.idx()].gap();
+                }
                 s.anomaly(
                     ts,
                     "capture_gap",
@@ -707,6 +890,9 @@ impl<'a> Ftp<'a> {
         if !ready {
             return;
         }
+        if !force && self.linger(id) {
+            return;
+        }
         let s = self.sessions.remove(&id).expect("present");
         self.expect.retain(|_, (sid, _)| *sid != id);
         let mut m = s.into_model();
@@ -724,6 +910,39 @@ impl<'a> Ftp<'a> {
         }
         self.held.insert(m.id, (m.end.ts, m));
         self.release_held();
+    }
+
+    /// Keep a TLS session whose control connection ended open for late data connections
+    /// (until TLS_DATA_GRACE_NS after its last control packet); true if it stays open.
+    fn linger(&mut self, id: u64) -> bool {
+        let Some(s) = self.sessions.get_mut(&id) else {
+            return false;
+        };
+        if !s.control_encrypted() || s.linger_until.is_some() {
+            return false;
+        }
+        let until = Timestamp(s.end.0.saturating_add(TLS_DATA_GRACE_NS));
+        s.linger_until = Some(until);
+        self.lingering.push_back((until, id));
+        if self.lingering.len() > MAX_LINGERING_TLS_SESSIONS {
+            if let Some((_, old)) = self.lingering.pop_front() {
+                self.stats.tls_linger_evictions += 1;
+                self.maybe_finish(old, false);
+            }
+        }
+        true
+    }
+
+    /// Finish the lingering TLS sessions whose grace ended before `now` (one compare when
+    /// none did).
+    fn expire_lingering(&mut self, now: Timestamp) {
+        while let Some(&(until, id)) = self.lingering.front() {
+            if until >= now {
+                break;
+            }
+            self.lingering.pop_front();
+            self.maybe_finish(id, false);
+        }
     }
 
     /// With `--extract`: name the session's carved payloads now that their outcome is
@@ -901,6 +1120,19 @@ impl<'a> Ftp<'a> {
     }
 }
 
+/// Whether a connection's ports fit an FTP data connection: a passive listener on an
+/// unprivileged port, or an active one from the server's data port (20; 989 for implicit
+/// FTPS) — not SSH, HTTPS or other services between the same two hosts.
+fn could_be_data(meta: &ConnMeta) -> bool {
+    ports_could_be_data(meta.client.port(), meta.server.port())
+}
+
+/// A data connection's listener is on a port from 1024 up, or one end uses 20 or 989 (the
+/// FTP and FTPS data ports).
+fn ports_could_be_data(client: u16, server: u16) -> bool {
+    server >= 1024 || [client, server].iter().any(|p| matches!(p, 20 | 989))
+}
+
 impl<'a> TcpHandler for Ftp<'a> {
     fn on_open(&mut self, meta: &ConnMeta) -> (Interest, bool) {
         // A data connection some session announced?
@@ -1030,6 +1262,25 @@ impl<'a> TcpHandler for Ftp<'a> {
 
     fn on_close(&mut self, meta: &ConnMeta, sum: &ConnSummary) {
         self.last_close = self.last_close.max(sum.end);
+        if let Some(Role::Probe(p)) = self.roles.get(&meta.id) {
+            // Never classified: a short data connection of a TLS session between these hosts?
+            // (Unless a cleartext session between them waits for one and this is not TLS.)
+            let tls_records = p.buf.iter().any(|b| tls::record_header(b).is_some());
+            let tie = if tls_records
+                || self
+                    .session_wanting_data(meta.client.ip(), meta.server.ip())
+                    .is_none()
+            {
+                self.tls_session_for(meta)
+            } else {
+                None
+            };
+            if let Some(tie) = tie {
+                if !self.is_ftp_port(meta.server.port()) {
+                    self.probe_to_tls_data(meta, sum.end, tie);
+                }
+            }
+        }
         let role = self.roles.remove(&meta.id);
         let close = match sum.close {
             CloseKind::Fin => Close::Fin,
@@ -1065,6 +1316,16 @@ impl<'a> TcpHandler for Ftp<'a> {
                     let captured = sum.captured_bytes[0] + sum.captured_bytes[1];
                     let ended = sum.close != CloseKind::Open;
                     s.close_data(d.transfer, sum.end, bytes, captured, ended);
+                    s.data_close_kind(d.transfer, close);
+                    if let Some(r) = d.records.as_ref() {
+                        let (to_server, to_client) = (r[0].app_bytes, r[1].app_bytes);
+                        let (from_client, from_server) = if d.connector_is_client {
+                            (to_server, to_client)
+                        } else {
+                            (to_client, to_server)
+                        };
+                        s.data_tls_app_bytes(d.transfer, from_client, from_server);
+                    }
                     if let Some(l) = d.listing.take() {
                         let read = listing::read(l.style, &l.bytes, l.cut);
                         let t = &s.transfers[d.transfer].t;
@@ -1128,7 +1389,11 @@ impl<'a> TcpHandler for Ftp<'a> {
                     .and_then(|id| self.sessions.get(&id))
                     .is_some_and(|s| s.wants_data());
                 match sid {
-                    Some(sid) if (payload || wants) && !self.is_ftp_port(meta.server.port()) => {
+                    Some(sid)
+                        if (payload || wants)
+                            && !self.is_ftp_port(meta.server.port())
+                            && could_be_data(meta) =>
+                    {
                         self.new_data(meta, sid, None, false);
                         self.stats.untied_data_connections += 1;
                         if let Some(s) = self.sessions.get_mut(&sid) {
@@ -1309,7 +1574,7 @@ pub struct Analyzer<'a> {
 
 impl<'a> Analyzer<'a> {
     pub fn new(opts: Options, sink: Option<SessionSink<'a>>) -> Self {
-        let mut ports = vec![21];
+        let mut ports = vec![21, IMPLICIT_FTPS_PORT];
         ports.extend(opts.ports.iter().copied());
         let mut carve_errors = Vec::new();
         let carver =
@@ -1352,6 +1617,7 @@ impl<'a> Analyzer<'a> {
                 failures: HashMap::new(),
                 anomalies: Vec::new(),
                 errors: Vec::new(),
+                lingering: VecDeque::new(),
                 carver,
                 carve_errors,
                 carved: HashMap::default(),
@@ -1390,6 +1656,9 @@ impl<'a> Analyzer<'a> {
             Decoded::NotTcp => self.ftp.stats.non_tcp_packets += 1,
             Decoded::Fragment => {}
             Decoded::Undecodable => self.ftp.stats.undecodable_packets += 1,
+        }
+        if !self.ftp.lingering.is_empty() {
+            self.ftp.expire_lingering(pkt.ts);
         }
     }
 

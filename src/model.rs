@@ -109,6 +109,13 @@ pub struct Stats {
     /// IP fragments seen / datagrams reassembled from them.
     pub ip_fragments: u64,
     pub ip_reassembled: u64,
+    /// Data connections tied to a TLS session by hosts and time (`match: "timing"`).
+    pub timing_data_connections: u64,
+    /// Data connections that carried TLS records (`data: "encrypted"`).
+    pub encrypted_data_connections: u64,
+    /// TLS sessions finished before their grace for late data connections ran out, because
+    /// more than `analyzer::MAX_LINGERING_TLS_SESSIONS` were waiting.
+    pub tls_linger_evictions: u64,
     /// SYNs with the client and ISN of a connection already seen (a retransmission, or
     /// the capture holding the connection twice): not new connections.
     pub duplicate_syns: u64,
@@ -231,6 +238,28 @@ pub struct Session {
     /// first ("vlan 100, vni 5000"); absent when none (or `--ignore-tunnel-ids`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
+    /// What the control connection's TLS handshake showed in clear (TLS sessions only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_info: Option<TlsInfo>,
+}
+
+/// The control connection's TLS: how it started and ended, and what its handshake showed in
+/// clear (the certificate only up to TLS 1.2; TLS 1.3 encrypts it).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TlsInfo {
+    /// TLS from the first byte (implicit FTPS, port 990) rather than after AUTH.
+    pub implicit: bool,
+    /// The version the server chose ("TLSv1.2", "TLSv1.3"), when its ServerHello was seen.
+    pub version: Option<String>,
+    /// The server name the client asked for (ClientHello server_name).
+    pub sni: Option<String>,
+    pub cert_subject: Option<String>,
+    pub cert_issuer: Option<String>,
+    /// The certificate's validity, RFC 3339 UTC.
+    pub cert_not_before: Option<String>,
+    pub cert_not_after: Option<String>,
+    /// TLS ended and cleartext FTP followed (CCC, RFC 2228).
+    pub cleared: bool,
 }
 
 impl Session {

@@ -196,6 +196,14 @@ fn samples_match_ground_truth() {
             if let Some(k) = tls {
                 want.truncate(k + 1);
             }
+            // Implicit FTPS: encrypted from the first byte.
+            if ts["implicit"] == true {
+                want.clear();
+            }
+            // CCC: the dialogue is in clear again after TLS ends.
+            if let Some(after) = ts["commands_after_ccc"].as_array() {
+                want.extend(after.iter().map(|x| x.as_str().unwrap().to_string()));
+            }
             let s = sessions
                 .iter()
                 .find(|s| want.is_empty() || command_lines(s) == want)
@@ -205,14 +213,8 @@ fn samples_match_ground_truth() {
                         sessions.iter().map(command_lines).collect::<Vec<_>>()
                     )
                 });
-            if tls.is_some() {
-                assert_eq!(s["tls"], true, "{name}: tls");
-                // The data commands are encrypted: the session's data connections stand
-                // untied (between its hosts), with no command.
-                for t in s["transfers"].as_array().unwrap() {
-                    assert_eq!(t["command"], "", "{name}: encrypted");
-                    assert_ne!(t["match"], "announced", "{name}: encrypted");
-                }
+            if tls.is_some() || ts["tls"] == true {
+                check_tls_session(&name, s, ts);
                 continue;
             }
             if let Some(u) = ts.get("user").and_then(|u| u.as_str()) {
@@ -269,6 +271,80 @@ fn samples_match_ground_truth() {
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} samples had ground truth");
+}
+
+/// A TLS session: its data connections are tied by hosts and time (`match: "timing"`),
+/// encrypted ones (PROT P) with their bytes counted and no hash, cleartext ones (PROT C)
+/// hashed like any other; the handshake facts the truth knows are on the session.
+fn check_tls_session(name: &str, s: &Value, ts: &Value) {
+    assert_eq!(s["tls"], true, "{name}: tls");
+    let ours = s["transfers"].as_array().unwrap();
+    let tt = ts["transfers"].as_array().unwrap();
+    assert_eq!(ours.len(), tt.len(), "{name}: transfers {ours:#?}");
+    for (o, t) in ours.iter().zip(tt) {
+        // PROT C sessions move files in clear unless the truth says otherwise.
+        let default = if ts["prot"] == "C" {
+            "captured"
+        } else {
+            "encrypted"
+        };
+        let data = t.get("data").and_then(|d| d.as_str()).unwrap_or(default);
+        assert_eq!(o["data"], data, "{name}: {} data", t["command"]);
+        // Tied by hosts and time while the control connection is encrypted; by the
+        // announced port once it is in clear again (CCC).
+        let tie = t.get("match").and_then(|m| m.as_str()).unwrap_or("timing");
+        assert_eq!(o["match"], tie, "{name}: {} match", t["command"]);
+        assert_eq!(o["matched"], true, "{name}");
+        assert_eq!(o["status"], "complete", "{name}");
+        assert_eq!(o["missing_bytes"], 0, "{name}");
+        assert!(o["bytes"].as_u64().unwrap() > 0, "{name}: bytes counted");
+        if tie == "timing" {
+            // The command is encrypted: the direction is which side sent the payload.
+            let dir = if t["direction"] == "upload" {
+                "upload"
+            } else {
+                "download"
+            };
+            assert_eq!(o["direction"], dir, "{name}: {} direction", t["command"]);
+        } else {
+            for key in ["command", "arg", "direction", "reply_code"] {
+                assert_eq!(o[key], t[key], "{name}: {} {key}", t["command"]);
+            }
+        }
+        assert_eq!(o["mode"], t["mode"], "{name}: mode");
+        if data == "encrypted" {
+            assert_eq!(o["sha256"], Value::Null, "{name}: no hash of TLS records");
+        } else {
+            if t["direction"] != "listing" {
+                assert_eq!(o["bytes"], t["bytes"], "{name}: cleartext bytes");
+                assert_eq!(o["sha256"], t["sha256"], "{name}: cleartext hash");
+            }
+            assert!(
+                s["anomalies"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a["kind"] == "cleartext_data_after_tls"),
+                "{name}: PROT C finding"
+            );
+        }
+    }
+    let info = &s["tls_info"];
+    assert_eq!(
+        info["cleared"],
+        ts["ccc"] == true,
+        "{name}: tls_info.cleared (CCC)"
+    );
+    for (truth_key, ours_key) in [
+        ("tls_version", "version"),
+        ("cert_subject", "cert_subject"),
+        ("sni", "sni"),
+        ("implicit", "implicit"),
+    ] {
+        if let Some(x) = ts.get(truth_key) {
+            assert_eq!(&info[ours_key], x, "{name}: tls_info.{ours_key}");
+        }
+    }
 }
 
 /// The truth files know the server's view of the login directory ("/" under vsftpd's

@@ -6,7 +6,7 @@
 use etherparse::PacketBuilder;
 use ftptrace::analyzer::{Analyzer, Options};
 use ftptrace::capture::file::FileSource;
-use ftptrace::model::{DataCapture, DataMatch, Mode, Report, TransferStatus};
+use ftptrace::model::{DataCapture, DataMatch, Direction, Mode, Report, TransferStatus};
 
 /// A TCP conversation writer: tracks sequence numbers per direction.
 struct Conv {
@@ -673,4 +673,260 @@ fn a_transfer_whose_data_connection_is_not_captured() {
         .timeline
         .iter()
         .any(|e| e.note.as_deref() == Some("data:1: data connection not in capture")));
+}
+
+// ----- TLS sessions (issue 9) ----------------------------------------------------------
+
+/// A TLS record of `kind` (22 handshake, 23 application data, 21 alert) with `len` bytes.
+fn record(kind: u8, len: usize) -> Vec<u8> {
+    let mut r = vec![kind, 3, 3];
+    r.extend_from_slice(&(len as u16).to_be_bytes());
+    r.resize(5 + len, 0xab);
+    r
+}
+
+/// A ClientHello-shaped record: handshake, message type 1.
+fn client_hello() -> Vec<u8> {
+    let mut r = record(22, 60);
+    r[5] = 1;
+    r
+}
+
+/// An AUTH TLS session whose control connection is encrypted from the 234 on.
+fn auth_tls_session(cap: &mut Cap, port: u16) -> Conv {
+    let mut ctl = cap.open((C, port), (S, 21), true);
+    cap.send(&mut ctl, 1, b"220 hi\r\n");
+    cap.send(&mut ctl, 0, b"AUTH TLS\r\n");
+    cap.send(&mut ctl, 1, b"234 go\r\n");
+    cap.send(&mut ctl, 0, &client_hello());
+    cap.send(&mut ctl, 1, &record(22, 80));
+    cap.send(&mut ctl, 0, &record(23, 30));
+    cap.send(&mut ctl, 1, &record(23, 40));
+    ctl
+}
+
+#[test]
+fn tls_data_connections_are_tied_by_hosts_and_time_within_the_grace_only() {
+    let mut cap = Cap::new();
+    let mut ctl = auth_tls_session(&mut cap, 51010);
+    // PROT P data connection while the session runs (its PASV was encrypted).
+    let mut d1 = cap.open((C, 52010), (S, 40001), true);
+    cap.send(&mut d1, 0, &client_hello());
+    cap.send(&mut d1, 1, &record(23, 3000));
+    cap.close(&mut d1);
+    cap.send(&mut ctl, 1, &record(23, 40));
+    cap.close(&mut ctl);
+    // A late one, 2 s after the control connection ended: still within the grace.
+    cap.t += 2_000_000;
+    let mut d2 = cap.open((C, 52011), (S, 40002), true);
+    cap.send(&mut d2, 0, &client_hello());
+    cap.send(&mut d2, 0, &record(23, 900));
+    cap.close(&mut d2);
+    // 30 s later: no longer this session's.
+    cap.t += 30_000_000;
+    let mut d3 = cap.open((C, 52012), (S, 40003), true);
+    cap.send(&mut d3, 0, &client_hello());
+    cap.send(&mut d3, 1, &record(23, 500));
+    cap.close(&mut d3);
+    let r = cap.analyze(Options {
+        hash: true,
+        ..Options::default()
+    });
+    assert_eq!(r.sessions.len(), 1);
+    let s = &r.sessions[0];
+    assert!(s.tls);
+    // The one after the grace is not tied by time; between the session's hosts on a data
+    // port, it stands in the session untied (issue 9 item 2).
+    assert_eq!(s.transfers.len(), 3, "{:#?}", s.transfers);
+    let late = &s.transfers[2];
+    assert_eq!((late.matched, late.match_), (false, DataMatch::None));
+    for t in &s.transfers[..2] {
+        assert_eq!(t.data, DataCapture::Encrypted);
+        assert_eq!(t.match_, DataMatch::Timing);
+        assert!(t.matched);
+        assert_eq!(t.sha256, None, "no hash of TLS records");
+        assert_eq!(t.status, TransferStatus::Complete);
+        assert_eq!(t.mode, Mode::Passive);
+    }
+    assert_eq!(s.transfers[0].direction, Direction::Download);
+    assert_eq!(s.transfers[0].bytes, Some(65 + 3005));
+    assert_eq!(s.transfers[1].direction, Direction::Upload);
+    assert_eq!(r.stats.timing_data_connections, 2);
+    assert_eq!(r.stats.encrypted_data_connections, 2);
+    assert_eq!(r.stats.unmatched_data_connections, 1);
+    assert!(!s
+        .anomalies
+        .iter()
+        .any(|a| a.kind == "cleartext_data_after_tls"));
+}
+
+#[test]
+fn tls_between_hosts_without_an_ftp_session_is_left_alone() {
+    let mut cap = Cap::new();
+    let mut https = cap.open((C, 52020), (S, 443), true);
+    cap.send(&mut https, 0, &client_hello());
+    cap.send(&mut https, 1, &record(23, 700));
+    cap.close(&mut https);
+    // A cleartext FTP session between the same hosts does not adopt TLS connections.
+    let mut ctl = cap.open((C, 51020), (S, 21), true);
+    cap.send(&mut ctl, 1, b"220 hi\r\n");
+    let mut https = cap.open((C, 52021), (S, 443), true);
+    cap.send(&mut https, 0, &client_hello());
+    cap.send(&mut https, 1, &record(23, 700));
+    cap.close(&mut https);
+    cap.close(&mut ctl);
+    // Nor does a TLS session adopt other services between its hosts.
+    let mut ctl = auth_tls_session(&mut cap, 51021);
+    let mut ssh = cap.open((C, 52022), (S, 22), true);
+    cap.send(&mut ssh, 1, b"SSH-2.0-OpenSSH_9.2\r\n");
+    cap.send(&mut ssh, 0, b"SSH-2.0-OpenSSH_9.2\r\n");
+    cap.close(&mut ssh);
+    let mut https = cap.open((C, 52023), (S, 443), true);
+    cap.send(&mut https, 0, &client_hello());
+    cap.close(&mut https);
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options::default());
+    assert_eq!(r.sessions.len(), 2);
+    assert!(
+        r.sessions.iter().all(|s| s.transfers.is_empty()),
+        "{:#?}",
+        r.sessions.iter().map(|s| &s.transfers).collect::<Vec<_>>()
+    );
+    assert_eq!(r.stats.data_connections, 0);
+}
+
+#[test]
+fn prot_c_data_of_a_tls_session_is_hashed_with_a_finding() {
+    let mut cap = Cap::new();
+    let mut ctl = auth_tls_session(&mut cap, 51030);
+    let mut d = cap.open((C, 52030), (S, 40030), true);
+    // 1500 bytes in one segment: more than the classifier's probe holds.
+    let file: Vec<u8> = (0..1500u32).map(|i| (i % 251) as u8).collect();
+    cap.send(&mut d, 1, &file);
+    cap.close(&mut d);
+    cap.send(&mut ctl, 1, &record(23, 40));
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options {
+        hash: true,
+        ..Options::default()
+    });
+    let s = &r.sessions[0];
+    let t = &s.transfers[0];
+    assert_eq!(t.data, DataCapture::Captured);
+    assert_eq!(t.match_, DataMatch::Timing);
+    assert_eq!(t.bytes, Some(1500));
+    assert_eq!(t.missing_bytes, Some(0));
+    use sha2::Digest;
+    let want: String = sha2::Sha256::digest(&file)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        t.sha256.as_deref(),
+        Some(want.as_str()),
+        "every byte hashed"
+    );
+    assert!(s
+        .anomalies
+        .iter()
+        .any(|a| a.kind == "cleartext_data_after_tls"));
+}
+
+#[test]
+fn implicit_ftps_on_port_990_and_its_data() {
+    let mut cap = Cap::new();
+    let mut ctl = cap.open((C, 51040), (S, 990), true);
+    cap.send(&mut ctl, 0, &client_hello());
+    cap.send(&mut ctl, 1, &record(22, 80));
+    cap.send(&mut ctl, 1, &record(23, 40));
+    // Active mode: the server connects from port 989; the client still speaks TLS first.
+    let mut d = cap.open((S, 989), (C, 50040), true);
+    cap.send(&mut d, 1, &client_hello());
+    cap.send(&mut d, 0, &record(23, 2000));
+    cap.close(&mut d);
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options::default());
+    assert_eq!(r.sessions.len(), 1);
+    let s = &r.sessions[0];
+    assert!(s.tls);
+    assert!(s.tls_info.as_ref().unwrap().implicit);
+    assert_eq!(s.transfers.len(), 1);
+    let t = &s.transfers[0];
+    assert_eq!(t.data, DataCapture::Encrypted);
+    assert_eq!(t.mode, Mode::Active);
+    assert_eq!(t.direction, Direction::Download);
+}
+
+#[test]
+fn tls_data_with_two_tls_sessions_between_the_hosts_is_a_guess_and_says_so() {
+    let mut cap = Cap::new();
+    let mut a = auth_tls_session(&mut cap, 51050);
+    let mut b = auth_tls_session(&mut cap, 51051);
+    // Session a speaks last before the data connection opens.
+    cap.send(&mut a, 0, &record(23, 30));
+    let mut d = cap.open((C, 52050), (S, 40050), true);
+    cap.send(&mut d, 0, &client_hello());
+    cap.send(&mut d, 1, &record(23, 900));
+    cap.close(&mut d);
+    cap.close(&mut a);
+    cap.close(&mut b);
+    let r = cap.analyze(Options::default());
+    assert_eq!(r.sessions.len(), 2);
+    let (sa, sb) = (&r.sessions[0], &r.sessions[1]);
+    assert_eq!(sa.client.port, 51050);
+    assert_eq!(sa.transfers.len(), 1);
+    assert!(sb.transfers.is_empty());
+    assert!(sa.anomalies.iter().any(|x| x.kind == "tls_data_ambiguous"));
+}
+
+#[test]
+fn a_cleartext_session_waiting_between_the_same_hosts_keeps_its_data() {
+    let mut cap = Cap::new();
+    let mut tls = auth_tls_session(&mut cap, 51060);
+    let mut ctl = cap.open((C, 51061), (S, 21), true);
+    cap.send(&mut ctl, 1, b"220 hi\r\n");
+    cap.send(&mut ctl, 0, b"RETR f\r\n");
+    // Its setup was lost: the data connection is tied by the waiting command, not to the
+    // TLS session.
+    let mut d = cap.open((C, 52060), (S, 40060), true);
+    cap.send(&mut d, 1, b"hello\n");
+    cap.close(&mut d);
+    cap.send(&mut ctl, 1, b"150 ok\r\n226 done\r\n");
+    cap.close(&mut ctl);
+    cap.close(&mut tls);
+    let r = cap.analyze(Options::default());
+    let clear = r.sessions.iter().find(|s| !s.tls).unwrap();
+    let enc = r.sessions.iter().find(|s| s.tls).unwrap();
+    assert_eq!(clear.transfers.len(), 1);
+    assert_eq!(clear.transfers[0].command, "RETR");
+    assert!(enc.transfers.is_empty());
+}
+
+#[test]
+fn a_file_that_starts_like_a_tls_record_in_a_cleartext_session_is_a_file() {
+    let mut cap = Cap::new();
+    let mut ctl = cap.open((C, 51070), (S, 21), true);
+    cap.send(&mut ctl, 1, b"220 hi\r\n");
+    cap.send(&mut ctl, 0, b"PASV\r\n");
+    cap.send(
+        &mut ctl,
+        1,
+        b"227 Entering Passive Mode (10,0,0,1,156,70)\r\n",
+    );
+    cap.send(&mut ctl, 0, b"RETR dump.bin\r\n");
+    let mut d = cap.open((C, 52070), (S, 40006), true);
+    cap.send(&mut ctl, 1, b"150 ok\r\n");
+    cap.send(&mut d, 1, &record(23, 100));
+    cap.close(&mut d);
+    cap.send(&mut ctl, 1, b"226 done\r\n");
+    cap.close(&mut ctl);
+    let r = cap.analyze(Options {
+        hash: true,
+        ..Options::default()
+    });
+    let t = &r.sessions[0].transfers[0];
+    assert_eq!(t.command, "RETR");
+    assert_eq!(t.data, DataCapture::Captured);
+    assert!(t.sha256.is_some());
+    assert_eq!(r.stats.encrypted_data_connections, 0);
 }

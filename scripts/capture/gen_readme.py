@@ -63,7 +63,9 @@ w("For each capture `X` there is `X.truth.json` (`samples/curl-epsv-vsftpd.pcap.
 w("Known client quirks visible here: curl uses `AUTH SSL` (not `AUTH TLS`) first; wget opens one control "
   "connection per URL and closes it without QUIT; Python ftplib's `abort()` sends `ABOR\\r\\n` as TCP urgent "
   "data (URG flag); pyftpdlib answers PASV transfers with `125` instead of `150`; tnftp and lftp add "
-  "FEAT/MDTM/SIZE/SITE UTIME of their own.\n")
+  "FEAT/MDTM/SIZE/SITE UTIME of their own; lftp (GnuTLS) puts the server's address in the TLS "
+  "server_name (SNI) even when it is an IP, and keeps listings protected (`ftp:ssl-protect-list`) "
+  "when `ftp:ssl-protect-data` is off, so its LIST stays PROT P while RETR goes PROT C.\n")
 w("## Samples\n")
 for n in names:
     t = truths[n]

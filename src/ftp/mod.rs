@@ -5,3 +5,4 @@ pub mod listing;
 pub mod parse;
 pub mod probes;
 pub mod session;
+pub mod tls;

@@ -2,6 +2,7 @@
 //! setups and the transfers tied to its commands; the state machine is [`Session::on_reply`].
 
 use super::parse::{self, Line, ReplyAssembler, ReplyEvent, Verb};
+use super::tls::{self, Fed, RecordStream};
 use crate::capture::Timestamp;
 use crate::model::{
     self, Anomaly, Close, DataCapture, DataMatch, Direction, Endpoint, Event, EventKind, Login,
@@ -51,6 +52,28 @@ pub struct TransferState {
     /// The data connection's TCP client is the FTP client (passive mode).
     pub connector_is_client: bool,
     pub bytes_by_dir: [u64; 2],
+    /// How the data connection ended (set by the analyzer; tells the status of a transfer
+    /// whose command is not known, e.g. inside TLS).
+    pub close: Option<Close>,
+    /// Application-data bytes by side [client, server] of a connection carrying TLS: they,
+    /// not the handshake, tell the direction of an encrypted transfer.
+    pub tls_app_bytes: Option<[u64; 2]>,
+}
+
+/// The control connection's TLS, once AUTH was accepted or the first bytes were a
+/// ClientHello: each direction followed record by record until cleartext resumes (CCC).
+#[derive(Debug, Default)]
+struct ControlTls {
+    implicit: bool,
+    streams: [RecordStream; 2],
+    /// What each side's handshake showed [client, server]: the server name from the
+    /// client's, the version and certificate from the server's (a client certificate is
+    /// never taken for the server's).
+    facts: [tls::Facts; 2],
+    /// Bytes left encrypted, per direction.
+    bytes: [u64; 2],
+    /// Cleartext resumed after TLS records (CCC).
+    cleared: bool,
 }
 
 #[derive(Debug)]
@@ -93,7 +116,13 @@ pub struct Session {
     password: Option<String>,
     login: Login,
     pub tls: bool,
-    tls_bytes: [u64; 2],
+    /// The control connection's TLS state (None: cleartext FTP so far).
+    tls_ctl: Option<Box<ControlTls>>,
+    /// Whether each direction of the control connection has sent bytes yet.
+    spoke: [bool; 2],
+    /// When set, the control connection ended and the session waits until then for late
+    /// data connections of its TLS (set by the analyzer).
+    pub linger_until: Option<Timestamp>,
     pub close: Close,
     pub control_closed: bool,
     pub commands: Vec<model::Command>,
@@ -151,7 +180,9 @@ impl Session {
             password: None,
             login: Login::None,
             tls: false,
-            tls_bytes: [0; 2],
+            tls_ctl: None,
+            spoke: [false; 2],
+            linger_until: None,
             close: Close::Open,
             control_closed: false,
             commands: Vec::new(),
@@ -224,10 +255,20 @@ impl Session {
 
     fn close_run(&mut self) {
         if let Some(run) = self.run.take() {
+            // Encrypted connections carry TLS records, not the file: say so (the control
+            // connection has data runs only while it is encrypted).
+            let tls = match run.conn.checked_sub(1) {
+                None => true,
+                Some(t) => self
+                    .transfers
+                    .get(t)
+                    .is_some_and(|t| t.t.data == DataCapture::Encrypted),
+            };
             if let Some(ev) = self.timeline.get_mut(run.event) {
                 ev.what = format!(
-                    "{} bytes in {} segment{}",
+                    "{} bytes{} in {} segment{}",
                     run.bytes,
+                    if tls { " of TLS records" } else { "" },
                     run.segments,
                     if run.segments == 1 { "" } else { "s" }
                 );
@@ -302,11 +343,41 @@ impl Session {
     // ----- control connection bytes -------------------------------------------------
 
     /// Reassembled control-connection bytes from one side.
-    pub fn control_data(&mut self, ts: Timestamp, from: Side, data: &[u8]) {
+    pub fn control_data(&mut self, ts: Timestamp, from: Side, mut data: &[u8]) {
         let d = side_idx(from);
-        if self.tls {
-            self.tls_bytes[d] += data.len() as u64;
-            return;
+        let first = !std::mem::replace(&mut self.spoke[d], true);
+        if first && self.tls_ctl.is_none() && self.commands.is_empty() {
+            // TLS from the first byte: implicit FTPS (a ClientHello, or the server's
+            // handshake records when the client's are missing), or a capture that began
+            // after AUTH (other records). No FTP line starts with a record's first byte.
+            match tls::record_header(data).map(|h| h.content_type) {
+                Some(tls::ContentType::Handshake) => self.start_tls(true),
+                Some(_) => self.start_tls(false),
+                None => {}
+            }
+        }
+        if let Some(t) = self.tls_ctl.as_mut() {
+            if !t.streams[d].is_cleartext() {
+                let records = t.streams[d].records;
+                match t.streams[d].feed(data, &mut t.facts[d]) {
+                    Fed::Records => {
+                        t.bytes[d] += data.len() as u64;
+                        self.data_run(ts, 0, from, data.len() as u64, true);
+                        return;
+                    }
+                    Fed::ClearFrom(off) => {
+                        t.bytes[d] += off as u64;
+                        if off > 0 {
+                            self.data_run(ts, 0, from, off as u64, true);
+                        }
+                        let ccc = records > 0 || off > 0;
+                        data = &data[off..];
+                        if ccc {
+                            self.tls_cleared(ts, from);
+                        }
+                    }
+                }
+            }
         }
         // Collect lines first: the assembler is borrowed while lines change the session.
         let mut lines: Vec<(Vec<u8>, LineFlags)> = Vec::new();
@@ -315,9 +386,10 @@ impl Session {
             lines.push((line.bytes.to_vec(), LineFlags::of(&line)))
         });
         self.lines[d] = asm;
+        let was_tls = self.tls_ctl.is_some();
         for (bytes, flags) in lines {
             self.line(ts, from, &bytes, flags);
-            if self.tls {
+            if !was_tls && self.tls_ctl.is_some() {
                 // Everything after AUTH's 234 is encrypted; count what remains of this chunk.
                 self.lines[0] = parse::LineAssembler::new();
                 self.lines[1] = parse::LineAssembler::new();
@@ -326,9 +398,70 @@ impl Session {
         }
     }
 
+    /// TLS starts on the control connection (AUTH accepted, or implicit FTPS); again after
+    /// a CCC, keeping what the first handshake showed until a new one shows more.
+    fn start_tls(&mut self, implicit: bool) {
+        self.tls = true;
+        match self.tls_ctl.as_mut() {
+            Some(t) => t.streams = Default::default(),
+            None => {
+                self.tls_ctl = Some(Box::new(ControlTls {
+                    implicit,
+                    ..ControlTls::default()
+                }))
+            }
+        }
+    }
+
+    /// Whether `from`'s side of the control connection is inside TLS now.
+    fn encrypted(&self, from: Side) -> bool {
+        self.tls_ctl
+            .as_ref()
+            .is_some_and(|t| !t.streams[side_idx(from)].is_cleartext())
+    }
+
+    /// Whether the control connection carried TLS records (commands may be hidden).
+    pub fn control_encrypted(&self) -> bool {
+        self.tls_ctl
+            .as_ref()
+            .is_some_and(|t| t.streams.iter().any(|s| !s.is_cleartext()))
+    }
+
+    /// One side of the control connection left TLS for cleartext (CCC, RFC 2228).
+    fn tls_cleared(&mut self, ts: Timestamp, from: Side) {
+        let Some(t) = self.tls_ctl.as_mut() else {
+            return;
+        };
+        let first = !t.cleared;
+        t.cleared = true;
+        // This side's lines start afresh after the last record.
+        self.lines[side_idx(from)] = parse::LineAssembler::new();
+        if first {
+            let alerts = t.streams[side_idx(from)].alerts;
+            self.anomaly_event(
+                ts,
+                0,
+                from,
+                "tls_cleared",
+                format!(
+                    "the {} left TLS{} and the control connection continues in cleartext (CCC)",
+                    side_name(from),
+                    if alerts > 0 {
+                        " after a TLS alert (close_notify)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        }
+    }
+
     /// Bytes the capture lost on the control connection.
     pub fn control_gap(&mut self, ts: Timestamp, from: Side, offset: u64, len: u64) {
-        if self.tls {
+        if self.encrypted(from) {
+            if let Some(t) = self.tls_ctl.as_mut() {
+                t.streams[side_idx(from)].gap();
+            }
             return;
         }
         self.lines[side_idx(from)].gap(len);
@@ -376,7 +509,7 @@ impl Session {
             });
             self.lines[d] = asm;
             if let Some((bytes, flags)) = last {
-                if !self.tls {
+                if !self.encrypted(from) {
                     self.line(ts, from, &bytes, flags);
                 }
             }
@@ -421,7 +554,7 @@ impl Session {
             shown = parse::decode_text(bytes).0.into_owned();
         }
         if verb == Verb::Pass {
-            if !self.tls && !self.cleartext_flagged {
+            if !self.control_encrypted() && !self.cleartext_flagged {
                 self.cleartext_flagged = true;
                 self.anomaly(
                     ts,
@@ -647,8 +780,8 @@ impl Session {
                 self.login = Login::Failed;
                 self.failed_logins += 1;
             }
-            (Verb::Auth, 234) => {
-                self.tls = true;
+            (Verb::Auth, 234) if !self.control_encrypted() => {
+                self.start_tls(false);
             }
             (Verb::Cwd | Verb::Xcwd, 200..=299) => {
                 self.cwd = resolve(self.cwd.as_deref(), &arg);
@@ -805,6 +938,28 @@ impl Session {
         listener: SocketAddr,
         setup: Option<Setup>,
     ) -> usize {
+        self.open_data_tied(ts, connector, listener, setup, false)
+    }
+
+    /// A data connection of this TLS session found by hosts and time (its PASV/PORT was
+    /// encrypted): `match: "timing"`; mode and direction are inferred.
+    pub fn open_data_timing(
+        &mut self,
+        ts: Timestamp,
+        connector: SocketAddr,
+        listener: SocketAddr,
+    ) -> usize {
+        self.open_data_tied(ts, connector, listener, None, true)
+    }
+
+    fn open_data_tied(
+        &mut self,
+        ts: Timestamp,
+        connector: SocketAddr,
+        listener: SocketAddr,
+        setup: Option<Setup>,
+        timing: bool,
+    ) -> usize {
         // Without an announced setup, who connected tells the mode.
         let mode = setup
             .map(|s| s.mode)
@@ -861,6 +1016,7 @@ impl Session {
                 match_: match setup {
                     Some(s) if s.listener == s.announced => DataMatch::Announced,
                     Some(_) => DataMatch::Nat,
+                    None if timing => DataMatch::Timing,
                     None => DataMatch::None,
                 },
                 bytes: Some(0),
@@ -876,15 +1032,21 @@ impl Session {
                 extracted: None,
                 joined: None,
                 listing: None,
-                matched: setup.is_some(),
+                matched: setup.is_some() || timing,
             },
             command: None,
             closed: false,
             connector_is_client: mode == Mode::Passive,
             bytes_by_dir: [0; 2],
+            close: None,
+            tls_app_bytes: None,
         });
         self.open_data += 1;
-        if setup.is_none() {
+        if timing && self.control_encrypted() {
+            // Its command is inside TLS: never tie it to a command seen later in clear.
+            return i;
+        }
+        if setup.is_none() && !timing {
             self.anomaly(
                 ts,
                 "unmatched_data_connection",
@@ -967,6 +1129,8 @@ impl Session {
             closed: true,
             connector_is_client: mode == Mode::Passive,
             bytes_by_dir: [0; 2],
+            close: None,
+            tls_app_bytes: None,
         });
         self.bind(i, c);
         Some(i)
@@ -1092,6 +1256,66 @@ impl Session {
         }
     }
 
+    /// The data connection's first bytes are TLS records (PROT P): nothing in it is the file.
+    pub fn data_encrypted(&mut self, t: usize) {
+        if let Some(tr) = self.transfers.get_mut(t) {
+            tr.t.data = DataCapture::Encrypted;
+            tr.t.sha256 = None;
+        }
+    }
+
+    /// The data connection of a TLS session carries cleartext (PROT C, or after CCC).
+    pub fn data_cleartext_after_tls(&mut self, ts: Timestamp, t: usize) {
+        let Some(tr) = self.transfers.get(t) else {
+            return;
+        };
+        let detail = format!(
+            "data:{} {}:{} -> {}:{} carries cleartext {}",
+            t + 1,
+            tr.t.data_client.ip,
+            tr.t.data_client.port,
+            tr.t.data_server.ip,
+            tr.t.data_server.port,
+            if self.control_encrypted() {
+                "while the control connection is encrypted (PROT C)"
+            } else {
+                "after the control connection left TLS (CCC)"
+            }
+        );
+        self.anomaly(ts, "cleartext_data_after_tls", detail);
+    }
+
+    /// Application-data bytes the client and the server sent on an encrypted data connection.
+    pub fn data_tls_app_bytes(&mut self, t: usize, from_client: u64, from_server: u64) {
+        if let Some(tr) = self.transfers.get_mut(t) {
+            tr.tls_app_bytes = Some([from_client, from_server]);
+        }
+    }
+
+    /// How the data connection ended.
+    pub fn data_close_kind(&mut self, t: usize, close: Close) {
+        if let Some(tr) = self.transfers.get_mut(t) {
+            tr.close = Some(close);
+        }
+    }
+
+    /// The TLS facts for the JSON (None for a session without TLS).
+    fn tls_info(&self) -> Option<model::TlsInfo> {
+        let t = self.tls_ctl.as_ref()?;
+        let [client, server] = &t.facts;
+        let cert = server.cert.as_ref();
+        Some(model::TlsInfo {
+            implicit: t.implicit,
+            version: server.version.map(tls::version_name),
+            sni: client.sni.clone(),
+            cert_subject: cert.map(|c| c.subject.clone()),
+            cert_issuer: cert.map(|c| c.issuer.clone()),
+            cert_not_before: cert.map(|c| c.not_before.clone()),
+            cert_not_after: cert.map(|c| c.not_after.clone()),
+            cleared: t.cleared,
+        })
+    }
+
     /// Whether this session is still waiting for a data connection (for unmatched ones).
     pub fn wants_data(&self) -> bool {
         !self.waiting_cmds.is_empty()
@@ -1102,17 +1326,40 @@ impl Session {
     /// Build the model Session (consumes the state).
     pub fn into_model(mut self) -> model::Session {
         self.close_run();
-        // Data a reorder window held is handed out after later events of other
-        // connections, with the time it was captured: keep the timeline in time order.
-        self.timeline.sort_by_key(|e| e.ts.ts);
-        if self.tls && (self.tls_bytes[0] > 0 || self.tls_bytes[1] > 0) {
+        // A connection classified late (a probe) replays its earlier events: keep time order.
+        if !self.timeline.is_sorted_by_key(|e| e.ts) {
+            self.timeline.sort_by_key(|e| e.ts);
+        }
+        let tls_bytes = self.tls_ctl.as_ref().map(|t| t.bytes).unwrap_or_default();
+        let oversized: u64 = self
+            .tls_ctl
+            .as_ref()
+            .map(|t| t.streams.iter().map(|s| s.oversized).sum())
+            .unwrap_or(0);
+        if oversized > 0 {
             let ts = self.end;
-            let (a, b) = (self.tls_bytes[0], self.tls_bytes[1]);
+            self.anomaly(
+                ts,
+                "tls_handshake_too_large",
+                format!(
+                    "{oversized} TLS handshake message(s) over {} bytes were not read",
+                    tls::MAX_HANDSHAKE_BYTES
+                ),
+            );
+        }
+        if tls_bytes[0] > 0 || tls_bytes[1] > 0 {
+            let ts = self.end;
+            let (a, b) = (tls_bytes[0], tls_bytes[1]);
             self.anomaly(
                 ts,
                 "tls_unparsed",
                 format!(
-                    "after AUTH: {a} bytes from the client and {b} from the server left encrypted"
+                    "{}: {a} bytes from the client and {b} from the server left encrypted",
+                    if self.tls_ctl.as_ref().is_some_and(|t| t.implicit) {
+                        "implicit TLS"
+                    } else {
+                        "after AUTH"
+                    }
                 ),
             );
         }
@@ -1124,19 +1371,29 @@ impl Session {
                 t.reply_code = st.final_code;
                 t.status = status_of(st.final_code, st.aborted);
             } else {
-                // No command: the direction is which side sent the bytes.
-                let [from_client, from_server] = tr.bytes_by_dir;
+                // No command: the direction is which side sent the bytes (the payload's
+                // records when it is TLS).
+                let [from_client, from_server] = tr.tls_app_bytes.unwrap_or(tr.bytes_by_dir);
                 t.direction = if from_client > from_server {
                     Direction::Upload
                 } else {
                     Direction::Download
                 };
+                if t.match_ == DataMatch::Timing {
+                    // The replies are encrypted: how the data connection ended tells.
+                    t.status = match tr.close {
+                        Some(Close::Fin) => TransferStatus::Complete,
+                        Some(Close::Rst) => TransferStatus::Aborted,
+                        _ => TransferStatus::Incomplete,
+                    };
+                }
             }
             if t.missing_bytes != Some(0) {
                 t.sha256 = None;
             }
             transfers.push(t);
         }
+        let tls_info = self.tls_info();
         let password = self.password.as_ref().map(|p| {
             if self.show_passwords {
                 p.clone()
@@ -1161,6 +1418,7 @@ impl Session {
             anomalies: self.anomalies,
             transfer_type: self.transfer_type,
             segment: None,
+            tls_info,
         }
     }
 }
@@ -1453,5 +1711,151 @@ mod tests {
         assert_eq!(setup.announced, "[2001:db8::2]:6000".parse().unwrap());
         // Naming another host is left to the analyzer (bounce or FXP).
         assert!(setup.names_other_host(s.client));
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    //! The control connection's TLS phases, driven directly: AUTH → records → CCC → clear.
+    use super::*;
+
+    const CLIENT_HELLO_12: &[u8] = include_bytes!("testdata/tls12-client-hello.bin");
+    const SERVER_FLIGHT_12: &[u8] = include_bytes!("testdata/tls12-server-flight.bin");
+    const CLIENT_HELLO_13: &[u8] = include_bytes!("testdata/tls13-client-hello.bin");
+    /// lftp's encrypted close_notify alert under TLS 1.2 (ftps-prot-p-tls12.pcap frame 96).
+    const ALERT: &[u8] = &[
+        0x15, 0x03, 0x03, 0x00, 0x1a, 0, 0, 0, 0, 0, 0, 0, 1, 0xe8, 0x86, 0x2b, 0x6d, 0x45, 0x7d,
+        0x0e, 0x5b, 0x3c, 0x39, 0x53, 0x1c, 0x8e, 0x35, 0x49, 0xd1, 0x88, 0x9a,
+    ];
+
+    fn session() -> Session {
+        let c: SocketAddr = "10.0.0.2:40000".parse().unwrap();
+        let s: SocketAddr = "10.0.0.1:21".parse().unwrap();
+        Session::new(1, c, s, Timestamp(0), 6, false)
+    }
+
+    fn lines(s: &Session) -> Vec<String> {
+        s.commands
+            .iter()
+            .filter(|c| !c.command.is_empty())
+            .map(|c| c.command.clone())
+            .collect()
+    }
+
+    #[test]
+    fn auth_tls_records_then_ccc_resumes_the_dialogue() {
+        let mut s = session();
+        let t = Timestamp(1);
+        s.control_data(t, Side::Server, b"220 hi\r\n");
+        s.control_data(t, Side::Client, b"AUTH TLS\r\n");
+        s.control_data(t, Side::Server, b"234 go\r\n");
+        assert!(s.tls && s.control_encrypted());
+        s.control_data(t, Side::Client, CLIENT_HELLO_12);
+        s.control_data(t, Side::Server, SERVER_FLIGHT_12);
+        // Encrypted application data: nothing is parsed out of it.
+        s.control_data(t, Side::Client, &[0x17, 3, 3, 0, 4, b'P', b'A', b'S', b'V']);
+        assert_eq!(lines(&s), ["AUTH"]);
+        s.control_data(t, Side::Client, ALERT);
+        s.control_data(t, Side::Client, b"PASV\r\n");
+        s.control_data(
+            t,
+            Side::Server,
+            b"227 Entering Passive Mode (10,0,0,1,4,1).\r\n",
+        );
+        assert_eq!(lines(&s), ["AUTH", "PASV"]);
+        assert_eq!(s.new_setups.len(), 1, "data ports are learnt again");
+        assert_eq!(s.new_setups[0].listener, "10.0.0.1:1025".parse().unwrap());
+        assert!(!s.control_encrypted());
+        // A new AUTH after CCC encrypts the dialogue again.
+        s.control_data(t, Side::Client, b"AUTH TLS\r\n");
+        s.control_data(t, Side::Server, b"234 again\r\n");
+        assert!(s.control_encrypted());
+        s.control_data(t, Side::Client, &[0x17, 3, 3, 0, 4, b'Q', b'U', b'I', b'T']);
+        assert_eq!(lines(&s), ["AUTH", "PASV", "AUTH"]);
+        let m = s.into_model();
+        let info = m.tls_info.unwrap();
+        assert!(info.cleared && !info.implicit);
+        assert_eq!(info.version.as_deref(), Some("TLSv1.2"));
+        assert_eq!(
+            info.cert_subject.as_deref(),
+            Some("CN=ftptrace-test-server")
+        );
+        assert!(m.anomalies.iter().any(|a| a.kind == "tls_cleared"));
+    }
+
+    #[test]
+    fn implicit_tls_from_the_first_byte() {
+        let mut s = session();
+        s.control_data(Timestamp(1), Side::Client, CLIENT_HELLO_13);
+        s.control_data(Timestamp(2), Side::Server, b"\x17\x03\x03\x00\x02ab");
+        assert!(s.tls && s.control_encrypted());
+        let m = s.into_model();
+        assert!(m.commands.is_empty());
+        let info = m.tls_info.unwrap();
+        assert!(info.implicit && !info.cleared);
+        assert_eq!(info.sni.as_deref(), Some("10.99.0.1"));
+        assert!(m.anomalies.iter().any(|a| a.kind == "tls_unparsed"));
+    }
+
+    #[test]
+    fn a_capture_that_begins_inside_tls_is_encrypted_not_implicit() {
+        let mut s = session();
+        s.control_data(Timestamp(1), Side::Server, b"\x17\x03\x03\x00\x02ab");
+        s.control_data(Timestamp(2), Side::Client, b"\x17\x03\x03\x00\x01a");
+        assert!(s.control_encrypted());
+        let m = s.into_model();
+        assert!(m.commands.is_empty(), "no malformed replies out of records");
+        assert!(!m.tls_info.unwrap().implicit);
+    }
+
+    #[test]
+    fn a_client_hello_after_the_greeting_without_auth_is_not_tls() {
+        let mut s = session();
+        s.control_data(Timestamp(1), Side::Server, b"220 hi\r\n");
+        s.control_data(Timestamp(2), Side::Client, CLIENT_HELLO_13);
+        assert!(!s.tls);
+    }
+
+    #[test]
+    fn tls_never_started_after_234_resumes_without_a_finding() {
+        let mut s = session();
+        let t = Timestamp(1);
+        s.control_data(t, Side::Client, b"AUTH TLS\r\n");
+        s.control_data(t, Side::Server, b"234 go\r\n");
+        s.control_data(t, Side::Client, b"USER x\r\n");
+        assert_eq!(lines(&s), ["AUTH", "USER"]);
+        let m = s.into_model();
+        assert!(!m.anomalies.iter().any(|a| a.kind == "tls_cleared"));
+    }
+
+    #[test]
+    fn encrypted_transfer_status_and_direction_from_the_connection() {
+        let mut s = session();
+        s.control_data(Timestamp(1), Side::Client, CLIENT_HELLO_13);
+        let c: SocketAddr = "10.0.0.2:50000".parse().unwrap();
+        let l: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let t = s.open_data_timing(Timestamp(2), c, l);
+        s.data_encrypted(t);
+        // The client's handshake is larger than the payload it sends...
+        s.data_bytes(Timestamp(3), t, Side::Client, 600, true);
+        s.data_bytes(Timestamp(4), t, Side::Server, 300, true);
+        // ...but the server sent the application data: a download.
+        s.data_tls_app_bytes(t, 30, 250);
+        s.close_data(t, Timestamp(5), 900, 900, true);
+        s.data_close_kind(t, Close::Fin);
+        let m = s.into_model();
+        let tr = &m.transfers[0];
+        assert_eq!(tr.data, DataCapture::Encrypted);
+        assert_eq!(tr.match_, DataMatch::Timing);
+        assert!(tr.matched);
+        assert_eq!(tr.direction, Direction::Download);
+        assert_eq!(tr.mode, Mode::Passive);
+        assert_eq!(tr.status, TransferStatus::Complete);
+        assert!(!m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == "unmatched_data_connection"));
+        let ev = m.timeline.iter().find(|e| e.conn == "data:1").unwrap();
+        assert_eq!(ev.what, "600 bytes of TLS records in 1 segment");
     }
 }

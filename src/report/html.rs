@@ -10,8 +10,8 @@ use std::io::{self, Write};
 
 use super::human;
 use super::table::{
-    direction_word, mode_word, transfer_bytes, transfer_file, transfer_hash, transfer_path,
-    transfer_rate,
+    direction_word, mode_word, transfer_bytes, transfer_command, transfer_file, transfer_hash,
+    transfer_path, transfer_rate,
 };
 use super::text::escape_terminal;
 use super::timeline::{conn_transfer, data_ports};
@@ -169,7 +169,7 @@ fn transfers_table(r: &Report, h: &mut String) {
                 "<tr><td class=\"num\">{}</td><td class=\"num\"><span style=\"color:{color};font-weight:700\">data:{}</span></td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{} → {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"mono\">{}{}</td></tr>",
                 s.id,
                 i + 1,
-                escape_html(&cut(&t.command, 40)),
+                escape_html(&cut(transfer_command(t), 40)),
                 escape_html(&cut(transfer_path(t), 200)),
                 direction_word(t.direction),
                 mode_word(t),

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use super::human;
 use super::text::escape_terminal;
 use crate::model::{
-    DataCapture, Direction, Login, Mode, Report, Session, Transfer, TransferStatus,
+    DataCapture, DataMatch, Direction, Login, Mode, Report, Session, Transfer, TransferStatus,
 };
 
 /// How to draw the tables. The CLI decides `color` (stdout is a terminal and
@@ -146,6 +146,16 @@ pub(crate) fn transfer_rate(t: &Transfer) -> String {
     }
 }
 
+/// The transfer's command; "(TLS)" when it was sent inside TLS (a data connection tied to
+/// its encrypted session by hosts and time).
+pub(crate) fn transfer_command(t: &Transfer) -> &str {
+    if t.command.is_empty() && t.match_ == DataMatch::Timing {
+        "(TLS)"
+    } else {
+        &t.command
+    }
+}
+
 /// The transfer's file: its resolved path, else its argument, else "-".
 pub(crate) fn transfer_path(t: &Transfer) -> &str {
     match &t.path {
@@ -244,7 +254,7 @@ fn transfers_table(r: &Report, o: &TableOptions) -> Table {
             let mut row = vec![
                 right(s.id.to_string()),
                 right((i + 1).to_string()),
-                Cell::new(wire(&x.command)),
+                Cell::new(wire(transfer_command(x))),
                 Cell::new(wire(transfer_path(x))),
                 Cell::new(direction_word(x.direction)),
                 Cell::new(mode_word(x)),
@@ -324,6 +334,17 @@ mod tests {
         let mut v = Vec::new();
         write_table(r, o, &mut v).unwrap();
         String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn a_transfer_whose_command_was_inside_tls_says_so() {
+        let mut r = example_report();
+        let t = &mut r.sessions[0].transfers[0];
+        assert_eq!(transfer_command(t), t.command.as_str());
+        t.command.clear();
+        assert_eq!(transfer_command(t), "", "unknown for another reason");
+        t.match_ = DataMatch::Timing;
+        assert_eq!(transfer_command(t), "(TLS)");
     }
 
     #[test]

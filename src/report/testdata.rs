@@ -276,6 +276,7 @@ fn documented_session(base: i64) -> Session {
         }],
         transfer_type: Some("A".into()),
         segment: None,
+        tls_info: None,
     }
 }
 
@@ -337,6 +338,7 @@ fn failed_login_session(base: i64) -> Session {
         ],
         transfer_type: None,
         segment: None,
+        tls_info: None,
     }
 }
 
@@ -430,6 +432,7 @@ fn passive_upload_session(base: i64) -> Session {
         }],
         transfer_type: Some("I".into()),
         segment: None,
+        tls_info: None,
     }
 }
 

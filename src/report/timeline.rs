@@ -4,7 +4,8 @@ use std::io::{self, Write};
 
 use super::human;
 use super::table::{
-    direction_word, mode_word, transfer_bytes, transfer_file, transfer_hash, transfer_path,
+    direction_word, mode_word, transfer_bytes, transfer_command, transfer_file, transfer_hash,
+    transfer_path,
 };
 use super::text::escape_terminal;
 use crate::model::{Anomaly, Event, EventKind, Login, Mode, Report, Session, Side, Transfer};
@@ -165,7 +166,7 @@ fn write_header(s: &Session, p: Paint, out: &mut dyn Write) -> io::Result<()> {
             p.wrap(MAGENTA, &format!("data:{}", i + 1)),
             human::endpoint(&t.data_client),
             human::endpoint(&t.data_server),
-            escape_terminal(&t.command),
+            escape_terminal(transfer_command(t)),
             escape_terminal(transfer_path(t)),
             direction_word(t.direction),
             mode_word(t),
