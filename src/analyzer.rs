@@ -38,8 +38,23 @@ const PROBE_BYTES: usize = 1024;
 const PROBE_EVENTS: usize = 16;
 /// Most TCP connections listed in the report (all are counted).
 const MAX_CONN_LIST: usize = 100_000;
+/// Most connections [`Analyzer::collect_connections`] records (beyond it, an input error).
+pub const MAX_COLLECTED_CONNECTIONS: usize = 1_000_000;
 /// Failed logins from one client to one server that make a brute-force finding.
 const BRUTEFORCE_FAILURES: u32 = 5;
+
+/// One TCP connection that the analysis tied to a session: its control connection or one
+/// of its data connections, with the times of its first and last packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnSpan {
+    pub session: u64,
+    /// True for the control connection.
+    pub control: bool,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
 
 struct Probe {
     buf: [Vec<u8>; 2],
@@ -99,6 +114,9 @@ struct Ftp<'a> {
     carve_errors: Vec<String>,
     /// Payloads of ended data connections, named when their session ends.
     carved: HashMap<(u64, usize), Piece, FastState>,
+    /// Sessions whose connections are recorded in `spans`.
+    collect: Vec<u64>,
+    spans: Vec<ConnSpan>,
 }
 
 impl<'a> Ftp<'a> {
@@ -649,9 +667,12 @@ impl<'a> TcpHandler for Ftp<'a> {
             CloseKind::Open => Close::Open,
         };
         let mut role_name = None;
+        // (session, is control) when the connection belongs to a session.
+        let mut owner = None;
         match role {
             Some(Role::Control { session, .. }) => {
                 role_name = Some("ftp");
+                owner = Some((session, true));
                 if let Some(s) = self.sessions.get_mut(&session) {
                     s.control_end(sum.end);
                     if s.end < sum.end {
@@ -666,6 +687,7 @@ impl<'a> TcpHandler for Ftp<'a> {
             }
             Some(Role::Data(mut d)) => {
                 role_name = Some("ftp-data");
+                owner = Some((d.session, false));
                 if let Some(s) = self.sessions.get_mut(&d.session) {
                     let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
                     let captured = sum.captured_bytes[0] + sum.captured_bytes[1];
@@ -727,10 +749,28 @@ impl<'a> TcpHandler for Ftp<'a> {
                         }
                         self.roles.remove(&meta.id);
                         role_name = Some("ftp-data");
+                        owner = Some((sid, false));
                     }
                 }
             }
             _ => {}
+        }
+        if let Some((session, control)) = owner.filter(|(s, _)| self.collect.contains(s)) {
+            if self.spans.len() == MAX_COLLECTED_CONNECTIONS {
+                self.errors.push(format!(
+                    "more than {MAX_COLLECTED_CONNECTIONS} connections in the chosen sessions; the rest are left out"
+                ));
+            }
+            if self.spans.len() <= MAX_COLLECTED_CONNECTIONS {
+                self.spans.push(ConnSpan {
+                    session,
+                    control,
+                    client: meta.client,
+                    server: meta.server,
+                    start: meta.start,
+                    end: sum.end,
+                });
+            }
         }
         if self.conn_list.len() < MAX_CONN_LIST {
             self.conn_list.push(model::TcpConnection {
@@ -802,6 +842,8 @@ impl<'a> Analyzer<'a> {
                 carver,
                 carve_errors,
                 carved: HashMap::default(),
+                collect: Vec::new(),
+                spans: Vec::new(),
             },
         }
     }
@@ -864,13 +906,25 @@ impl<'a> Analyzer<'a> {
         }
     }
 
+    /// Record the TCP connections of these sessions (control and data) as they end; they
+    /// come back from [`Analyzer::finish_with_connections`]. Call before the first packet.
+    pub fn collect_connections(&mut self, sessions: &[u64]) {
+        self.ftp.collect = sessions.to_vec();
+    }
+
     /// Record an input problem found outside `run` (e.g. an unopenable file).
     pub fn error(&mut self, msg: String) {
         self.ftp.errors.push(msg);
     }
 
     /// End of input: finish every connection and session, and build the report.
-    pub fn finish(mut self) -> Report {
+    pub fn finish(self) -> Report {
+        self.finish_with_connections().0
+    }
+
+    /// [`Analyzer::finish`], and the connections of the sessions named in
+    /// [`Analyzer::collect_connections`], in the order they ended.
+    pub fn finish_with_connections(mut self) -> (Report, Vec<ConnSpan>) {
         self.decoder.finish();
         self.tcp.finish_all(&mut self.ftp);
         let ids: Vec<u64> = {
@@ -932,7 +986,9 @@ impl<'a> Analyzer<'a> {
                 errors: sum.errors,
             }
         });
-        Report {
+        let mut spans = std::mem::take(&mut f.spans);
+        spans.truncate(MAX_COLLECTED_CONNECTIONS);
+        let report = Report {
             extract,
             schema: "ftptrace/1",
             sessions,
@@ -940,6 +996,7 @@ impl<'a> Analyzer<'a> {
             stats: f.stats,
             tcp_connections: f.conn_list,
             errors: f.errors,
-        }
+        };
+        (report, spans)
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 pub mod file;
+pub mod inputs;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod merge;
