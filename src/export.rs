@@ -7,6 +7,7 @@ use crate::capture::{
 };
 use crate::net::decode::{Decoded, Decoder};
 use crate::net::fasthash::FastState;
+use crate::net::ipfrag::{DefragLimits, FragKey};
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -15,6 +16,10 @@ use std::net::SocketAddr;
 /// four-tuple (a retransmitted FIN, a late ACK): the TCP tracker keeps a closed
 /// connection this long before the tuple can make a new one, so pass 2 agrees with pass 1.
 pub const LATE_PACKETS_NS: i64 = 60 * 1_000_000_000;
+
+/// Most fragmented datagrams of the chosen connections remembered for the copy; past
+/// it, the fragments of further datagrams are left out (the completing one is kept).
+pub const MAX_FRAGMENTED_DATAGRAMS: usize = 100_000;
 
 /// Most link types remembered while reading (more than any real capture mixes).
 pub const MAX_LINKTYPES: usize = crate::capture::pcapng_writer::MAX_INTERFACES;
@@ -146,13 +151,87 @@ pub fn writer<W: Write + 'static>(
     })
 }
 
-/// Read `src` again and write every packet the selector wants, in capture order. Input
-/// errors were reported by the first read and are passed over. Returns the packets written.
+/// The fragmented datagrams that carried segments of the chosen connections: each
+/// datagram's key and the time of the fragment that completed it.
+#[derive(Debug, Default)]
+pub struct Fragments {
+    done: HashMap<FragKey, Vec<Timestamp>, FastState>,
+    count: usize,
+    /// Datagrams past [`MAX_FRAGMENTED_DATAGRAMS`], not remembered.
+    pub left_out: u64,
+}
+
+impl Fragments {
+    fn add(&mut self, key: FragKey, ts: Timestamp) {
+        if self.count >= MAX_FRAGMENTED_DATAGRAMS {
+            self.left_out += 1;
+            return;
+        }
+        self.count += 1;
+        self.done.entry(key).or_default().push(ts);
+    }
+
+    /// A fragment of `key` at `ts` belongs to a remembered datagram: one completed at or
+    /// after `ts`, within the defragmenter's timeout (identifications are reused).
+    fn wants(&self, key: FragKey, ts: Timestamp) -> bool {
+        let timeout = DefragLimits::default().timeout;
+        self.done.get(&key).is_some_and(|v| {
+            v.iter()
+                .any(|&c| c >= ts && c.0.saturating_sub(ts.0) <= timeout)
+        })
+    }
+
+    /// True when no datagram was remembered.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// The segment's ends and whether it is a pure SYN.
+fn ends(d: &Decoded<'_>) -> Option<(SocketAddr, SocketAddr, bool)> {
+    match d {
+        Decoded::Tcp(seg) => Some((
+            SocketAddr::new(seg.src, seg.sport),
+            SocketAddr::new(seg.dst, seg.dport),
+            seg.flags.syn() && !seg.flags.ack(),
+        )),
+        _ => None,
+    }
+}
+
+/// Read `src` and find the fragmented datagrams of the chosen connections (needed only
+/// when the capture holds fragments: their other fragments carry no ports).
+pub fn scan_fragments(src: &mut dyn PacketSource, spans: &[ConnSpan]) -> Fragments {
+    let mut sel = Selector::new(spans);
+    let mut dec = Decoder::new();
+    let mut frags = Fragments::default();
+    loop {
+        let pkt = match src.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(_) => continue,
+        };
+        let e = ends(&dec.decode(&pkt));
+        if let (Some((a, b, syn)), Some(key)) = (e, dec.last_fragment()) {
+            if sel.wants(pkt.ts, a, b, syn) {
+                frags.add(key, pkt.ts);
+            }
+        }
+    }
+    frags
+}
+
+/// Read `src` again and write every packet the chosen connections are made of, in
+/// capture order: their TCP segments and, with `frags`, the IP fragments that carried
+/// them. Input errors were reported by the first read and are passed over. Returns the
+/// packets written.
 pub fn copy(
     src: &mut dyn PacketSource,
-    sel: &mut Selector,
+    spans: &[ConnSpan],
+    frags: &Fragments,
     out: &mut dyn PacketWriter,
 ) -> io::Result<u64> {
+    let mut sel = Selector::new(spans);
     let mut dec = Decoder::new();
     let mut n = 0u64;
     loop {
@@ -161,14 +240,11 @@ pub fn copy(
             Ok(None) => break,
             Err(_) => continue,
         };
-        let keep = match dec.decode(&pkt) {
-            Decoded::Tcp(seg) => sel.wants(
-                pkt.ts,
-                SocketAddr::new(seg.src, seg.sport),
-                SocketAddr::new(seg.dst, seg.dport),
-                seg.flags.syn() && !seg.flags.ack(),
-            ),
-            _ => false,
+        let e = ends(&dec.decode(&pkt));
+        let keep = match (e, dec.last_fragment()) {
+            (Some((a, b, syn)), _) => sel.wants(pkt.ts, a, b, syn),
+            (None, Some(key)) => frags.wants(key, pkt.ts),
+            (None, None) => false,
         };
         if keep {
             out.write_packet(&pkt)?;

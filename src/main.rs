@@ -505,8 +505,21 @@ fn export(
         .and_then(|f| {
             let mut w =
                 export::writer(io::BufWriter::with_capacity(1 << 16, f), container, digits)?;
+            let frags = if report.stats.ip_fragments > 0 {
+                let (mut again, _) = capture::merge::open_all(&files);
+                export::scan_fragments(&mut again, &spans)
+            } else {
+                export::Fragments::default()
+            };
+            if frags.left_out > 0 {
+                eprintln!(
+                    "ftptrace: {} fragmented datagrams past the first {}: only their last fragments are written",
+                    frags.left_out,
+                    export::MAX_FRAGMENTED_DATAGRAMS
+                );
+            }
             let (mut again, _) = capture::merge::open_all(&files);
-            export::copy(&mut again, &mut export::Selector::new(&spans), &mut *w)
+            export::copy(&mut again, &spans, &frags, &mut *w)
         });
     match written {
         Ok(n) => {

@@ -354,3 +354,105 @@ fn a_directory_of_rotated_files_is_one_capture() {
     assert_eq!(code, 2);
     assert!(err.contains("no capture file"), "{err}");
 }
+
+/// IPv4 header checksum of `h` (its checksum field zero).
+fn ip_checksum(h: &[u8]) -> u16 {
+    let mut sum: u32 = h
+        .chunks(2)
+        .map(|w| u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]) as u32)
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Every Ethernet/IPv4 packet with more than `size` bytes of IP payload cut into
+/// fragments of `size` bytes (a multiple of 8); the fragments of datagrams with an odd
+/// IP identification are written last one first, so the one that completes the datagram
+/// is not the last one.
+fn fragment(recs: &[Rec], size: usize) -> Vec<Rec> {
+    let mut out = Vec::new();
+    for r in recs {
+        let d = &r.2;
+        let ihl = (d.get(14).copied().unwrap_or(0) & 0x0f) as usize * 4;
+        let is_v4 = r.1 == 1 && d.len() > 14 && d[12..14] == [0x08, 0x00] && d[14] >> 4 == 4;
+        if !is_v4 || d.len() - 14 - ihl <= size {
+            out.push(r.clone());
+            continue;
+        }
+        let (head, payload) = (&d[..14 + ihl], &d[14 + ihl..]);
+        let mut frags = Vec::new();
+        for (i, piece) in payload.chunks(size).enumerate() {
+            let mut p = head.to_vec();
+            let total = (ihl + piece.len()) as u16;
+            p[16..18].copy_from_slice(&total.to_be_bytes());
+            let more = (i + 1) * size < payload.len();
+            let field = ((i * size / 8) as u16) | if more { 0x2000 } else { 0 };
+            p[20..22].copy_from_slice(&field.to_be_bytes());
+            p[24..26].copy_from_slice(&[0, 0]);
+            let c = ip_checksum(&p[14..14 + ihl]);
+            p[24..26].copy_from_slice(&c.to_be_bytes());
+            p.extend_from_slice(piece);
+            let len = p.len() as u32;
+            frags.push((r.0, r.1, p, len));
+        }
+        if d[19] & 1 == 1 {
+            frags.rotate_right(1);
+        }
+        out.extend(frags);
+    }
+    out
+}
+
+#[test]
+fn fragments_of_the_chosen_connections_are_exported_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = sample("parallel-4.pcap");
+    let recs = fragment(&records(&[&input]), 512);
+    let frag = dir.path().join("fragmented.pcap");
+    {
+        let f = std::fs::File::create(&frag).unwrap();
+        let mut w = PcapWriter::new(f, LinkType::ETHERNET, false).unwrap();
+        for r in &recs {
+            w.write_packet(&ftptrace::capture::Packet {
+                ts: ftptrace::capture::Timestamp(r.0),
+                linktype: LinkType(r.1),
+                data: &r.2,
+                orig_len: r.3,
+            })
+            .unwrap();
+        }
+        w.flush().unwrap();
+    }
+    let f = frag.to_str().unwrap();
+    let whole = analyze(&[f]);
+    assert!(whole["stats"]["ip_fragments"].as_u64().unwrap() > 200);
+    // the fragmented capture reads as the original
+    assert_eq!(whole["sessions"], analyze(&[&input])["sessions"]);
+
+    let out = dir.path().join("s2.pcap");
+    let (code, _, err) = run(&["export", "--session", "2", "-o", out.to_str().unwrap(), f]);
+    assert_eq!(code, 0, "{err}");
+    let part = analyze(&[out.to_str().unwrap()]);
+    assert_eq!(
+        comparable(&part["sessions"][0]),
+        comparable(session(&whole, 2))
+    );
+    // every fragment of its datagrams, and only those: the same packets as exporting
+    // session 2 of the original and fragmenting that
+    let got = records(&[out.to_str().unwrap()]);
+    let plain = dir.path().join("plain.pcap");
+    let (code, _, err) = run(&[
+        "export",
+        "--session",
+        "2",
+        "-o",
+        plain.to_str().unwrap(),
+        &input,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let want = fragment(&records(&[plain.to_str().unwrap()]), 512);
+    assert!(want.len() > 150);
+    assert!(got == want, "{} records, want {}", got.len(), want.len());
+}

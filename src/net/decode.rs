@@ -64,6 +64,8 @@ pub struct Decoder {
     stats: DecodeStats,
     /// Fragments cut by the snap length (never handed to the defragmenter).
     frag_cut: u64,
+    /// The datagram the last decoded packet was a fragment of.
+    last_frag: Option<FragKey>,
 }
 
 impl Default for Decoder {
@@ -92,6 +94,7 @@ impl Decoder {
             defrag: Defragmenter::with_limits(limits),
             stats: DecodeStats::default(),
             frag_cut: 0,
+            last_frag: None,
         }
     }
 
@@ -114,6 +117,12 @@ impl Decoder {
         self.defrag.in_flight()
     }
 
+    /// The datagram the last packet given to [`Decoder::decode`] was a fragment of (the
+    /// packet that completed it included), `None` when it was not a fragment.
+    pub fn last_fragment(&self) -> Option<FragKey> {
+        self.last_frag
+    }
+
     /// End of input: drops the incomplete datagrams (counted as expired).
     pub fn finish(&mut self) {
         self.defrag.clear();
@@ -123,6 +132,7 @@ impl Decoder {
     /// decoder's defragmentation buffer.
     pub fn decode<'a>(&'a mut self, pkt: &Packet<'a>) -> Decoded<'a> {
         self.stats.packets += 1;
+        self.last_frag = None;
         self.defrag.tick(pkt.ts);
         // Bytes the snap length cut off: only used when an IP length field is 0 (TSO).
         let missing = (pkt.orig_len as usize).saturating_sub(pkt.data.len());
@@ -156,7 +166,10 @@ impl Decoder {
                 offset,
                 more,
                 data,
-            } => match self.defrag.insert(pkt.ts, key, offset, more, data) {
+            } => match {
+                self.last_frag = Some(key);
+                self.defrag.insert(pkt.ts, key, offset, more, data)
+            } {
                 FragOutcome::Pending | FragOutcome::Discarded => Decoded::Fragment,
                 FragOutcome::Complete => {
                     let buf = self.defrag.completed();
