@@ -1000,3 +1000,54 @@ impl<'a> Analyzer<'a> {
         (report, spans)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::FileSource;
+
+    fn run(sample: &str, collect: &[u64]) -> (Report, Vec<ConnSpan>) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/").to_string() + sample;
+        let mut src = FileSource::open(&path).unwrap();
+        let mut an = Analyzer::new(Options::default(), None);
+        an.collect_connections(collect);
+        an.run(&mut src, |e| panic!("{e}"));
+        an.finish_with_connections()
+    }
+
+    #[test]
+    fn collects_the_control_and_data_connections_of_the_chosen_session() {
+        let (r, spans) = run("documented-active.pcap", &[1]);
+        let s = &r.sessions[0];
+        assert_eq!(spans.len(), 1 + s.transfers.len());
+        let control: Vec<&ConnSpan> = spans.iter().filter(|c| c.control).collect();
+        assert_eq!(control.len(), 1);
+        assert_eq!(control[0].server.port(), 21);
+        assert_eq!(control[0].client.port(), s.client.port);
+        for c in &spans {
+            assert_eq!(c.session, 1);
+            // the same connection, first and last packet, as the report lists it
+            let listed = r
+                .tcp_connections
+                .iter()
+                .find(|t| t.client.port == c.client.port() && t.server.port == c.server.port())
+                .expect("listed");
+            assert_eq!(listed.start.ts, c.start);
+            assert_eq!(listed.end.ts, c.end);
+        }
+        for t in &s.transfers {
+            assert!(spans.iter().any(|c| !c.control
+                && c.client.port() == t.data_client.port
+                && c.server.port() == t.data_server.port));
+        }
+    }
+
+    #[test]
+    fn collects_nothing_for_other_sessions_or_by_default() {
+        assert!(run("documented-active.pcap", &[2]).1.is_empty());
+        assert!(run("documented-active.pcap", &[]).1.is_empty());
+        let (_, spans) = run("parallel-4.pcap", &[3]);
+        assert_eq!(spans.len(), 3);
+        assert!(spans.iter().all(|c| c.session == 3));
+    }
+}

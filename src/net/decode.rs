@@ -997,9 +997,13 @@ mod tests {
         let st = d.stats();
         assert_eq!((st.fragments, st.reassembled, st.tcp), (3, 1, 1));
         assert_eq!(d.fragments_in_flight(), 0);
-        // Plain packets keep working afterwards.
+        // The completing fragment names its datagram.
+        let key = d.last_fragment().expect("a fragment");
+        assert_eq!((key.id, key.proto), (7, PROTO_TCP));
+        // Plain packets keep working afterwards, and are no fragment.
         let f = eth(&[0x0800], &ipv4_tcp(MSG));
         check_v4(&seg(d.decode(&pkt(LinkType::ETHERNET, &f))), MSG);
+        assert_eq!(d.last_fragment(), None);
     }
 
     #[test]
