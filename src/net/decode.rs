@@ -146,6 +146,9 @@ impl Decoder {
             }
             Net::Bad => L3::Bad,
         };
+        if let L3::Frag { key, .. } = &l3 {
+            self.last_frag = Some(*key);
+        }
         match l3 {
             L3::Tcp(seg) => self.tcp(seg),
             L3::NotTcp => {
@@ -166,10 +169,7 @@ impl Decoder {
                 offset,
                 more,
                 data,
-            } => match {
-                self.last_frag = Some(key);
-                self.defrag.insert(pkt.ts, key, offset, more, data)
-            } {
+            } => match self.defrag.insert(pkt.ts, key, offset, more, data) {
                 FragOutcome::Pending | FragOutcome::Discarded => Decoded::Fragment,
                 FragOutcome::Complete => {
                     let buf = self.defrag.completed();
