@@ -151,6 +151,43 @@ fn exported_session_is_that_session_alone() {
     assert_eq!(bytes[..4], [0xd4, 0xc3, 0xb2, 0xa1]);
     assert_eq!(bytes[20..24], 1u32.to_le_bytes());
     tshark_counts(&out, n as usize);
+    // and tshark counts as many packets of those connections in the original
+    let ports: Vec<String> = std::iter::once(&want["client"])
+        .chain(
+            want["transfers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| &t["data_client"]),
+        )
+        .map(|e| format!("tcp.port=={}", e["port"]))
+        .collect();
+    if let Some(c) = tshark_filtered(Path::new(&input), &ports.join(" || ")) {
+        assert_eq!(c as u64, n);
+    }
+}
+
+/// Packets of `path` matching a tshark display filter (None without tshark, unless CI=true).
+fn tshark_filtered(path: &Path, filter: &str) -> Option<usize> {
+    if Command::new("tshark").arg("-v").output().is_err() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "tshark missing (CI=true)"
+        );
+        return None;
+    }
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(path)
+        .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).lines().count())
 }
 
 #[test]
