@@ -48,6 +48,9 @@ const PROBE_BYTES: usize = 1024;
 const PROBE_EVENTS: usize = 16;
 /// Most TCP connections listed in the report (all are counted).
 const MAX_CONN_LIST: usize = 100_000;
+/// Most connections recorded while [`Analyzer::collect_connections`] is on (every FTP
+/// connection is kept until the final session ids are known; beyond it, an input error).
+pub const MAX_COLLECTED_CONNECTIONS: usize = 1_000_000;
 /// Failed logins from one client to one server that make a brute-force finding.
 const BRUTEFORCE_FAILURES: u32 = 5;
 /// The implicit FTPS control port (RFC 4217 section 11 / IANA "ftps"): TLS from the first byte.
@@ -78,6 +81,19 @@ const MAX_UNTIED_TRANSFERS: usize = 100_000;
 /// says they are FTP data, but a session or an announcement seen later may); beyond it,
 /// such a connection counts as `other` at once.
 const MAX_UNDECIDED: usize = 4096;
+
+/// One TCP connection that the analysis tied to a session: its control connection or one
+/// of its data connections, with the times of its first and last packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnSpan {
+    pub session: u64,
+    /// True for the control connection.
+    pub control: bool,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
 
 /// A connection not yet known to be FTP: its first bytes and TCP events, kept until it is.
 struct Probe {
@@ -208,6 +224,9 @@ struct Ftp<'a> {
     zone_names: ZoneNames,
     /// Zone of each session whose control connection is in one (not the plain zone 0).
     session_zones: HashMap<u64, Zone, FastState>,
+    /// Sessions whose connections are recorded in `spans`.
+    collect: Vec<u64>,
+    spans: Vec<ConnSpan>,
 }
 
 /// A host pair in a fixed order (lower address first).
@@ -1288,10 +1307,13 @@ impl<'a> TcpHandler for Ftp<'a> {
             CloseKind::Open => Close::Open,
         };
         let mut role_name = None;
+        // (session, is control) when the connection belongs to a session.
+        let mut owner = None;
         match role {
             Some(Role::Control { session, .. }) => {
                 role_name = Some("ftp");
                 self.stats.control_connections += 1;
+                owner = Some((session, true));
                 if let Some(s) = self.sessions.get_mut(&session) {
                     s.control_end(sum.end);
                     if s.end < sum.end {
@@ -1311,6 +1333,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                 } else {
                     self.stats.untied_data_connections += 1;
                 }
+                owner = Some((d.session, false));
                 if let Some(s) = self.sessions.get_mut(&d.session) {
                     let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
                     let captured = sum.captured_bytes[0] + sum.captured_bytes[1];
@@ -1408,6 +1431,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                         }
                         self.roles.remove(&meta.id);
                         role_name = Some("ftp-data");
+                        owner = Some((sid, false));
                     }
                     _ if payload => {
                         // The probe held the whole payload (it never reached its limit).
@@ -1455,6 +1479,25 @@ impl<'a> TcpHandler for Ftp<'a> {
                 }
             }
             None => self.stats.empty_connections += 1,
+        }
+        // Sessions are known here by their reserved ids: every session's connections are
+        // kept while collecting, and the chosen ones picked by final id at the end.
+        if let Some((session, control)) = owner.filter(|_| !self.collect.is_empty()) {
+            if self.spans.len() == MAX_COLLECTED_CONNECTIONS {
+                self.errors.push(format!(
+                    "more than {MAX_COLLECTED_CONNECTIONS} connections in the chosen sessions; the rest are left out"
+                ));
+            }
+            if self.spans.len() <= MAX_COLLECTED_CONNECTIONS {
+                self.spans.push(ConnSpan {
+                    session,
+                    control,
+                    client: meta.client,
+                    server: meta.server,
+                    start: meta.start,
+                    end: sum.end,
+                });
+            }
         }
         if self.conn_list.len() < MAX_CONN_LIST {
             self.conn_list.push(model::TcpConnection {
@@ -1628,6 +1671,8 @@ impl<'a> Analyzer<'a> {
                 fxp_listeners: std::collections::VecDeque::new(),
                 zone_names: ZoneNames::default(),
                 session_zones: HashMap::default(),
+                collect: Vec::new(),
+                spans: Vec::new(),
             },
         }
     }
@@ -1699,13 +1744,25 @@ impl<'a> Analyzer<'a> {
         }
     }
 
+    /// Record the TCP connections of these sessions (control and data) as they end; they
+    /// come back from [`Analyzer::finish_with_connections`]. Call before the first packet.
+    pub fn collect_connections(&mut self, sessions: &[u64]) {
+        self.ftp.collect = sessions.to_vec();
+    }
+
     /// Record an input problem found outside `run` (e.g. an unopenable file).
     pub fn error(&mut self, msg: String) {
         self.ftp.errors.push(msg);
     }
 
     /// End of input: finish every connection and session, and build the report.
-    pub fn finish(mut self) -> Report {
+    pub fn finish(self) -> Report {
+        self.finish_with_connections().0
+    }
+
+    /// [`Analyzer::finish`], and the connections of the sessions named in
+    /// [`Analyzer::collect_connections`], in the order they ended.
+    pub fn finish_with_connections(mut self) -> (Report, Vec<ConnSpan>) {
         self.decoder.finish();
         self.tcp.finish_all(&mut self.ftp);
         let ids: Vec<u64> = {
@@ -1852,7 +1909,13 @@ impl<'a> Analyzer<'a> {
                 errors: sum.errors,
             }
         });
-        Report {
+        let mut spans = std::mem::take(&mut f.spans);
+        for c in spans.iter_mut() {
+            c.session = f.final_ids.get(&c.session).copied().unwrap_or(c.session);
+        }
+        spans.retain(|c| f.collect.contains(&c.session));
+        spans.truncate(MAX_COLLECTED_CONNECTIONS);
+        let report = Report {
             extract,
             schema: "ftptrace/1",
             sessions,
@@ -1861,6 +1924,58 @@ impl<'a> Analyzer<'a> {
             tcp_connections: f.conn_list,
             errors: f.errors,
             untied_transfers,
+        };
+        (report, spans)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::FileSource;
+
+    fn run(sample: &str, collect: &[u64]) -> (Report, Vec<ConnSpan>) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/").to_string() + sample;
+        let mut src = FileSource::open(&path).unwrap();
+        let mut an = Analyzer::new(Options::default(), None);
+        an.collect_connections(collect);
+        an.run(&mut src, |e| panic!("{e}"));
+        an.finish_with_connections()
+    }
+
+    #[test]
+    fn collects_the_control_and_data_connections_of_the_chosen_session() {
+        let (r, spans) = run("documented-active.pcap", &[1]);
+        let s = &r.sessions[0];
+        assert_eq!(spans.len(), 1 + s.transfers.len());
+        let control: Vec<&ConnSpan> = spans.iter().filter(|c| c.control).collect();
+        assert_eq!(control.len(), 1);
+        assert_eq!(control[0].server.port(), 21);
+        assert_eq!(control[0].client.port(), s.client.port);
+        for c in &spans {
+            assert_eq!(c.session, 1);
+            // the same connection, first and last packet, as the report lists it
+            let listed = r
+                .tcp_connections
+                .iter()
+                .find(|t| t.client.port == c.client.port() && t.server.port == c.server.port())
+                .expect("listed");
+            assert_eq!(listed.start.ts, c.start);
+            assert_eq!(listed.end.ts, c.end);
         }
+        for t in &s.transfers {
+            assert!(spans.iter().any(|c| !c.control
+                && c.client.port() == t.data_client.port
+                && c.server.port() == t.data_server.port));
+        }
+    }
+
+    #[test]
+    fn collects_nothing_for_other_sessions_or_by_default() {
+        assert!(run("documented-active.pcap", &[2]).1.is_empty());
+        assert!(run("documented-active.pcap", &[]).1.is_empty());
+        let (_, spans) = run("parallel-4.pcap", &[3]);
+        assert_eq!(spans.len(), 3);
+        assert!(spans.iter().all(|c| c.session == 3));
     }
 }

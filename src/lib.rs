@@ -9,6 +9,7 @@
 pub mod analyzer;
 pub mod capture;
 pub mod carve;
+pub mod export;
 pub mod ftp;
 pub mod model;
 pub mod net;

@@ -44,6 +44,23 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Write the packets of chosen sessions (control and data connections, every packet of
+    /// them) to a capture file: pcap in the input's link type, pcapng when the inputs mix
+    /// link types or OUT ends in .pcapng. Reads the inputs twice (stdin is refused).
+    Export {
+        /// Sessions to export (ids as `analyze` numbers them, comma-separated).
+        #[arg(long, value_name = "N", value_delimiter = ',', required = true)]
+        session: Vec<u64>,
+        /// The capture file to write.
+        #[arg(short, long, value_name = "OUT")]
+        output: PathBuf,
+        /// Extra TCP ports to treat as FTP control (as given to `analyze`, so the ids agree).
+        #[arg(long, value_name = "LIST", value_delimiter = ',')]
+        ports: Vec<u16>,
+        /// Capture files or directories, read together as one capture in time order.
+        #[arg(required = true, value_name = "CAPTURE")]
+        captures: Vec<String>,
+    },
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -179,6 +196,12 @@ fn run(cli: Cli) -> Result<u8> {
             filter,
             common,
         } => sniff(&interface, filter.as_deref(), &common),
+        Cmd::Export {
+            session,
+            output,
+            ports,
+            captures,
+        } => export(&session, &output, ports, &captures),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ftptrace", &mut io::stdout());
             Ok(0)
@@ -352,13 +375,28 @@ fn line_sink(
     })
 }
 
-fn analyze(captures: &[String], c: &Common) -> Result<u8> {
-    let out = open_output(c, captures)?;
-    let (mut src, open_errors) = capture::merge::open_all(captures);
-    for e in &open_errors {
+/// Capture names → files (directories expanded), their notes printed; the files, and the
+/// inputs that give nothing (printed).
+fn open_inputs(
+    inputs: capture::inputs::Inputs,
+) -> (capture::MergedSource, Vec<capture::CaptureError>) {
+    for n in &inputs.notes {
+        eprintln!("ftptrace: {n}");
+    }
+    let (src, open_errors) = capture::merge::open_all(&inputs.files);
+    let mut errors = inputs.errors;
+    errors.extend(open_errors);
+    for e in &errors {
         eprintln!("ftptrace: {e}");
     }
-    if open_errors.len() == captures.len() {
+    (src, errors)
+}
+
+fn analyze(captures: &[String], c: &Common) -> Result<u8> {
+    let inputs = capture::inputs::expand(captures);
+    let out = open_output(c, &inputs.files)?;
+    let (mut src, open_errors) = open_inputs(inputs);
+    if src.is_empty() {
         return Ok(finish_outputs(out, 2, None));
     }
     let progress = progress_bar(c, &src);
@@ -514,6 +552,119 @@ fn terminal_width() -> Option<u16> {
         .ok()
         .and_then(|v| v.parse().ok())
         .or_else(|| comfy_table::Table::new().width())
+}
+
+/// `ftptrace export`: read the inputs once to find the sessions' connections, then again
+/// to copy their packets into `-o` (written beside it and renamed at the end).
+fn export(
+    sessions: &[u64],
+    out: &std::path::Path,
+    ports: Vec<u16>,
+    captures: &[String],
+) -> Result<u8> {
+    use ftptrace::export;
+    if captures.iter().any(|c| c == "-") {
+        eprintln!("ftptrace: export reads its inputs twice, so it cannot read stdin (-); save it to a file first");
+        return Ok(2);
+    }
+    let inputs = capture::inputs::expand(captures);
+    let files = inputs.files.clone();
+    output::refuse_inputs(out, &files)?;
+    let (mut src, open_errors) = open_inputs(inputs);
+    if src.is_empty() {
+        return Ok(2);
+    }
+    let status_of = |e: &capture::CaptureError| if e.is_unreadable() { 2 } else { 1 };
+    let mut status = open_errors.iter().map(status_of).max().unwrap_or(0);
+    let mut an = Analyzer::new(
+        Options {
+            ports,
+            ..Options::default()
+        },
+        None,
+    );
+    an.collect_connections(sessions);
+    let mut seen = export::LinkTypes {
+        inner: &mut src,
+        seen: Vec::new(),
+    };
+    an.run(&mut seen, |e| {
+        eprintln!("ftptrace: {e}");
+        status = status.max(status_of(e));
+    });
+    let linktypes = std::mem::take(&mut seen.seen);
+    let digits = src.ts_digits();
+    let (report, spans) = an.finish_with_connections();
+    let missing: Vec<String> = sessions
+        .iter()
+        .filter(|n| !report.sessions.iter().any(|s| s.id == **n))
+        .map(|n| n.to_string())
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "ftptrace: no session {} in the input ({} FTP session{} found)",
+            missing.join(", "),
+            report.sessions.len(),
+            if report.sessions.len() == 1 { "" } else { "s" }
+        );
+        return Ok(2);
+    }
+    let want_ng = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("pcapng"));
+    let container = export::container(&linktypes, want_ng);
+    let staged = match output::Staged::create(out) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ftptrace: {e:#}");
+            return Ok(3);
+        }
+    };
+    let written = staged
+        .file()
+        .map_err(|e| io::Error::other(format!("{e:#}")))
+        .and_then(|f| {
+            let mut w =
+                export::writer(io::BufWriter::with_capacity(1 << 16, f), container, digits)?;
+            let frags = if report.stats.ip_fragments > 0 {
+                let (mut again, _) = capture::merge::open_all(&files);
+                export::scan_fragments(&mut again, &spans)
+            } else {
+                export::Fragments::default()
+            };
+            if frags.left_out > 0 {
+                eprintln!(
+                    "ftptrace: {} fragmented datagrams past the first {}: only their last fragments are written",
+                    frags.left_out,
+                    export::MAX_FRAGMENTED_DATAGRAMS
+                );
+            }
+            let (mut again, _) = capture::merge::open_all(&files);
+            export::copy(&mut again, &spans, &frags, &mut *w)
+        });
+    match written {
+        Ok(n) => {
+            if let Err(e) = staged.commit() {
+                eprintln!("ftptrace: {e:#}");
+                return Ok(3);
+            }
+            let kind = match container {
+                export::Container::Pcap(lt) => format!("pcap, link type {}", lt.0),
+                export::Container::Pcapng => format!("pcapng, {} link types", linktypes.len()),
+            };
+            eprintln!(
+                "ftptrace: wrote {n} packets of {} TCP connections to {} ({kind})",
+                spans.len(),
+                out.display()
+            );
+            Ok(status)
+        }
+        Err(e) => {
+            staged.abandon();
+            eprintln!("ftptrace: {}: {e}", out.display());
+            Ok(3)
+        }
+    }
 }
 
 #[cfg(feature = "live")]

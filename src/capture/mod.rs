@@ -3,16 +3,23 @@
 use std::fmt;
 
 pub mod file;
+pub mod inputs;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod merge;
+pub mod pcap_writer;
+pub mod pcapng_writer;
 #[cfg(test)]
 mod testutil;
+#[cfg(test)]
+mod writer_tests;
 
 pub use file::{CaptureFormat, FileSource};
 #[cfg(feature = "live")]
 pub use live::{LiveSource, LiveStats};
 pub use merge::{open_all, MergedSource};
+pub use pcap_writer::PcapWriter;
+pub use pcapng_writer::PcapngWriter;
 
 /// A capture timestamp: nanoseconds since the Unix epoch (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -146,4 +153,12 @@ pub trait PacketSource {
     fn progress(&self) -> (u64, Option<u64>) {
         (0, None)
     }
+}
+
+/// Where packets are written (a pcap or pcapng file): each record copied as read.
+pub trait PacketWriter {
+    /// Append one record: its time, link type, captured bytes and wire length.
+    fn write_packet(&mut self, pkt: &Packet<'_>) -> std::io::Result<()>;
+    /// Flush what is buffered.
+    fn flush(&mut self) -> std::io::Result<()>;
 }

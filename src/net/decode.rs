@@ -82,6 +82,8 @@ pub struct Decoder {
     undecoded: Undecoded,
     /// Fold VLAN IDs and tunnel identities into the segments' zones.
     zones: bool,
+    /// The datagram the last decoded packet was a fragment of.
+    last_frag: Option<FragKey>,
 }
 
 impl Default for Decoder {
@@ -131,6 +133,7 @@ impl Decoder {
             frag_cut: 0,
             undecoded: Undecoded::default(),
             zones: true,
+            last_frag: None,
         }
     }
 
@@ -164,6 +167,12 @@ impl Decoder {
         self.defrag.in_flight()
     }
 
+    /// The datagram the last packet given to [`Decoder::decode`] was a fragment of (the
+    /// packet that completed it included), `None` when it was not a fragment.
+    pub fn last_fragment(&self) -> Option<FragKey> {
+        self.last_frag
+    }
+
     /// End of input: drops the incomplete datagrams (counted as expired).
     pub fn finish(&mut self) {
         self.defrag.clear();
@@ -183,6 +192,7 @@ impl Decoder {
         names: Option<&mut ZoneNames>,
     ) -> Decoded<'a> {
         self.stats.packets += 1;
+        self.last_frag = None;
         self.defrag.tick(pkt.ts);
         // Bytes the snap length cut off: only used when an IP length field is 0 (TSO).
         let missing = (pkt.orig_len as usize).saturating_sub(pkt.data.len());
@@ -201,6 +211,9 @@ impl Decoder {
             &mut zone,
             true,
         );
+        if let End::Frag { key, .. } = &end {
+            self.last_frag = Some(*key);
+        }
         let end = match end {
             End::Frag {
                 key,
@@ -1323,9 +1336,13 @@ mod tests {
         let st = d.stats();
         assert_eq!((st.fragments, st.reassembled, st.tcp), (3, 1, 1));
         assert_eq!(d.fragments_in_flight(), 0);
-        // Plain packets keep working afterwards.
+        // The completing fragment names its datagram.
+        let key = d.last_fragment().expect("a fragment");
+        assert_eq!((key.id, key.proto), (7, PROTO_TCP));
+        // Plain packets keep working afterwards, and are no fragment.
         let f = eth(&[0x0800], &ipv4_tcp(MSG));
         check_v4(&seg(d.decode(&pkt(LinkType::ETHERNET, &f))), MSG);
+        assert_eq!(d.last_fragment(), None);
     }
 
     #[test]
