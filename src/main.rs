@@ -264,12 +264,22 @@ struct Output {
 /// Open the report's destination. `-o` naming an input is refused (an error: status 2);
 /// a `-o` that cannot be created is one stderr line and status 3 once the rest is done.
 fn open_output(c: &Common, inputs: &[String]) -> Result<Output> {
+    open_output_as(c, inputs, false)
+}
+
+/// [`open_output`]; `live`: `-o` is written as the run goes (`sniff`).
+fn open_output_as(c: &Common, inputs: &[String], live: bool) -> Result<Output> {
     let stdout =
         || -> Box<dyn Write> { Box::new(io::BufWriter::with_capacity(1 << 16, io::stdout())) };
     let (w, file, failed): (Box<dyn Write>, _, _) = match &c.output {
         Some(p) => {
             output::refuse_inputs(p, inputs)?;
-            match output::Staged::create(p).and_then(|s| Ok((s.file()?, s))) {
+            let staged = if live {
+                output::Staged::direct(p)
+            } else {
+                output::Staged::create(p)
+            };
+            match staged.and_then(|s| Ok((s.file()?, s))) {
                 Ok((f, staged)) => (
                     Box::new(io::BufWriter::with_capacity(1 << 16, f)),
                     Some(staged),
@@ -667,12 +677,21 @@ fn export(
     }
 }
 
+/// What live capture lets through: TCP, and the tunnels the decoder opens (VXLAN, GENEVE,
+/// GRE/ERSPAN, IP-in-IP, 6in4, 4in6) and the frames it unwraps (802.1Q/802.1ad, MPLS,
+/// PPPoE sessions) by ethertype, which unlike `vlan`/`mpls` does not shift offsets.
+#[cfg(feature = "live")]
+const LIVE_BPF: &str = "tcp or udp port 4789 or udp port 8472 or udp port 6081 \
+    or ip proto 47 or ip proto 4 or ip proto 41 or ip6 proto 47 or ip6 proto 4 \
+    or ip6 proto 41 or ether proto 0x8100 or ether proto 0x88a8 or ether proto 0x8847 \
+    or ether proto 0x8848 or ether proto 0x8864";
+
 #[cfg(feature = "live")]
 fn sniff(iface: &str, filter: Option<&str>, c: &Common) -> Result<u8> {
-    let out = open_output(c, &[])?;
+    let out = open_output_as(c, &[], true)?;
     let bpf = match filter {
-        Some(f) => format!("tcp and ({f})"),
-        None => "tcp".to_string(),
+        Some(f) => format!("({LIVE_BPF}) and ({f})"),
+        None => LIVE_BPF.to_string(),
     };
     let mut src = match capture::live::LiveSource::open(iface, Some(&bpf), 262144) {
         Ok(s) => s,

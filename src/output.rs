@@ -1,5 +1,6 @@
 //! `-o FILE`: never an input, never truncated before the run ends — the report is written to
-//! a temporary file beside FILE and renamed over it at the end.
+//! a temporary file beside FILE and renamed over it at the end (`sniff` writes FILE as it
+//! goes, never through a link, so that it can be followed).
 
 use anyhow::{bail, Context, Result};
 use std::fs::{File, OpenOptions};
@@ -83,6 +84,32 @@ impl Staged {
                 }
             }
         }
+    }
+
+    /// Write `path` itself as the run goes (live capture: a reader follows the file while
+    /// `sniff` runs, so it cannot wait for a rename at the end). Never through a link.
+    pub fn direct(path: &Path) -> Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            bail!("{}: is a directory", path.display());
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .with_context(|| {
+                format!(
+                    "{}: cannot create (never written through a link)",
+                    path.display()
+                )
+            })?;
+        Ok(Staged {
+            path: path.to_path_buf(),
+            tmp: None,
+            file,
+        })
     }
 
     /// A handle to write the report through.
