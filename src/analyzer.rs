@@ -406,6 +406,12 @@ impl<'a> Ftp<'a> {
                 );
             }
         }
+        self.replay_probe(meta, ts, *p);
+    }
+
+    /// Replay what a probe held through the role its connection has now: its TCP events,
+    /// then its bytes, the client's side first.
+    fn replay_probe(&mut self, meta: &ConnMeta, ts: Timestamp, p: Probe) {
         for (ts, dir, ev) in p.events {
             self.tcp_event(meta, ts, dir, ev);
         }
@@ -654,20 +660,7 @@ impl<'a> Ftp<'a> {
         }
         // Replay what the probe held through the role the connection has now, the
         // client's side first.
-        for (ts, dir, ev) in p.events {
-            self.tcp_event(meta, ts, dir, ev);
-        }
-        for (bytes, dir) in p.buf.iter().zip([Dir::ToServer, Dir::ToClient]) {
-            if !bytes.is_empty() {
-                let chunk = Chunk::Data {
-                    offset: 0,
-                    bytes,
-                    ts,
-                    new_segment: true,
-                };
-                self.on_data(meta, ts, dir, chunk, true);
-            }
-        }
+        self.replay_probe(meta, ts, *p);
         match self.roles.get(&meta.id) {
             Some(Role::Loose(l)) if l.hash.is_none() => Interest::Ignore,
             _ => Interest::Data,

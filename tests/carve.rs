@@ -9,22 +9,7 @@ use serde_json::Value;
 use sha2::Digest;
 use std::path::{Path, PathBuf};
 use support::cap::Cap;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ftptrace"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use support::{root, run};
 
 fn sha(b: &[u8]) -> String {
     sha2::Sha256::digest(b)

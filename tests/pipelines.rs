@@ -1,27 +1,14 @@
 //! The formats analysts' pipelines read — Zeek's ftp.log (TSV and JSON), Suricata's eve,
 //! CSV, alerts — and the session filters, on real captures.
 
+mod support;
+
 use serde_json::Value;
 use std::path::PathBuf;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::{root, run, skip_or_fail};
 
 fn zeek_dir() -> PathBuf {
     root().join("../shared/corpus/zeek")
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ftptrace"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 fn sample(name: &str) -> String {
@@ -31,13 +18,6 @@ fn sample(name: &str) -> String {
         .to_str()
         .unwrap()
         .to_string()
-}
-
-fn skip_or_fail(why: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{why}");
-    }
-    eprintln!("skipped: {why}");
 }
 
 const DEFAULT_LOGGED: [&str; 10] = [

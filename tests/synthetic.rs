@@ -3,124 +3,12 @@
 //! non-FTP TCP that must never become a session, a NATed PASV reply, a 227 answering
 //! EPSV, a lost data-connection setup, pipelined commands and a line split by a gap.
 
-use etherparse::PacketBuilder;
+mod support;
+
 use ftptrace::analyzer::{Analyzer, Options};
 use ftptrace::capture::file::FileSource;
-use ftptrace::model::{DataCapture, DataMatch, Direction, Mode, Report, TransferStatus};
-
-/// A TCP conversation writer: tracks sequence numbers per direction.
-struct Conv {
-    a: ([u8; 4], u16),
-    b: ([u8; 4], u16),
-    seq: [u32; 2],
-}
-
-#[derive(Default)]
-struct Cap {
-    bytes: Vec<u8>,
-    t: u64,
-}
-
-impl Cap {
-    fn new() -> Self {
-        let mut c = Cap::default();
-        c.bytes.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-        c.bytes.extend_from_slice(&2u16.to_le_bytes());
-        c.bytes.extend_from_slice(&4u16.to_le_bytes());
-        c.bytes.extend_from_slice(&[0; 8]);
-        c.bytes.extend_from_slice(&65535u32.to_le_bytes());
-        c.bytes.extend_from_slice(&1u32.to_le_bytes());
-        c.t = 1_700_000_000_000_000;
-        c
-    }
-
-    fn packet(
-        &mut self,
-        from: ([u8; 4], u16),
-        to: ([u8; 4], u16),
-        seq: u32,
-        ack: u32,
-        flags: &str,
-        payload: &[u8],
-    ) {
-        let mut b = PacketBuilder::ethernet2([1; 6], [2; 6])
-            .ipv4(from.0, to.0, 64)
-            .tcp(from.1, to.1, seq, 65535);
-        if flags.contains('S') {
-            b = b.syn();
-        }
-        if flags.contains('A') {
-            b = b.ack(ack);
-        }
-        if flags.contains('F') {
-            b = b.fin();
-        }
-        if flags.contains('R') {
-            b = b.rst();
-        }
-        if flags.contains('P') {
-            b = b.psh();
-        }
-        let mut frame = Vec::with_capacity(b.size(payload.len()));
-        b.write(&mut frame, payload).unwrap();
-        self.t += 1000;
-        let (s, us) = (self.t / 1_000_000, self.t % 1_000_000);
-        self.bytes.extend_from_slice(&(s as u32).to_le_bytes());
-        self.bytes.extend_from_slice(&(us as u32).to_le_bytes());
-        self.bytes
-            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        self.bytes
-            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        self.bytes.extend_from_slice(&frame);
-    }
-
-    /// A connection with its handshake (or none: picked up mid-stream).
-    fn open(&mut self, a: ([u8; 4], u16), b: ([u8; 4], u16), handshake: bool) -> Conv {
-        let mut c = Conv {
-            a,
-            b,
-            seq: [1000, 5000],
-        };
-        if handshake {
-            self.packet(a, b, c.seq[0], 0, "S", b"");
-            self.packet(b, a, c.seq[1], c.seq[0] + 1, "SA", b"");
-            c.seq = [c.seq[0] + 1, c.seq[1] + 1];
-            self.packet(a, b, c.seq[0], c.seq[1], "A", b"");
-        }
-        c
-    }
-
-    /// `dir` 0: a→b, 1: b→a.
-    fn send(&mut self, c: &mut Conv, dir: usize, data: &[u8]) {
-        let (from, to) = if dir == 0 { (c.a, c.b) } else { (c.b, c.a) };
-        self.packet(from, to, c.seq[dir], c.seq[1 - dir], "PA", data);
-        c.seq[dir] = c.seq[dir].wrapping_add(data.len() as u32);
-    }
-
-    /// Bytes the capture missed (the sender still sent them).
-    fn lose(&mut self, c: &mut Conv, dir: usize, n: u32) {
-        c.seq[dir] = c.seq[dir].wrapping_add(n);
-    }
-
-    fn close(&mut self, c: &mut Conv) {
-        self.packet(c.a, c.b, c.seq[0], c.seq[1], "FA", b"");
-        c.seq[0] += 1;
-        self.packet(c.b, c.a, c.seq[1], c.seq[0], "FA", b"");
-        c.seq[1] += 1;
-        self.packet(c.a, c.b, c.seq[0], c.seq[1], "A", b"");
-    }
-
-    fn analyze(&self, opts: Options) -> Report {
-        let mut src = FileSource::from_reader(
-            "synthetic",
-            Box::new(std::io::Cursor::new(self.bytes.clone())),
-        )
-        .unwrap();
-        let mut an = Analyzer::new(opts, None);
-        an.run(&mut src, |e| panic!("{e}"));
-        an.finish()
-    }
-}
+use ftptrace::model::{DataCapture, DataMatch, Direction, Mode, TransferStatus};
+use support::cap::{Cap, Conv};
 
 const C: [u8; 4] = [10, 0, 0, 2];
 const S: [u8; 4] = [10, 0, 0, 1];

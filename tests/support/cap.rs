@@ -1,18 +1,21 @@
 //! A pcap writer for tests: TCP conversations built packet by packet with etherparse.
 
 use etherparse::PacketBuilder;
+use ftptrace::analyzer::{Analyzer, Options};
+use ftptrace::capture::file::FileSource;
+use ftptrace::model::Report;
 
 /// A TCP conversation writer: tracks sequence numbers per direction.
 pub struct Conv {
-    a: ([u8; 4], u16),
-    b: ([u8; 4], u16),
-    seq: [u32; 2],
+    pub a: ([u8; 4], u16),
+    pub b: ([u8; 4], u16),
+    pub seq: [u32; 2],
 }
 
 #[derive(Default)]
 pub struct Cap {
     pub bytes: Vec<u8>,
-    t: u64,
+    pub t: u64,
 }
 
 impl Cap {
@@ -102,5 +105,17 @@ impl Cap {
         self.packet(c.b, c.a, c.seq[1], c.seq[0], "FA", b"");
         c.seq[1] += 1;
         self.packet(c.a, c.b, c.seq[0], c.seq[1], "A", b"");
+    }
+
+    /// Run the library pipeline over the capture (input errors fail the test).
+    pub fn analyze(&self, opts: Options) -> Report {
+        let mut src = FileSource::from_reader(
+            "synthetic",
+            Box::new(std::io::Cursor::new(self.bytes.clone())),
+        )
+        .unwrap();
+        let mut an = Analyzer::new(opts, None);
+        an.run(&mut src, |e| panic!("{e}"));
+        an.finish()
     }
 }
