@@ -128,6 +128,8 @@ struct DataConn {
     pieces: [Option<Piece>; 2],
     /// A listing's payload (bounded by `listing::MAX_LISTING_BYTES`), read at the end.
     listing: Option<ListingBuf>,
+    /// Whether the transfer's command was looked at for a listing (once, at its first byte).
+    listing_checked: bool,
 }
 
 struct ListingBuf {
@@ -332,6 +334,7 @@ impl<'a> Ftp<'a> {
                 records: None,
                 pieces: [None, None],
                 listing: None,
+                listing_checked: false,
             })),
         );
     }
@@ -839,7 +842,8 @@ impl<'a> Ftp<'a> {
                 if let Some(r) = d.records.as_mut() {
                     r[dir.idx()].feed(bytes, &mut tls::Facts::default());
                 }
-                if d.listing.is_none() && side == Side::Server {
+                if !d.listing_checked && side == Side::Server {
+                    d.listing_checked = true;
                     if let Some(style) = listing::style_of(&s.transfers[d.transfer].t.command) {
                         d.listing = Some(ListingBuf {
                             style,

@@ -144,8 +144,9 @@ struct FlowKey {
 
 /// Hashed once per packet: IPv4 pairs go in as two words instead of field by field.
 impl Hash for FlowKey {
+    #[inline]
     fn hash<H: Hasher>(&self, h: &mut H) {
-        match (self.a, self.b) {
+        match (&self.a, &self.b) {
             (SocketAddr::V4(a), SocketAddr::V4(b)) => {
                 h.write_u64((u32::from(*a.ip()) as u64) << 32 | u32::from(*b.ip()) as u64);
                 h.write_u64(((a.port() as u64) << 16 | b.port() as u64) << 32 | self.zone.0 as u64);
@@ -160,8 +161,19 @@ impl Hash for FlowKey {
 }
 
 impl FlowKey {
+    #[inline]
     fn new(x: SocketAddr, y: SocketAddr, zone: Zone) -> Self {
-        if (x.ip(), x.port()) <= (y.ip(), y.port()) {
+        // IPv4 (the common case): address and port packed in one word, compared at once.
+        let le = match (&x, &y) {
+            (SocketAddr::V4(a), SocketAddr::V4(b)) => {
+                let pack = |s: &std::net::SocketAddrV4| {
+                    (u64::from(u32::from(*s.ip())) << 16) | u64::from(s.port())
+                };
+                pack(a) <= pack(b)
+            }
+            _ => (x.ip(), x.port()) <= (y.ip(), y.port()),
+        };
+        if le {
             FlowKey { a: x, b: y, zone }
         } else {
             FlowKey { a: y, b: x, zone }
