@@ -20,7 +20,8 @@ use super::link::{self, Family, MplsPayload};
 use super::tunnel::{self, GENEVE_PORT, GRE_ERSPAN_2, GRE_ERSPAN_3, TEB, VXLAN_PORTS};
 use super::undecoded::{Cause, Undecoded};
 use super::zone::{IdKind, Zone, ZoneNames, ZonePath};
-use super::{TcpFlags, TcpSegment};
+use super::dns::DNS_PORT;
+use super::{DnsDatagram, TcpFlags, TcpSegment};
 use crate::capture::{LinkType, Packet};
 
 /// Most header steps taken for one packet (a plain Ethernet/IPv4/TCP packet takes 4; each
@@ -32,6 +33,8 @@ pub const MAX_LAYERS: usize = 32;
 #[derive(Debug)]
 pub enum Decoded<'a> {
     Tcp(TcpSegment<'a>),
+    /// A UDP datagram to or from port 53 (DNS), counted among the packets that are not TCP.
+    Dns(DnsDatagram<'a>),
     /// IP but not TCP, or not IP at all (ARP, ...), or not decoded (see the causes).
     NotTcp,
     /// An IP fragment swallowed by the defragmenter (the datagram is not complete yet).
@@ -258,6 +261,10 @@ impl Decoder {
                 self.stats.not_tcp += 1;
                 Decoded::NotTcp
             }
+            End::Dns(d) => {
+                self.stats.not_tcp += 1;
+                Decoded::Dns(d)
+            }
             End::Unsupported(cause) => {
                 if let Cause::LinkType(_) = cause {
                     self.stats.unknown_linktype += 1;
@@ -362,6 +369,8 @@ enum End<'a> {
     },
     /// A fragment cut by the snap length: unusable.
     FragCut,
+    /// A UDP datagram to or from the DNS port.
+    Dns(DnsDatagram<'a>),
     /// Cannot hold TCP (ARP, ICMP, UDP that is no tunnel, ...).
     NotTcp,
     /// May hold TCP but is not decoded.
@@ -442,6 +451,18 @@ fn walk<'a>(mut layer: Layer<'a>, missing: usize, zone: &mut ZonePath, frag: boo
                     Ok(l) => l,
                     Err(e) => return e,
                 },
+                PROTO_UDP if is_dns(p.avail) => {
+                    return match tunnel::udp(p.avail) {
+                        Some(u) => End::Dns(DnsDatagram {
+                            src: p.src,
+                            dst: p.dst,
+                            sport: u.sport,
+                            dport: u.dport,
+                            payload: u.payload,
+                        }),
+                        None => End::NotTcp,
+                    };
+                }
                 PROTO_UDP => match udp(p.avail, zone) {
                     Some(l) => l,
                     None => return End::NotTcp,
@@ -618,6 +639,12 @@ fn udp<'a>(d: &'a [u8], zone: &mut ZonePath) -> Option<Layer<'a>> {
         });
     }
     None
+}
+
+/// A UDP header to or from the DNS port.
+#[inline]
+fn is_dns(d: &[u8]) -> bool {
+    tunnel::udp(d).is_some_and(|u| u.sport == DNS_PORT || u.dport == DNS_PORT)
 }
 
 /// Transport protocols whose fragments are worth reassembling (they may hold TCP).

@@ -33,6 +33,9 @@ pub fn escape_mermaid(s: &str) -> String {
 
 /// Participant ids of one connection: (client side, server side).
 fn ids(s: &Session, conn: &str) -> (String, String) {
+    if conn == "dns" {
+        return ("C".to_string(), "N".to_string());
+    }
     match conn_transfer(s, conn) {
         Some(_) => {
             let n = conn.trim_start_matches("data:");
@@ -53,6 +56,7 @@ fn message(e: &Event) -> String {
             .collect::<Vec<_>>()
             .join("<br/>"),
         EventKind::Data => format!("DATA {}", escape_mermaid(&e.what)),
+        EventKind::Dns => escape_mermaid(&e.what),
         EventKind::Anomaly => format!(
             "⚠ {}: {}",
             escape_mermaid(e.note.as_deref().unwrap_or("anomaly")),
@@ -69,8 +73,21 @@ pub fn write_mermaid_session(s: &Session, out: &mut dyn Write) -> io::Result<()>
         "    title FTP session {} {} → {}",
         s.id,
         escape_mermaid(&human::endpoint(&s.client)),
-        escape_mermaid(&human::endpoint(&s.server))
+        escape_mermaid(&super::server_label(s))
     )?;
+    // The DNS lane, leftmost as in the classic diagrams, when a lookup named the server.
+    if let Some(e) = s.timeline.iter().find(|e| e.conn == "dns") {
+        let resolver = e
+            .note
+            .as_deref()
+            .and_then(|n| n.strip_prefix("resolver "))
+            .unwrap_or("");
+        writeln!(
+            out,
+            "    participant N as DNS {}",
+            escape_mermaid(resolver)
+        )?;
+    }
     writeln!(
         out,
         "    box rgb(232,240,254) client {}",
@@ -139,7 +156,7 @@ pub fn write_mermaid_session(s: &Session, out: &mut dyn Write) -> io::Result<()>
         };
         let arrow = match e.kind {
             EventKind::Tcp => "-)",
-            EventKind::Command | EventKind::Data => "->>",
+            EventKind::Command | EventKind::Data | EventKind::Dns => "->>",
             EventKind::Reply => "-->>",
             EventKind::Anomaly => {
                 writeln!(out, "    Note over {c},{sv}: {}", message(e))?;
@@ -147,7 +164,7 @@ pub fn write_mermaid_session(s: &Session, out: &mut dyn Write) -> io::Result<()>
             }
         };
         writeln!(out, "    {from}{arrow}{to}: {}", message(e))?;
-        if let Some(note) = &e.note {
+        if let Some(note) = e.note.as_ref().filter(|_| e.kind != EventKind::Dns) {
             writeln!(out, "    Note over {from}: {}", escape_mermaid(note))?;
         }
     }
