@@ -120,9 +120,9 @@ impl NameBook {
 
     /// The answer that named `server` for `client` at most [`DNS_WINDOW_NS`] before `at`.
     pub fn lookup(&self, client: IpAddr, server: IpAddr, at: Timestamp) -> Option<&Resolution> {
-        self.resolved
-            .get(&server)
-            .filter(|r| r.client == client && r.answer_ts <= at && at.0 - r.answer_ts.0 <= DNS_WINDOW_NS)
+        self.resolved.get(&server).filter(|r| {
+            r.client == client && r.answer_ts <= at && at.0 - r.answer_ts.0 <= DNS_WINDOW_NS
+        })
     }
 }
 
@@ -156,7 +156,11 @@ mod tests {
     #[test]
     fn a_cname_chain_names_the_server_for_its_client_within_the_window() {
         let mut b = NameBook::default();
-        b.datagram(Timestamp(1_000), &dg(CLIENT, 40000, SERVER, 53), &msg(false, vec![]));
+        b.datagram(
+            Timestamp(1_000),
+            &dg(CLIENT, 40000, SERVER, 53),
+            &msg(false, vec![]),
+        );
         let answers = vec![
             Answer::Cname {
                 name: "files.example.test".into(),
@@ -167,7 +171,11 @@ mod tests {
                 addr: IpAddr::V4(Ipv4Addr::from(SERVER)),
             },
         ];
-        b.datagram(Timestamp(2_000), &dg(SERVER, 53, CLIENT, 40000), &msg(true, answers));
+        b.datagram(
+            Timestamp(2_000),
+            &dg(SERVER, 53, CLIENT, 40000),
+            &msg(true, answers),
+        );
         let (c, s) = (IpAddr::from(CLIENT), IpAddr::from(SERVER));
         let r = b.lookup(c, s, Timestamp(5_000)).expect("named");
         assert_eq!(r.name, "files.example.test");
@@ -176,7 +184,9 @@ mod tests {
         assert_eq!(r.answer_ts, Timestamp(2_000));
         // Not before the answer, not after the window, not for another client.
         assert!(b.lookup(c, s, Timestamp(1_500)).is_none());
-        assert!(b.lookup(c, s, Timestamp(2_000 + DNS_WINDOW_NS + 1)).is_none());
+        assert!(b
+            .lookup(c, s, Timestamp(2_000 + DNS_WINDOW_NS + 1))
+            .is_none());
         assert!(b.lookup(s, s, Timestamp(5_000)).is_none());
     }
 
@@ -187,7 +197,11 @@ mod tests {
             name: "other.example.test".into(),
             addr: IpAddr::V4(Ipv4Addr::from(SERVER)),
         }];
-        b.datagram(Timestamp(2_000), &dg(SERVER, 53, CLIENT, 40000), &msg(true, answers));
+        b.datagram(
+            Timestamp(2_000),
+            &dg(SERVER, 53, CLIENT, 40000),
+            &msg(true, answers),
+        );
         assert!(b
             .lookup(IpAddr::from(CLIENT), IpAddr::from(SERVER), Timestamp(5_000))
             .is_none());
@@ -197,7 +211,11 @@ mod tests {
     fn the_pending_table_is_bounded() {
         let mut b = NameBook::default();
         for i in 0..(MAX_PENDING_QUERIES as u16 + 5) {
-            b.datagram(Timestamp(1), &dg(CLIENT, i, SERVER, 53), &msg(false, vec![]));
+            b.datagram(
+                Timestamp(1),
+                &dg(CLIENT, i, SERVER, 53),
+                &msg(false, vec![]),
+            );
         }
         assert_eq!(b.pending.len(), MAX_PENDING_QUERIES);
         assert_eq!(b.dropped, 5);

@@ -15,12 +15,12 @@ use std::net::IpAddr;
 
 use etherparse::{Ipv4HeaderSlice, Ipv6HeaderSlice, TcpHeaderSlice};
 
+use super::dns::DNS_PORT;
 use super::ipfrag::{DefragLimits, Defragmenter, FragKey, FragOutcome};
 use super::link::{self, Family, MplsPayload};
 use super::tunnel::{self, GENEVE_PORT, GRE_ERSPAN_2, GRE_ERSPAN_3, TEB, VXLAN_PORTS};
 use super::undecoded::{Cause, Undecoded};
 use super::zone::{IdKind, Zone, ZoneNames, ZonePath};
-use super::dns::DNS_PORT;
 use super::{DnsDatagram, TcpFlags, TcpSegment};
 use crate::capture::{LinkType, Packet};
 
@@ -1100,9 +1100,31 @@ mod tests {
     }
 
     #[test]
+    fn udp_to_or_from_port_53_is_dns() {
+        let mut d = Decoder::new();
+        for (sport, dport) in [(40000, 53), (53, 40000)] {
+            let b = PacketBuilder::ipv4(A4, B4, 64).udp(sport, dport);
+            let mut udp = Vec::new();
+            b.write(&mut udp, b"\x12\x34").unwrap();
+            let f = eth(&[0x0800], &udp);
+            match d.decode(&pkt(LinkType::ETHERNET, &f)) {
+                Decoded::Dns(g) => {
+                    assert_eq!(
+                        (g.sport, g.dport, g.payload),
+                        (sport, dport, &b"\x12\x34"[..])
+                    );
+                    assert_eq!(g.src, IpAddr::from(A4));
+                }
+                _ => panic!("not DNS"),
+            }
+        }
+        assert_eq!(d.stats().not_tcp, 2);
+    }
+
+    #[test]
     fn not_tcp() {
         let mut d = Decoder::new();
-        let b = PacketBuilder::ipv4(A4, B4, 64).udp(53, 53);
+        let b = PacketBuilder::ipv4(A4, B4, 64).udp(123, 123);
         let mut udp = Vec::new();
         b.write(&mut udp, b"x").unwrap();
         let f = eth(&[0x0800], &udp);
@@ -1703,7 +1725,7 @@ mod tests {
             let dns = outer(PROTO_UDP, &udp(53, b"\x12\x34\x01\x00"));
             assert!(matches!(
                 d.decode(&pkt(LinkType::ETHERNET, &dns)),
-                Decoded::NotTcp
+                Decoded::Dns(_)
             ));
             assert_eq!(d.undecoded().total(), 0);
         }
@@ -1969,7 +1991,7 @@ mod tests {
             ));
             assert!(matches!(
                 d.decode(&pkt(LinkType::RAW, &h2)),
-                Decoded::NotTcp
+                Decoded::Dns(_)
             ));
             assert_eq!(d.undecoded().total(), 0);
         }

@@ -109,3 +109,79 @@ pub fn parse(d: &[u8]) -> Option<Message> {
         answers,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    // From samples/dns-curl-vsftpd.pcap (dnsmasq answering getent and curl).
+    const AAAA_QUERY: &str =
+        "30ff010000010000000000000566696c6573076578616d706c65047465737400001c0001";
+    const AAAA_ANSWER: &str = "30ff858000010002000000000566696c6573076578616d706c65047465737400001c0001c00c0005000100000000001203667470076578616d706c65047465737400c030001c0001000000000010fd000099000000000000000000000001";
+    const A_ANSWER: &str = "6b51858000010002000000000566696c6573076578616d706c6504746573740000010001c00c0005000100000000001203667470076578616d706c65047465737400c030000100010000000000040a630001";
+
+    #[test]
+    fn a_query_has_its_question_and_no_answers() {
+        let m = parse(&hex(AAAA_QUERY)).unwrap();
+        assert_eq!(m.id, 0x30ff);
+        assert!(!m.response);
+        assert_eq!(
+            m.question,
+            Some(("files.example.test".to_string(), RecordType::Aaaa))
+        );
+        assert!(m.answers.is_empty());
+    }
+
+    #[test]
+    fn an_aaaa_answer_through_a_cname() {
+        let m = parse(&hex(AAAA_ANSWER)).unwrap();
+        assert!(m.response);
+        assert_eq!(
+            m.answers,
+            [
+                Answer::Cname {
+                    name: "files.example.test".into(),
+                    target: "ftp.example.test".into()
+                },
+                Answer::Addr {
+                    name: "ftp.example.test".into(),
+                    addr: "fd00:99::1".parse().unwrap()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_a_answer_through_a_cname() {
+        let m = parse(&hex(A_ANSWER)).unwrap();
+        assert_eq!(m.id, 0x6b51);
+        assert_eq!(
+            m.question,
+            Some(("files.example.test".to_string(), RecordType::A))
+        );
+        assert_eq!(
+            m.answers[1],
+            Answer::Addr {
+                name: "ftp.example.test".into(),
+                addr: "10.99.0.1".parse().unwrap()
+            }
+        );
+    }
+
+    #[test]
+    fn cut_or_garbage_bytes_are_not_a_message() {
+        let a = hex(A_ANSWER);
+        for n in [0, 5, 11, 20, a.len() - 1] {
+            let _ = parse(&a[..n]); // never panics
+        }
+        assert!(parse(&a[..5]).is_none());
+        assert!(parse(b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff").is_none());
+    }
+}

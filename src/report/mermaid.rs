@@ -82,11 +82,7 @@ pub fn write_mermaid_session(s: &Session, out: &mut dyn Write) -> io::Result<()>
             .as_deref()
             .and_then(|n| n.strip_prefix("resolver "))
             .unwrap_or("");
-        writeln!(
-            out,
-            "    participant N as DNS {}",
-            escape_mermaid(resolver)
-        )?;
+        writeln!(out, "    participant N as DNS {}", escape_mermaid(resolver))?;
     }
     writeln!(
         out,
