@@ -1,6 +1,6 @@
 //! The `ftptrace` command line: a thin layer over the library pipeline.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use ftptrace::analyzer::{Analyzer, Options, SessionSink};
 use ftptrace::capture::{self, PacketSource};
@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
+mod man;
 mod output;
 
 #[derive(Parser)]
@@ -66,8 +67,16 @@ enum Cmd {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print a man page (roff): the top page listing the subcommands, or one subcommand's
+    /// page (every option, exit status, examples); --all DIR writes every page to DIR.
+    Man {
+        /// The subcommand whose page to print (ftptrace-SUBCOMMAND(1)).
+        #[arg(value_name = "SUBCOMMAND", value_parser = man::PAGES, conflicts_with = "all")]
+        page: Option<String>,
+        /// Write ftptrace.1 and ftptrace-SUBCOMMAND.1 for every subcommand into DIR.
+        #[arg(long, value_name = "DIR")]
+        all: Option<PathBuf>,
+    },
 }
 
 #[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
@@ -206,8 +215,18 @@ fn run(cli: Cli) -> Result<u8> {
             clap_complete::generate(shell, &mut Cli::command(), "ftptrace", &mut io::stdout());
             Ok(0)
         }
-        Cmd::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut io::stdout())?;
+        Cmd::Man { page, all } => {
+            let top = Cli::command();
+            match all {
+                Some(dir) => {
+                    for p in
+                        man::write_all(&top, &dir).with_context(|| format!("{}", dir.display()))?
+                    {
+                        eprintln!("ftptrace: wrote {}", p.display());
+                    }
+                }
+                None => man::render(&top, page.as_deref(), &mut io::stdout())?,
+            }
             Ok(0)
         }
     }

@@ -1414,3 +1414,46 @@ fn no_dns_no_server_name() {
     assert!(v["sessions"][0]["server_name"].is_null());
     assert_eq!(v["sessions"][0]["timeline"][0]["conn"], "control");
 }
+
+/// `ftptrace man SUB` is a page per subcommand with every option of its `--help`, the
+/// exit status and examples; the top page points to pages that exist; `--all DIR` writes
+/// them all.
+#[test]
+fn man_page_per_subcommand() {
+    let (code, top, _) = run(&["man"]);
+    assert_eq!(code, 0);
+    for sub in ["analyze", "sniff", "export"] {
+        assert!(
+            top.contains(&format!("ftptrace\\-{sub}")),
+            "{sub} not in the top page"
+        );
+        let (code, page, err) = run(&["man", sub]);
+        assert_eq!(code, 0, "{err}");
+        assert!(page.contains(&format!(".TH ftptrace-{sub} 1")), "{page}");
+        assert!(page.contains(".SH \"EXIT STATUS\""), "{sub}");
+        assert!(page.contains(".SH EXAMPLES"), "{sub}");
+        let (_, help, _) = run(&[sub, "--help"]);
+        for opt in help
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+        {
+            let roff = opt.replace('-', "\\-");
+            assert!(
+                page.contains(&roff),
+                "{sub}: {opt} missing from the man page"
+            );
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("ftptrace-man-{}", std::process::id()));
+    let (code, _, err) = run(&["man", "--all", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for f in [
+        "ftptrace.1",
+        "ftptrace-analyze.1",
+        "ftptrace-sniff.1",
+        "ftptrace-export.1",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
