@@ -491,9 +491,9 @@ fn pump(
     if !missing.is_empty() {
         let ids: Vec<String> = missing.iter().map(u64::to_string).collect();
         eprintln!(
-            "ftptrace: no FTP session {} in the capture ({} sessions)",
+            "ftptrace: no FTP session {} in the capture ({})",
             ids.join(", "),
-            report.stats.ftp_sessions
+            report::human::plural(report.stats.ftp_sessions, "session", "sessions")
         );
         if missing.len() == filter.sessions.len() {
             // Asked for sessions the capture does not hold: an error, not an empty success.
@@ -723,8 +723,53 @@ fn sniff(iface: &str, filter: Option<&str>, c: &Common) -> Result<u8> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    let (status, extract) = pump(&mut src, c, &out.w, &[], None)?;
-    Ok(finish_outputs(out, status, extract.as_ref()))
+    eprintln!("ftptrace: capturing on {iface} (filter {bpf})");
+    let mut live = Interrupted {
+        src: &mut src,
+        stop,
+        ended: false,
+    };
+    let (status, extract) = pump(&mut live, c, &out.w, &[], None)?;
+    let code = finish_outputs(out, status, extract.as_ref());
+    match src.stats() {
+        Ok(s) => eprintln!(
+            "ftptrace: {} received by filter, {} dropped by kernel (libpcap buffer full), {} dropped by interface",
+            report::human::plural(s.received, "packet", "packets"),
+            s.dropped,
+            s.if_dropped
+        ),
+        Err(e) => eprintln!("ftptrace: no capture statistics: {e}"),
+    }
+    Ok(code)
+}
+
+/// The live source, ending the `^C` line the terminal echoed (so the report starts on a
+/// fresh line) when a signal stops the capture.
+#[cfg(feature = "live")]
+struct Interrupted<'a> {
+    src: &'a mut capture::live::LiveSource,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ended: bool,
+}
+
+#[cfg(feature = "live")]
+impl capture::PacketSource for Interrupted<'_> {
+    fn next_packet(&mut self) -> Result<Option<capture::Packet<'_>>, capture::CaptureError> {
+        let r = self.src.next_packet();
+        if matches!(r, Ok(None)) && !self.ended {
+            self.ended = true;
+            if self.stop.load(std::sync::atomic::Ordering::Relaxed) && io::stderr().is_terminal() {
+                eprintln!();
+            }
+        }
+        r
+    }
+    fn ts_digits(&self) -> u8 {
+        self.src.ts_digits()
+    }
+    fn progress(&self) -> (u64, Option<u64>) {
+        self.src.progress()
+    }
 }
 
 #[cfg(not(feature = "live"))]
