@@ -57,6 +57,7 @@ teardown() {
             ip netns del "$ns" 2>/dev/null
         fi
     done
+    rm -f /etc/netns/$CLI/resolv.conf; rmdir /etc/netns/$CLI 2>/dev/null
     ip link del "$VS" 2>/dev/null
     true
 }
@@ -202,17 +203,22 @@ start_pyftpd() {
 
 # ---------------------------------------------------------------- capture helpers
 CAP_PIDS=()
-# cap_start FILE [tcpdump options...]: capture on the client veth (or -i X given in options)
+# cap_start FILE [tcpdump options...]: capture on the client veth (or -i X given in options);
+# the filter is `tcp` unless --filter EXPR is given
 cap_start() {
     local file=$1; shift
-    local iface=$VC
+    local iface=$VC filter=tcp
     local args=()
     while [ $# -gt 0 ]; do
-        if [ "$1" = -i ]; then iface=$2; shift 2; else args+=("$1"); shift; fi
+        case $1 in
+            -i) iface=$2; shift 2;;
+            --filter) filter=$2; shift 2;;
+            *) args+=("$1"); shift;;
+        esac
     done
     local err="$WORK/tcpdump-$(basename "$file").err"
     rm -f "$file" "$err"
-    ip netns exec $CLI tcpdump -Z root -i "$iface" -s 0 -U --immediate-mode "${args[@]}" -w "$file" tcp 2>"$err" &
+    ip netns exec $CLI tcpdump -Z root -i "$iface" -s 0 -U --immediate-mode "${args[@]}" -w "$file" "$filter" 2>"$err" &
     local pid=$!
     CAP_PIDS+=("$pid"); TCPDUMP_PIDS+=("$pid")
     for _ in $(seq 100); do
@@ -401,6 +407,47 @@ sc_pyftpd() {
    "user": "alice", "password": "wonderland", "logins": [{"user": "alice", "password": "wrong-password", "outcome": "failed", "reply": 530}, {"user": "alice", "password": "wonderland", "outcome": "success", "reply": 230}],
    "login": "success", "close": "fin",
    "transfers_manifest": "$d/manifest.json"}]}
+JSON
+}
+
+# dnsmasq in the server namespace answers ftp.example.test (A and AAAA; --host-record, since
+# a --cname target must be a host record, not an --address) and the alias files.example.test
+# (CNAME); the client resolves the alias before connecting.
+DNS_PID=""
+start_dns() {
+    mkdir -p /etc/netns/$CLI
+    echo "nameserver $S4" >/etc/netns/$CLI/resolv.conf
+    ip netns exec $SRV dnsmasq --no-daemon --no-resolv --no-hosts --listen-address=$S4 --bind-interfaces \
+        --host-record=ftp.example.test,$S4,$S6 \
+        --cname=files.example.test,ftp.example.test >"$WORK/dnsmasq.log" 2>&1 &
+    DNS_PID=$!
+    for _ in $(seq 50); do
+        ip netns exec $SRV ss -lun | grep -q "$S4:53" && return 0
+        sleep 0.1
+    done
+    die "dnsmasq did not start: $(cat "$WORK/dnsmasq.log")"
+}
+stop_dns() {
+    [ -n "$DNS_PID" ] && kill "$DNS_PID" 2>/dev/null && wait "$DNS_PID" 2>/dev/null
+    DNS_PID=""
+    rm -f /etc/netns/$CLI/resolv.conf
+    rmdir /etc/netns/$CLI 2>/dev/null || true
+}
+sc_dns() {
+    local n=dns-curl-vsftpd d; d=$(dl $n); reset_server_logs
+    start_dns
+    cap_start "$SAMPLES/$n.pcap" --filter "tcp or udp port 53"
+    # An AAAA lookup of the same alias first (no connection follows it).
+    in_cli getent ahostsv6 files.example.test >"$LOGS/$n-getent.log" 2>&1 || log "getent exited $?"
+    run_curl $n -4 -u $LUSER:$LPASS "ftp://files.example.test/readme.txt" -o "$d/readme.txt"
+    cap_stop; save_server_log $n vsftpd
+    stop_dns
+    truth $n.pcap <<JSON
+{"description": "DNS then FTP: dnsmasq in the server namespace, the client's resolv.conf points to it; getent ahostsv6 files.example.test (AAAA: CNAME ftp.example.test, fd00:99::1; no connection follows), then curl -4 resolves files.example.test (CNAME ftp.example.test, A 10.99.0.1) over UDP, then logs in as the local user on vsftpd, EPSV + RETR readme.txt (1715 bytes), QUIT. The session's server_name is files.example.test; its timeline opens with the DNS query and answer.",
+ "tcpdump_stderr": "$WORK/tcpdump-$n.pcap.err", "network": $NET_JSON, "server": $(vsftpd_json),
+ "sessions": [{"client_tool": "curl", "client_command": $LAST_CMD, "log": "logs/$n.log", "log_format": "curl",
+   "user": "$LUSER", "password": "$LPASS", "login": "success", "close": "fin",
+   "transfers": [$(xfer RETR readme.txt /readme.txt download passive EPSV "$d/readme.txt" complete 226)]}]}
 JSON
 }
 
@@ -805,7 +852,7 @@ verify() {
     done
 }
 
-ALL=(curl_epsv curl_pasv curl_port curl_eprt curl_upload curl_ipv6_epsv curl_ipv6_eprt documented pyftpd lftp wget tnftp tls ftps_prot_p ftps_prot_c ftps_implicit parallel loss sll2 scan variants)
+ALL=(curl_epsv curl_pasv curl_port curl_eprt curl_upload curl_ipv6_epsv curl_ipv6_eprt documented pyftpd lftp wget tnftp tls ftps_prot_p ftps_prot_c ftps_implicit parallel loss sll2 scan dns variants)
 
 main() {
     local install=1 want=()

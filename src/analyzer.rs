@@ -3,6 +3,7 @@
 use crate::capture::{Packet, PacketSource, Timestamp};
 use crate::carve::{self, Carver, Piece};
 use crate::ftp::ids::IdBook;
+use crate::ftp::names::{NameBook, Resolution};
 use crate::ftp::probes::ProbeBook;
 use crate::ftp::session::{ep, Session, Setup};
 use crate::ftp::tls;
@@ -229,6 +230,10 @@ struct Ftp<'a> {
     /// Sessions whose connections are recorded in `spans`.
     collect: Vec<u64>,
     spans: Vec<ConnSpan>,
+    /// Recent DNS answers in the capture.
+    names: NameBook,
+    /// The lookup that named each live session's server (when one did).
+    session_names: HashMap<u64, Resolution, FastState>,
 }
 
 /// A host pair in a fixed order (lower address first).
@@ -263,6 +268,9 @@ impl<'a> Ftp<'a> {
         if meta.zone != Zone::default() {
             self.session_zones.insert(id, meta.zone);
         }
+        if let Some(r) = self.names.lookup(c.ip(), s.ip(), meta.start) {
+            self.session_names.insert(id, r.clone());
+        }
         self.sessions.insert(id, sess);
         if self.session_hosts.len() < MAX_SESSION_HOSTS {
             self.session_hosts
@@ -277,6 +285,14 @@ impl<'a> Ftp<'a> {
             },
         );
         id
+    }
+
+    /// A UDP datagram to or from port 53: remember what its DNS answer resolved.
+    fn dns(&mut self, ts: Timestamp, d: &crate::net::DnsDatagram<'_>) {
+        if let Some(msg) = crate::net::dns::parse(d.payload) {
+            self.names.datagram(ts, d, &msg);
+            self.stats.dns_messages += 1;
+        }
     }
 
     /// Look up an expectation for a connection to `listener`.
@@ -915,6 +931,9 @@ impl<'a> Ftp<'a> {
         if let Some(z) = self.session_zones.remove(&id) {
             m.segment = self.zone_names.get(z).map(str::to_string);
         }
+        if let Some(r) = self.session_names.remove(&id) {
+            dns_step(&mut m, &r, self.digits);
+        }
         if self.sink.is_some() {
             m.set_time_digits(self.digits);
             // Cross-session findings known by now that involve this session.
@@ -1516,6 +1535,36 @@ impl<'a> TcpHandler for Ftp<'a> {
 }
 
 /// The top-level finding for a port scan: source, count, targets and time span.
+/// Name the session's server after the lookup `r` and open its timeline with the query
+/// and the answer (`conn: "dns"`).
+fn dns_step(m: &mut model::Session, r: &Resolution, digits: u8) {
+    let mut names = vec![r.name.as_str()];
+    names.extend(r.chain.iter().map(String::as_str));
+    let answer = format!("{} → {}", names.join(" → "), m.server.ip);
+    let resolver = r.resolver.to_string();
+    let mut evs = Vec::with_capacity(2);
+    if let Some(q) = r.query_ts {
+        evs.push(model::Event {
+            ts: Time::new(q, digits),
+            conn: "dns".into(),
+            from: Side::Client,
+            kind: EventKind::Dns,
+            what: format!("DNS query {} {}", r.qtype, r.name),
+            note: Some(format!("resolver {resolver}")),
+        });
+    }
+    evs.push(model::Event {
+        ts: Time::new(r.answer_ts, digits),
+        conn: "dns".into(),
+        from: Side::Server,
+        kind: EventKind::Dns,
+        what: format!("DNS answer {answer}"),
+        note: Some(format!("resolver {resolver}")),
+    });
+    m.timeline.splice(0..0, evs);
+    m.server_name = Some(r.name.clone());
+}
+
 fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
     let targets: Vec<String> = sc.targets.iter().map(|t| t.to_string()).collect();
     Anomaly {
@@ -1670,6 +1719,8 @@ impl<'a> Analyzer<'a> {
                 session_zones: HashMap::default(),
                 collect: Vec::new(),
                 spans: Vec::new(),
+                names: NameBook::default(),
+                session_names: HashMap::default(),
             },
         }
     }
@@ -1695,6 +1746,10 @@ impl<'a> Analyzer<'a> {
             .decode_named(pkt, Some(&mut self.ftp.zone_names))
         {
             Decoded::Tcp(seg) => self.tcp.segment(pkt.ts, &seg, &mut self.ftp),
+            Decoded::Dns(d) => {
+                self.ftp.stats.non_tcp_packets += 1;
+                self.ftp.dns(pkt.ts, &d);
+            }
             Decoded::NotTcp => self.ftp.stats.non_tcp_packets += 1,
             Decoded::Fragment => {}
             Decoded::Undecodable => self.ftp.stats.undecodable_packets += 1,

@@ -1,6 +1,6 @@
 //! The `ftptrace` command line: a thin layer over the library pipeline.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use ftptrace::analyzer::{Analyzer, Options, SessionSink};
 use ftptrace::capture::{self, PacketSource};
@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
+mod man;
 mod output;
 
 #[derive(Parser)]
@@ -66,8 +67,16 @@ enum Cmd {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print a man page (roff): the top page listing the subcommands, or one subcommand's
+    /// page (every option, exit status, examples); --all DIR writes every page to DIR.
+    Man {
+        /// The subcommand whose page to print (ftptrace-SUBCOMMAND(1)).
+        #[arg(value_name = "SUBCOMMAND", value_parser = man::PAGES, conflicts_with = "all")]
+        page: Option<String>,
+        /// Write ftptrace.1 and ftptrace-SUBCOMMAND.1 for every subcommand into DIR.
+        #[arg(long, value_name = "DIR")]
+        all: Option<PathBuf>,
+    },
 }
 
 #[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
@@ -206,8 +215,18 @@ fn run(cli: Cli) -> Result<u8> {
             clap_complete::generate(shell, &mut Cli::command(), "ftptrace", &mut io::stdout());
             Ok(0)
         }
-        Cmd::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut io::stdout())?;
+        Cmd::Man { page, all } => {
+            let top = Cli::command();
+            match all {
+                Some(dir) => {
+                    for p in
+                        man::write_all(&top, &dir).with_context(|| format!("{}", dir.display()))?
+                    {
+                        eprintln!("ftptrace: wrote {}", p.display());
+                    }
+                }
+                None => man::render(&top, page.as_deref(), &mut io::stdout())?,
+            }
             Ok(0)
         }
     }
@@ -472,9 +491,9 @@ fn pump(
     if !missing.is_empty() {
         let ids: Vec<String> = missing.iter().map(u64::to_string).collect();
         eprintln!(
-            "ftptrace: no FTP session {} in the capture ({} sessions)",
+            "ftptrace: no FTP session {} in the capture ({})",
             ids.join(", "),
-            report.stats.ftp_sessions
+            report::human::plural(report.stats.ftp_sessions, "session", "sessions")
         );
         if missing.len() == filter.sessions.len() {
             // Asked for sessions the capture does not hold: an error, not an empty success.
@@ -704,8 +723,53 @@ fn sniff(iface: &str, filter: Option<&str>, c: &Common) -> Result<u8> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    let (status, extract) = pump(&mut src, c, &out.w, &[], None)?;
-    Ok(finish_outputs(out, status, extract.as_ref()))
+    eprintln!("ftptrace: capturing on {iface} (filter {bpf})");
+    let mut live = Interrupted {
+        src: &mut src,
+        stop,
+        ended: false,
+    };
+    let (status, extract) = pump(&mut live, c, &out.w, &[], None)?;
+    let code = finish_outputs(out, status, extract.as_ref());
+    match src.stats() {
+        Ok(s) => eprintln!(
+            "ftptrace: {} received by filter, {} dropped by kernel (libpcap buffer full), {} dropped by interface",
+            report::human::plural(s.received, "packet", "packets"),
+            s.dropped,
+            s.if_dropped
+        ),
+        Err(e) => eprintln!("ftptrace: no capture statistics: {e}"),
+    }
+    Ok(code)
+}
+
+/// The live source, ending the `^C` line the terminal echoed (so the report starts on a
+/// fresh line) when a signal stops the capture.
+#[cfg(feature = "live")]
+struct Interrupted<'a> {
+    src: &'a mut capture::live::LiveSource,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ended: bool,
+}
+
+#[cfg(feature = "live")]
+impl capture::PacketSource for Interrupted<'_> {
+    fn next_packet(&mut self) -> Result<Option<capture::Packet<'_>>, capture::CaptureError> {
+        let r = self.src.next_packet();
+        if matches!(r, Ok(None)) && !self.ended {
+            self.ended = true;
+            if self.stop.load(std::sync::atomic::Ordering::Relaxed) && io::stderr().is_terminal() {
+                eprintln!();
+            }
+        }
+        r
+    }
+    fn ts_digits(&self) -> u8 {
+        self.src.ts_digits()
+    }
+    fn progress(&self) -> (u64, Option<u64>) {
+        self.src.progress()
+    }
 }
 
 #[cfg(not(feature = "live"))]

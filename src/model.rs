@@ -104,6 +104,8 @@ pub struct Stats {
     pub capture_gaps: u64,
     /// Packets that were not IPv4/IPv6 TCP (ARP, UDP, ...).
     pub non_tcp_packets: u64,
+    /// DNS messages (UDP port 53) parsed, whose answers may name a session's server.
+    pub dns_messages: u64,
     /// Packets whose headers were cut by the snap length or malformed.
     pub undecodable_packets: u64,
     /// IP fragments seen / datagrams reassembled from them.
@@ -220,6 +222,9 @@ pub struct Session {
     pub id: u64,
     pub client: Endpoint,
     pub server: Endpoint,
+    /// The name a DNS answer in the capture resolved to the server's address before the
+    /// session (null when none did).
+    pub server_name: Option<String>,
     pub start: Time,
     pub end: Time,
     pub user: Option<String>,
@@ -440,6 +445,8 @@ pub enum EventKind {
     Data,
     /// A gap, malformed line or other anomaly placed in the timeline.
     Anomaly,
+    /// The DNS query or answer that named the server (`conn: "dns"`).
+    Dns,
 }
 
 impl EventKind {
@@ -451,6 +458,7 @@ impl EventKind {
             EventKind::Reply => "reply",
             EventKind::Data => "data",
             EventKind::Anomaly => "anomaly",
+            EventKind::Dns => "dns",
         }
     }
 }
@@ -458,7 +466,7 @@ impl EventKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
     pub ts: Time,
-    /// "control" or "data:N" (N = index in transfers, from 1).
+    /// "control", "data:N" (N = index in transfers, from 1) or "dns".
     pub conn: String,
     pub from: Side,
     pub kind: EventKind,

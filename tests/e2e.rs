@@ -1364,3 +1364,96 @@ fn multiline_reply_cut_by_a_gap_swallows_nothing() {
     assert!(feat["ts"].as_str().unwrap() < find("USER")["ts"].as_str().unwrap());
     assert_eq!(transfers(&v, 0).len(), 3);
 }
+
+/// The DNS step: the alias curl resolved names the server; the query and the answer open
+/// the timeline and are drawn in a DNS lane in every diagram.
+#[test]
+fn dns_lookup_names_the_server_and_opens_the_session() {
+    let p = sample("dns-curl-vsftpd.pcap");
+    let v = json_of(&p, &[]);
+    let s = &v["sessions"][0];
+    assert_eq!(s["server_name"], "files.example.test");
+    let tl = s["timeline"].as_array().unwrap();
+    assert_eq!(tl[0]["conn"], "dns");
+    assert_eq!(tl[0]["kind"], "dns");
+    assert_eq!(tl[0]["from"], "client");
+    assert_eq!(tl[0]["what"], "DNS query A files.example.test");
+    assert_eq!(tl[1]["conn"], "dns");
+    assert_eq!(tl[1]["from"], "server");
+    assert_eq!(
+        tl[1]["what"],
+        "DNS answer files.example.test → ftp.example.test → 10.99.0.1"
+    );
+    assert_eq!(tl[2]["what"], "SYN");
+    assert!(tl.iter().skip(2).all(|e| e["conn"] != "dns"));
+    assert_eq!(v["stats"]["dns_messages"], 4);
+    let p = p.to_str().unwrap();
+    let (_, table, _) = run(&["analyze", p]);
+    assert!(
+        table.contains("files.example.test (10.99.0.1:21)"),
+        "{table}"
+    );
+    let (_, tl, _) = run(&["analyze", "--format", "timeline", p]);
+    assert!(
+        tl.contains("dns") && tl.contains("C → N  DNS query A files.example.test"),
+        "{tl}"
+    );
+    let (_, mm, _) = run(&["analyze", "--format", "mermaid", p]);
+    assert!(mm.contains("participant N as DNS 10.99.0.1"), "{mm}");
+    assert!(mm.contains("C->>N: DNS query A files.example.test"), "{mm}");
+    assert!(mm.contains("N->>C: DNS answer"), "{mm}");
+    let (_, html, _) = run(&["analyze", "--format", "html", p]);
+    assert!(html.contains("<g class=\"head\" data-conn=\"dns\">"));
+    assert!(html.contains("data-conn=\"dns\" data-kind=\"dns\" data-from=\"client\""));
+}
+
+/// Without DNS in the capture, no session has a name.
+#[test]
+fn no_dns_no_server_name() {
+    let v = json_of(&sample("documented-active.pcap"), &[]);
+    assert!(v["sessions"][0]["server_name"].is_null());
+    assert_eq!(v["sessions"][0]["timeline"][0]["conn"], "control");
+}
+
+/// `ftptrace man SUB` is a page per subcommand with every option of its `--help`, the
+/// exit status and examples; the top page points to pages that exist; `--all DIR` writes
+/// them all.
+#[test]
+fn man_page_per_subcommand() {
+    let (code, top, _) = run(&["man"]);
+    assert_eq!(code, 0);
+    for sub in ["analyze", "sniff", "export"] {
+        assert!(
+            top.contains(&format!("ftptrace\\-{sub}")),
+            "{sub} not in the top page"
+        );
+        let (code, page, err) = run(&["man", sub]);
+        assert_eq!(code, 0, "{err}");
+        assert!(page.contains(&format!(".TH ftptrace-{sub} 1")), "{page}");
+        assert!(page.contains(".SH \"EXIT STATUS\""), "{sub}");
+        assert!(page.contains(".SH EXAMPLES"), "{sub}");
+        let (_, help, _) = run(&[sub, "--help"]);
+        for opt in help
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--") && w.len() > 2)
+        {
+            let roff = opt.replace('-', "\\-");
+            assert!(
+                page.contains(&roff),
+                "{sub}: {opt} missing from the man page"
+            );
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("ftptrace-man-{}", std::process::id()));
+    let (code, _, err) = run(&["man", "--all", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for f in [
+        "ftptrace.1",
+        "ftptrace-analyze.1",
+        "ftptrace-sniff.1",
+        "ftptrace-export.1",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -142,6 +142,7 @@ fn html_report_renders_every_event_in_chromium() {
         root().join("samples/documented-active.pcap"),
         root().join("samples/ftplib-pyftpdlib-2121.pcap"),
         root().join("samples/curl-ipv6-eprt.pcap"),
+        root().join("samples/dns-curl-vsftpd.pcap"),
     ];
     let caps: Vec<&str> = caps.iter().map(|p| p.to_str().unwrap()).collect();
     let dir = tempfile::tempdir().unwrap();

@@ -626,6 +626,20 @@ fn sniff_captures_a_real_ftp_session() {
             sniff.stderr()
         )
     });
+    // stderr: where it captures at start, drop counts at the end.
+    let err = sniff.stderr();
+    let said: Vec<&str> = err.lines().collect();
+    assert!(
+        said.first()
+            .is_some_and(|l| l.starts_with("ftptrace: capturing on ") && l.contains("(filter ")),
+        "no start line: {err}"
+    );
+    assert!(
+        said.last().is_some_and(|l| l.contains("received by filter")
+            && l.contains("dropped by kernel")
+            && l.contains("dropped by interface")),
+        "no drop counts at the end: {err}"
+    );
     assert_eq!(v["schema"], "ftptrace/1");
     let sessions = v["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 1, "one session expected: {text}");

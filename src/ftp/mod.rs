@@ -2,6 +2,7 @@
 
 pub mod ids;
 pub mod listing;
+pub mod names;
 pub mod parse;
 pub mod probes;
 pub mod session;

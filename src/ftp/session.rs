@@ -1405,6 +1405,7 @@ impl Session {
             id: self.id,
             client: ep(self.client),
             server: ep(self.server),
+            server_name: None,
             start: Time::new(self.start, self.digits),
             end: Time::new(self.end, self.digits),
             user: self.user,

@@ -15,12 +15,13 @@ use std::net::IpAddr;
 
 use etherparse::{Ipv4HeaderSlice, Ipv6HeaderSlice, TcpHeaderSlice};
 
+use super::dns::DNS_PORT;
 use super::ipfrag::{DefragLimits, Defragmenter, FragKey, FragOutcome};
 use super::link::{self, Family, MplsPayload};
 use super::tunnel::{self, GENEVE_PORT, GRE_ERSPAN_2, GRE_ERSPAN_3, TEB, VXLAN_PORTS};
 use super::undecoded::{Cause, Undecoded};
 use super::zone::{IdKind, Zone, ZoneNames, ZonePath};
-use super::{TcpFlags, TcpSegment};
+use super::{DnsDatagram, TcpFlags, TcpSegment};
 use crate::capture::{LinkType, Packet};
 
 /// Most header steps taken for one packet (a plain Ethernet/IPv4/TCP packet takes 4; each
@@ -32,6 +33,8 @@ pub const MAX_LAYERS: usize = 32;
 #[derive(Debug)]
 pub enum Decoded<'a> {
     Tcp(TcpSegment<'a>),
+    /// A UDP datagram to or from port 53 (DNS), counted among the packets that are not TCP.
+    Dns(DnsDatagram<'a>),
     /// IP but not TCP, or not IP at all (ARP, ...), or not decoded (see the causes).
     NotTcp,
     /// An IP fragment swallowed by the defragmenter (the datagram is not complete yet).
@@ -258,6 +261,10 @@ impl Decoder {
                 self.stats.not_tcp += 1;
                 Decoded::NotTcp
             }
+            End::Dns(d) => {
+                self.stats.not_tcp += 1;
+                Decoded::Dns(d)
+            }
             End::Unsupported(cause) => {
                 if let Cause::LinkType(_) = cause {
                     self.stats.unknown_linktype += 1;
@@ -362,6 +369,8 @@ enum End<'a> {
     },
     /// A fragment cut by the snap length: unusable.
     FragCut,
+    /// A UDP datagram to or from the DNS port.
+    Dns(DnsDatagram<'a>),
     /// Cannot hold TCP (ARP, ICMP, UDP that is no tunnel, ...).
     NotTcp,
     /// May hold TCP but is not decoded.
@@ -442,6 +451,18 @@ fn walk<'a>(mut layer: Layer<'a>, missing: usize, zone: &mut ZonePath, frag: boo
                     Ok(l) => l,
                     Err(e) => return e,
                 },
+                PROTO_UDP if is_dns(p.avail) => {
+                    return match tunnel::udp(p.avail) {
+                        Some(u) => End::Dns(DnsDatagram {
+                            src: p.src,
+                            dst: p.dst,
+                            sport: u.sport,
+                            dport: u.dport,
+                            payload: u.payload,
+                        }),
+                        None => End::NotTcp,
+                    };
+                }
                 PROTO_UDP => match udp(p.avail, zone) {
                     Some(l) => l,
                     None => return End::NotTcp,
@@ -618,6 +639,12 @@ fn udp<'a>(d: &'a [u8], zone: &mut ZonePath) -> Option<Layer<'a>> {
         });
     }
     None
+}
+
+/// A UDP header to or from the DNS port.
+#[inline]
+fn is_dns(d: &[u8]) -> bool {
+    tunnel::udp(d).is_some_and(|u| u.sport == DNS_PORT || u.dport == DNS_PORT)
 }
 
 /// Transport protocols whose fragments are worth reassembling (they may hold TCP).
@@ -1073,9 +1100,31 @@ mod tests {
     }
 
     #[test]
+    fn udp_to_or_from_port_53_is_dns() {
+        let mut d = Decoder::new();
+        for (sport, dport) in [(40000, 53), (53, 40000)] {
+            let b = PacketBuilder::ipv4(A4, B4, 64).udp(sport, dport);
+            let mut udp = Vec::new();
+            b.write(&mut udp, b"\x12\x34").unwrap();
+            let f = eth(&[0x0800], &udp);
+            match d.decode(&pkt(LinkType::ETHERNET, &f)) {
+                Decoded::Dns(g) => {
+                    assert_eq!(
+                        (g.sport, g.dport, g.payload),
+                        (sport, dport, &b"\x12\x34"[..])
+                    );
+                    assert_eq!(g.src, IpAddr::from(A4));
+                }
+                _ => panic!("not DNS"),
+            }
+        }
+        assert_eq!(d.stats().not_tcp, 2);
+    }
+
+    #[test]
     fn not_tcp() {
         let mut d = Decoder::new();
-        let b = PacketBuilder::ipv4(A4, B4, 64).udp(53, 53);
+        let b = PacketBuilder::ipv4(A4, B4, 64).udp(123, 123);
         let mut udp = Vec::new();
         b.write(&mut udp, b"x").unwrap();
         let f = eth(&[0x0800], &udp);
@@ -1676,7 +1725,7 @@ mod tests {
             let dns = outer(PROTO_UDP, &udp(53, b"\x12\x34\x01\x00"));
             assert!(matches!(
                 d.decode(&pkt(LinkType::ETHERNET, &dns)),
-                Decoded::NotTcp
+                Decoded::Dns(_)
             ));
             assert_eq!(d.undecoded().total(), 0);
         }
@@ -1942,7 +1991,7 @@ mod tests {
             ));
             assert!(matches!(
                 d.decode(&pkt(LinkType::RAW, &h2)),
-                Decoded::NotTcp
+                Decoded::Dns(_)
             ));
             assert_eq!(d.undecoded().total(), 0);
         }

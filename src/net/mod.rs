@@ -1,6 +1,7 @@
 //! Network layers: link/IP decoding, IP defragmentation, TCP tracking and stream reassembly.
 
 pub mod decode;
+pub mod dns;
 pub mod fasthash;
 pub mod ipfrag;
 pub mod link;
@@ -56,4 +57,15 @@ pub struct TcpSegment<'a> {
     /// The VLAN IDs and tunnel identities the segment travelled through (part of the
     /// flow key; 0 when there were none or they are ignored).
     pub zone: zone::Zone,
+}
+
+/// A UDP datagram to or from the DNS port, as the decoder found it.
+#[derive(Debug, Clone, Copy)]
+pub struct DnsDatagram<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    /// The UDP payload (the DNS message) present in the capture.
+    pub payload: &'a [u8],
 }

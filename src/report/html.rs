@@ -149,7 +149,7 @@ fn sessions_table(r: &Report, h: &mut String) {
             h,
             "<tr><td class=\"num\"><a href=\"#session-{id}\">{id}</a></td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"num\">{n_cmds}</td><td class=\"num\">{transfers}</td><td class=\"num\">{}</td><td class=\"num\">{anomalies}</td></tr>",
             escape_html(&human::endpoint(&s.client)),
-            escape_html(&human::endpoint(&s.server)),
+            escape_html(&super::server_label(s)),
             s.user.as_deref().map(|u| escape_html(&cut(u, 200))).unwrap_or_else(|| "-".into()),
             login_badge(s),
             human::duration(s.end.secs_since(s.start)),
@@ -249,7 +249,14 @@ struct Lanes {
     width: f64,
     /// Width of a data connection's head box.
     data_box: f64,
+    /// The DNS lane's x (right of the server lane), when a lookup named the server.
+    dns: Option<f64>,
 }
+
+/// Width of the DNS lane.
+const DNS_LANE: f64 = 200.0;
+/// Colour of the DNS lane and its arrows.
+const DNS_COLOR: &str = "#0b7285";
 
 const GUTTER: f64 = 170.0;
 const CONTROL_BOX: f64 = 150.0;
@@ -285,14 +292,20 @@ fn lanes(s: &Session, n: usize) -> Lanes {
     let server: Vec<f64> = client.iter().map(|x| 2.0 * center - x).collect();
     let server_left = 2.0 * center - client_right;
     let server_right = 2.0 * center - lane_left;
+    let dns = s
+        .timeline
+        .iter()
+        .any(|e| e.conn == "dns")
+        .then_some(server_right + 16.0 + DNS_LANE / 2.0);
     Lanes {
         client,
         server,
         client_lane: (lane_left, client_right),
         server_lane: (server_left, server_right),
         center,
-        width: server_right + 16.0,
+        width: dns.map_or(server_right + 16.0, |x| x + DNS_LANE / 2.0 + 16.0),
         data_box,
+        dns,
     }
 }
 
@@ -348,6 +361,7 @@ fn label_lines(e: &Event) -> Vec<String> {
             .map(|l| cut(l.strip_suffix('\r').unwrap_or(l), MAX_LABEL))
             .collect(),
         EventKind::Data => vec![format!("DATA · {}", cut(&e.what, MAX_LABEL))],
+        EventKind::Dns => vec![cut(&e.what, MAX_LABEL)],
         EventKind::Anomaly => vec![format!(
             "⚠ {}: {}",
             e.note.as_deref().unwrap_or("anomaly"),
@@ -417,7 +431,7 @@ fn session_svg(s: &Session, h: &mut String) {
         let y = cursor + 6.0 + lines * 15.0 + 4.0;
         cursor = y
             + 10.0
-            + if e.note.is_some() && e.kind != EventKind::Anomaly {
+            + if e.note.is_some() && e.kind != EventKind::Anomaly && e.kind != EventKind::Dns {
                 22.0
             } else {
                 0.0
@@ -536,11 +550,46 @@ fn session_svg(s: &Session, h: &mut String) {
             );
         }
     }
+    // The DNS lane: the resolver that named the server.
+    if let Some(x) = l.dns {
+        let resolver = s
+            .timeline
+            .iter()
+            .find(|e| e.conn == "dns")
+            .and_then(|e| e.note.as_deref())
+            .and_then(|n| n.strip_prefix("resolver "))
+            .unwrap_or("");
+        let _ = writeln!(
+            h,
+            "<rect x=\"{:.1}\" y=\"8\" width=\"{:.1}\" height=\"{:.1}\" rx=\"10\" fill=\"#e6f6f8\" stroke=\"#b4dfe5\"/><text class=\"lane\" x=\"{x:.1}\" y=\"26\" text-anchor=\"middle\">DNS {}</text>",
+            x - DNS_LANE / 2.0 + 4.0,
+            DNS_LANE - 8.0,
+            height - 16.0,
+            escape_html(resolver)
+        );
+        let _ = writeln!(
+            h,
+            "<line class=\"lifeline\" data-conn=\"dns\" data-side=\"server\" x1=\"{x:.1}\" y1=\"78\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"{DNS_COLOR}\" stroke-opacity=\"0.55\" stroke-width=\"1.2\" stroke-dasharray=\"4 4\"/>"
+        );
+        let _ = writeln!(
+            h,
+            "<g class=\"head\" data-conn=\"dns\"><rect x=\"{:.1}\" y=\"36\" width=\"{:.1}\" height=\"40\" rx=\"6\" fill=\"#fff\" stroke=\"{DNS_COLOR}\" stroke-width=\"1.5\"/><text class=\"head\" x=\"{x:.1}\" y=\"52\" text-anchor=\"middle\" fill=\"{DNS_COLOR}\">DNS</text><text class=\"sub\" x=\"{x:.1}\" y=\"68\" text-anchor=\"middle\">{}</text></g>",
+            x - (DNS_LANE - 40.0) / 2.0,
+            DNS_LANE - 40.0,
+            escape_html(resolver)
+        );
+    }
     // Events.
     for (idx, ((_, y, _), e)) in rows.iter().zip(&s.timeline).enumerate() {
         let k = lane_index(s, &map, &e.conn);
-        let color = conn_color(s, &e.conn);
-        let (cx, sx) = (l.client[k], l.server[k]);
+        let dns = l.dns.filter(|_| e.conn == "dns");
+        let color = if dns.is_some() {
+            DNS_COLOR.to_string()
+        } else {
+            conn_color(s, &e.conn).to_string()
+        };
+        let color = color.as_str();
+        let (cx, sx) = (l.client[k], dns.unwrap_or(l.server[k]));
         let (x1, x2) = match e.from {
             Side::Client => (cx, sx),
             Side::Server => (sx, cx),
@@ -566,6 +615,7 @@ fn session_svg(s: &Session, h: &mut String) {
             EventKind::Command => (color, 2.0, ""),
             EventKind::Reply => (color, 1.8, " stroke-dasharray=\"7 4\""),
             EventKind::Data => (color, 4.5, ""),
+            EventKind::Dns => (color, 2.0, ""),
             EventKind::Anomaly => (ANOMALY_COLOR, 2.0, " stroke-dasharray=\"2 4\""),
         };
         let end = if e.kind == EventKind::Anomaly {
@@ -604,7 +654,10 @@ fn session_svg(s: &Session, h: &mut String) {
                 label_content(e, line)
             );
         }
-        if let (Some(note), false) = (&e.note, e.kind == EventKind::Anomaly) {
+        if let (Some(note), false) = (
+            &e.note,
+            e.kind == EventKind::Anomaly || e.kind == EventKind::Dns,
+        ) {
             let text = format!("announces {}", cut(note, 60));
             let w = text.chars().count() as f64 * 6.6 + 16.0;
             let nx = if dir > 0.0 { x1 + 10.0 } else { x1 - 10.0 - w };
@@ -638,7 +691,7 @@ fn session_section(s: &Session, h: &mut String) {
         h,
         "<section class=\"session\" id=\"session-{id}\" data-session=\"{id}\"><h2>Session {id}: <span class=\"mono\">{} → {}</span></h2>",
         escape_html(&human::endpoint(&s.client)),
-        escape_html(&human::endpoint(&s.server)),
+        escape_html(&super::server_label(s)),
         id = s.id,
     );
     let n_cmds = s.commands.iter().filter(|c| !c.command.is_empty()).count() as u64;

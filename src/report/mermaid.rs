@@ -33,6 +33,9 @@ pub fn escape_mermaid(s: &str) -> String {
 
 /// Participant ids of one connection: (client side, server side).
 fn ids(s: &Session, conn: &str) -> (String, String) {
+    if conn == "dns" {
+        return ("C".to_string(), "N".to_string());
+    }
     match conn_transfer(s, conn) {
         Some(_) => {
             let n = conn.trim_start_matches("data:");
@@ -53,6 +56,7 @@ fn message(e: &Event) -> String {
             .collect::<Vec<_>>()
             .join("<br/>"),
         EventKind::Data => format!("DATA {}", escape_mermaid(&e.what)),
+        EventKind::Dns => escape_mermaid(&e.what),
         EventKind::Anomaly => format!(
             "⚠ {}: {}",
             escape_mermaid(e.note.as_deref().unwrap_or("anomaly")),
@@ -69,8 +73,17 @@ pub fn write_mermaid_session(s: &Session, out: &mut dyn Write) -> io::Result<()>
         "    title FTP session {} {} → {}",
         s.id,
         escape_mermaid(&human::endpoint(&s.client)),
-        escape_mermaid(&human::endpoint(&s.server))
+        escape_mermaid(&super::server_label(s))
     )?;
+    // The DNS lane, leftmost as in the classic diagrams, when a lookup named the server.
+    if let Some(e) = s.timeline.iter().find(|e| e.conn == "dns") {
+        let resolver = e
+            .note
+            .as_deref()
+            .and_then(|n| n.strip_prefix("resolver "))
+            .unwrap_or("");
+        writeln!(out, "    participant N as DNS {}", escape_mermaid(resolver))?;
+    }
     writeln!(
         out,
         "    box rgb(232,240,254) client {}",
@@ -139,7 +152,7 @@ pub fn write_mermaid_session(s: &Session, out: &mut dyn Write) -> io::Result<()>
         };
         let arrow = match e.kind {
             EventKind::Tcp => "-)",
-            EventKind::Command | EventKind::Data => "->>",
+            EventKind::Command | EventKind::Data | EventKind::Dns => "->>",
             EventKind::Reply => "-->>",
             EventKind::Anomaly => {
                 writeln!(out, "    Note over {c},{sv}: {}", message(e))?;
@@ -147,47 +160,45 @@ pub fn write_mermaid_session(s: &Session, out: &mut dyn Write) -> io::Result<()>
             }
         };
         writeln!(out, "    {from}{arrow}{to}: {}", message(e))?;
-        if let Some(note) = &e.note {
+        if let Some(note) = e.note.as_ref().filter(|_| e.kind != EventKind::Dns) {
             writeln!(out, "    Note over {from}: {}", escape_mermaid(note))?;
         }
     }
     Ok(())
 }
 
-/// The sessions (or only `session`) as Mermaid. One diagram is written bare
-/// (starts with `sequenceDiagram`, for `.mmd` files and `mmdc`); several make a
-/// Markdown document with a heading and a fenced ```` ```mermaid ```` block per
-/// session. No session: a one-note diagram saying so.
+/// The sessions (or only `session`) as Mermaid, in one shape whatever their number: a
+/// Markdown document with, per session, a `## FTP session N: client → server` heading and
+/// a fenced ```` ```mermaid ```` block holding one `sequenceDiagram`, blocks separated by a
+/// blank line. Markdown viewers (GitHub, GitLab) draw it as is, and a script feeds each
+/// fenced block to a renderer, or the whole file to `mmdc -i out.md` (one SVG per block).
+/// No session: one such block with a note saying so.
 pub fn write_mermaid(r: &Report, session: Option<u64>, out: &mut dyn Write) -> io::Result<()> {
     let sessions: Vec<&Session> = super::selected(r, session).collect();
-    match sessions.as_slice() {
-        [] => {
-            writeln!(out, "sequenceDiagram")?;
-            writeln!(out, "    participant ftptrace")?;
-            match session {
-                Some(id) => writeln!(out, "    Note over ftptrace: no FTP session {id}"),
-                None => writeln!(out, "    Note over ftptrace: no FTP sessions found"),
-            }
+    if sessions.is_empty() {
+        writeln!(out, "## ftptrace\n\n```mermaid\nsequenceDiagram")?;
+        writeln!(out, "    participant ftptrace")?;
+        match session {
+            Some(id) => writeln!(out, "    Note over ftptrace: no FTP session {id}")?,
+            None => writeln!(out, "    Note over ftptrace: no FTP sessions found")?,
         }
-        [one] => write_mermaid_session(one, out),
-        many => {
-            for (i, s) in many.iter().enumerate() {
-                if i > 0 {
-                    writeln!(out)?;
-                }
-                writeln!(
-                    out,
-                    "## FTP session {}: {} → {}\n\n```mermaid",
-                    s.id,
-                    human::endpoint(&s.client),
-                    human::endpoint(&s.server)
-                )?;
-                write_mermaid_session(s, out)?;
-                writeln!(out, "```")?;
-            }
-            Ok(())
-        }
+        return writeln!(out, "```");
     }
+    for (i, s) in sessions.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        writeln!(
+            out,
+            "## FTP session {}: {} → {}\n\n```mermaid",
+            s.id,
+            human::endpoint(&s.client),
+            super::server_label(s)
+        )?;
+        write_mermaid_session(s, out)?;
+        writeln!(out, "```")?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -210,7 +221,13 @@ mod tests {
     fn documented_session() {
         let r = documented_report();
         let out = render(&r, None);
-        assert!(out.starts_with("sequenceDiagram\n"), "{out}");
+        assert!(
+            out.starts_with(
+                "## FTP session 1: 192.168.0.2:1175 → 192.168.0.1:21\n\n```mermaid\nsequenceDiagram\n"
+            ),
+            "{out}"
+        );
+        assert!(out.ends_with("\n```\n"), "{out}");
         for want in [
             "    participant C as Client 192.168.0.2:1175\n",
             "    participant D1C as Client:5001 (data:1)\n",
@@ -316,16 +333,27 @@ mod tests {
         out
     }
 
+    /// One, several or no sessions: the same shape (heading, blank line, fenced block).
     #[test]
-    fn several_sessions_make_markdown() {
-        let out = render(&example_report(), None);
-        assert!(out.starts_with(
+    fn one_shape_whatever_the_number_of_sessions() {
+        fn blocks(out: &str) -> usize {
+            assert!(out.starts_with("## "), "{out}");
+            assert!(out.ends_with("\n```\n"), "{out}");
+            let n = out.matches("\n\n```mermaid\nsequenceDiagram\n").count();
+            assert_eq!(out.matches("\n```\n").count(), n, "{out}");
+            assert_eq!(out.matches("sequenceDiagram").count(), n, "{out}");
+            assert_eq!(out.lines().filter(|l| l.starts_with("## ")).count(), n);
+            n
+        }
+        let several = render(&example_report(), None);
+        assert!(several.starts_with(
             "## FTP session 1: 192.168.0.2:1175 → 192.168.0.1:21\n\n```mermaid\nsequenceDiagram\n"
         ));
-        assert_eq!(out.matches("```mermaid\nsequenceDiagram\n").count(), 3);
-        assert_eq!(out.matches("\n```\n").count(), 3);
+        assert_eq!(blocks(&several), 3);
+        assert_eq!(blocks(&render(&example_report(), Some(2))), 1);
+        assert_eq!(blocks(&render(&documented_report(), None)), 1);
         let empty = render(&empty_report(), None);
-        assert!(empty.starts_with("sequenceDiagram\n"));
+        assert_eq!(blocks(&empty), 1);
         assert!(empty.contains("no FTP sessions found"));
     }
 }

@@ -160,3 +160,13 @@ pub fn undecoded_note(r: &Report) -> Option<String> {
         causes.join(", ")
     ))
 }
+
+/// The server as people name it: `ftp.example.test (10.99.0.1:21)` when a DNS answer in
+/// the capture named it, else its endpoint; terminal controls escaped.
+pub fn server_label(s: &crate::model::Session) -> String {
+    let ep = human::endpoint(&s.server);
+    match &s.server_name {
+        Some(n) => format!("{} ({ep})", crate::report::text::escape_terminal(n)),
+        None => ep,
+    }
+}

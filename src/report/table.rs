@@ -188,7 +188,7 @@ fn sessions_table(r: &Report, o: &TableOptions) -> Table {
         t.add_row(vec![
             right(s.id.to_string()),
             Cell::new(human::endpoint(&s.client)),
-            Cell::new(human::endpoint(&s.server)),
+            Cell::new(super::server_label(s)),
             Cell::new(s.user.as_deref().map(wire).unwrap_or_else(|| "-".into())),
             login_cell(s, o),
             right(n_cmds.to_string()),

@@ -255,6 +255,7 @@ fn documented_session(base: i64) -> Session {
         },
     ];
     Session {
+        server_name: None,
         id: 1,
         client,
         server,
@@ -312,6 +313,7 @@ fn failed_login_session(base: i64) -> Session {
         id: 2,
         client: ep("10.0.0.66", 40022),
         server: ep("10.0.0.1", 21),
+        server_name: None,
         start: at(base, 0),
         end: at(base, 3_300_000),
         user: Some("\x1b[2J\x1b[31mroot".into()),
@@ -387,6 +389,7 @@ fn passive_upload_session(base: i64) -> Session {
         id: 3,
         client: ep("2001:db8::2", 50312),
         server: ep("2001:db8::1", 21),
+        server_name: None,
         start: at(base, 0),
         end: at(base, 1_563_100),
         user: Some("alice".into()),

@@ -97,13 +97,14 @@ fn event_lines(e: &Event) -> Vec<String> {
             .map(|l| escape_terminal(l.strip_suffix('\r').unwrap_or(l)).into_owned())
             .collect(),
         EventKind::Data => vec![format!("DATA {}", escape_terminal(&e.what))],
+        EventKind::Dns => vec![escape_terminal(&e.what).into_owned()],
         EventKind::Anomaly => vec![format!(
             "!! {}: {}",
             escape_terminal(e.note.as_deref().unwrap_or("anomaly")),
             escape_terminal(&e.what)
         )],
     };
-    if e.kind != EventKind::Anomaly {
+    if e.kind != EventKind::Anomaly && e.kind != EventKind::Dns {
         if let (Some(note), Some(first)) = (&e.note, lines.first_mut()) {
             first.push_str(&format!("  ({})", escape_terminal(note)));
         }
@@ -117,6 +118,7 @@ fn event_color(e: &Event, line: &str) -> &'static str {
         EventKind::Command => BOLD,
         EventKind::Reply => reply_color(line),
         EventKind::Data => MAGENTA,
+        EventKind::Dns => CYAN,
         EventKind::Anomaly => RED_BOLD,
     }
 }
@@ -133,7 +135,7 @@ fn write_header(s: &Session, p: Paint, out: &mut dyn Write) -> io::Result<()> {
         "{}  {} → {}  user {}  login {}  tls {}  close {}",
         p.wrap(BOLD, &format!("Session {}", s.id)),
         human::endpoint(&s.client),
-        human::endpoint(&s.server),
+        super::server_label(s),
         user.as_deref().unwrap_or("-"),
         p.wrap(login_color, login_word(s.login)),
         if s.tls { "yes" } else { "no" },
@@ -225,11 +227,14 @@ pub fn write_session(s: &Session, color: bool, out: &mut dyn Write) -> io::Resul
     let conn_w = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
     for ((e, rel), label) in s.timeline.iter().zip(&rels).zip(&labels) {
         let tod = human::time_of_day(e.ts);
-        let arrow = match e.from {
-            Side::Client => "C → S",
-            Side::Server => "C ← S",
+        // The DNS lane: the client asks the name server (N).
+        let arrow = match (e.from, e.conn == "dns") {
+            (Side::Client, false) => "C → S",
+            (Side::Server, false) => "C ← S",
+            (Side::Client, true) => "C → N",
+            (Side::Server, true) => "C ← N",
         };
-        let is_data = e.conn != "control";
+        let is_data = e.conn.starts_with("data:");
         let lines = event_lines(e);
         let pad_conn = format!("{label:<conn_w$}");
         let conn_text = if is_data {

@@ -1,0 +1,187 @@
+//! DNS messages (UDP port 53) reduced to what names an FTP server: the question and the
+//! A, AAAA and CNAME answers. Parsing is done by `simple-dns` (a maintained, zero-copy,
+//! dependency-free DNS message parser); this module only picks what the sessions need.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use simple_dns::rdata::RData;
+use simple_dns::{Packet, PacketFlag, QTYPE};
+
+/// The DNS port (RFC 1035).
+pub const DNS_PORT: u16 = 53;
+
+/// Answers kept from one message; the rest are ignored (a name resolving to a server
+/// never needs more: the CNAME chain and a few addresses).
+pub const MAX_ANSWERS: usize = 16;
+
+/// A record type as on the wire (open: types this tool has no use for keep their number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordType {
+    A,
+    Aaaa,
+    Cname,
+    Other(u16),
+}
+
+impl RecordType {
+    fn from_wire(v: u16) -> Self {
+        match v {
+            1 => RecordType::A,
+            28 => RecordType::Aaaa,
+            5 => RecordType::Cname,
+            v => RecordType::Other(v),
+        }
+    }
+}
+
+impl std::fmt::Display for RecordType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordType::A => f.write_str("A"),
+            RecordType::Aaaa => f.write_str("AAAA"),
+            RecordType::Cname => f.write_str("CNAME"),
+            RecordType::Other(v) => write!(f, "TYPE{v}"),
+        }
+    }
+}
+
+/// One answer record that can name an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// `name` has address `addr` (A or AAAA).
+    Addr { name: String, addr: IpAddr },
+    /// `name` is an alias of `target`.
+    Cname { name: String, target: String },
+}
+
+/// A DNS message's header, first question and address/alias answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: u16,
+    pub response: bool,
+    /// The first question's name (lower case, no trailing dot) and type.
+    pub question: Option<(String, RecordType)>,
+    pub answers: Vec<Answer>,
+}
+
+/// A name as text: lower case, without the root's trailing dot.
+fn name_text(n: &simple_dns::Name<'_>) -> String {
+    let mut s = n.to_string().to_ascii_lowercase();
+    if s.ends_with('.') {
+        s.pop();
+    }
+    s
+}
+
+/// Parse a DNS message (the UDP payload); `None` when it is not one.
+pub fn parse(d: &[u8]) -> Option<Message> {
+    let p = Packet::parse(d).ok()?;
+    let question = p.questions.first().map(|q| {
+        let t = match q.qtype {
+            QTYPE::TYPE(t) => RecordType::from_wire(u16::from(t)),
+            other => RecordType::Other(u16::from(other)),
+        };
+        (name_text(&q.qname), t)
+    });
+    let mut answers = Vec::new();
+    for rr in p.answers.iter().take(MAX_ANSWERS) {
+        let name = name_text(&rr.name);
+        match &rr.rdata {
+            RData::A(a) => answers.push(Answer::Addr {
+                name,
+                addr: IpAddr::V4(Ipv4Addr::from(a.address)),
+            }),
+            RData::AAAA(a) => answers.push(Answer::Addr {
+                name,
+                addr: IpAddr::V6(Ipv6Addr::from(a.address)),
+            }),
+            RData::CNAME(c) => answers.push(Answer::Cname {
+                name,
+                target: name_text(&c.0),
+            }),
+            _ => {}
+        }
+    }
+    Some(Message {
+        id: p.id(),
+        response: p.has_flags(PacketFlag::RESPONSE),
+        question,
+        answers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    // From samples/dns-curl-vsftpd.pcap (dnsmasq answering getent and curl).
+    const AAAA_QUERY: &str =
+        "30ff010000010000000000000566696c6573076578616d706c65047465737400001c0001";
+    const AAAA_ANSWER: &str = "30ff858000010002000000000566696c6573076578616d706c65047465737400001c0001c00c0005000100000000001203667470076578616d706c65047465737400c030001c0001000000000010fd000099000000000000000000000001";
+    const A_ANSWER: &str = "6b51858000010002000000000566696c6573076578616d706c6504746573740000010001c00c0005000100000000001203667470076578616d706c65047465737400c030000100010000000000040a630001";
+
+    #[test]
+    fn a_query_has_its_question_and_no_answers() {
+        let m = parse(&hex(AAAA_QUERY)).unwrap();
+        assert_eq!(m.id, 0x30ff);
+        assert!(!m.response);
+        assert_eq!(
+            m.question,
+            Some(("files.example.test".to_string(), RecordType::Aaaa))
+        );
+        assert!(m.answers.is_empty());
+    }
+
+    #[test]
+    fn an_aaaa_answer_through_a_cname() {
+        let m = parse(&hex(AAAA_ANSWER)).unwrap();
+        assert!(m.response);
+        assert_eq!(
+            m.answers,
+            [
+                Answer::Cname {
+                    name: "files.example.test".into(),
+                    target: "ftp.example.test".into()
+                },
+                Answer::Addr {
+                    name: "ftp.example.test".into(),
+                    addr: "fd00:99::1".parse().unwrap()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_a_answer_through_a_cname() {
+        let m = parse(&hex(A_ANSWER)).unwrap();
+        assert_eq!(m.id, 0x6b51);
+        assert_eq!(
+            m.question,
+            Some(("files.example.test".to_string(), RecordType::A))
+        );
+        assert_eq!(
+            m.answers[1],
+            Answer::Addr {
+                name: "ftp.example.test".into(),
+                addr: "10.99.0.1".parse().unwrap()
+            }
+        );
+    }
+
+    #[test]
+    fn cut_or_garbage_bytes_are_not_a_message() {
+        let a = hex(A_ANSWER);
+        for n in [0, 5, 11, 20, a.len() - 1] {
+            let _ = parse(&a[..n]); // never panics
+        }
+        assert!(parse(&a[..5]).is_none());
+        assert!(parse(b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff").is_none());
+    }
+}
