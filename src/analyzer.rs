@@ -197,7 +197,7 @@ struct Ftp<'a> {
     conn_list: Vec<model::TcpConnection>,
     stats: Stats,
     /// Failed logins per (client ip, server ip) and the sessions involved.
-    failures: HashMap<(IpAddr, IpAddr), (u32, Vec<u64>)>,
+    failures: HashMap<(IpAddr, IpAddr), (u32, Vec<u64>, Option<usize>)>,
     anomalies: Vec<Anomaly>,
     errors: Vec<String>,
     /// TLS sessions whose control connection ended, waiting for late data connections until
@@ -914,9 +914,10 @@ impl<'a> Ftp<'a> {
         if self.sink.is_some() {
             m.set_time_digits(self.digits);
             // Cross-session findings known by now that involve this session.
-            for a in &self.anomalies {
+            // (a reference: the finding with its sessions stands once at top level).
+            for (i, a) in self.anomalies.iter().enumerate() {
                 if a.sessions.contains(&m.id) {
-                    m.anomalies.push(a.clone());
+                    m.anomalies.push(a.reference(i));
                 }
             }
         }
@@ -1092,6 +1093,7 @@ impl<'a> Ftp<'a> {
                 kind: "resume_conflict",
                 detail,
                 sessions: Vec::new(),
+                finding: None,
             });
         }
     }
@@ -1108,25 +1110,30 @@ impl<'a> Ftp<'a> {
         let ts = s.end;
         let e = self.failures.entry(key).or_default();
         e.0 += n;
-        if !e.1.contains(&id) {
+        let new_session = !e.1.contains(&id);
+        if new_session {
             e.1.push(id);
         }
         if e.0 >= BRUTEFORCE_FAILURES {
             let detail = format!("{} failed logins from {} to {}", e.0, key.0, key.1);
-            let sessions = e.1.clone();
-            if let Some(a) = self.anomalies.iter_mut().find(|a| {
-                a.kind == "login_bruteforce"
-                    && a.detail.ends_with(&format!("from {} to {}", key.0, key.1))
-            }) {
-                a.detail = detail;
-                a.sessions = sessions;
-            } else {
-                self.anomalies.push(Anomaly {
-                    ts: Time::new(ts, self.digits),
-                    kind: "login_bruteforce",
-                    detail,
-                    sessions,
-                });
+            // The finding's index is kept with the tally: no scan, no copy per failure.
+            match e.2.and_then(|i| self.anomalies.get_mut(i)) {
+                Some(a) => {
+                    a.detail = detail;
+                    if new_session {
+                        a.sessions.push(id);
+                    }
+                }
+                None => {
+                    e.2 = Some(self.anomalies.len());
+                    self.anomalies.push(Anomaly {
+                        ts: Time::new(ts, self.digits),
+                        kind: "login_bruteforce",
+                        detail,
+                        sessions: e.1.clone(),
+                        finding: None,
+                    });
+                }
             }
         }
     }
@@ -1525,8 +1532,7 @@ fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
             targets.join(", "),
             sc.last.secs_since(sc.first),
         ),
-        sessions: Vec::new(),
-    }
+        sessions: Vec::new(), finding: None }
 }
 
 /// Put an untied data connection into its hosts' session: it fills a transfer the dialogue
@@ -1586,6 +1592,7 @@ fn place_untied(s: &mut model::Session, u: Untied) {
                     t.data_client.ip, t.data_client.port, t.data_server.ip, t.data_server.port
                 ),
                 sessions: Vec::new(),
+                finding: None,
             });
             s.transfers.push(t);
         }
@@ -1802,8 +1809,7 @@ impl<'a> Analyzer<'a> {
                 ts: Time::new(f.last_close, 0),
                 kind: "probe_limit",
                 detail,
-                sessions: Vec::new(),
-            });
+                sessions: Vec::new(), finding: None });
         }
         f.stats.undecoded_packets = ds.undecoded;
         f.stats.undecoded = self
@@ -1846,15 +1852,26 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        // Cross-session findings stand in every session they involve.
-        for a in &f.anomalies {
-            for s in sessions.iter_mut().filter(|s| a.sessions.contains(&s.id)) {
-                if !s
+        // Cross-session findings stand once at top level; every session they involve
+        // refers to them by index (`ref`), never with a copy of their session list.
+        let by_id: HashMap<u64, usize, FastState> = sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i))
+            .collect();
+        for (i, a) in f.anomalies.iter().enumerate() {
+            for id in &a.sessions {
+                let Some(s) = by_id.get(id).map(|&k| &mut sessions[k]) else {
+                    continue;
+                };
+                match s
                     .anomalies
-                    .iter()
-                    .any(|x| x.kind == a.kind && x.detail == a.detail)
+                    .iter_mut()
+                    .find(|x| x.finding == Some(i) || (x.kind == a.kind && x.detail == a.detail))
                 {
-                    s.anomalies.push(a.clone());
+                    // A reference written early (JSONL) says the finding's final detail.
+                    Some(x) => *x = a.reference(i),
+                    None => s.anomalies.push(a.reference(i)),
                 }
             }
         }

@@ -13,8 +13,16 @@ use std::net::SocketAddr;
 
 /// Most commands awaiting a reply; beyond it the oldest loses its pairing (never its entry).
 pub const MAX_PENDING: usize = 64;
-/// Most timeline events, anomalies and transfers kept per session.
-pub const MAX_EVENTS: usize = 1_000_000;
+/// Most timeline events kept per session; later ones are counted (`dropped.events`, a
+/// `limit_reached` anomaly), not kept.
+pub const MAX_EVENTS: usize = 100_000;
+/// Most commands (with their replies) kept per session; later ones are counted
+/// (`dropped.commands`, a `limit_reached` anomaly), not kept. Their replies still pair
+/// with them and login replies still count, but nothing else of theirs is followed.
+pub const MAX_COMMANDS: usize = 20_000;
+/// Marks a pending command that was counted but not kept (beyond [`MAX_COMMANDS`]).
+const NOT_KEPT: usize = usize::MAX;
+/// Most anomalies kept per session.
 pub const MAX_ANOMALIES: usize = 10_000;
 /// Most file sizes remembered per session (from SIZE replies and listings) for the
 /// `expected_bytes` of a later RETR; the oldest is forgotten first.
@@ -127,7 +135,9 @@ pub struct Session {
     pub control_closed: bool,
     pub commands: Vec<model::Command>,
     cmd_state: Vec<CmdState>,
-    pending: VecDeque<usize>,
+    /// Commands awaiting their final reply: index in `commands` ([`NOT_KEPT`] beyond
+    /// [`MAX_COMMANDS`]) and verb.
+    pending: VecDeque<(usize, Verb)>,
     cwd: Option<String>,
     transfer_type: Option<String>,
     rest: Option<u64>,
@@ -155,6 +165,8 @@ pub struct Session {
     last_setup: Option<Setup>,
     /// Failed login attempts (for brute-force detection across sessions).
     pub failed_logins: u32,
+    /// What was dropped at the limits.
+    dropped: model::Dropped,
 }
 
 impl Session {
@@ -205,6 +217,7 @@ impl Session {
             last_server_line: start,
             last_setup: None,
             failed_logins: 0,
+            dropped: model::Dropped::default(),
         }
     }
 
@@ -235,6 +248,10 @@ impl Session {
         self.close_run();
         self.touch_conn(ts, conn);
         if self.timeline.len() >= MAX_EVENTS {
+            self.dropped.events += 1;
+            if self.dropped.events == 1 {
+                self.limit_reached(ts, "max_events", MAX_EVENTS, "timeline events");
+            }
             return;
         }
         self.timeline.push(Event {
@@ -317,7 +334,19 @@ impl Session {
             kind,
             detail,
             sessions: Vec::new(),
+            finding: None,
         });
+    }
+
+    /// A per-session limit was hit (said once per limit; the counts are in `dropped`).
+    fn limit_reached(&mut self, ts: Timestamp, name: &str, limit: usize, what: &str) {
+        self.anomaly(
+            ts,
+            "limit_reached",
+            format!(
+                "{name}: more than {limit} {what} in this session: the rest are counted, not kept"
+            ),
+        );
     }
 
     /// An anomaly also shown in the timeline.
@@ -571,6 +600,17 @@ impl Session {
                 shown = format!("{} <hidden>", command);
             }
         }
+        if self.commands.len() >= MAX_COMMANDS {
+            self.dropped.commands += 1;
+            if self.dropped.commands == 1 {
+                self.limit_reached(ts, "max_commands", MAX_COMMANDS, "commands");
+            }
+            self.pending.push_back((NOT_KEPT, verb));
+            if self.pending.len() > MAX_PENDING {
+                self.pending.pop_front();
+            }
+            return;
+        }
         let idx = self.commands.len();
         self.commands.push(model::Command {
             ts: self.time(ts),
@@ -648,7 +688,7 @@ impl Session {
             started: None,
             bound: false,
         });
-        self.pending.push_back(idx);
+        self.pending.push_back((idx, verb));
         if self.pending.len() > MAX_PENDING {
             self.pending.pop_front();
             self.anomaly(
@@ -679,11 +719,7 @@ impl Session {
                 _ => return None,
             })
         };
-        let verbs: Vec<Verb> = self
-            .pending
-            .iter()
-            .map(|&i| self.cmd_state[i].verb)
-            .collect();
+        let verbs: Vec<Verb> = self.pending.iter().map(|&(_, v)| v).collect();
         if fits(verbs.first().copied().unwrap_or(Verb::Other)) != Some(false) {
             return;
         }
@@ -727,7 +763,22 @@ impl Session {
             self.pending.pop_front()
         };
         let idx = match idx {
-            Some(i) => i,
+            Some((NOT_KEPT, verb)) => {
+                // A command beyond MAX_COMMANDS: only its login outcome is followed.
+                if !preliminary
+                    && (400..600).contains(&code)
+                    && matches!(verb, Verb::User | Verb::Pass | Verb::Acct)
+                {
+                    self.login = Login::Failed;
+                    self.failed_logins += 1;
+                }
+                return;
+            }
+            Some((i, _)) => i,
+            None if self.commands.len() >= MAX_COMMANDS => {
+                self.dropped.commands += 1;
+                return;
+            }
             None => {
                 // Greeting or unsolicited reply: a command with an empty verb.
                 let i = self.commands.len();
@@ -1402,6 +1453,7 @@ impl Session {
             }
         });
         model::Session {
+            dropped: (self.dropped != model::Dropped::default()).then_some(self.dropped),
             id: self.id,
             client: ep(self.client),
             server: ep(self.server),

@@ -9,7 +9,7 @@ use super::replay::{ClosedIsns, CLOSED_ISN_EXPIRY_NS, MAX_CLOSED_ISNS};
 use super::zone::Zone;
 use super::TcpSegment;
 use crate::capture::Timestamp;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 
@@ -213,6 +213,9 @@ struct Conn {
     replay: bool,
     /// Listed in the tracker's `holding` (a hole waits in the reorder window).
     holding: bool,
+    /// Its key in the tracker's `lru` (the activity time it was queued with, and a
+    /// sequence number that makes the key unique).
+    queued: (Timestamp, u64),
 }
 
 impl Conn {
@@ -239,6 +242,7 @@ impl Conn {
             finished: true,
             replay: true,
             holding: false,
+            queued: (ts, 0),
         }
     }
 
@@ -294,6 +298,12 @@ fn starts_segment(chunk: &Chunk<'_>) -> bool {
 /// The connection table.
 pub struct TcpTracker {
     conns: HashMap<FlowKey, Conn, FastState>,
+    /// Every connection of `conns` by the activity time it was queued with (a lower
+    /// bound of its `last`): eviction takes the first entry whose connection has been
+    /// idle since, re-queueing the others with their real `last` — O(log n) per
+    /// connection opened, nothing per packet, exact least-recently-active order.
+    lru: BTreeMap<(Timestamp, u64), FlowKey>,
+    lru_seq: u64,
     budget: MemBudget,
     limits: TcpLimits,
     next_id: ConnId,
@@ -330,6 +340,8 @@ impl TcpTracker {
     pub fn new(limits: TcpLimits, server_ports: Vec<u16>) -> Self {
         TcpTracker {
             conns: HashMap::default(),
+            lru: BTreeMap::new(),
+            lru_seq: 0,
             budget: MemBudget::new(limits.max_buffered),
             limits,
             next_id: 1,
@@ -347,6 +359,23 @@ impl TcpTracker {
     /// Duplicate SYNs and segments seen so far.
     pub fn duplicates(&self) -> DuplicateStats {
         self.dups
+    }
+
+    /// Put a connection in the table (and in the eviction order).
+    fn insert_conn(&mut self, key: FlowKey, mut c: Conn) {
+        self.lru_seq += 1;
+        c.queued = (c.last, self.lru_seq);
+        self.lru.insert(c.queued, key);
+        if let Some(old) = self.conns.insert(key, c) {
+            self.lru.remove(&old.queued);
+        }
+    }
+
+    /// Take a connection out of the table (and out of the eviction order).
+    fn remove_conn(&mut self, key: &FlowKey) -> Option<Conn> {
+        let c = self.conns.remove(key)?;
+        self.lru.remove(&c.queued);
+        Some(c)
     }
 
     /// A connection leaves the table: remember its ISN so that a replay is recognised.
@@ -387,7 +416,7 @@ impl TcpTracker {
                     return;
                 }
                 if c.closed() || c.finished || c.meta.saw_syn || c.packets > 0 {
-                    let mut c = self.conns.remove(&key).expect("present");
+                    let mut c = self.remove_conn(&key).expect("present");
                     self.finish(&mut c, h);
                     self.retire(key, &c);
                 }
@@ -395,8 +424,7 @@ impl TcpTracker {
                 // The replay of a connection that already left the table: a ghost that
                 // absorbs the rest of the copy, never reported.
                 self.dups.syns += 1;
-                self.conns
-                    .insert(key, Conn::ghost(src, dst, seg.zone, seg.seq, ts));
+                self.insert_conn(key, Conn::ghost(src, dst, seg.zone, seg.seq, ts));
                 return;
             }
         }
@@ -428,7 +456,7 @@ impl TcpTracker {
             if swap && !saw_syn {
                 std::mem::swap(&mut meta.client, &mut meta.server);
             }
-            self.conns.insert(
+            self.insert_conn(
                 key,
                 Conn {
                     meta,
@@ -443,6 +471,7 @@ impl TcpTracker {
                     finished: false,
                     replay: false,
                     holding: false,
+                    queued: (ts, 0),
                 },
             );
         }
@@ -653,9 +682,9 @@ impl TcpTracker {
                     .is_some_and(|x| x.fin_seq.is_some() && x.fin_acked)
             });
         if done {
-            let mut c = self.conns.remove(&key).expect("present");
+            let mut c = self.remove_conn(&key).expect("present");
             self.finish(&mut c, h);
-            self.conns.insert(key, c);
+            self.insert_conn(key, c);
         }
 
         if !self.holding.is_empty()
@@ -764,16 +793,24 @@ impl TcpTracker {
         h.on_close(&meta, &summary);
     }
 
+    /// Finish the least recently active connection (amortised O(log n): an entry is
+    /// re-queued at most once per packet-active period of its connection).
     fn evict_oldest(&mut self, h: &mut dyn TcpHandler) {
-        if let Some(key) = self
-            .conns
-            .iter()
-            .min_by_key(|(_, c)| c.last)
-            .map(|(k, _)| *k)
-        {
+        while let Some((queued, key)) = self.lru.pop_first() {
+            let Some(c) = self.conns.get_mut(&key) else {
+                continue;
+            };
+            if c.last > queued.0 {
+                // Active since it was queued: queue it again with its real time.
+                self.lru_seq += 1;
+                c.queued = (c.last, self.lru_seq);
+                self.lru.insert(c.queued, key);
+                continue;
+            }
             let mut c = self.conns.remove(&key).expect("present");
             self.finish(&mut c, h);
             self.retire(key, &c);
+            return;
         }
     }
 
@@ -790,7 +827,7 @@ impl TcpTracker {
             .map(|(k, _)| *k)
             .collect();
         for key in stale {
-            if let Some(mut c) = self.conns.remove(&key) {
+            if let Some(mut c) = self.remove_conn(&key) {
                 self.finish(&mut c, h);
                 self.retire(key, &c);
             }
@@ -799,6 +836,7 @@ impl TcpTracker {
 
     /// End of capture: finish every connection in order of first packet.
     pub fn finish_all(&mut self, h: &mut dyn TcpHandler) {
+        self.lru.clear();
         let mut all: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
         all.sort_by_key(|c| c.meta.id);
         for mut c in all {
