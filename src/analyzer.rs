@@ -37,6 +37,8 @@ pub struct Options {
     /// Ignore VLAN IDs and tunnel identities (VNI, GRE key, ERSPAN session) in flow keys:
     /// for span setups that tag each direction of a connection differently.
     pub ignore_tunnel_ids: bool,
+    /// Most TCP connections tracked at once (0: [`crate::net::tcp::MAX_CONNECTIONS`]).
+    pub max_connections: usize,
 }
 
 /// Where finished sessions go as soon as they end (JSONL); `None` keeps them for the Report.
@@ -908,6 +910,13 @@ impl<'a> Ftp<'a> {
         let s = self.sessions.remove(&id).expect("present");
         self.expect.retain(|_, (sid, _)| *sid != id);
         let mut m = s.into_model();
+        if let Some(d) = m.dropped {
+            for (name, n) in [("max_commands", d.commands), ("max_events", d.events)] {
+                if n > 0 {
+                    *self.stats.limits.entry(name).or_default() += n;
+                }
+            }
+        }
         if let Some(z) = self.session_zones.remove(&id) {
             m.segment = self.zone_names.get(z).map(str::to_string);
         }
@@ -1637,6 +1646,10 @@ impl<'a> Analyzer<'a> {
             tcp: TcpTracker::new(
                 TcpLimits {
                     reorder: opts.reorder,
+                    max_connections: match opts.max_connections {
+                        0 => TcpLimits::default().max_connections,
+                        n => n,
+                    },
                     ..TcpLimits::default()
                 },
                 ports,
@@ -1786,6 +1799,21 @@ impl<'a> Analyzer<'a> {
         let ds = self.decoder.stats();
         let mut f = self.ftp;
         f.stats.tcp_connections = self.tcp.connections_seen();
+        let evicted = self.tcp.evictions();
+        if evicted > 0 {
+            f.stats.limits.insert("max_connections", evicted);
+            f.anomalies.push(Anomaly {
+                ts: Time::new(f.last_close, 0),
+                kind: "limit_reached",
+                detail: format!(
+                    "max_connections: {evicted} TCP connections finished early, the least recently active, to keep at most {} tracked",
+                    self.tcp.max_connections()
+                ),
+                sessions: Vec::new(),
+                finding: None,
+            });
+        }
+
         f.stats.reordered_segments = self.tcp.reordered_segments();
         f.stats.reorder_window_expiries = self.tcp.reorder_expiries();
         f.stats.ip_fragments = ds.fragments;

@@ -117,6 +117,10 @@ pub struct Stats {
     /// TLS sessions finished before their grace for late data connections ran out, because
     /// more than `analyzer::MAX_LINGERING_TLS_SESSIONS` were waiting.
     pub tls_linger_evictions: u64,
+    /// Limits reached, by name (`max_connections`, `max_commands`, `max_events`): how
+    /// many times each bound turned something away (each also a `limit_reached` finding).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub limits: std::collections::BTreeMap<&'static str, u64>,
     /// SYNs with the client and ISN of a connection already seen (a retransmission, or
     /// the capture holding the connection twice): not new connections.
     pub duplicate_syns: u64,

@@ -1592,6 +1592,82 @@ mod tests {
     }
 
     #[test]
+    fn commands_beyond_the_limit_are_counted_not_kept() {
+        let mut s = session();
+        // session() kept 2: the greeting (empty verb) and USER.
+        let extra = 5;
+        let mut flood = Vec::new();
+        for _ in 0..MAX_COMMANDS - 2 + extra {
+            flood.extend_from_slice(b"NOOP\r\n");
+        }
+        say(&mut s, 10, Side::Client, &flood);
+        let mut replies = Vec::new();
+        for _ in 0..MAX_PENDING {
+            replies.extend_from_slice(b"200 OK\r\n");
+        }
+        say(&mut s, 11, Side::Server, &replies);
+        // A failed login beyond the limit still counts (brute force in one session).
+        say(&mut s, 12, Side::Client, b"PASS x\r\n");
+        say(&mut s, 13, Side::Server, b"530 no\r\n");
+        assert_eq!(s.failed_logins, 1);
+        let m = s.into_model();
+        assert_eq!(m.commands.len(), MAX_COMMANDS);
+        assert_eq!(
+            m.dropped,
+            Some(model::Dropped {
+                commands: extra as u64 + 1,
+                events: 0
+            })
+        );
+        let limits: Vec<&str> = m
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == "limit_reached")
+            .map(|a| a.detail.as_str())
+            .collect();
+        assert_eq!(
+            limits,
+            ["max_commands: more than 20000 commands in this session: the rest are counted, not kept"]
+        );
+    }
+
+    #[test]
+    fn events_beyond_the_limit_are_counted_not_kept() {
+        let mut s = session();
+        let kept = s.timeline.len();
+        for i in 0..MAX_EVENTS - kept + 3 {
+            s.event(
+                Timestamp(10 + i as i64),
+                0,
+                Side::Client,
+                EventKind::Tcp,
+                String::new(),
+            );
+        }
+        let m = s.into_model();
+        assert_eq!(m.timeline.len(), MAX_EVENTS);
+        assert_eq!(
+            m.dropped,
+            Some(model::Dropped {
+                commands: 0,
+                events: 3
+            })
+        );
+        assert_eq!(
+            m.anomalies
+                .iter()
+                .filter(|a| a.kind == "limit_reached")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn nothing_dropped_says_nothing() {
+        assert_eq!(session().into_model().dropped, None);
+    }
+
+    #[test]
     fn a_transfer_from_the_dialogue_alone() {
         let mut s = session();
         say(&mut s, 10, Side::Client, b"EPSV\r\n");

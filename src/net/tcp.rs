@@ -198,7 +198,8 @@ impl Half {
 struct Conn {
     meta: ConnMeta,
     interest: Interest,
-    half: [Option<Half>; 2],
+    /// Boxed: a connection that never got past its SYN (a flood) stays small.
+    half: [Option<Box<Half>>; 2],
     handshake_done: bool,
     synack_seen: bool,
     rst: bool,
@@ -232,7 +233,10 @@ impl Conn {
                 start: ts,
             },
             interest: Interest::Ignore,
-            half: [Some(Half::new(Some(isn), ReorderWindow::OFF)), None],
+            half: [
+                Some(Box::new(Half::new(Some(isn), ReorderWindow::OFF))),
+                None,
+            ],
             handshake_done: false,
             synack_seen: false,
             rst: false,
@@ -260,6 +264,10 @@ impl Conn {
     }
 }
 
+/// Default of [`TcpLimits::max_connections`] (`--max-connections`).
+/// 2^18: a SYN flood stays near 512 MB; an FTP capture rarely has that many live at once.
+pub const MAX_CONNECTIONS: usize = 262_144;
+
 /// Bounds for the tracker.
 #[derive(Debug, Clone, Copy)]
 pub struct TcpLimits {
@@ -276,7 +284,7 @@ pub struct TcpLimits {
 impl Default for TcpLimits {
     fn default() -> Self {
         TcpLimits {
-            max_connections: 1_000_000,
+            max_connections: MAX_CONNECTIONS,
             max_buffered: 256 << 20,
             idle_timeout_ns: 2 * 3600 * 1_000_000_000,
             reorder: ReorderWindow::default(),
@@ -304,6 +312,8 @@ pub struct TcpTracker {
     /// connection opened, nothing per packet, exact least-recently-active order.
     lru: BTreeMap<(Timestamp, u64), FlowKey>,
     lru_seq: u64,
+    /// Connections finished early because the table was full.
+    evictions: u64,
     budget: MemBudget,
     limits: TcpLimits,
     next_id: ConnId,
@@ -342,6 +352,7 @@ impl TcpTracker {
             conns: HashMap::default(),
             lru: BTreeMap::new(),
             lru_seq: 0,
+            evictions: 0,
             budget: MemBudget::new(limits.max_buffered),
             limits,
             next_id: 1,
@@ -354,6 +365,16 @@ impl TcpTracker {
             holding: Vec::new(),
             last_hold_check: Timestamp(i64::MIN),
         }
+    }
+
+    /// Most connections tracked at once.
+    pub fn max_connections(&self) -> usize {
+        self.limits.max_connections
+    }
+
+    /// Connections finished early because `max_connections` were tracked.
+    pub fn evictions(&self) -> u64 {
+        self.evictions
     }
 
     /// Duplicate SYNs and segments seen so far.
@@ -504,12 +525,12 @@ impl TcpTracker {
         // Create this direction's state.
         if conn.half[d].is_none() {
             let isn = if f.syn() { Some(seg.seq) } else { None };
-            conn.half[d] = Some(Half::new(isn, self.limits.reorder));
+            conn.half[d] = Some(Box::new(Half::new(isn, self.limits.reorder)));
         } else if f.syn() {
             // A SYN after the half was created mid-stream: re-anchor if nothing was delivered.
             let half = conn.half[d].as_mut().expect("some");
             if half.isn.is_none() && half.stream.seq_bytes() == 0 {
-                *half = Half::new(Some(seg.seq), self.limits.reorder);
+                **half = Half::new(Some(seg.seq), self.limits.reorder);
             }
         }
 
@@ -808,6 +829,7 @@ impl TcpTracker {
                 continue;
             }
             let mut c = self.conns.remove(&key).expect("present");
+            self.evictions += 1;
             self.finish(&mut c, h);
             self.retire(key, &c);
             return;
@@ -962,6 +984,33 @@ mod tests {
         for (ts, s) in segs {
             tr.segment(*ts, s, h);
         }
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_least_recently_active_connection() {
+        let limits = TcpLimits {
+            max_connections: 2,
+            ..TcpLimits::default()
+        };
+        let mut t = TcpTracker::new(limits, vec![21]);
+        let mut h = Rec::default();
+        let from = |port: u16, flags: u8| {
+            let mut s = seg(true, flags, 1000, 0, b"");
+            s.sport = port;
+            s
+        };
+        t.segment(Timestamp(SEC), &from(40001, SYN), &mut h); // conn 1
+        t.segment(Timestamp(2 * SEC), &from(40002, SYN), &mut h); // conn 2
+                                                                  // Conn 1 is active again: conn 2 is now the least recently active.
+        t.segment(Timestamp(3 * SEC), &from(40001, SYN), &mut h);
+        t.segment(Timestamp(4 * SEC), &from(40003, SYN), &mut h); // conn 3 evicts conn 2
+        assert_eq!(h.closed, [(2, 0)]);
+        assert_eq!(t.evictions(), 1);
+        t.segment(Timestamp(5 * SEC), &from(40004, SYN), &mut h); // conn 4 evicts conn 1
+        assert_eq!(h.closed, [(2, 0), (1, 0)]);
+        assert_eq!(t.evictions(), 2);
+        t.finish_all(&mut h);
+        assert_eq!(h.closed, [(2, 0), (1, 0), (3, 0), (4, 0)]);
     }
 
     fn tracker() -> TcpTracker {
