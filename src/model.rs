@@ -520,6 +520,17 @@ mod tests {
     use super::EventKind;
 
     #[test]
+    fn secs_since_saturates_on_far_apart_times() {
+        use super::Time;
+        use crate::capture::Timestamp;
+        // A pcapng `if_tsoffset` can put packets anywhere in i64 nanoseconds.
+        let late = Time::new(Timestamp(i64::MAX), 9);
+        let early = Time::new(Timestamp(i64::MIN), 9);
+        assert_eq!(late.secs_since(early), i64::MAX as f64 / 1e9);
+        assert_eq!(early.secs_since(late), i64::MIN as f64 / 1e9);
+    }
+
+    #[test]
     fn event_kind_names_match_json() {
         for k in [
             EventKind::Tcp,

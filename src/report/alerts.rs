@@ -74,7 +74,7 @@ fn alerts(r: &Report) -> Vec<Alert<'_>> {
     }
     for s in &r.sessions {
         for a in &s.anomalies {
-            if !a.sessions.is_empty() {
+            if a.finding.is_some() || !a.sessions.is_empty() {
                 continue; // a reference to a top-level finding
             }
             v.push(Alert {
