@@ -7,6 +7,7 @@
 //! 1003000) or `brute` (N sessions of one client failing to log in, default 700).
 
 #[path = "../benches/support/ftpgen.rs"]
+#[allow(dead_code)] // each includer uses a part
 mod ftpgen;
 
 use ftpgen::{Conn, Ep, Out, ACK, PSH, SERVER_IP, SYN};

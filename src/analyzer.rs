@@ -173,6 +173,10 @@ enum Role {
     Loose(Box<Loose>),
 }
 
+/// Failed logins from one client to one server: their count, the sessions involved and
+/// the index of their `login_bruteforce` finding once there is one.
+type Failures = (u32, Vec<u64>, Option<usize>);
+
 /// The FTP layer on top of TCP.
 struct Ftp<'a> {
     opts: Options,
@@ -199,7 +203,7 @@ struct Ftp<'a> {
     conn_list: Vec<model::TcpConnection>,
     stats: Stats,
     /// Failed logins per (client ip, server ip) and the sessions involved.
-    failures: HashMap<(IpAddr, IpAddr), (u32, Vec<u64>, Option<usize>)>,
+    failures: HashMap<(IpAddr, IpAddr), Failures>,
     anomalies: Vec<Anomaly>,
     errors: Vec<String>,
     /// TLS sessions whose control connection ended, waiting for late data connections until

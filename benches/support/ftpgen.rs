@@ -11,8 +11,6 @@
 //! Shared by `examples/gencap.rs` (files for `scripts/bench.sh`) and `benches/analyze.rs`
 //! (in memory) through `#[path]`.
 
-#![allow(dead_code)] // each includer uses a part
-
 use std::io::{self, Write};
 
 /// TCP payload of a full-size segment (1514-byte frame).
