@@ -4,6 +4,7 @@
 //! [--sessions N] OUT.pcap` (OUT `-` is stdout). Prints sessions, packets and bytes to stderr.
 
 #[path = "../benches/support/ftpgen.rs"]
+#[allow(dead_code)] // each includer uses a part
 mod ftpgen;
 
 use std::io::{BufWriter, Write};

@@ -38,6 +38,8 @@ pub struct Options {
     /// Ignore VLAN IDs and tunnel identities (VNI, GRE key, ERSPAN session) in flow keys:
     /// for span setups that tag each direction of a connection differently.
     pub ignore_tunnel_ids: bool,
+    /// Most TCP connections tracked at once (0: [`crate::net::tcp::MAX_CONNECTIONS`]).
+    pub max_connections: usize,
 }
 
 /// Where finished sessions go as soon as they end (JSONL); `None` keeps them for the Report.
@@ -174,6 +176,10 @@ enum Role {
     Loose(Box<Loose>),
 }
 
+/// Failed logins from one client to one server: their count, the sessions involved and
+/// the index of their `login_bruteforce` finding once there is one.
+type Failures = (u32, Vec<u64>, Option<usize>);
+
 /// The FTP layer on top of TCP.
 struct Ftp<'a> {
     opts: Options,
@@ -200,7 +206,7 @@ struct Ftp<'a> {
     conn_list: Vec<model::TcpConnection>,
     stats: Stats,
     /// Failed logins per (client ip, server ip) and the sessions involved.
-    failures: HashMap<(IpAddr, IpAddr), (u32, Vec<u64>)>,
+    failures: HashMap<(IpAddr, IpAddr), Failures>,
     anomalies: Vec<Anomaly>,
     errors: Vec<String>,
     /// TLS sessions whose control connection ended, waiting for late data connections until
@@ -928,6 +934,13 @@ impl<'a> Ftp<'a> {
         let s = self.sessions.remove(&id).expect("present");
         self.expect.retain(|_, (sid, _)| *sid != id);
         let mut m = s.into_model();
+        if let Some(d) = m.dropped {
+            for (name, n) in [("max_commands", d.commands), ("max_events", d.events)] {
+                if n > 0 {
+                    *self.stats.limits.entry(name).or_default() += n;
+                }
+            }
+        }
         if let Some(z) = self.session_zones.remove(&id) {
             m.segment = self.zone_names.get(z).map(str::to_string);
         }
@@ -937,9 +950,10 @@ impl<'a> Ftp<'a> {
         if self.sink.is_some() {
             m.set_time_digits(self.digits);
             // Cross-session findings known by now that involve this session.
-            for a in &self.anomalies {
+            // (a reference: the finding with its sessions stands once at top level).
+            for (i, a) in self.anomalies.iter().enumerate() {
                 if a.sessions.contains(&m.id) {
-                    m.anomalies.push(a.clone());
+                    m.anomalies.push(a.reference(i));
                 }
             }
         }
@@ -1115,6 +1129,7 @@ impl<'a> Ftp<'a> {
                 kind: "resume_conflict",
                 detail,
                 sessions: Vec::new(),
+                finding: None,
             });
         }
     }
@@ -1131,25 +1146,30 @@ impl<'a> Ftp<'a> {
         let ts = s.end;
         let e = self.failures.entry(key).or_default();
         e.0 += n;
-        if !e.1.contains(&id) {
+        let new_session = !e.1.contains(&id);
+        if new_session {
             e.1.push(id);
         }
         if e.0 >= BRUTEFORCE_FAILURES {
             let detail = format!("{} failed logins from {} to {}", e.0, key.0, key.1);
-            let sessions = e.1.clone();
-            if let Some(a) = self.anomalies.iter_mut().find(|a| {
-                a.kind == "login_bruteforce"
-                    && a.detail.ends_with(&format!("from {} to {}", key.0, key.1))
-            }) {
-                a.detail = detail;
-                a.sessions = sessions;
-            } else {
-                self.anomalies.push(Anomaly {
-                    ts: Time::new(ts, self.digits),
-                    kind: "login_bruteforce",
-                    detail,
-                    sessions,
-                });
+            // The finding's index is kept with the tally: no scan, no copy per failure.
+            match e.2.and_then(|i| self.anomalies.get_mut(i)) {
+                Some(a) => {
+                    a.detail = detail;
+                    if new_session {
+                        a.sessions.push(id);
+                    }
+                }
+                None => {
+                    e.2 = Some(self.anomalies.len());
+                    self.anomalies.push(Anomaly {
+                        ts: Time::new(ts, self.digits),
+                        kind: "login_bruteforce",
+                        detail,
+                        sessions: e.1.clone(),
+                        finding: None,
+                    });
+                }
             }
         }
     }
@@ -1578,8 +1598,7 @@ fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
             targets.join(", "),
             sc.last.secs_since(sc.first),
         ),
-        sessions: Vec::new(),
-    }
+        sessions: Vec::new(), finding: None }
 }
 
 /// Put an untied data connection into its hosts' session: it fills a transfer the dialogue
@@ -1639,6 +1658,7 @@ fn place_untied(s: &mut model::Session, u: Untied) {
                     t.data_client.ip, t.data_client.port, t.data_server.ip, t.data_server.port
                 ),
                 sessions: Vec::new(),
+                finding: None,
             });
             s.transfers.push(t);
         }
@@ -1683,6 +1703,10 @@ impl<'a> Analyzer<'a> {
             tcp: TcpTracker::new(
                 TcpLimits {
                     reorder: opts.reorder,
+                    max_connections: match opts.max_connections {
+                        0 => TcpLimits::default().max_connections,
+                        n => n,
+                    },
                     ..TcpLimits::default()
                 },
                 ports,
@@ -1838,6 +1862,21 @@ impl<'a> Analyzer<'a> {
         let ds = self.decoder.stats();
         let mut f = self.ftp;
         f.stats.tcp_connections = self.tcp.connections_seen();
+        let evicted = self.tcp.evictions();
+        if evicted > 0 {
+            f.stats.limits.insert("max_connections", evicted);
+            f.anomalies.push(Anomaly {
+                ts: Time::new(f.last_close, 0),
+                kind: "limit_reached",
+                detail: format!(
+                    "max_connections: {evicted} TCP connections finished early, the least recently active, to keep at most {} tracked",
+                    self.tcp.max_connections()
+                ),
+                sessions: Vec::new(),
+                finding: None,
+            });
+        }
+
         f.stats.reordered_segments = self.tcp.reordered_segments();
         f.stats.reorder_window_expiries = self.tcp.reorder_expiries();
         f.stats.ip_fragments = ds.fragments;
@@ -1861,8 +1900,7 @@ impl<'a> Analyzer<'a> {
                 ts: Time::new(f.last_close, 0),
                 kind: "probe_limit",
                 detail,
-                sessions: Vec::new(),
-            });
+                sessions: Vec::new(), finding: None });
         }
         f.stats.undecoded_packets = ds.undecoded;
         f.stats.undecoded = self
@@ -1905,15 +1943,26 @@ impl<'a> Analyzer<'a> {
                 }
             }
         }
-        // Cross-session findings stand in every session they involve.
-        for a in &f.anomalies {
-            for s in sessions.iter_mut().filter(|s| a.sessions.contains(&s.id)) {
-                if !s
+        // Cross-session findings stand once at top level; every session they involve
+        // refers to them by index (`ref`), never with a copy of their session list.
+        let by_id: HashMap<u64, usize, FastState> = sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i))
+            .collect();
+        for (i, a) in f.anomalies.iter().enumerate() {
+            for id in &a.sessions {
+                let Some(s) = by_id.get(id).map(|&k| &mut sessions[k]) else {
+                    continue;
+                };
+                match s
                     .anomalies
-                    .iter()
-                    .any(|x| x.kind == a.kind && x.detail == a.detail)
+                    .iter_mut()
+                    .find(|x| x.finding == Some(i) || (x.kind == a.kind && x.detail == a.detail))
                 {
-                    s.anomalies.push(a.clone());
+                    // A reference written early (JSONL) says the finding's final detail.
+                    Some(x) => *x = a.reference(i),
+                    None => s.anomalies.push(a.reference(i)),
                 }
             }
         }

@@ -167,6 +167,10 @@ struct Common {
     /// ERSPAN session): for span setups that tag each direction of a connection differently.
     #[arg(long)]
     ignore_tunnel_ids: bool,
+    /// Most TCP connections tracked at once; beyond it the least recently active one is
+    /// finished early (`stats.limits.max_connections`, a `limit_reached` finding).
+    #[arg(long, value_name = "N", default_value_t = ftptrace::net::tcp::MAX_CONNECTIONS)]
+    max_connections: usize,
 }
 
 fn main() -> ExitCode {
@@ -266,6 +270,7 @@ fn options(c: &Common) -> Options {
             }
         },
         ignore_tunnel_ids: c.ignore_tunnel_ids,
+        max_connections: c.max_connections.max(1),
     }
 }
 

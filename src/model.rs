@@ -18,8 +18,9 @@ impl Time {
         Time { ts, digits }
     }
     /// Seconds (with fraction) since `earlier`.
+    /// Saturates: a capture's timestamps can be anything (a pcapng `if_tsoffset`).
     pub fn secs_since(self, earlier: Time) -> f64 {
-        (self.ts.0 - earlier.ts.0) as f64 / 1e9
+        self.ts.0.saturating_sub(earlier.ts.0) as f64 / 1e9
     }
 }
 
@@ -118,6 +119,10 @@ pub struct Stats {
     /// TLS sessions finished before their grace for late data connections ran out, because
     /// more than `analyzer::MAX_LINGERING_TLS_SESSIONS` were waiting.
     pub tls_linger_evictions: u64,
+    /// Limits reached, by name (`max_connections`, `max_commands`, `max_events`): how
+    /// many times each bound turned something away (each also a `limit_reached` finding).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub limits: std::collections::BTreeMap<&'static str, u64>,
     /// SYNs with the client and ISN of a connection already seen (a retransmission, or
     /// the capture holding the connection twice): not new connections.
     pub duplicate_syns: u64,
@@ -246,6 +251,19 @@ pub struct Session {
     /// What the control connection's TLS handshake showed in clear (TLS sessions only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_info: Option<TlsInfo>,
+    /// What this session did not keep because a per-session limit was reached (counted,
+    /// not kept; a `limit_reached` anomaly says which limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<Dropped>,
+}
+
+/// Counts of what a session dropped at its limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    /// Commands beyond `ftp::session::MAX_COMMANDS` (and the replies to them): counted, not kept.
+    pub commands: u64,
+    /// Timeline events beyond `ftp::session::MAX_EVENTS`.
+    pub events: u64,
 }
 
 /// The control connection's TLS: how it started and ended, and what its handshake showed in
@@ -485,11 +503,40 @@ pub struct Anomaly {
     /// Sessions (ids) this finding involves; empty for a single-session finding inside a session.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sessions: Vec<u64>,
+    /// In a session: the index of the top-level finding (in `Report.anomalies`) this entry
+    /// refers to; the finding, with its session ids, stands once at top level.
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub finding: Option<usize>,
+}
+
+impl Anomaly {
+    /// A session's reference to top-level finding `index` (its kind, time and detail, not
+    /// its list of sessions).
+    pub fn reference(&self, index: usize) -> Anomaly {
+        Anomaly {
+            ts: self.ts,
+            kind: self.kind,
+            detail: self.detail.clone(),
+            sessions: Vec::new(),
+            finding: Some(index),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::EventKind;
+
+    #[test]
+    fn secs_since_saturates_on_far_apart_times() {
+        use super::Time;
+        use crate::capture::Timestamp;
+        // A pcapng `if_tsoffset` can put packets anywhere in i64 nanoseconds.
+        let late = Time::new(Timestamp(i64::MAX), 9);
+        let early = Time::new(Timestamp(i64::MIN), 9);
+        assert_eq!(late.secs_since(early), i64::MAX as f64 / 1e9);
+        assert_eq!(early.secs_since(late), i64::MIN as f64 / 1e9);
+    }
 
     #[test]
     fn event_kind_names_match_json() {

@@ -372,3 +372,39 @@ fn unknown_session_is_an_error() {
         assert_eq!(lines.len(), 1, "{f}: {err}");
     }
 }
+
+/// A finding that spans sessions stands once at top level with its session ids; each
+/// session refers to it by index (`ref`), without a copy of the list — also after
+/// `--session` drops other sessions and findings.
+#[test]
+fn cross_session_findings_are_referenced_not_copied() {
+    if !zeek_dir().exists() {
+        return skip_or_fail("../shared/corpus/zeek is not beside the checkout");
+    }
+    let cap = zeek_dir().join("bruteforce.pcap");
+    let cap = cap.to_str().unwrap();
+    for extra in [&[][..], &["--session", "2"][..]] {
+        let mut args = vec!["analyze", "--format", "json", cap];
+        args.extend_from_slice(extra);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let top = v["anomalies"].as_array().unwrap();
+        let i = top
+            .iter()
+            .position(|a| a["kind"] == "login_bruteforce")
+            .unwrap();
+        assert_eq!(top[i]["sessions"].as_array().unwrap().len(), 30);
+        for s in v["sessions"].as_array().unwrap() {
+            let refs: Vec<&Value> = s["anomalies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["kind"] == "login_bruteforce")
+                .collect();
+            assert_eq!(refs.len(), 1, "{extra:?}");
+            assert_eq!(refs[0]["ref"], i as u64, "{extra:?}");
+            assert!(refs[0].get("sessions").is_none(), "{extra:?}");
+        }
+    }
+}

@@ -15,7 +15,7 @@ use std::io::{self, Write};
 
 /// TCP payload of a full-size segment (1514-byte frame).
 pub const MSS: usize = 1460;
-const SERVER_IP: [u8; 4] = [192, 0, 2, 10];
+pub const SERVER_IP: [u8; 4] = [192, 0, 2, 10];
 const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 /// Capture time of the first packet: 2024-01-01T00:00:00Z.
@@ -55,33 +55,35 @@ pub struct Summary {
     pub payload_bytes: u64,
 }
 
-struct Out<W: Write> {
-    w: W,
+/// A pcap being written: frame buffer, clock and counts.
+pub struct Out<W: Write> {
+    pub w: W,
     frame: Vec<u8>,
     us: u64,
     ip_id: u16,
     sum: Summary,
 }
 
+/// One end of a TCP connection.
 #[derive(Clone, Copy)]
-struct Ep {
-    ip: [u8; 4],
-    port: u16,
+pub struct Ep {
+    pub ip: [u8; 4],
+    pub port: u16,
 }
 
 /// One TCP connection: client and server ends and their next sequence numbers.
 #[derive(Clone, Copy)]
-struct Conn {
+pub struct Conn {
     c: Ep,
     s: Ep,
     c_seq: u32,
     s_seq: u32,
 }
 
-const FIN: u8 = 0x01;
-const SYN: u8 = 0x02;
-const PSH: u8 = 0x08;
-const ACK: u8 = 0x10;
+pub const FIN: u8 = 0x01;
+pub const SYN: u8 = 0x02;
+pub const PSH: u8 = 0x08;
+pub const ACK: u8 = 0x10;
 
 fn sum16(data: &[u8]) -> u64 {
     let mut s = 0u64;
@@ -103,7 +105,7 @@ fn fold(mut s: u64) -> u16 {
 }
 
 impl<W: Write> Out<W> {
-    fn new(mut w: W) -> io::Result<Self> {
+    pub fn new(mut w: W) -> io::Result<Self> {
         // pcap header: µs magic, v2.4, snaplen 65535, LINKTYPE_ETHERNET.
         let mut h = Vec::with_capacity(24);
         h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
@@ -186,7 +188,7 @@ impl<W: Write> Out<W> {
 }
 
 impl Conn {
-    fn new(c: Ep, s: Ep, isn: u32) -> Conn {
+    pub fn new(c: Ep, s: Ep, isn: u32) -> Conn {
         Conn {
             c,
             s,
@@ -196,7 +198,7 @@ impl Conn {
     }
 
     /// Client → server, advancing the client's sequence number.
-    fn cs<W: Write>(&mut self, o: &mut Out<W>, flags: u8, payload: &[u8]) -> io::Result<()> {
+    pub fn cs<W: Write>(&mut self, o: &mut Out<W>, flags: u8, payload: &[u8]) -> io::Result<()> {
         o.seg(
             true,
             (self.c, self.s),
@@ -212,7 +214,7 @@ impl Conn {
     }
 
     /// Server → client.
-    fn sc<W: Write>(&mut self, o: &mut Out<W>, flags: u8, payload: &[u8]) -> io::Result<()> {
+    pub fn sc<W: Write>(&mut self, o: &mut Out<W>, flags: u8, payload: &[u8]) -> io::Result<()> {
         o.seg(
             false,
             (self.s, self.c),
@@ -227,14 +229,14 @@ impl Conn {
         Ok(())
     }
 
-    fn handshake<W: Write>(&mut self, o: &mut Out<W>) -> io::Result<()> {
+    pub fn handshake<W: Write>(&mut self, o: &mut Out<W>) -> io::Result<()> {
         self.cs(o, SYN, b"")?;
         self.sc(o, SYN | ACK, b"")?;
         self.cs(o, ACK, b"")
     }
 
     /// The side that sent `first_fin_from_server` closes first.
-    fn teardown<W: Write>(&mut self, o: &mut Out<W>, server_first: bool) -> io::Result<()> {
+    pub fn teardown<W: Write>(&mut self, o: &mut Out<W>, server_first: bool) -> io::Result<()> {
         if server_first {
             self.sc(o, FIN | ACK, b"")?;
             self.cs(o, FIN | ACK, b"")?;
@@ -247,7 +249,7 @@ impl Conn {
     }
 
     /// A client command and the server's reply.
-    fn exchange<W: Write>(&mut self, o: &mut Out<W>, cmd: &str, reply: &str) -> io::Result<()> {
+    pub fn exchange<W: Write>(&mut self, o: &mut Out<W>, cmd: &str, reply: &str) -> io::Result<()> {
         self.cs(o, PSH | ACK, cmd.as_bytes())?;
         self.sc(o, PSH | ACK, reply.as_bytes())
     }
@@ -273,6 +275,14 @@ fn content() -> Vec<u8> {
             x as u8
         })
         .collect()
+}
+
+impl<W: Write> Out<W> {
+    /// Flush and return what was written.
+    pub fn finish(mut self) -> io::Result<Summary> {
+        self.w.flush()?;
+        Ok(self.sum)
+    }
 }
 
 /// Write the whole capture to `w` (buffer it: thousands of small writes per MB).

@@ -13,8 +13,16 @@ use std::net::SocketAddr;
 
 /// Most commands awaiting a reply; beyond it the oldest loses its pairing (never its entry).
 pub const MAX_PENDING: usize = 64;
-/// Most timeline events, anomalies and transfers kept per session.
-pub const MAX_EVENTS: usize = 1_000_000;
+/// Most timeline events kept per session; later ones are counted (`dropped.events`, a
+/// `limit_reached` anomaly), not kept.
+pub const MAX_EVENTS: usize = 100_000;
+/// Most commands (with their replies) kept per session; later ones are counted
+/// (`dropped.commands`, a `limit_reached` anomaly), not kept. Their replies still pair
+/// with them and login replies still count, but nothing else of theirs is followed.
+pub const MAX_COMMANDS: usize = 20_000;
+/// Marks a pending command that was counted but not kept (beyond [`MAX_COMMANDS`]).
+const NOT_KEPT: usize = usize::MAX;
+/// Most anomalies kept per session.
 pub const MAX_ANOMALIES: usize = 10_000;
 /// Most file sizes remembered per session (from SIZE replies and listings) for the
 /// `expected_bytes` of a later RETR; the oldest is forgotten first.
@@ -127,7 +135,9 @@ pub struct Session {
     pub control_closed: bool,
     pub commands: Vec<model::Command>,
     cmd_state: Vec<CmdState>,
-    pending: VecDeque<usize>,
+    /// Commands awaiting their final reply: index in `commands` ([`NOT_KEPT`] beyond
+    /// [`MAX_COMMANDS`]) and verb.
+    pending: VecDeque<(usize, Verb)>,
     cwd: Option<String>,
     transfer_type: Option<String>,
     rest: Option<u64>,
@@ -155,6 +165,8 @@ pub struct Session {
     last_setup: Option<Setup>,
     /// Failed login attempts (for brute-force detection across sessions).
     pub failed_logins: u32,
+    /// What was dropped at the limits.
+    dropped: model::Dropped,
 }
 
 impl Session {
@@ -205,6 +217,7 @@ impl Session {
             last_server_line: start,
             last_setup: None,
             failed_logins: 0,
+            dropped: model::Dropped::default(),
         }
     }
 
@@ -235,6 +248,10 @@ impl Session {
         self.close_run();
         self.touch_conn(ts, conn);
         if self.timeline.len() >= MAX_EVENTS {
+            self.dropped.events += 1;
+            if self.dropped.events == 1 {
+                self.limit_reached(ts, "max_events", MAX_EVENTS, "timeline events");
+            }
             return;
         }
         self.timeline.push(Event {
@@ -317,7 +334,19 @@ impl Session {
             kind,
             detail,
             sessions: Vec::new(),
+            finding: None,
         });
+    }
+
+    /// A per-session limit was hit (said once per limit; the counts are in `dropped`).
+    fn limit_reached(&mut self, ts: Timestamp, name: &str, limit: usize, what: &str) {
+        self.anomaly(
+            ts,
+            "limit_reached",
+            format!(
+                "{name}: more than {limit} {what} in this session: the rest are counted, not kept"
+            ),
+        );
     }
 
     /// An anomaly also shown in the timeline.
@@ -571,6 +600,17 @@ impl Session {
                 shown = format!("{} <hidden>", command);
             }
         }
+        if self.commands.len() >= MAX_COMMANDS {
+            self.dropped.commands += 1;
+            if self.dropped.commands == 1 {
+                self.limit_reached(ts, "max_commands", MAX_COMMANDS, "commands");
+            }
+            self.pending.push_back((NOT_KEPT, verb));
+            if self.pending.len() > MAX_PENDING {
+                self.pending.pop_front();
+            }
+            return;
+        }
         let idx = self.commands.len();
         self.commands.push(model::Command {
             ts: self.time(ts),
@@ -648,7 +688,7 @@ impl Session {
             started: None,
             bound: false,
         });
-        self.pending.push_back(idx);
+        self.pending.push_back((idx, verb));
         if self.pending.len() > MAX_PENDING {
             self.pending.pop_front();
             self.anomaly(
@@ -679,11 +719,7 @@ impl Session {
                 _ => return None,
             })
         };
-        let verbs: Vec<Verb> = self
-            .pending
-            .iter()
-            .map(|&i| self.cmd_state[i].verb)
-            .collect();
+        let verbs: Vec<Verb> = self.pending.iter().map(|&(_, v)| v).collect();
         if fits(verbs.first().copied().unwrap_or(Verb::Other)) != Some(false) {
             return;
         }
@@ -727,7 +763,22 @@ impl Session {
             self.pending.pop_front()
         };
         let idx = match idx {
-            Some(i) => i,
+            Some((NOT_KEPT, verb)) => {
+                // A command beyond MAX_COMMANDS: only its login outcome is followed.
+                if !preliminary
+                    && (400..600).contains(&code)
+                    && matches!(verb, Verb::User | Verb::Pass | Verb::Acct)
+                {
+                    self.login = Login::Failed;
+                    self.failed_logins += 1;
+                }
+                return;
+            }
+            Some((i, _)) => i,
+            None if self.commands.len() >= MAX_COMMANDS => {
+                self.dropped.commands += 1;
+                return;
+            }
             None => {
                 // Greeting or unsolicited reply: a command with an empty verb.
                 let i = self.commands.len();
@@ -1402,6 +1453,7 @@ impl Session {
             }
         });
         model::Session {
+            dropped: (self.dropped != model::Dropped::default()).then_some(self.dropped),
             id: self.id,
             client: ep(self.client),
             server: ep(self.server),
@@ -1538,6 +1590,82 @@ mod tests {
 
     fn say(s: &mut Session, t: i64, from: Side, line: &[u8]) {
         s.control_data(Timestamp(t), from, line);
+    }
+
+    #[test]
+    fn commands_beyond_the_limit_are_counted_not_kept() {
+        let mut s = session();
+        // session() kept 2: the greeting (empty verb) and USER.
+        let extra = 5;
+        let mut flood = Vec::new();
+        for _ in 0..MAX_COMMANDS - 2 + extra {
+            flood.extend_from_slice(b"NOOP\r\n");
+        }
+        say(&mut s, 10, Side::Client, &flood);
+        let mut replies = Vec::new();
+        for _ in 0..MAX_PENDING {
+            replies.extend_from_slice(b"200 OK\r\n");
+        }
+        say(&mut s, 11, Side::Server, &replies);
+        // A failed login beyond the limit still counts (brute force in one session).
+        say(&mut s, 12, Side::Client, b"PASS x\r\n");
+        say(&mut s, 13, Side::Server, b"530 no\r\n");
+        assert_eq!(s.failed_logins, 1);
+        let m = s.into_model();
+        assert_eq!(m.commands.len(), MAX_COMMANDS);
+        assert_eq!(
+            m.dropped,
+            Some(model::Dropped {
+                commands: extra as u64 + 1,
+                events: 0
+            })
+        );
+        let limits: Vec<&str> = m
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == "limit_reached")
+            .map(|a| a.detail.as_str())
+            .collect();
+        assert_eq!(
+            limits,
+            ["max_commands: more than 20000 commands in this session: the rest are counted, not kept"]
+        );
+    }
+
+    #[test]
+    fn events_beyond_the_limit_are_counted_not_kept() {
+        let mut s = session();
+        let kept = s.timeline.len();
+        for i in 0..MAX_EVENTS - kept + 3 {
+            s.event(
+                Timestamp(10 + i as i64),
+                0,
+                Side::Client,
+                EventKind::Tcp,
+                String::new(),
+            );
+        }
+        let m = s.into_model();
+        assert_eq!(m.timeline.len(), MAX_EVENTS);
+        assert_eq!(
+            m.dropped,
+            Some(model::Dropped {
+                commands: 0,
+                events: 3
+            })
+        );
+        assert_eq!(
+            m.anomalies
+                .iter()
+                .filter(|a| a.kind == "limit_reached")
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn nothing_dropped_says_nothing() {
+        assert_eq!(session().into_model().dropped, None);
     }
 
     #[test]

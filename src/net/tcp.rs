@@ -9,7 +9,7 @@ use super::replay::{ClosedIsns, CLOSED_ISN_EXPIRY_NS, MAX_CLOSED_ISNS};
 use super::zone::Zone;
 use super::TcpSegment;
 use crate::capture::Timestamp;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 
@@ -210,7 +210,8 @@ impl Half {
 struct Conn {
     meta: ConnMeta,
     interest: Interest,
-    half: [Option<Half>; 2],
+    /// Boxed: a connection that never got past its SYN (a flood) stays small.
+    half: [Option<Box<Half>>; 2],
     handshake_done: bool,
     synack_seen: bool,
     rst: bool,
@@ -225,6 +226,9 @@ struct Conn {
     replay: bool,
     /// Listed in the tracker's `holding` (a hole waits in the reorder window).
     holding: bool,
+    /// Its key in the tracker's `lru` (the activity time it was queued with, and a
+    /// sequence number that makes the key unique).
+    queued: (Timestamp, u64),
 }
 
 impl Conn {
@@ -241,7 +245,10 @@ impl Conn {
                 start: ts,
             },
             interest: Interest::Ignore,
-            half: [Some(Half::new(Some(isn), ReorderWindow::OFF)), None],
+            half: [
+                Some(Box::new(Half::new(Some(isn), ReorderWindow::OFF))),
+                None,
+            ],
             handshake_done: false,
             synack_seen: false,
             rst: false,
@@ -251,6 +258,7 @@ impl Conn {
             finished: true,
             replay: true,
             holding: false,
+            queued: (ts, 0),
         }
     }
 
@@ -268,6 +276,10 @@ impl Conn {
     }
 }
 
+/// Default of [`TcpLimits::max_connections`] (`--max-connections`).
+/// 2^18: a SYN flood stays near 512 MB; an FTP capture rarely has that many live at once.
+pub const MAX_CONNECTIONS: usize = 262_144;
+
 /// Bounds for the tracker.
 #[derive(Debug, Clone, Copy)]
 pub struct TcpLimits {
@@ -284,7 +296,7 @@ pub struct TcpLimits {
 impl Default for TcpLimits {
     fn default() -> Self {
         TcpLimits {
-            max_connections: 1_000_000,
+            max_connections: MAX_CONNECTIONS,
             max_buffered: 256 << 20,
             idle_timeout_ns: 2 * 3600 * 1_000_000_000,
             reorder: ReorderWindow::default(),
@@ -306,6 +318,14 @@ fn starts_segment(chunk: &Chunk<'_>) -> bool {
 /// The connection table.
 pub struct TcpTracker {
     conns: HashMap<FlowKey, Conn, FastState>,
+    /// Every connection of `conns` by the activity time it was queued with (a lower
+    /// bound of its `last`): eviction takes the first entry whose connection has been
+    /// idle since, re-queueing the others with their real `last` — O(log n) per
+    /// connection opened, nothing per packet, exact least-recently-active order.
+    lru: BTreeMap<(Timestamp, u64), FlowKey>,
+    lru_seq: u64,
+    /// Connections finished early because the table was full.
+    evictions: u64,
     budget: MemBudget,
     limits: TcpLimits,
     next_id: ConnId,
@@ -342,6 +362,9 @@ impl TcpTracker {
     pub fn new(limits: TcpLimits, server_ports: Vec<u16>) -> Self {
         TcpTracker {
             conns: HashMap::default(),
+            lru: BTreeMap::new(),
+            lru_seq: 0,
+            evictions: 0,
             budget: MemBudget::new(limits.max_buffered),
             limits,
             next_id: 1,
@@ -356,9 +379,36 @@ impl TcpTracker {
         }
     }
 
+    /// Most connections tracked at once.
+    pub fn max_connections(&self) -> usize {
+        self.limits.max_connections
+    }
+
+    /// Connections finished early because `max_connections` were tracked.
+    pub fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
     /// Duplicate SYNs and segments seen so far.
     pub fn duplicates(&self) -> DuplicateStats {
         self.dups
+    }
+
+    /// Put a connection in the table (and in the eviction order).
+    fn insert_conn(&mut self, key: FlowKey, mut c: Conn) {
+        self.lru_seq += 1;
+        c.queued = (c.last, self.lru_seq);
+        self.lru.insert(c.queued, key);
+        if let Some(old) = self.conns.insert(key, c) {
+            self.lru.remove(&old.queued);
+        }
+    }
+
+    /// Take a connection out of the table (and out of the eviction order).
+    fn remove_conn(&mut self, key: &FlowKey) -> Option<Conn> {
+        let c = self.conns.remove(key)?;
+        self.lru.remove(&c.queued);
+        Some(c)
     }
 
     /// A connection leaves the table: remember its ISN so that a replay is recognised.
@@ -399,7 +449,7 @@ impl TcpTracker {
                     return;
                 }
                 if c.closed() || c.finished || c.meta.saw_syn || c.packets > 0 {
-                    let mut c = self.conns.remove(&key).expect("present");
+                    let mut c = self.remove_conn(&key).expect("present");
                     self.finish(&mut c, h);
                     self.retire(key, &c);
                 }
@@ -407,8 +457,7 @@ impl TcpTracker {
                 // The replay of a connection that already left the table: a ghost that
                 // absorbs the rest of the copy, never reported.
                 self.dups.syns += 1;
-                self.conns
-                    .insert(key, Conn::ghost(src, dst, seg.zone, seg.seq, ts));
+                self.insert_conn(key, Conn::ghost(src, dst, seg.zone, seg.seq, ts));
                 return;
             }
         }
@@ -440,7 +489,7 @@ impl TcpTracker {
             if swap && !saw_syn {
                 std::mem::swap(&mut meta.client, &mut meta.server);
             }
-            self.conns.insert(
+            self.insert_conn(
                 key,
                 Conn {
                     meta,
@@ -455,6 +504,7 @@ impl TcpTracker {
                     finished: false,
                     replay: false,
                     holding: false,
+                    queued: (ts, 0),
                 },
             );
         }
@@ -487,12 +537,12 @@ impl TcpTracker {
         // Create this direction's state.
         if conn.half[d].is_none() {
             let isn = if f.syn() { Some(seg.seq) } else { None };
-            conn.half[d] = Some(Half::new(isn, self.limits.reorder));
+            conn.half[d] = Some(Box::new(Half::new(isn, self.limits.reorder)));
         } else if f.syn() {
             // A SYN after the half was created mid-stream: re-anchor if nothing was delivered.
             let half = conn.half[d].as_mut().expect("some");
             if half.isn.is_none() && half.stream.seq_bytes() == 0 {
-                *half = Half::new(Some(seg.seq), self.limits.reorder);
+                **half = Half::new(Some(seg.seq), self.limits.reorder);
             }
         }
 
@@ -665,9 +715,9 @@ impl TcpTracker {
                     .is_some_and(|x| x.fin_seq.is_some() && x.fin_acked)
             });
         if done {
-            let mut c = self.conns.remove(&key).expect("present");
+            let mut c = self.remove_conn(&key).expect("present");
             self.finish(&mut c, h);
-            self.conns.insert(key, c);
+            self.insert_conn(key, c);
         }
 
         if !self.holding.is_empty()
@@ -776,16 +826,25 @@ impl TcpTracker {
         h.on_close(&meta, &summary);
     }
 
+    /// Finish the least recently active connection (amortised O(log n): an entry is
+    /// re-queued at most once per packet-active period of its connection).
     fn evict_oldest(&mut self, h: &mut dyn TcpHandler) {
-        if let Some(key) = self
-            .conns
-            .iter()
-            .min_by_key(|(_, c)| c.last)
-            .map(|(k, _)| *k)
-        {
+        while let Some((queued, key)) = self.lru.pop_first() {
+            let Some(c) = self.conns.get_mut(&key) else {
+                continue;
+            };
+            if c.last > queued.0 {
+                // Active since it was queued: queue it again with its real time.
+                self.lru_seq += 1;
+                c.queued = (c.last, self.lru_seq);
+                self.lru.insert(c.queued, key);
+                continue;
+            }
             let mut c = self.conns.remove(&key).expect("present");
+            self.evictions += 1;
             self.finish(&mut c, h);
             self.retire(key, &c);
+            return;
         }
     }
 
@@ -802,7 +861,7 @@ impl TcpTracker {
             .map(|(k, _)| *k)
             .collect();
         for key in stale {
-            if let Some(mut c) = self.conns.remove(&key) {
+            if let Some(mut c) = self.remove_conn(&key) {
                 self.finish(&mut c, h);
                 self.retire(key, &c);
             }
@@ -811,6 +870,7 @@ impl TcpTracker {
 
     /// End of capture: finish every connection in order of first packet.
     pub fn finish_all(&mut self, h: &mut dyn TcpHandler) {
+        self.lru.clear();
         let mut all: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
         all.sort_by_key(|c| c.meta.id);
         for mut c in all {
@@ -936,6 +996,33 @@ mod tests {
         for (ts, s) in segs {
             tr.segment(*ts, s, h);
         }
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_least_recently_active_connection() {
+        let limits = TcpLimits {
+            max_connections: 2,
+            ..TcpLimits::default()
+        };
+        let mut t = TcpTracker::new(limits, vec![21]);
+        let mut h = Rec::default();
+        let from = |port: u16, flags: u8| {
+            let mut s = seg(true, flags, 1000, 0, b"");
+            s.sport = port;
+            s
+        };
+        t.segment(Timestamp(SEC), &from(40001, SYN), &mut h); // conn 1
+        t.segment(Timestamp(2 * SEC), &from(40002, SYN), &mut h); // conn 2
+                                                                  // Conn 1 is active again: conn 2 is now the least recently active.
+        t.segment(Timestamp(3 * SEC), &from(40001, SYN), &mut h);
+        t.segment(Timestamp(4 * SEC), &from(40003, SYN), &mut h); // conn 3 evicts conn 2
+        assert_eq!(h.closed, [(2, 0)]);
+        assert_eq!(t.evictions(), 1);
+        t.segment(Timestamp(5 * SEC), &from(40004, SYN), &mut h); // conn 4 evicts conn 1
+        assert_eq!(h.closed, [(2, 0), (1, 0)]);
+        assert_eq!(t.evictions(), 2);
+        t.finish_all(&mut h);
+        assert_eq!(h.closed, [(2, 0), (1, 0), (3, 0), (4, 0)]);
     }
 
     fn tracker() -> TcpTracker {

@@ -74,7 +74,7 @@ fn alerts(r: &Report) -> Vec<Alert<'_>> {
     }
     for s in &r.sessions {
         for a in &s.anomalies {
-            if !a.sessions.is_empty() {
+            if a.finding.is_some() || !a.sessions.is_empty() {
                 continue; // a reference to a top-level finding
             }
             v.push(Alert {
@@ -134,12 +134,14 @@ mod tests {
             kind: "capture_gap",
             detail: "gap".into(),
             sessions: vec![],
+            finding: None,
         });
         r.sessions[0].anomalies.push(Anomaly {
             ts: t,
             kind: "port_bounce",
             detail: "PORT names 10.9.9.9:80".into(),
             sessions: vec![],
+            finding: None,
         });
         let mut buf = Vec::new();
         write_alerts(&r, &mut buf).unwrap();

@@ -91,13 +91,31 @@ impl Filter {
         r.sessions.retain(|s| self.matches(s));
         let kept: Vec<u64> = r.sessions.iter().map(|s| s.id).collect();
         let by_session = !self.sessions.is_empty() || !self.users.is_empty();
-        r.anomalies.retain(|a| {
-            if a.sessions.is_empty() {
-                !by_session
-            } else {
-                a.sessions.iter().any(|id| kept.contains(id))
+        let keep: Vec<bool> = r
+            .anomalies
+            .iter()
+            .map(|a| {
+                if a.sessions.is_empty() {
+                    !by_session
+                } else {
+                    a.sessions.iter().any(|id| kept.contains(id))
+                }
+            })
+            .collect();
+        // Sessions refer to top-level findings by index: renumber their references.
+        let mut new_index = Vec::with_capacity(keep.len());
+        let mut n = 0;
+        for &k in &keep {
+            new_index.push(k.then_some(n));
+            n += k as usize;
+        }
+        for a in r.sessions.iter_mut().flat_map(|s| s.anomalies.iter_mut()) {
+            if let Some(i) = a.finding {
+                a.finding = new_index.get(i).copied().flatten();
             }
-        });
+        }
+        let mut k = keep.iter();
+        r.anomalies.retain(|_| k.next().copied().unwrap_or(true));
     }
 
     /// The asked session ids that no session of `r` has (for "no such session").

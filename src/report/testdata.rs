@@ -256,6 +256,7 @@ fn documented_session(base: i64) -> Session {
     ];
     Session {
         server_name: None,
+        dropped: None,
         id: 1,
         client,
         server,
@@ -274,6 +275,7 @@ fn documented_session(base: i64) -> Session {
             kind: "cleartext_credentials",
             detail: "USER/PASS sent without TLS".into(),
             sessions: Vec::new(),
+            finding: None,
         }],
         transfer_type: Some("A".into()),
         segment: None,
@@ -310,6 +312,7 @@ fn failed_login_session(base: i64) -> Session {
     );
     b.tcp(3_300_000, "control", S, "RST");
     Session {
+        dropped: None,
         id: 2,
         client: ep("10.0.0.66", 40022),
         server: ep("10.0.0.1", 21),
@@ -330,12 +333,14 @@ fn failed_login_session(base: i64) -> Session {
                 kind: "cleartext_credentials",
                 detail: "USER/PASS sent without TLS".into(),
                 sessions: Vec::new(),
+                finding: None,
             },
             Anomaly {
                 ts: at(base, 3_081_100),
                 kind: "malformed_reply",
                 detail: "not an FTP reply: \"<script>alert(1)</script>\x07\"".into(),
                 sessions: Vec::new(),
+                finding: None,
             },
         ],
         transfer_type: None,
@@ -386,6 +391,7 @@ fn passive_upload_session(base: i64) -> Session {
     );
     b.data(1_563_100, "data:1", C, "1448000 bytes in 1000 segments");
     Session {
+        dropped: None,
         id: 3,
         client: ep("2001:db8::2", 50312),
         server: ep("2001:db8::1", 21),
@@ -432,6 +438,7 @@ fn passive_upload_session(base: i64) -> Session {
             kind: "capture_gap",
             detail: "4344 bytes missing from the capture".into(),
             sessions: Vec::new(),
+            finding: None,
         }],
         transfer_type: Some("I".into()),
         segment: None,
