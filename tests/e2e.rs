@@ -3,28 +3,14 @@
 //! clients and servers actually did (samples/*.truth.json), against Zeek's own logs, and
 //! against golden digests (UPDATE_GOLDEN=1 rewrites them).
 
+mod support;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::{root, run};
 
 fn zeek_dir() -> PathBuf {
     root().join("../shared/corpus/zeek")
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ftptrace"))
-        .args(args)
-        .output()
-        .expect("run ftptrace");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn json_of(path: &Path, extra: &[&str]) -> Value {

@@ -2,14 +2,12 @@
 //! an exported session analyzes as that session did in the whole capture, its records are
 //! the original ones byte for byte in capture order, and tshark reads the file.
 
+mod support;
 use ftptrace::capture::{LinkType, PacketSource, PacketWriter, PcapWriter};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use support::{root, run};
 
 fn sample(name: &str) -> String {
     root()
@@ -18,18 +16,6 @@ fn sample(name: &str) -> String {
         .to_str()
         .unwrap()
         .to_string()
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ftptrace"))
-        .args(args)
-        .output()
-        .expect("run ftptrace");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn analyze(inputs: &[&str]) -> Value {

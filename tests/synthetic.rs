@@ -5,8 +5,7 @@
 
 mod support;
 
-use ftptrace::analyzer::{Analyzer, Options};
-use ftptrace::capture::file::FileSource;
+use ftptrace::analyzer::Options;
 use ftptrace::model::{DataCapture, DataMatch, Direction, Mode, TransferStatus};
 use support::cap::{Cap, Conv};
 
@@ -89,8 +88,6 @@ fn connections_without_an_ftp_byte_are_probes_and_a_banner_grab_is_a_session() {
 /// undecided (session or probe), the session waits, so its id is the one JSON gives it.
 #[test]
 fn jsonl_ids_wait_for_older_undecided_connections() {
-    use std::cell::RefCell;
-    use std::rc::Rc;
     for older_speaks in [false, true] {
         let mut cap = Cap::new();
         let mut old = cap.open((C, 50001), (S, 21), true);
@@ -102,28 +99,14 @@ fn jsonl_ids_wait_for_older_undecided_connections() {
             cap.packet(old.a, old.b, old.seq[0], old.seq[1], "R", b"");
         }
         session(&mut cap, 50003);
-        let lines = Rc::new(RefCell::new(Vec::new()));
-        let sink = lines.clone();
-        let mut src = FileSource::from_reader(
-            "synthetic",
-            Box::new(std::io::Cursor::new(cap.bytes.clone())),
-        )
-        .unwrap();
-        let mut an = Analyzer::new(
-            Options::default(),
-            Some(Box::new(move |s: ftptrace::model::Session| {
-                sink.borrow_mut().push((s.id, s.client.port))
-            })),
-        );
-        an.run(&mut src, |e| panic!("{e}"));
-        an.finish();
+        let streamed = cap.stream(Options::default());
         let json: Vec<(u64, u16)> = cap
             .analyze(Options::default())
             .sessions
             .iter()
             .map(|s| (s.id, s.client.port))
             .collect();
-        let mut jsonl = lines.borrow().clone();
+        let mut jsonl = streamed.all;
         jsonl.sort();
         assert_eq!(jsonl, json, "older connection speaks: {older_speaks}");
         let want: Vec<u16> = if older_speaks {
@@ -138,30 +121,15 @@ fn jsonl_ids_wait_for_older_undecided_connections() {
 /// A SYN nobody answers holds later sessions back from JSONL for a bounded time only.
 #[test]
 fn jsonl_is_not_stalled_by_an_unanswered_syn() {
-    use std::cell::RefCell;
-    use std::rc::Rc;
     let mut cap = Cap::new();
     cap.packet((C, 50001), (S, 21), 100, 0, "S", b"");
     session(&mut cap, 50002);
     cap.t += 60_000_000;
     session(&mut cap, 50003);
-    let lines = Rc::new(RefCell::new(Vec::new()));
-    let sink = lines.clone();
-    let mut src = FileSource::from_reader(
-        "synthetic",
-        Box::new(std::io::Cursor::new(cap.bytes.clone())),
-    )
-    .unwrap();
-    let mut an = Analyzer::new(
-        Options::default(),
-        Some(Box::new(move |s: ftptrace::model::Session| {
-            sink.borrow_mut().push((s.id, s.client.port))
-        })),
-    );
-    an.run(&mut src, |e| panic!("{e}"));
+    let streamed = cap.stream(Options::default());
     // Both written before the end of the capture, with the ids JSON gives them.
-    assert_eq!(*lines.borrow(), vec![(1, 50002), (2, 50003)]);
-    let r = an.finish();
+    assert_eq!(streamed.before_end, vec![(1, 50002), (2, 50003)]);
+    let r = streamed.report;
     assert_eq!(r.stats.ftp_port_probes.total, 1);
     let json: Vec<(u64, u16)> = cap
         .analyze(Options::default())

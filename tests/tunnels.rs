@@ -4,25 +4,10 @@
 //! addresses apart; packets that may hold TCP but were not decoded are counted by cause
 //! and said on stderr and in the table's summary; plain non-TCP traffic is not.
 
+mod support;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ftptrace"))
-        .args(args)
-        .output()
-        .expect("run ftptrace");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::{root, run};
 
 fn json_of(path: &Path, extra: &[&str]) -> (Value, String) {
     let p = path.to_str().unwrap();

@@ -1,7 +1,7 @@
 //! A pcap writer for tests: TCP conversations built packet by packet with etherparse.
 
 use etherparse::PacketBuilder;
-use ftptrace::analyzer::{Analyzer, Options};
+use ftptrace::analyzer::{Analyzer, Options, SessionSink};
 use ftptrace::capture::file::FileSource;
 use ftptrace::model::Report;
 
@@ -109,13 +109,53 @@ impl Cap {
 
     /// Run the library pipeline over the capture (input errors fail the test).
     pub fn analyze(&self, opts: Options) -> Report {
+        self.run_with(opts, None, |_| {})
+    }
+
+    /// As JSONL runs it: the (id, client port) of each session in the order the sink got
+    /// it, those the sink got before the end of the capture, and the report.
+    pub fn stream(&self, opts: Options) -> Streamed {
+        let got = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let sink = got.clone();
+        let mut before_end = Vec::new();
+        let report = self.run_with(
+            opts,
+            Some(Box::new(move |s: ftptrace::model::Session| {
+                sink.borrow_mut().push((s.id, s.client.port))
+            })),
+            |_| before_end = got.borrow().clone(),
+        );
+        let all = got.borrow().clone();
+        Streamed {
+            before_end,
+            all,
+            report,
+        }
+    }
+
+    /// Read the capture through the pipeline; `at_end` sees the analyzer when the capture
+    /// is read, before [`Analyzer::finish`].
+    fn run_with<'s>(
+        &self,
+        opts: Options,
+        sink: Option<SessionSink<'s>>,
+        at_end: impl FnOnce(&Analyzer<'s>),
+    ) -> Report {
         let mut src = FileSource::from_reader(
             "synthetic",
             Box::new(std::io::Cursor::new(self.bytes.clone())),
         )
         .unwrap();
-        let mut an = Analyzer::new(opts, None);
+        let mut an = Analyzer::new(opts, sink);
         an.run(&mut src, |e| panic!("{e}"));
+        at_end(&an);
         an.finish()
     }
+}
+
+/// What [`Cap::stream`] saw.
+pub struct Streamed {
+    pub before_end: Vec<(u64, u16)>,
+    pub all: Vec<(u64, u16)>,
+    pub report: Report,
 }
