@@ -468,18 +468,16 @@ impl<'a> Ftp<'a> {
     /// The live session between these two hosts a data connection nobody announced
     /// belongs to: the oldest one waiting for a data connection, else the oldest one.
     fn session_for_data(&self, a: IpAddr, b: IpAddr) -> Option<u64> {
-        let between = |s: &&Session| {
-            let (c, v) = (s.client.ip(), s.server.ip());
-            (c == a && v == b) || (c == b && v == a)
-        };
-        let wanting = self
-            .sessions
-            .values()
-            .filter(between)
-            .filter(|s| s.wants_data())
-            .map(|s| s.id)
-            .min();
-        wanting.or_else(|| self.sessions.values().filter(between).map(|s| s.id).min())
+        self.session_wanting_data(a, b).or_else(|| {
+            self.sessions
+                .values()
+                .filter(|s| {
+                    let (c, v) = (s.client.ip(), s.server.ip());
+                    (c == a && v == b) || (c == b && v == a)
+                })
+                .map(|s| s.id)
+                .min()
+        })
     }
 
     /// Whether a connection no session took looks like FTP data: from or to port 20, to
