@@ -1877,6 +1877,7 @@ impl<'a> Analyzer<'a> {
 
         f.stats.reordered_segments = self.tcp.reordered_segments();
         f.stats.reorder_window_expiries = self.tcp.reorder_expiries();
+        f.stats.reassembly_buffer_giveups = self.tcp.buffer_giveups();
         f.stats.ip_fragments = ds.fragments;
         f.stats.ip_reassembled = ds.reassembled;
         let dups = self.tcp.duplicates();

@@ -14,3 +14,6 @@ pub mod ftp;
 pub mod model;
 pub mod net;
 pub mod report;
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -150,6 +150,10 @@ pub struct Stats {
     /// Acknowledged holes that no late segment filled within the reorder window
     /// (they became capture gaps).
     pub reorder_window_expiries: u64,
+    /// Holes given up as capture gaps because the out-of-order buffer of a connection
+    /// (or the global reassembly budget) was full: a memory bound was hit.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reassembly_buffer_giveups: u64,
     /// Packets that may hold TCP but were not decoded (an unknown link type, ethertype,
     /// IP or tunnel protocol, cut headers): the capture is partly blind.
     #[serde(skip_serializing_if = "is_zero")]

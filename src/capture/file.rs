@@ -1314,7 +1314,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
+        #![proptest_config(crate::testing::prop_config(300))]
         #[test]
         fn random_bytes_never_panic(prefix in 0usize..4, body in proptest::collection::vec(any::<u8>(), 0..600)) {
             let magics: [&[u8]; 4] = [b"", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a"];

@@ -495,6 +495,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::testing::prop_config(256))]
         #[test]
         fn never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
             let mut f = Facts::default();

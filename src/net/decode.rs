@@ -1567,6 +1567,7 @@ mod tests {
     ];
 
     proptest! {
+        #![proptest_config(crate::testing::prop_config(256))]
         #[test]
         fn random_bytes_never_panic(lt in 0..LINKS.len(), data in proptest::collection::vec(any::<u8>(), 0..200), orig in any::<u32>()) {
             let mut d = Decoder::new();

@@ -153,6 +153,9 @@ pub struct HalfStream {
     fresh: bool,
     /// Acknowledged points closed as gaps by the window or the hold list's cap.
     expired: u64,
+    /// Holes given up because buffering a segment would exceed the per-direction cap
+    /// or the global budget.
+    giveups: u64,
 }
 
 impl Default for HalfStream {
@@ -194,6 +197,7 @@ impl HalfStream {
             reordered: 0,
             fresh: false,
             expired: 0,
+            giveups: 0,
         }
     }
 
@@ -453,6 +457,12 @@ impl HalfStream {
         self.expired
     }
 
+    /// Holes given up as gaps because the out-of-order buffer was full (the
+    /// per-direction cap or the global budget): bounded memory, not loss.
+    pub fn buffer_giveups(&self) -> u64 {
+        self.giveups
+    }
+
     /// Whether an acknowledged hole waits in the reorder window.
     pub fn holding(&self) -> bool {
         !self.holds.is_empty()
@@ -624,6 +634,7 @@ impl HalfStream {
                 return;
             }
             // Does not fit: give up the oldest hole.
+            self.giveups += 1;
             let from = self.delivered;
             match self.buf.keys().next().copied() {
                 Some(k) if k < s => {
@@ -1646,7 +1657,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
+        #![proptest_config(crate::testing::prop_config(200))]
 
         /// Capture reordering within the window loses nothing.
         #[test]
@@ -1989,7 +2000,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
+        #![proptest_config(crate::testing::prop_config(200))]
 
         #[test]
         fn prop_reassembles(
@@ -2002,9 +2013,10 @@ mod tests {
             let evs = scenario(stream.len(), k, &mut rng);
             let r = run(&stream, isn, k, &evs, &mut rng);
             let gap = check_common(&r);
-            if !k.acks {
+            if !k.acks && r.h.buffer_giveups() == 0 {
                 // Gaps are exactly the bytes whose first fed copy was not captured
-                // (acks may give up holes that a later copy would have filled).
+                // (acks may give up holes that a later copy would have filled, and so
+                // may a full buffer: thousands of 1-byte pieces exceed the cap).
                 for (i, g) in gap.iter().enumerate() {
                     prop_assert_eq!(*g, !matches!(r.first[i], Some(Some(_))), "offset {}", i);
                 }

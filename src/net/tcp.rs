@@ -339,6 +339,9 @@ pub struct TcpTracker {
     reordered_segments: u64,
     /// Acknowledged holes the reorder window closed as gaps, over finished connections.
     reorder_expiries: u64,
+    /// Holes given up because a connection's out-of-order buffer or the global
+    /// reassembly budget was full.
+    buffer_giveups: u64,
     /// Connections with a hole waiting in the reorder window, so that the window's
     /// time bound closes it even when the connection falls silent (at most one entry
     /// per tracked connection).
@@ -374,6 +377,7 @@ impl TcpTracker {
             dups: DuplicateStats::default(),
             reordered_segments: 0,
             reorder_expiries: 0,
+            buffer_giveups: 0,
             holding: Vec::new(),
             last_hold_check: Timestamp(i64::MIN),
         }
@@ -821,6 +825,7 @@ impl TcpTracker {
                 summary.gaps[i] = half.stream.gaps();
                 self.reordered_segments += half.stream.reordered_segments();
                 self.reorder_expiries += half.stream.window_expiries();
+                self.buffer_giveups += half.stream.buffer_giveups();
             }
         }
         h.on_close(&meta, &summary);
@@ -888,6 +893,12 @@ impl TcpTracker {
     /// per-direction hold list was full), over finished connections.
     pub fn reorder_expiries(&self) -> u64 {
         self.reorder_expiries
+    }
+
+    /// Holes given up as gaps because reassembly memory was full (per connection
+    /// direction [`HalfStream::MAX_BUFFERED`], or the global budget).
+    pub fn buffer_giveups(&self) -> u64 {
+        self.buffer_giveups
     }
 
     /// Bytes buffered out of order across all connections.
@@ -1126,7 +1137,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100))]
+        #![proptest_config(crate::testing::prop_config(100))]
         /// Connections on one 4-tuple, each with its ISN, each appearing 1..4 times later
         /// in the capture (gaps of 1 s to 2 h): one connection per distinct ISN in a row,
         /// its greeting delivered once.

@@ -543,6 +543,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::testing::prop_config(256))]
         #[test]
         fn parsers_never_panic(
             text in proptest::collection::vec(

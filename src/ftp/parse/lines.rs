@@ -682,7 +682,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        #![proptest_config(crate::testing::prop_config(256))]
 
         #[test]
         fn never_panics_and_chunking_does_not_matter(

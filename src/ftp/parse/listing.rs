@@ -363,6 +363,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::testing::prop_config(256))]
         #[test]
         fn never_panics(style in 0..3u8, line in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
             let style = [Style::List, Style::Mlsd, Style::Nlst][style as usize];

@@ -606,6 +606,7 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::testing::prop_config(256))]
         #[test]
         fn assembler_never_panics_and_bounds_hold(
             lines in proptest::collection::vec(
