@@ -171,6 +171,36 @@ struct Common {
     /// finished early (`stats.limits.max_connections`, a `limit_reached` finding).
     #[arg(long, value_name = "N", default_value_t = ftptrace::net::tcp::MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Most commands (with their replies) kept per session; later ones are counted
+    /// (`dropped.commands`, `stats.limits.max_commands`, a `limit_reached` finding).
+    #[arg(long, value_name = "N", default_value_t = ftptrace::ftp::session::MAX_COMMANDS)]
+    max_commands: usize,
+    /// Most timeline events kept per session; later ones are counted (`dropped.events`,
+    /// `stats.limits.max_events`, a `limit_reached` finding).
+    #[arg(long, value_name = "N", default_value_t = ftptrace::ftp::session::MAX_EVENTS)]
+    max_events: usize,
+    /// Most commands waiting for a reply (pipelined) per session; beyond it the oldest
+    /// loses its reply pairing (`dropped.pending`, `stats.limits.max_pending`, a
+    /// `too_many_pending_commands` finding).
+    #[arg(long, value_name = "N", default_value_t = ftptrace::ftp::session::MAX_PENDING)]
+    max_pending: usize,
+    /// Most transfers kept per session; later data connections are counted
+    /// (`dropped.transfers`, `stats.limits.max_transfers`, a `limit_reached` finding).
+    #[arg(long, value_name = "N", default_value_t = ftptrace::ftp::session::MAX_TRANSFERS)]
+    max_transfers: usize,
+    /// Most announced data ports (PORT/EPRT/PASV/EPSV) waiting for their data connection
+    /// per session; beyond it the oldest is forgotten (`stats.limits.max_expectations`, a
+    /// `limit_reached` finding).
+    #[arg(long, value_name = "N", default_value_t = ftptrace::analyzer::expect::MAX_EXPECTATIONS_PER_SESSION)]
+    max_expectations: usize,
+    /// Most announced data ports waiting in all sessions together; beyond it the oldest
+    /// is forgotten (`stats.limits.max_expectations_total`, a `limit_reached` finding).
+    #[arg(long, value_name = "N", default_value_t = ftptrace::analyzer::expect::MAX_EXPECTATIONS)]
+    max_expectations_total: usize,
+    /// Capture time an announced data port waits for its data connection, in seconds;
+    /// then it is forgotten (`stats.limits.expectation_timeout`, a `limit_reached` finding).
+    #[arg(long, value_name = "SECS", default_value_t = ftptrace::analyzer::expect::EXPECTATION_TIMEOUT_NS as f64 / 1e9)]
+    expectation_timeout: f64,
 }
 
 fn main() -> ExitCode {
@@ -271,6 +301,18 @@ fn options(c: &Common) -> Options {
         },
         ignore_tunnel_ids: c.ignore_tunnel_ids,
         max_connections: c.max_connections.max(1),
+        session_limits: ftptrace::ftp::session::Limits {
+            commands: c.max_commands,
+            events: c.max_events,
+            pending: c.max_pending,
+            transfers: c.max_transfers,
+            ..Default::default()
+        },
+        expect_limits: ftptrace::analyzer::expect::Limits {
+            per_session: c.max_expectations,
+            total: c.max_expectations_total,
+            timeout_ns: (c.expectation_timeout.max(0.0) * 1e9).min(i64::MAX as f64) as i64,
+        },
     }
 }
 

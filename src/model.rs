@@ -119,8 +119,11 @@ pub struct Stats {
     /// TLS sessions finished before their grace for late data connections ran out, because
     /// more than `analyzer::MAX_LINGERING_TLS_SESSIONS` were waiting.
     pub tls_linger_evictions: u64,
-    /// Limits reached, by name (`max_connections`, `max_commands`, `max_events`): how
-    /// many times each bound turned something away (each also a `limit_reached` finding).
+    /// Limits reached, by name (`max_connections`, `max_commands`, `max_events`,
+    /// `max_pending`, `max_transfers`, `max_anomalies`, `max_expectations`,
+    /// `max_expectations_total`, `expectation_timeout`, `max_failure_pairs`,
+    /// `max_sniff_sessions`): how many times each bound turned something away (each
+    /// also a finding: `limit_reached`, or `too_many_pending_commands` for `max_pending`).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub limits: std::collections::BTreeMap<&'static str, u64>,
     /// SYNs with the client and ISN of a connection already seen (a retransmission, or
@@ -268,6 +271,37 @@ pub struct Dropped {
     pub commands: u64,
     /// Timeline events beyond `ftp::session::MAX_EVENTS`.
     pub events: u64,
+    /// Commands that lost their reply pairing: more than `ftp::session::MAX_PENDING` were
+    /// waiting for a reply (they stay in `commands`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pending: u64,
+    /// Transfers beyond `ftp::session::MAX_TRANSFERS`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub transfers: u64,
+    /// Anomalies beyond `ftp::session::MAX_ANOMALIES`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub anomalies: u64,
+    /// Announced data ports forgotten at `analyzer::expect::MAX_EXPECTATIONS_PER_SESSION`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub expectations: u64,
+    /// Announced data ports forgotten unused after `analyzer::expect::EXPECTATION_TIMEOUT_NS`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub expired_expectations: u64,
+}
+
+impl Dropped {
+    /// Each count with the name of its limit in `stats.limits`.
+    pub fn by_limit(&self) -> [(&'static str, u64); 7] {
+        [
+            ("max_commands", self.commands),
+            ("max_events", self.events),
+            ("max_pending", self.pending),
+            ("max_transfers", self.transfers),
+            ("max_anomalies", self.anomalies),
+            ("max_expectations", self.expectations),
+            ("expectation_timeout", self.expired_expectations),
+        ]
+    }
 }
 
 /// The control connection's TLS: how it started and ended, and what its handshake showed in

@@ -1,11 +1,13 @@
 //! The pipeline: packets → decode → TCP tracking → FTP sessions and data connections → Report.
 
+pub mod expect;
+
 use crate::capture::{Packet, PacketSource, Timestamp};
 use crate::carve::{self, Carver, Piece};
 use crate::ftp::ids::IdBook;
 use crate::ftp::names::{NameBook, Resolution};
 use crate::ftp::probes::ProbeBook;
-use crate::ftp::session::{ep, Session, Setup};
+use crate::ftp::session::{self, ep, Session, Setup};
 use crate::ftp::tls;
 use crate::ftp::{listing, parse};
 use crate::model::{self, Anomaly, Close, EventKind, Report, Side, Stats, Time};
@@ -40,6 +42,10 @@ pub struct Options {
     pub ignore_tunnel_ids: bool,
     /// Most TCP connections tracked at once (0: [`crate::net::tcp::MAX_CONNECTIONS`]).
     pub max_connections: usize,
+    /// Per-session bounds (commands, events, pending commands, transfers, anomalies).
+    pub session_limits: session::Limits,
+    /// Bounds of the table of announced data ports.
+    pub expect_limits: expect::Limits,
 }
 
 /// Where finished sessions go as soon as they end (JSONL); `None` keeps them for the Report.
@@ -199,8 +205,8 @@ struct Ftp<'a> {
     late_sessions: u64,
     roles: HashMap<ConnId, Role, FastState>,
     /// Announced data-channel listeners (in the control connection's segment) →
-    /// (session, setup).
-    expect: HashMap<(Zone, SocketAddr), (u64, Setup), FastState>,
+    /// (session, setup), bounded and expiring.
+    expect: expect::Expectations,
     done: Vec<model::Session>,
     sink: Option<SessionSink<'a>>,
     conn_list: Vec<model::TcpConnection>,
@@ -270,7 +276,8 @@ impl<'a> Ftp<'a> {
         } else {
             (meta.server, meta.client)
         };
-        let sess = Session::new(id, c, s, meta.start, self.digits, self.opts.show_passwords);
+        let sess = Session::new(id, c, s, meta.start, self.digits, self.opts.show_passwords)
+            .with_limits(self.opts.session_limits);
         if meta.zone != Zone::default() {
             self.session_zones.insert(id, meta.zone);
         }
@@ -304,16 +311,23 @@ impl<'a> Ftp<'a> {
     /// Look up an expectation for a connection to `listener`.
     fn expectation(&self, zone: Zone, listener: SocketAddr) -> Option<(u64, Setup)> {
         self.expect
-            .get(&(zone, listener))
-            .copied()
+            .get(zone, listener)
             .filter(|(s, _)| self.sessions.contains_key(s))
     }
 
-    fn new_data(&mut self, meta: &ConnMeta, session: u64, setup: Option<Setup>, swap: bool) {
-        self.new_data_tied(meta, session, setup, swap, false);
+    fn new_data(
+        &mut self,
+        meta: &ConnMeta,
+        session: u64,
+        setup: Option<Setup>,
+        swap: bool,
+    ) -> bool {
+        self.new_data_tied(meta, session, setup, swap, false)
     }
 
     /// A data connection of `session`; `timing`: tied by hosts and time (TLS session).
+    /// False when the session keeps no more transfers (counted there): the connection
+    /// is then followed no further.
     fn new_data_tied(
         &mut self,
         meta: &ConnMeta,
@@ -321,15 +335,19 @@ impl<'a> Ftp<'a> {
         setup: Option<Setup>,
         swap: bool,
         timing: bool,
-    ) {
+    ) -> bool {
         let (connector, listener) = if swap {
             (meta.server, meta.client)
         } else {
             (meta.client, meta.server)
         };
         let Some(sess) = self.sessions.get_mut(&session) else {
-            return;
+            return false;
         };
+        if !sess.room_for_transfer(meta.start) {
+            self.roles.remove(&meta.id);
+            return false;
+        }
         let transfer = if timing {
             sess.open_data_timing(meta.start, connector, listener)
         } else {
@@ -359,6 +377,7 @@ impl<'a> Ftp<'a> {
                 listing_checked: false,
             })),
         );
+        true
     }
 
     /// The TLS session a new connection between hosts `a` and `b` at `ts` belongs to: one
@@ -417,7 +436,9 @@ impl<'a> Ftp<'a> {
             return;
         };
         // Who connected tells the mode (Session::open_data).
-        self.new_data_tied(meta, sid, None, false, true);
+        if !self.new_data_tied(meta, sid, None, false, true) {
+            return;
+        }
         if candidates > 1 {
             if let Some(s) = self.sessions.get_mut(&sid) {
                 let t = s.transfers.len();
@@ -675,7 +696,9 @@ impl<'a> Ftp<'a> {
                 .session_for_data(meta.client.ip(), meta.server.ip())
                 .filter(|_| could_be_data(meta))
             {
-                Some(sid) => self.new_data(meta, sid, None, false),
+                Some(sid) => {
+                    self.new_data(meta, sid, None, false);
+                }
                 None => {
                     self.make_loose(meta);
                 }
@@ -817,9 +840,28 @@ impl<'a> Ftp<'a> {
                     continue;
                 }
             }
-            self.expect.insert((zone, setup.listener), (id, setup));
-            if setup.listener != setup.announced {
-                self.expect.insert((zone, setup.announced), (id, setup));
+            let limit = self.expect.limits().per_session as u64;
+            for (sid, why) in self.expect.announce(zone, id, setup) {
+                match why {
+                    expect::Forgotten::TableCap => {
+                        *self.stats.limits.entry("max_expectations_total").or_default() += 1;
+                    }
+                    _ => {
+                        if let Some(s) = self.sessions.get_mut(&sid) {
+                            s.expectation_forgotten(setup.ts, false, limit);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forget the announced data ports that waited longer than their timeout at `now`.
+    fn expire_expectations(&mut self, now: Timestamp) {
+        let secs = (self.expect.limits().timeout_ns / 1_000_000_000) as u64;
+        for (sid, _) in self.expect.expire(now) {
+            if let Some(s) = self.sessions.get_mut(&sid) {
+                s.expectation_forgotten(now, true, secs);
             }
         }
     }
@@ -930,10 +972,10 @@ impl<'a> Ftp<'a> {
             return;
         }
         let s = self.sessions.remove(&id).expect("present");
-        self.expect.retain(|_, (sid, _)| *sid != id);
+        self.expect.end_session(id);
         let mut m = s.into_model();
         if let Some(d) = m.dropped {
-            for (name, n) in [("max_commands", d.commands), ("max_events", d.events)] {
+            for (name, n) in d.by_limit() {
                 if n > 0 {
                     *self.stats.limits.entry(name).or_default() += n;
                 }
@@ -1197,12 +1239,18 @@ impl<'a> TcpHandler for Ftp<'a> {
                     }
                 }
             }
-            self.new_data(meta, sid, Some(setup), false);
+            self.expect.used(meta.zone, meta.server);
+            if !self.new_data(meta, sid, Some(setup), false) {
+                return (Interest::Ignore, false);
+            }
             return (Interest::Data, false);
         }
         if !meta.saw_syn {
             if let Some((sid, setup)) = self.expectation(meta.zone, meta.client) {
-                self.new_data(meta, sid, Some(setup), true);
+                self.expect.used(meta.zone, meta.client);
+                if !self.new_data(meta, sid, Some(setup), true) {
+                    return (Interest::Ignore, true);
+                }
                 return (Interest::Data, true);
             }
         }
@@ -1449,9 +1497,9 @@ impl<'a> TcpHandler for Ftp<'a> {
                     Some(sid)
                         if (payload || wants)
                             && !self.is_ftp_port(meta.server.port())
-                            && could_be_data(meta) =>
+                            && could_be_data(meta)
+                            && self.new_data(meta, sid, None, false) =>
                     {
-                        self.new_data(meta, sid, None, false);
                         self.stats.untied_data_connections += 1;
                         if let Some(s) = self.sessions.get_mut(&sid) {
                             let t = s.transfers.len() - 1;
@@ -1696,6 +1744,7 @@ impl<'a> Analyzer<'a> {
                 });
         let mut decoder = Decoder::new();
         decoder.set_zones(!opts.ignore_tunnel_ids);
+        let expect_limits = opts.expect_limits;
         Analyzer {
             decoder,
             tcp: TcpTracker::new(
@@ -1720,7 +1769,7 @@ impl<'a> Analyzer<'a> {
                 last_close: Timestamp(0),
                 late_sessions: 0,
                 roles: HashMap::default(),
-                expect: HashMap::default(),
+                expect: expect::Expectations::new(expect_limits),
                 done: Vec::new(),
                 sink,
                 conn_list: Vec::new(),
@@ -1778,6 +1827,9 @@ impl<'a> Analyzer<'a> {
         }
         if !self.ftp.lingering.is_empty() {
             self.ftp.expire_lingering(pkt.ts);
+        }
+        if self.ftp.expect.next_expiry().is_some_and(|t| pkt.ts > t) {
+            self.ftp.expire_expectations(pkt.ts);
         }
     }
 
@@ -1860,6 +1912,18 @@ impl<'a> Analyzer<'a> {
         let ds = self.decoder.stats();
         let mut f = self.ftp;
         f.stats.tcp_connections = self.tcp.connections_seen();
+        if let Some(&n) = f.stats.limits.get("max_expectations_total") {
+            f.anomalies.push(Anomaly {
+                ts: Time::new(f.last_close, 0),
+                kind: "limit_reached",
+                detail: format!(
+                    "max_expectations_total: {n} announced data ports forgotten, the oldest, to keep at most {} waiting (a later connection to one is not tied by its announcement)",
+                    f.expect.limits().total
+                ),
+                sessions: Vec::new(),
+                finding: None,
+            });
+        }
         let evicted = self.tcp.evictions();
         if evicted > 0 {
             f.stats.limits.insert("max_connections", evicted);

@@ -11,7 +11,8 @@ use crate::model::{
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-/// Most commands awaiting a reply; beyond it the oldest loses its pairing (never its entry).
+/// Most commands awaiting a reply (the pipelining queue); beyond it the oldest loses its
+/// pairing, never its entry (`dropped.pending`, a `too_many_pending_commands` anomaly).
 pub const MAX_PENDING: usize = 64;
 /// Most timeline events kept per session; later ones are counted (`dropped.events`, a
 /// `limit_reached` anomaly), not kept.
@@ -22,16 +23,41 @@ pub const MAX_EVENTS: usize = 100_000;
 pub const MAX_COMMANDS: usize = 20_000;
 /// Marks a pending command that was counted but not kept (beyond [`MAX_COMMANDS`]).
 const NOT_KEPT: usize = usize::MAX;
-/// Most anomalies kept per session.
+/// Most anomalies kept per session; later ones are counted (`dropped.anomalies`), not kept.
 pub const MAX_ANOMALIES: usize = 10_000;
 /// Most file sizes remembered per session (from SIZE replies and listings) for the
 /// `expected_bytes` of a later RETR; the oldest is forgotten first.
 pub const MAX_KNOWN_SIZES: usize = 4096;
-/// Most transfers recorded from the dialogue alone (data connection not in the capture).
-pub const MAX_TRANSFERS: usize = 1_000_000;
+/// Most transfers kept per session (data connections and transfers recorded from the
+/// dialogue alone); later ones are counted (`dropped.transfers`, a `limit_reached`
+/// anomaly), not kept.
+pub const MAX_TRANSFERS: usize = 100_000;
+
+/// The per-session bounds (flags `--max-commands`, `--max-events`, `--max-pending`,
+/// `--max-transfers`); the defaults are the constants above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub commands: usize,
+    pub events: usize,
+    pub pending: usize,
+    pub transfers: usize,
+    pub anomalies: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            commands: MAX_COMMANDS,
+            events: MAX_EVENTS,
+            pending: MAX_PENDING,
+            transfers: MAX_TRANSFERS,
+            anomalies: MAX_ANOMALIES,
+        }
+    }
+}
 
 /// A data-channel setup: what a PORT/EPRT command or a 227/229 reply announced.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Setup {
     pub kind: &'static str,
     pub mode: Mode,
@@ -167,6 +193,10 @@ pub struct Session {
     pub failed_logins: u32,
     /// What was dropped at the limits.
     dropped: model::Dropped,
+    limits: Limits,
+    /// Anomalies reported once per distinct cause: hash of (kind, detail without the
+    /// digits after a colon) → index of the first in `anomalies`.
+    causes: std::collections::HashMap<u64, usize, crate::net::fasthash::FastState>,
 }
 
 impl Session {
@@ -218,7 +248,21 @@ impl Session {
             last_setup: None,
             failed_logins: 0,
             dropped: model::Dropped::default(),
+            limits: Limits::default(),
+            causes: Default::default(),
         }
+    }
+
+    /// The same session with other per-session bounds (each at least 1).
+    pub fn with_limits(mut self, l: Limits) -> Self {
+        self.limits = Limits {
+            commands: l.commands.max(1),
+            events: l.events.max(1),
+            pending: l.pending.max(1),
+            transfers: l.transfers.max(1),
+            anomalies: l.anomalies.max(1),
+        };
+        self
     }
 
     pub fn time(&self, ts: Timestamp) -> Time {
@@ -247,10 +291,10 @@ impl Session {
     ) {
         self.close_run();
         self.touch_conn(ts, conn);
-        if self.timeline.len() >= MAX_EVENTS {
+        if self.timeline.len() >= self.limits.events {
             self.dropped.events += 1;
             if self.dropped.events == 1 {
-                self.limit_reached(ts, "max_events", MAX_EVENTS, "timeline events");
+                self.limit_reached(ts, "max_events", self.limits.events, "timeline events");
             }
             return;
         }
@@ -303,7 +347,7 @@ impl Session {
             }
         }
         self.event(ts, conn, from, EventKind::Data, String::new());
-        if self.timeline.len() < MAX_EVENTS || self.run.is_none() {
+        if self.timeline.len() < self.limits.events || self.run.is_none() {
             self.run = Some(Run {
                 event: self.timeline.len().saturating_sub(1),
                 conn,
@@ -315,18 +359,31 @@ impl Session {
     }
 
     pub fn anomaly(&mut self, ts: Timestamp, kind: &'static str, detail: String) {
-        if self.anomalies.len() >= MAX_ANOMALIES {
-            return;
-        }
-        // Findings that repeat with every command are reported once per distinct cause.
+        // Findings that repeat with every command are reported once per distinct cause:
+        // one hashed lookup, no allocation (a hash collision only keeps a repeat).
         if matches!(
             kind,
             "pasv_nat" | "port_bounce" | "too_many_pending_commands" | "bad_data_address"
-        ) && self
-            .anomalies
-            .iter()
-            .any(|a| a.kind == kind && same_cause(&a.detail, &detail))
-        {
+        ) {
+            let h = cause_hash(self.causes.hasher(), kind, &detail);
+            match self.causes.get(&h) {
+                Some(&i)
+                    if self
+                        .anomalies
+                        .get(i)
+                        .is_some_and(|a| a.kind == kind && same_cause(&a.detail, &detail)) =>
+                {
+                    return;
+                }
+                Some(_) => {}
+                None if self.anomalies.len() < self.limits.anomalies => {
+                    self.causes.insert(h, self.anomalies.len());
+                }
+                None => {}
+            }
+        }
+        if self.anomalies.len() >= self.limits.anomalies {
+            self.dropped.anomalies += 1;
             return;
         }
         self.anomalies.push(Anomaly {
@@ -336,6 +393,55 @@ impl Session {
             sessions: Vec::new(),
             finding: None,
         });
+    }
+
+    /// A transfer beyond the session's limit: counted, not kept (said once).
+    fn transfer_dropped(&mut self, ts: Timestamp) {
+        self.dropped.transfers += 1;
+        if self.dropped.transfers == 1 {
+            self.limit_reached(ts, "max_transfers", self.limits.transfers, "transfers");
+        }
+    }
+
+    /// Whether a new data connection would still be kept as a transfer; when not, it is
+    /// counted (`dropped.transfers`, a `limit_reached` anomaly once) and the caller leaves
+    /// it out of the session.
+    pub fn room_for_transfer(&mut self, ts: Timestamp) -> bool {
+        if self.transfers.len() < self.limits.transfers {
+            return true;
+        }
+        self.transfer_dropped(ts);
+        false
+    }
+
+    /// The analyzer's expectation table forgot one of this session's announced data
+    /// ports before its data connection came: its cap (`max_expectations`, `limit` per
+    /// session) or its expiry (`expectation_timeout`, after `limit` seconds). Counted in
+    /// `dropped`; a `limit_reached` anomaly the first time for each.
+    pub fn expectation_forgotten(&mut self, ts: Timestamp, expired: bool, limit: u64) {
+        if expired {
+            self.dropped.expired_expectations += 1;
+            if self.dropped.expired_expectations == 1 {
+                self.anomaly(
+                    ts,
+                    "limit_reached",
+                    format!(
+                        "expectation_timeout: a data port announced in this session saw no connection within {limit} s: forgotten (a later connection to it is not tied by its announcement)"
+                    ),
+                );
+            }
+        } else {
+            self.dropped.expectations += 1;
+            if self.dropped.expectations == 1 {
+                self.anomaly(
+                    ts,
+                    "limit_reached",
+                    format!(
+                        "max_expectations: more than {limit} announced data ports waiting in this session: the oldest are forgotten (a later connection to one is not tied by its announcement)"
+                    ),
+                );
+            }
+        }
     }
 
     /// A per-session limit was hit (said once per limit; the counts are in `dropped`).
@@ -600,14 +706,15 @@ impl Session {
                 shown = format!("{} <hidden>", command);
             }
         }
-        if self.commands.len() >= MAX_COMMANDS {
+        if self.commands.len() >= self.limits.commands {
             self.dropped.commands += 1;
             if self.dropped.commands == 1 {
-                self.limit_reached(ts, "max_commands", MAX_COMMANDS, "commands");
+                self.limit_reached(ts, "max_commands", self.limits.commands, "commands");
             }
             self.pending.push_back((NOT_KEPT, verb));
-            if self.pending.len() > MAX_PENDING {
+            if self.pending.len() > self.limits.pending {
                 self.pending.pop_front();
+                self.dropped.pending += 1;
             }
             return;
         }
@@ -689,12 +796,14 @@ impl Session {
             bound: false,
         });
         self.pending.push_back((idx, verb));
-        if self.pending.len() > MAX_PENDING {
+        if self.pending.len() > self.limits.pending {
             self.pending.pop_front();
+            self.dropped.pending += 1;
+            let n = self.limits.pending;
             self.anomaly(
                 ts,
                 "too_many_pending_commands",
-                format!("more than {MAX_PENDING} commands without a reply"),
+                format!("more than {n} commands without a reply"),
             );
         }
         self.event_note(ts, 0, Side::Client, EventKind::Command, shown, note);
@@ -775,7 +884,7 @@ impl Session {
                 return;
             }
             Some((i, _)) => i,
-            None if self.commands.len() >= MAX_COMMANDS => {
+            None if self.commands.len() >= self.limits.commands => {
                 self.dropped.commands += 1;
                 return;
             }
@@ -1121,7 +1230,8 @@ impl Session {
         if self.cmd_state[c].bound {
             return None;
         }
-        if self.transfers.len() >= MAX_TRANSFERS {
+        if self.transfers.len() >= self.limits.transfers {
+            self.transfer_dropped(end);
             return None;
         }
         let setup = self.last_setup.filter(|s| s.ts <= start);
@@ -1493,19 +1603,33 @@ fn resolve(cwd: Option<&str>, arg: &str) -> Option<String> {
 /// Two details of a repeating finding name the same cause: equal up to the first number
 /// that follows a ':' (ports), e.g. "PORT names 10.0.0.200:20001 …" and "…:20002 …".
 fn same_cause(a: &str, b: &str) -> bool {
-    let strip = |s: &str| -> String {
-        let mut out = String::with_capacity(s.len());
-        let mut after_colon = false;
-        for ch in s.chars() {
-            if after_colon && ch.is_ascii_digit() {
-                continue;
-            }
-            after_colon = ch == ':';
-            out.push(ch);
+    cause_chars(a).eq(cause_chars(b))
+}
+
+/// A detail's characters without the digits right after a colon (ports, counts): what
+/// tells one cause from another. No allocation.
+fn cause_chars(s: &str) -> impl Iterator<Item = char> + '_ {
+    let mut after_colon = false;
+    s.chars().filter(move |&ch| {
+        if after_colon && ch.is_ascii_digit() {
+            return false;
         }
-        out
-    };
-    strip(a) == strip(b)
+        after_colon = ch == ':';
+        true
+    })
+}
+
+/// Hash of an anomaly's kind and cause ([`cause_chars`]), streamed through `b`'s hasher.
+fn cause_hash(b: &impl std::hash::BuildHasher, kind: &str, detail: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = b.build_hasher();
+    h.write(kind.as_bytes());
+    h.write_u8(0xff);
+    let mut buf = [0u8; 4];
+    for ch in cause_chars(detail) {
+        h.write(ch.encode_utf8(&mut buf).as_bytes());
+    }
+    h.finish()
 }
 
 /// What the session keeps of a line's flags.
@@ -1613,13 +1737,8 @@ mod tests {
         assert_eq!(s.failed_logins, 1);
         let m = s.into_model();
         assert_eq!(m.commands.len(), MAX_COMMANDS);
-        assert_eq!(
-            m.dropped,
-            Some(model::Dropped {
-                commands: extra as u64 + 1,
-                events: 0
-            })
-        );
+        let d = m.dropped.expect("dropped");
+        assert_eq!((d.commands, d.events), (extra as u64 + 1, 0));
         let limits: Vec<&str> = m
             .anomalies
             .iter()
@@ -1650,8 +1769,8 @@ mod tests {
         assert_eq!(
             m.dropped,
             Some(model::Dropped {
-                commands: 0,
-                events: 3
+                events: 3,
+                ..Default::default()
             })
         );
         assert_eq!(
@@ -1660,6 +1779,161 @@ mod tests {
                 .filter(|a| a.kind == "limit_reached")
                 .count(),
             1
+        );
+    }
+
+    fn limited(l: Limits) -> Session {
+        let mut s = Session::new(
+            1,
+            C.parse().unwrap(),
+            S.parse().unwrap(),
+            Timestamp(0),
+            6,
+            false,
+        )
+        .with_limits(l);
+        s.control_data(Timestamp(1), Side::Server, b"220 ready\r\n");
+        s
+    }
+
+    fn limit_details(m: &model::Session) -> Vec<&str> {
+        m.anomalies
+            .iter()
+            .filter(|a| a.kind == "limit_reached")
+            .map(|a| a.detail.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn commands_beyond_a_chosen_limit_are_counted() {
+        let mut s = limited(Limits {
+            commands: 3,
+            ..Limits::default()
+        });
+        for t in 0..5 {
+            say(&mut s, 10 + 2 * t, Side::Client, b"NOOP\r\n");
+            say(&mut s, 11 + 2 * t, Side::Server, b"200 OK\r\n");
+        }
+        let m = s.into_model();
+        // The greeting's entry and two NOOPs are kept.
+        assert_eq!(m.commands.len(), 3);
+        assert_eq!(m.dropped.map(|d| d.commands), Some(3));
+        assert_eq!(
+            limit_details(&m),
+            ["max_commands: more than 3 commands in this session: the rest are counted, not kept"]
+        );
+    }
+
+    #[test]
+    fn pending_commands_beyond_the_limit_lose_their_pairing_counted() {
+        let mut s = limited(Limits {
+            pending: 2,
+            ..Limits::default()
+        });
+        for t in 0..5 {
+            say(&mut s, 10 + t, Side::Client, b"NOOP\r\n");
+        }
+        let m = s.into_model();
+        assert_eq!(m.commands.len(), 6);
+        assert_eq!(
+            m.dropped,
+            Some(model::Dropped {
+                pending: 3,
+                ..Default::default()
+            })
+        );
+        let found: Vec<&str> = m
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == "too_many_pending_commands")
+            .map(|a| a.detail.as_str())
+            .collect();
+        assert_eq!(found, ["more than 2 commands without a reply"]);
+    }
+
+    #[test]
+    fn transfers_beyond_the_limit_are_counted() {
+        let mut s = limited(Limits {
+            transfers: 2,
+            ..Limits::default()
+        });
+        let (c, l): (SocketAddr, SocketAddr) =
+            ("10.0.0.2:50000".parse().unwrap(), "10.0.0.1:6000".parse().unwrap());
+        for t in 0..4 {
+            if s.room_for_transfer(Timestamp(10 + t)) {
+                s.open_data(Timestamp(10 + t), c, l, None);
+            }
+        }
+        let m = s.into_model();
+        assert_eq!(m.transfers.len(), 2);
+        assert_eq!(m.dropped.map(|d| d.transfers), Some(2));
+        assert_eq!(
+            limit_details(&m),
+            ["max_transfers: more than 2 transfers in this session: the rest are counted, not kept"]
+        );
+    }
+
+    #[test]
+    fn anomalies_beyond_the_limit_are_counted() {
+        let mut s = limited(Limits {
+            anomalies: 2,
+            ..Limits::default()
+        });
+        for i in 0..5 {
+            s.anomaly(Timestamp(10), "malformed_reply", format!("line {i}"));
+        }
+        let m = s.into_model();
+        assert_eq!(m.anomalies.len(), 2);
+        assert_eq!(m.dropped.map(|d| d.anomalies), Some(3));
+    }
+
+    #[test]
+    fn repeated_causes_are_reported_once_digits_after_a_colon_aside() {
+        let mut s = session();
+        for p in 0..100 {
+            s.anomaly(
+                Timestamp(10),
+                "port_bounce",
+                format!("PORT names 10.9.9.9:{p} not the client"),
+            );
+        }
+        s.anomaly(Timestamp(11), "port_bounce", "PORT names 10.9.9.8:1 not the client".into());
+        // Another kind with the same detail is another cause.
+        s.anomaly(Timestamp(12), "pasv_nat", "PORT names 10.9.9.9:1 not the client".into());
+        let kinds: Vec<(&str, &str)> = s
+            .anomalies
+            .iter()
+            .map(|a| (a.kind, a.detail.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("port_bounce", "PORT names 10.9.9.9:0 not the client"),
+                ("port_bounce", "PORT names 10.9.9.8:1 not the client"),
+                ("pasv_nat", "PORT names 10.9.9.9:1 not the client"),
+            ]
+        );
+        assert!(same_cause("a:123 b", "a:9 b"));
+        assert!(!same_cause("a:123 b", "a:9 c"));
+        assert!(!same_cause("a 123", "a 9"));
+    }
+
+    #[test]
+    fn forgotten_expectations_are_counted_and_said_once_each() {
+        let mut s = session();
+        for _ in 0..3 {
+            s.expectation_forgotten(Timestamp(10), false, 64);
+            s.expectation_forgotten(Timestamp(11), true, 300);
+        }
+        let m = s.into_model();
+        let d = m.dropped.expect("dropped");
+        assert_eq!((d.expectations, d.expired_expectations), (3, 3));
+        assert_eq!(
+            limit_details(&m),
+            [
+                "max_expectations: more than 64 announced data ports waiting in this session: the oldest are forgotten (a later connection to one is not tied by its announcement)",
+                "expectation_timeout: a data port announced in this session saw no connection within 300 s: forgotten (a later connection to it is not tied by its announcement)",
+            ]
         );
     }
 
