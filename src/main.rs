@@ -42,6 +42,11 @@ enum Cmd {
         /// Extra BPF filter (default: tcp).
         #[arg(long, value_name = "BPF")]
         filter: Option<String>,
+        /// Most finished sessions kept for the final report of a whole-report format
+        /// (table, json, html, ...); beyond it the oldest is left out
+        /// (`stats.limits.max_sessions`, a `limit_reached` finding). 0: keep all.
+        #[arg(long, value_name = "N", default_value_t = ftptrace::analyzer::MAX_SNIFF_SESSIONS)]
+        max_sessions: usize,
         #[command(flatten)]
         common: Common,
     },
@@ -201,6 +206,11 @@ struct Common {
     /// then it is forgotten (`stats.limits.expectation_timeout`, a `limit_reached` finding).
     #[arg(long, value_name = "SECS", default_value_t = ftptrace::analyzer::expect::EXPECTATION_TIMEOUT_NS as f64 / 1e9)]
     expectation_timeout: f64,
+    /// Most (client, server) host pairs whose failed logins are tallied for brute-force
+    /// findings; beyond it the least recently seen is forgotten
+    /// (`stats.limits.max_failure_pairs`, a `limit_reached` finding).
+    #[arg(long, value_name = "N", default_value_t = ftptrace::analyzer::detect::MAX_FAILURE_PAIRS)]
+    max_failure_pairs: usize,
 }
 
 fn main() -> ExitCode {
@@ -237,8 +247,9 @@ fn run(cli: Cli) -> Result<u8> {
         Cmd::Sniff {
             interface,
             filter,
+            max_sessions,
             common,
-        } => sniff(&interface, filter.as_deref(), &common),
+        } => sniff(&interface, filter.as_deref(), max_sessions, &common),
         Cmd::Export {
             session,
             output,
@@ -313,6 +324,11 @@ fn options(c: &Common) -> Options {
             total: c.max_expectations_total,
             timeout_ns: (c.expectation_timeout.max(0.0) * 1e9).min(i64::MAX as f64) as i64,
         },
+        detect_limits: ftptrace::analyzer::detect::Limits {
+            pairs: c.max_failure_pairs,
+            ..Default::default()
+        },
+        max_sessions: 0,
     }
 }
 
@@ -476,7 +492,7 @@ fn analyze(captures: &[String], c: &Common) -> Result<u8> {
         return Ok(finish_outputs(out, 2, None));
     }
     let progress = progress_bar(c, &src);
-    let (status, extract) = pump(&mut src, c, &out.w, &open_errors, progress)?;
+    let (status, extract) = pump(&mut src, c, &out.w, &open_errors, progress, 0)?;
     Ok(finish_outputs(out, status, extract.as_ref()))
 }
 
@@ -490,6 +506,7 @@ fn pump(
     out: &Out,
     open_errors: &[capture::CaptureError],
     progress: Option<indicatif::ProgressBar>,
+    max_sessions: usize,
 ) -> Result<(u8, Option<ExtractSummary>)> {
     let status_of = |e: &capture::CaptureError| if e.is_unreadable() { 2 } else { 1 };
     let mut status = open_errors.iter().map(status_of).max().unwrap_or(0);
@@ -508,7 +525,13 @@ fn pump(
             seen.clone(),
         )
     });
-    let mut an = Analyzer::new(options(c), sink);
+    let mut an = Analyzer::new(
+        Options {
+            max_sessions,
+            ..options(c)
+        },
+        sink,
+    );
     for e in open_errors {
         an.error(e.to_string());
     }
@@ -753,7 +776,7 @@ const LIVE_BPF: &str = "tcp or udp port 4789 or udp port 8472 or udp port 6081 \
     or ether proto 0x8848 or ether proto 0x8864";
 
 #[cfg(feature = "live")]
-fn sniff(iface: &str, filter: Option<&str>, c: &Common) -> Result<u8> {
+fn sniff(iface: &str, filter: Option<&str>, max_sessions: usize, c: &Common) -> Result<u8> {
     let out = open_output_as(c, &[], true)?;
     let bpf = match filter {
         Some(f) => format!("({LIVE_BPF}) and ({f})"),
@@ -776,7 +799,7 @@ fn sniff(iface: &str, filter: Option<&str>, c: &Common) -> Result<u8> {
         stop,
         ended: false,
     };
-    let (status, extract) = pump(&mut live, c, &out.w, &[], None)?;
+    let (status, extract) = pump(&mut live, c, &out.w, &[], None, max_sessions)?;
     let code = finish_outputs(out, status, extract.as_ref());
     match src.stats() {
         Ok(s) => eprintln!(
@@ -820,7 +843,12 @@ impl capture::PacketSource for Interrupted<'_> {
 }
 
 #[cfg(not(feature = "live"))]
-fn sniff(_iface: &str, _filter: Option<&str>, _c: &Common) -> Result<u8> {
+fn sniff(
+    _iface: &str,
+    _filter: Option<&str>,
+    _max_sessions: usize,
+    _c: &Common,
+) -> Result<u8> {
     eprintln!("ftptrace: live capture is not built in: rebuild with `cargo build --features live` (needs libpcap)");
     Ok(2)
 }

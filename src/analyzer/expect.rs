@@ -52,6 +52,10 @@ struct Entry {
     two: bool,
     /// A data connection came to it (it then expires without a finding).
     used: bool,
+    /// The session's count of data commands when it was announced: a later data
+    /// command used it (from the dialogue's point of view) even when its data
+    /// connection is not in the capture.
+    epoch: u64,
 }
 
 /// Why an announcement was forgotten before its session ended.
@@ -126,9 +130,18 @@ impl Expectations {
 
     /// Session `session` announced `setup` (at `setup.ts`): a connection to its listener,
     /// or to the announced address, is its data connection. A key announced before (by
-    /// this session or another) now answers to this announcement. Returns what had to be
-    /// forgotten to make room: (session, cause) for each.
-    pub fn announce(&mut self, zone: Zone, session: u64, setup: Setup) -> Vec<(u64, Forgotten)> {
+    /// this session or another) now answers to this announcement. Beyond a cap the oldest
+    /// goes; returns those of them no data connection had come to: (session, cause) for
+    /// each (one a connection came to, or that a data command of its session came after,
+    /// goes quietly: a client that uses each PASV in turn never hits the cap).
+    /// `epoch`: the session's count of data commands so far.
+    pub fn announce(
+        &mut self,
+        zone: Zone,
+        session: u64,
+        setup: Setup,
+        epoch: u64,
+    ) -> Vec<(u64, Forgotten)> {
         let mut forgotten = Vec::new();
         let first = (zone, setup.listener);
         let second = (zone, setup.announced);
@@ -150,6 +163,7 @@ impl Expectations {
                 keys: [first, second],
                 two,
                 used: false,
+                epoch,
             },
         );
         self.keys.insert(first, seq);
@@ -160,19 +174,24 @@ impl Expectations {
         q.push_back(seq);
         if q.len() > self.limits.per_session {
             if let Some(old) = q.pop_front() {
-                self.remove_entry(old, false);
-                self.counts.session_cap += 1;
-                forgotten.push((session, Forgotten::SessionCap));
+                // One a data command came after was spent: it goes quietly.
+                if self
+                    .remove_entry(old, false)
+                    .is_some_and(|e| !e.used && e.epoch >= epoch)
+                {
+                    self.counts.session_cap += 1;
+                    forgotten.push((session, Forgotten::SessionCap));
+                }
             }
         }
         while self.entries.len() > self.limits.total {
-            let Some((&old, e)) = self.entries.first_key_value() else {
+            let Some((&old, _)) = self.entries.first_key_value() else {
                 break;
             };
-            let s = e.session;
-            self.remove_entry(old, true);
-            self.counts.table_cap += 1;
-            forgotten.push((s, Forgotten::TableCap));
+            if let Some(e) = self.remove_entry(old, true).filter(|e| !e.used) {
+                self.counts.table_cap += 1;
+                forgotten.push((e.session, Forgotten::TableCap));
+            }
         }
         forgotten
     }
@@ -189,15 +208,16 @@ impl Expectations {
     }
 
     /// Forget announcements older than the timeout at `now`; returns the sessions and
-    /// setups of those no data connection came to (counted as expired). One compare when
-    /// none is due.
-    pub fn expire(&mut self, now: Timestamp) -> Vec<(u64, Setup)> {
+    /// setups of those nothing used (counted as expired): no data connection came to
+    /// them and their session sent no data command after them (`epoch_of`: a session's
+    /// count of data commands now). One compare when none is due.
+    pub fn expire(&mut self, now: Timestamp, epoch_of: impl Fn(u64) -> u64) -> Vec<(u64, Setup)> {
         let mut out = Vec::new();
         while let Some((&seq, e)) = self.entries.first_key_value() {
             if now.0.saturating_sub(e.setup.ts.0) <= self.limits.timeout_ns {
                 break;
             }
-            if !e.used {
+            if !e.used && epoch_of(e.session) <= e.epoch {
                 out.push((e.session, e.setup));
                 self.counts.expired += 1;
             }
@@ -225,10 +245,8 @@ impl Expectations {
     }
 
     /// Drop entry `seq` and its keys; `from_session`: also take it out of its session's list.
-    fn remove_entry(&mut self, seq: u64, from_session: bool) {
-        let Some(e) = self.entries.remove(&seq) else {
-            return;
-        };
+    fn remove_entry(&mut self, seq: u64, from_session: bool) -> Option<Entry> {
+        let e = self.entries.remove(&seq)?;
         for k in &e.keys[..1 + usize::from(e.two)] {
             if self.keys.get(k) == Some(&seq) {
                 self.keys.remove(k);
@@ -244,6 +262,7 @@ impl Expectations {
             }
         }
         debug_assert_eq!(e.seq, seq);
+        Some(e)
     }
 
     /// A newer announcement took key `k` from entry `seq`: the entry goes when it has no
@@ -303,7 +322,7 @@ mod tests {
     #[test]
     fn announced_listeners_are_found_by_either_address() {
         let mut e = Expectations::new(Limits::default());
-        assert!(e.announce(Z, 1, nat(5000, 0)).is_empty());
+        assert!(e.announce(Z, 1, nat(5000, 0), 0).is_empty());
         assert_eq!(e.get(Z, addr(5000)).map(|x| x.0), Some(1));
         let announced = SocketAddr::from(([192, 168, 1, 1], 5000));
         assert_eq!(e.get(Z, announced).map(|x| x.0), Some(1));
@@ -315,17 +334,25 @@ mod tests {
     fn a_session_keeps_at_most_its_cap_the_oldest_goes() {
         let mut e = Expectations::new(limits(3, 100));
         for p in 0..3 {
-            assert!(e.announce(Z, 1, setup(5000 + p, 0)).is_empty());
+            assert!(e.announce(Z, 1, setup(5000 + p, 0), 0).is_empty());
         }
         assert_eq!(
-            e.announce(Z, 1, setup(5003, 1)),
+            e.announce(Z, 1, setup(5003, 1), 0),
             vec![(1, Forgotten::SessionCap)]
         );
         assert_eq!(e.get(Z, addr(5000)), None);
         assert!(e.get(Z, addr(5003)).is_some());
         assert_eq!(e.len(), 3);
         // Another session is not affected by the first one's cap.
-        assert!(e.announce(Z, 2, setup(6000, 1)).is_empty());
+        assert!(e.announce(Z, 2, setup(6000, 1), 0).is_empty());
+        // One a data connection came to goes quietly.
+        e.used(Z, addr(5001));
+        assert!(e.announce(Z, 1, setup(5004, 2), 0).is_empty());
+        assert_eq!(e.get(Z, addr(5001)), None);
+        // So does one a data command of the session came after (its data connection
+        // not in the capture).
+        assert!(e.announce(Z, 1, setup(5005, 2), 1).is_empty());
+        assert_eq!(e.counts().session_cap, 1);
         assert_eq!(
             e.counts(),
             Counts {
@@ -338,10 +365,10 @@ mod tests {
     #[test]
     fn the_table_keeps_at_most_its_cap_the_oldest_goes() {
         let mut e = Expectations::new(limits(10, 2));
-        assert!(e.announce(Z, 1, setup(5000, 0)).is_empty());
-        assert!(e.announce(Z, 2, setup(5001, 0)).is_empty());
+        assert!(e.announce(Z, 1, setup(5000, 0), 0).is_empty());
+        assert!(e.announce(Z, 2, setup(5001, 0), 0).is_empty());
         assert_eq!(
-            e.announce(Z, 3, setup(5002, 0)),
+            e.announce(Z, 3, setup(5002, 0), 0),
             vec![(1, Forgotten::TableCap)]
         );
         assert_eq!(e.get(Z, addr(5000)), None);
@@ -355,11 +382,11 @@ mod tests {
     #[test]
     fn announcements_expire_after_the_timeout_in_capture_time() {
         let mut e = Expectations::new(limits(10, 10));
-        e.announce(Z, 1, setup(5000, 0));
-        e.announce(Z, 1, setup(5001, 100));
+        e.announce(Z, 1, setup(5000, 0), 0);
+        e.announce(Z, 1, setup(5001, 100), 0);
         assert_eq!(e.next_expiry(), Some(Timestamp(300 * S)));
-        assert!(e.expire(Timestamp(300 * S)).is_empty());
-        let gone = e.expire(Timestamp(300 * S + 1));
+        assert!(e.expire(Timestamp(300 * S), |_| 0).is_empty());
+        let gone = e.expire(Timestamp(300 * S + 1), |_| 0);
         assert_eq!(gone.len(), 1);
         assert_eq!(gone[0].0, 1);
         assert_eq!(gone[0].1.listener, addr(5000));
@@ -369,7 +396,12 @@ mod tests {
         assert_eq!(e.next_expiry(), Some(Timestamp(400 * S)));
         // One a data connection came to goes quietly.
         e.used(Z, addr(5001));
-        assert!(e.expire(Timestamp(401 * S)).is_empty());
+        assert!(e.expire(Timestamp(401 * S), |_| 0).is_empty());
+        assert!(e.is_empty());
+        assert_eq!(e.counts().expired, 1);
+        // So does one its session sent a data command after.
+        e.announce(Z, 1, setup(5002, 500), 0);
+        assert!(e.expire(Timestamp(801 * S), |_| 1).is_empty());
         assert!(e.is_empty());
         assert_eq!(e.counts().expired, 1);
     }
@@ -377,13 +409,13 @@ mod tests {
     #[test]
     fn reannouncing_a_port_refreshes_it_and_takes_it_over() {
         let mut e = Expectations::new(limits(2, 10));
-        e.announce(Z, 1, setup(5000, 0));
+        e.announce(Z, 1, setup(5000, 0), 0);
         // The same port again, later: one entry, with the new time.
-        e.announce(Z, 1, setup(5000, 200));
+        e.announce(Z, 1, setup(5000, 200), 0);
         assert_eq!(e.len(), 1);
-        assert!(e.expire(Timestamp(301 * S)).is_empty());
+        assert!(e.expire(Timestamp(301 * S), |_| 0).is_empty());
         // Another session announcing the same port takes it.
-        e.announce(Z, 2, setup(5000, 250));
+        e.announce(Z, 2, setup(5000, 250), 0);
         assert_eq!(e.get(Z, addr(5000)).map(|x| x.0), Some(2));
         assert_eq!(e.len(), 1);
         // Session 1 ending does not take session 2's key with it.
@@ -391,7 +423,7 @@ mod tests {
         assert_eq!(e.get(Z, addr(5000)).map(|x| x.0), Some(2));
         // Re-announcing never counts as hitting the cap.
         for _ in 0..10 {
-            e.announce(Z, 2, setup(5000, 260));
+            e.announce(Z, 2, setup(5000, 260), 0);
         }
         assert_eq!(e.counts(), Counts::default());
     }
@@ -399,9 +431,9 @@ mod tests {
     #[test]
     fn a_nat_entry_lives_while_either_key_does() {
         let mut e = Expectations::new(limits(10, 10));
-        e.announce(Z, 1, nat(5000, 0));
+        e.announce(Z, 1, nat(5000, 0), 0);
         // Another announcement takes the listener key; the announced one still ties.
-        e.announce(Z, 2, setup(5000, 1));
+        e.announce(Z, 2, setup(5000, 1), 0);
         let announced = SocketAddr::from(([192, 168, 1, 1], 5000));
         assert_eq!(e.get(Z, announced).map(|x| x.0), Some(1));
         assert_eq!(e.len(), 2);
@@ -414,8 +446,8 @@ mod tests {
     fn ending_a_session_forgets_only_its_own() {
         let mut e = Expectations::new(Limits::default());
         for p in 0..50 {
-            e.announce(Z, 1, setup(5000 + p, 0));
-            e.announce(Z, 2, setup(6000 + p, 0));
+            e.announce(Z, 1, setup(5000 + p, 0), 0);
+            e.announce(Z, 2, setup(6000 + p, 0), 0);
         }
         e.end_session(1);
         assert_eq!(e.len(), 50);

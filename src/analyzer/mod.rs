@@ -1,5 +1,6 @@
 //! The pipeline: packets → decode → TCP tracking → FTP sessions and data connections → Report.
 
+pub mod detect;
 pub mod expect;
 
 use crate::capture::{Packet, PacketSource, Timestamp};
@@ -46,7 +47,17 @@ pub struct Options {
     pub session_limits: session::Limits,
     /// Bounds of the table of announced data ports.
     pub expect_limits: expect::Limits,
+    /// Bounds of the failed-login tally.
+    pub detect_limits: detect::Limits,
+    /// Most finished sessions kept for the report when there is no sink (0: all);
+    /// `sniff` keeps [`MAX_SNIFF_SESSIONS`] for its final table or HTML.
+    pub max_sessions: usize,
 }
+
+/// Most finished sessions `sniff` keeps for its final table/HTML/JSON (a live capture has
+/// no end); beyond it the oldest is left out (`stats.limits.max_sessions`, a top-level
+/// `limit_reached` finding). The streaming formats keep none.
+pub const MAX_SNIFF_SESSIONS: usize = 100_000;
 
 /// Where finished sessions go as soon as they end (JSONL); `None` keeps them for the Report.
 pub type SessionSink<'a> = Box<dyn FnMut(model::Session) + 'a>;
@@ -60,8 +71,6 @@ const MAX_CONN_LIST: usize = 100_000;
 /// Most connections recorded while [`Analyzer::collect_connections`] is on (every FTP
 /// connection is kept until the final session ids are known; beyond it, an input error).
 pub const MAX_COLLECTED_CONNECTIONS: usize = 1_000_000;
-/// Failed logins from one client to one server that make a brute-force finding.
-const BRUTEFORCE_FAILURES: u32 = 5;
 /// The implicit FTPS control port (RFC 4217 section 11 / IANA "ftps"): TLS from the first byte.
 pub const IMPLICIT_FTPS_PORT: u16 = 990;
 /// How long after a TLS session's last control packet a new data connection between its
@@ -182,10 +191,6 @@ enum Role {
     Loose(Box<Loose>),
 }
 
-/// Failed logins from one client to one server: their count, the sessions involved and
-/// the index of their `login_bruteforce` finding once there is one.
-type Failures = (u32, Vec<u64>, Option<usize>);
-
 /// The FTP layer on top of TCP.
 struct Ftp<'a> {
     opts: Options,
@@ -207,12 +212,18 @@ struct Ftp<'a> {
     /// Announced data-channel listeners (in the control connection's segment) →
     /// (session, setup), bounded and expiring.
     expect: expect::Expectations,
-    done: Vec<model::Session>,
+    /// Finished sessions kept for the report (bounded by `opts.max_sessions`, oldest out).
+    done: VecDeque<model::Session>,
+    /// Finished sessions left out of `done` at its bound.
+    sessions_left_out: u64,
     sink: Option<SessionSink<'a>>,
     conn_list: Vec<model::TcpConnection>,
     stats: Stats,
-    /// Failed logins per (client ip, server ip) and the sessions involved.
-    failures: HashMap<(IpAddr, IpAddr), Failures>,
+    /// Failed logins per (client ip, server ip), bounded and expiring.
+    failures: detect::Detector,
+    /// The `login_bruteforce` finding each live session is part of (by index in
+    /// `anomalies`), for the reference a JSONL session carries.
+    session_findings: HashMap<u64, usize, FastState>,
     anomalies: Vec<Anomaly>,
     errors: Vec<String>,
     /// TLS sessions whose control connection ended, waiting for late data connections until
@@ -775,7 +786,14 @@ impl<'a> Ftp<'a> {
                 self.carve(&mut m, id);
                 match self.sink.as_mut() {
                     Some(sink) => sink(m),
-                    None => self.done.push(m),
+                    None => {
+                        if self.opts.max_sessions > 0 && self.done.len() >= self.opts.max_sessions
+                        {
+                            self.done.pop_front();
+                            self.sessions_left_out += 1;
+                        }
+                        self.done.push_back(m);
+                    }
                 }
             }
             if self.held.len() <= MAX_HELD_SESSIONS || self.ids.force_oldest().is_none() {
@@ -841,7 +859,8 @@ impl<'a> Ftp<'a> {
                 }
             }
             let limit = self.expect.limits().per_session as u64;
-            for (sid, why) in self.expect.announce(zone, id, setup) {
+            let epoch = self.sessions.get(&id).map_or(0, |s| s.data_commands());
+            for (sid, why) in self.expect.announce(zone, id, setup, epoch) {
                 match why {
                     expect::Forgotten::TableCap => {
                         *self.stats.limits.entry("max_expectations_total").or_default() += 1;
@@ -859,7 +878,9 @@ impl<'a> Ftp<'a> {
     /// Forget the announced data ports that waited longer than their timeout at `now`.
     fn expire_expectations(&mut self, now: Timestamp) {
         let secs = (self.expect.limits().timeout_ns / 1_000_000_000) as u64;
-        for (sid, _) in self.expect.expire(now) {
+        let sessions = &self.sessions;
+        let epoch_of = |sid| sessions.get(&sid).map_or(0, Session::data_commands);
+        for (sid, _) in self.expect.expire(now, epoch_of) {
             if let Some(s) = self.sessions.get_mut(&sid) {
                 s.expectation_forgotten(now, true, secs);
             }
@@ -989,14 +1010,15 @@ impl<'a> Ftp<'a> {
         }
         if self.sink.is_some() {
             m.set_time_digits(self.digits);
-            // Cross-session findings known by now that involve this session.
+            // The cross-session finding known by now that involves this session
             // (a reference: the finding with its sessions stands once at top level).
-            for (i, a) in self.anomalies.iter().enumerate() {
-                if a.sessions.contains(&m.id) {
-                    m.anomalies.push(a.reference(i));
-                }
+            if let Some(a) = self.session_findings.get(&id).and_then(|&i| {
+                self.anomalies.get(i).map(|a| a.reference(i))
+            }) {
+                m.anomalies.push(a);
             }
         }
+        self.session_findings.remove(&id);
         self.held.insert(m.id, (m.end.ts, m));
         self.release_held();
     }
@@ -1178,37 +1200,40 @@ impl<'a> Ftp<'a> {
         let Some(s) = self.sessions.get(&id) else {
             return;
         };
-        if s.failed_logins == 0 {
-            return;
-        }
-        let key = (s.client.ip(), s.server.ip());
-        let n = s.failed_logins;
+        let next = self.anomalies.len();
+        let found = self.failures.failed_logins(
+            s.end,
+            s.client.ip(),
+            s.server.ip(),
+            id,
+            s.failed_logins,
+            next,
+        );
         let ts = s.end;
-        let e = self.failures.entry(key).or_default();
-        e.0 += n;
-        let new_session = !e.1.contains(&id);
-        if new_session {
-            e.1.push(id);
-        }
-        if e.0 >= BRUTEFORCE_FAILURES {
-            let detail = format!("{} failed logins from {} to {}", e.0, key.0, key.1);
-            // The finding's index is kept with the tally: no scan, no copy per failure.
-            match e.2.and_then(|i| self.anomalies.get_mut(i)) {
-                Some(a) => {
-                    a.detail = detail;
-                    if new_session {
-                        a.sessions.push(id);
+        match found {
+            None => {}
+            Some(detect::Finding::New { detail, sessions }) => {
+                // Every session it names that has not ended yet refers to it.
+                for x in &sessions {
+                    if self.sessions.contains_key(x) {
+                        self.session_findings.insert(*x, next);
                     }
                 }
-                None => {
-                    e.2 = Some(self.anomalies.len());
-                    self.anomalies.push(Anomaly {
-                        ts: Time::new(ts, self.digits),
-                        kind: "login_bruteforce",
-                        detail,
-                        sessions: e.1.clone(),
-                        finding: None,
-                    });
+                self.anomalies.push(Anomaly {
+                    ts: Time::new(ts, self.digits),
+                    kind: "login_bruteforce",
+                    detail,
+                    sessions,
+                    finding: None,
+                });
+            }
+            Some(detect::Finding::Update { index, detail, add }) => {
+                if let Some(a) = self.anomalies.get_mut(index) {
+                    a.detail = detail;
+                    if let Some(x) = add {
+                        a.sessions.push(x);
+                    }
+                    self.session_findings.insert(id, index);
                 }
             }
         }
@@ -1745,6 +1770,7 @@ impl<'a> Analyzer<'a> {
         let mut decoder = Decoder::new();
         decoder.set_zones(!opts.ignore_tunnel_ids);
         let expect_limits = opts.expect_limits;
+        let detect_limits = opts.detect_limits;
         Analyzer {
             decoder,
             tcp: TcpTracker::new(
@@ -1770,11 +1796,13 @@ impl<'a> Analyzer<'a> {
                 late_sessions: 0,
                 roles: HashMap::default(),
                 expect: expect::Expectations::new(expect_limits),
-                done: Vec::new(),
+                done: VecDeque::new(),
+                sessions_left_out: 0,
                 sink,
                 conn_list: Vec::new(),
                 stats: Stats::default(),
-                failures: HashMap::new(),
+                failures: detect::Detector::new(detect_limits),
+                session_findings: HashMap::default(),
                 anomalies: Vec::new(),
                 errors: Vec::new(),
                 lingering: VecDeque::new(),
@@ -1924,6 +1952,34 @@ impl<'a> Analyzer<'a> {
                 finding: None,
             });
         }
+        if f.sessions_left_out > 0 {
+            let n = f.sessions_left_out;
+            f.stats.limits.insert("max_sessions", n);
+            f.anomalies.push(Anomaly {
+                ts: Time::new(f.last_close, 0),
+                kind: "limit_reached",
+                detail: format!(
+                    "max_sessions: {n} finished sessions left out of the report, the oldest, to keep at most {} (the counts include them)",
+                    f.opts.max_sessions
+                ),
+                sessions: Vec::new(),
+                finding: None,
+            });
+        }
+        let pairs = f.failures.evicted();
+        if pairs > 0 {
+            f.stats.limits.insert("max_failure_pairs", pairs);
+            f.anomalies.push(Anomaly {
+                ts: Time::new(f.last_close, 0),
+                kind: "limit_reached",
+                detail: format!(
+                    "max_failure_pairs: {pairs} (client, server) pairs' failed logins forgotten, the least recently seen, to keep at most {} tallied (brute forcing spread wider may go unreported)",
+                    f.failures.limits().pairs
+                ),
+                sessions: Vec::new(),
+                finding: None,
+            });
+        }
         let evicted = self.tcp.evictions();
         if evicted > 0 {
             f.stats.limits.insert("max_connections", evicted);
@@ -1976,7 +2032,7 @@ impl<'a> Analyzer<'a> {
                 packets,
             })
             .collect();
-        let mut sessions = std::mem::take(&mut f.done);
+        let mut sessions: Vec<model::Session> = std::mem::take(&mut f.done).into();
         // Every time with the capture's final precision.
         let digits = f.digits;
         for a in f.anomalies.iter_mut() {

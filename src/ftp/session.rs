@@ -191,6 +191,9 @@ pub struct Session {
     last_setup: Option<Setup>,
     /// Failed login attempts (for brute-force detection across sessions).
     pub failed_logins: u32,
+    /// Data commands (RETR, LIST, ...) sent so far: an announcement made before the
+    /// latest one was used by it (see `analyzer::expect`).
+    data_commands: u64,
     /// What was dropped at the limits.
     dropped: model::Dropped,
     limits: Limits,
@@ -247,10 +250,16 @@ impl Session {
             last_server_line: start,
             last_setup: None,
             failed_logins: 0,
+            data_commands: 0,
             dropped: model::Dropped::default(),
             limits: Limits::default(),
             causes: Default::default(),
         }
+    }
+
+    /// Data commands (RETR, STOR, LIST, ...) sent so far.
+    pub fn data_commands(&self) -> u64 {
+        self.data_commands
     }
 
     /// The same session with other per-session bounds (each at least 1).
@@ -411,6 +420,15 @@ impl Session {
             return true;
         }
         self.transfer_dropped(ts);
+        // The data command waiting for it had its transfer counted here: its final reply
+        // does not count it again as one seen from the dialogue alone.
+        if let Some(st) = self
+            .waiting_cmds
+            .pop_front()
+            .and_then(|c| self.cmd_state.get_mut(c))
+        {
+            st.bound = true;
+        }
         false
     }
 
@@ -764,6 +782,7 @@ impl Session {
                 }
             }
             v if v.uses_data_channel() => {
+                self.data_commands += 1;
                 self.waiting_cmds.push_back(idx);
                 if self.waiting_cmds.len() > MAX_PENDING {
                     self.waiting_cmds.pop_front();
