@@ -843,12 +843,7 @@ impl capture::PacketSource for Interrupted<'_> {
 }
 
 #[cfg(not(feature = "live"))]
-fn sniff(
-    _iface: &str,
-    _filter: Option<&str>,
-    _max_sessions: usize,
-    _c: &Common,
-) -> Result<u8> {
+fn sniff(_iface: &str, _filter: Option<&str>, _max_sessions: usize, _c: &Common) -> Result<u8> {
     eprintln!("ftptrace: live capture is not built in: rebuild with `cargo build --features live` (needs libpcap)");
     Ok(2)
 }

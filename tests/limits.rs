@@ -141,10 +141,7 @@ fn an_unused_announcement_expires_after_the_timeout() {
     let s = &r.sessions[0];
     assert_eq!(s.dropped.map(|d| d.expired_expectations), Some(1));
     assert_eq!(findings(&s.anomalies, "expectation_timeout").len(), 1);
-    assert!(s
-        .transfers
-        .iter()
-        .all(|t| t.match_ != DataMatch::Announced));
+    assert!(s.transfers.iter().all(|t| t.match_ != DataMatch::Announced));
 }
 
 #[test]

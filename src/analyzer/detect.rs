@@ -202,7 +202,10 @@ mod tests {
     fn five_failures_make_one_finding_that_grows() {
         let mut d = Detector::new(Limits::default());
         for id in 1..=4 {
-            assert_eq!(d.failed_logins(Timestamp(id), ip(2), ip(1), id as u64, 1, 0), None);
+            assert_eq!(
+                d.failed_logins(Timestamp(id), ip(2), ip(1), id as u64, 1, 0),
+                None
+            );
         }
         assert_eq!(
             d.failed_logins(Timestamp(5), ip(2), ip(1), 5, 1, 7),
@@ -257,7 +260,11 @@ mod tests {
         // Pair 2 kept its tally and finding.
         assert!(matches!(
             d.failed_logins(Timestamp(5), ip(2), ip(1), 5, 1, 0),
-            Some(Finding::Update { index: 0, add: Some(5), .. })
+            Some(Finding::Update {
+                index: 0,
+                add: Some(5),
+                ..
+            })
         ));
         // Pair 3 starts again from zero; pair 4 (least recent) goes.
         assert_eq!(d.failed_logins(Timestamp(6), ip(3), ip(1), 6, 1, 0), None);
@@ -268,7 +275,10 @@ mod tests {
     fn a_quiet_pair_expires_and_starts_again() {
         let mut d = Detector::new(Limits::default());
         d.failed_logins(Timestamp(0), ip(2), ip(1), 1, 4, 0);
-        assert_eq!(d.failed_logins(Timestamp(31 * 60 * S), ip(2), ip(1), 2, 1, 0), None);
+        assert_eq!(
+            d.failed_logins(Timestamp(31 * 60 * S), ip(2), ip(1), 2, 1, 0),
+            None
+        );
         assert_eq!(d.len(), 1);
         assert_eq!(d.evicted(), 0);
         // Within the timeout the tally goes on.

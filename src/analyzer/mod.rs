@@ -787,8 +787,7 @@ impl<'a> Ftp<'a> {
                 match self.sink.as_mut() {
                     Some(sink) => sink(m),
                     None => {
-                        if self.opts.max_sessions > 0 && self.done.len() >= self.opts.max_sessions
-                        {
+                        if self.opts.max_sessions > 0 && self.done.len() >= self.opts.max_sessions {
                             self.done.pop_front();
                             self.sessions_left_out += 1;
                         }
@@ -863,7 +862,11 @@ impl<'a> Ftp<'a> {
             for (sid, why) in self.expect.announce(zone, id, setup, epoch) {
                 match why {
                     expect::Forgotten::TableCap => {
-                        *self.stats.limits.entry("max_expectations_total").or_default() += 1;
+                        *self
+                            .stats
+                            .limits
+                            .entry("max_expectations_total")
+                            .or_default() += 1;
                     }
                     _ => {
                         if let Some(s) = self.sessions.get_mut(&sid) {
@@ -1012,9 +1015,11 @@ impl<'a> Ftp<'a> {
             m.set_time_digits(self.digits);
             // The cross-session finding known by now that involves this session
             // (a reference: the finding with its sessions stands once at top level).
-            if let Some(a) = self.session_findings.get(&id).and_then(|&i| {
-                self.anomalies.get(i).map(|a| a.reference(i))
-            }) {
+            if let Some(a) = self
+                .session_findings
+                .get(&id)
+                .and_then(|&i| self.anomalies.get(i).map(|a| a.reference(i)))
+            {
                 m.anomalies.push(a);
             }
         }

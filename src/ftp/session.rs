@@ -1876,8 +1876,10 @@ mod tests {
             transfers: 2,
             ..Limits::default()
         });
-        let (c, l): (SocketAddr, SocketAddr) =
-            ("10.0.0.2:50000".parse().unwrap(), "10.0.0.1:6000".parse().unwrap());
+        let (c, l): (SocketAddr, SocketAddr) = (
+            "10.0.0.2:50000".parse().unwrap(),
+            "10.0.0.1:6000".parse().unwrap(),
+        );
         for t in 0..4 {
             if s.room_for_transfer(Timestamp(10 + t)) {
                 s.open_data(Timestamp(10 + t), c, l, None);
@@ -1916,9 +1918,17 @@ mod tests {
                 format!("PORT names 10.9.9.9:{p} not the client"),
             );
         }
-        s.anomaly(Timestamp(11), "port_bounce", "PORT names 10.9.9.8:1 not the client".into());
+        s.anomaly(
+            Timestamp(11),
+            "port_bounce",
+            "PORT names 10.9.9.8:1 not the client".into(),
+        );
         // Another kind with the same detail is another cause.
-        s.anomaly(Timestamp(12), "pasv_nat", "PORT names 10.9.9.9:1 not the client".into());
+        s.anomaly(
+            Timestamp(12),
+            "pasv_nat",
+            "PORT names 10.9.9.9:1 not the client".into(),
+        );
         let kinds: Vec<(&str, &str)> = s
             .anomalies
             .iter()
