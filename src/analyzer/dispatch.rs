@@ -1,0 +1,376 @@
+//! Role dispatch: the TCP tracker's callbacks (a connection opens, has an event, carries
+//! bytes, closes) sent to the role each connection has: control, data, probe or loose.
+
+use super::*;
+
+impl<'a> TcpHandler for Ftp<'a> {
+    fn on_open(&mut self, meta: &ConnMeta) -> (Interest, bool) {
+        // A data connection some session announced?
+        if let Some((sid, setup)) = self.expectation(meta.zone, meta.server) {
+            if setup.mode == model::Mode::Passive && !self.fxp_listeners.contains(&meta.server) {
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    if meta.client.ip() != s.client.ip() {
+                        s.hijack(meta.start, meta.client, meta.server);
+                    }
+                }
+            }
+            self.expect.used(meta.zone, meta.server);
+            if !self.new_data(meta, sid, Some(setup), false) {
+                return (Interest::Ignore, false);
+            }
+            return (Interest::Data, false);
+        }
+        if !meta.saw_syn {
+            if let Some((sid, setup)) = self.expectation(meta.zone, meta.client) {
+                self.expect.used(meta.zone, meta.client);
+                if !self.new_data(meta, sid, Some(setup), true) {
+                    return (Interest::Ignore, true);
+                }
+                return (Interest::Data, true);
+            }
+        }
+        if self.is_ftp_port(meta.server.port()) {
+            self.pending_control(meta, true);
+            return (Interest::Data, false);
+        }
+        if !meta.saw_syn && self.is_ftp_port(meta.client.port()) {
+            self.pending_control(meta, false);
+            return (Interest::Data, false);
+        }
+        self.roles.insert(
+            meta.id,
+            Role::Probe(Box::new(Probe {
+                buf: [Vec::new(), Vec::new()],
+                events: Vec::new(),
+                reserved: None,
+            })),
+        );
+        (Interest::Data, false)
+    }
+
+    fn on_event(&mut self, meta: &ConnMeta, ts: Timestamp, dir: Dir, ev: TcpEvent) -> Interest {
+        self.tcp_event(meta, ts, dir, ev);
+        Interest::Data
+    }
+
+    fn on_data(
+        &mut self,
+        meta: &ConnMeta,
+        ts: Timestamp,
+        dir: Dir,
+        chunk: Chunk<'_>,
+        new_segment: bool,
+    ) -> Interest {
+        match self.roles.get_mut(&meta.id) {
+            Some(Role::Control {
+                session,
+                client_is_tcp_client,
+            }) => {
+                let side = Self::side(*client_is_tcp_client, dir);
+                let id = *session;
+                if let Some(s) = self.sessions.get_mut(&id) {
+                    match chunk {
+                        // Each line keeps the time of its own packet.
+                        Chunk::Data { bytes, ts: at, .. } => s.control_data(at, side, bytes),
+                        Chunk::Gap { offset, len } => {
+                            self.stats.capture_gaps += 1;
+                            s.control_gap(ts, side, offset, len);
+                        }
+                    }
+                    if !s.new_setups.is_empty() {
+                        self.drain_setups(id, meta.zone);
+                    }
+                }
+                Interest::Data
+            }
+            Some(Role::Data(_)) => {
+                self.data_chunk(meta, ts, dir, chunk, new_segment);
+                Interest::Data
+            }
+            Some(Role::Probe(p)) if p.reserved.is_some() => {
+                // Any byte (or a gap: bytes the capture missed) makes it a session.
+                if matches!(chunk, Chunk::Data { bytes, .. } if bytes.is_empty()) {
+                    return Interest::Data;
+                }
+                self.promote(meta);
+                self.on_data(meta, ts, dir, chunk, new_segment)
+            }
+            Some(Role::Probe(p)) => {
+                let Chunk::Data { offset, bytes, .. } = chunk else {
+                    // A gap before we knew what this is: not FTP control.
+                    self.roles.remove(&meta.id);
+                    return self.make_loose(meta);
+                };
+                let b = &mut p.buf[dir.idx()];
+                let room = PROBE_BYTES.saturating_sub(b.len());
+                let taken = bytes.len().min(room);
+                b.extend_from_slice(&bytes[..taken]);
+                let interest = self.classify(meta, ts);
+                // What the probe could not hold goes to the role the connection has now.
+                if taken < bytes.len() && !matches!(self.roles.get(&meta.id), Some(Role::Probe(_)))
+                {
+                    let rest = Chunk::Data {
+                        offset: offset + taken as u64,
+                        bytes: &bytes[taken..],
+                        ts,
+                        new_segment: false,
+                    };
+                    return self.on_data(meta, ts, dir, rest, false);
+                }
+                interest
+            }
+            Some(Role::Loose(l)) => {
+                if let Chunk::Data { bytes, .. } = chunk {
+                    l.segments += new_segment as u64;
+                    if let Some(h) = l.hash.as_mut() {
+                        h[dir.idx()].update(bytes);
+                    }
+                }
+                if l.hash.is_some() {
+                    Interest::Data
+                } else {
+                    Interest::Ignore
+                }
+            }
+            None => Interest::Ignore,
+        }
+    }
+
+    fn on_close(&mut self, meta: &ConnMeta, sum: &ConnSummary) {
+        self.last_close = self.last_close.max(sum.end);
+        if let Some(Role::Probe(p)) = self.roles.get(&meta.id) {
+            // Never classified: a short data connection of a TLS session between these hosts?
+            // (Unless a cleartext session between them waits for one and this is not TLS.)
+            let tls_records = p.buf.iter().any(|b| tls::record_header(b).is_some());
+            let tie = if tls_records
+                || self
+                    .session_wanting_data(meta.client.ip(), meta.server.ip())
+                    .is_none()
+            {
+                self.tls_session_for(meta)
+            } else {
+                None
+            };
+            if let Some(tie) = tie {
+                if !self.is_ftp_port(meta.server.port()) {
+                    self.probe_to_tls_data(meta, sum.end, tie);
+                }
+            }
+        }
+        let role = self.roles.remove(&meta.id);
+        let close = match sum.close {
+            CloseKind::Fin => Close::Fin,
+            CloseKind::Rst => Close::Rst,
+            CloseKind::Open => Close::Open,
+        };
+        let mut role_name = None;
+        // (session, is control) when the connection belongs to a session.
+        let mut owner = None;
+        match role {
+            Some(Role::Control { session, .. }) => {
+                role_name = Some("ftp");
+                self.stats.control_connections += 1;
+                owner = Some((session, true));
+                if let Some(s) = self.sessions.get_mut(&session) {
+                    s.control_end(sum.end);
+                    if s.end < sum.end {
+                        s.end = sum.end;
+                    }
+                    s.close = close;
+                    s.control_closed = true;
+                }
+                self.drain_setups(session, meta.zone);
+                self.login_failures(session);
+                self.maybe_finish(session, false);
+            }
+            Some(Role::Data(mut d)) => {
+                role_name = Some("ftp-data");
+                if d.tied {
+                    self.stats.tied_data_connections += 1;
+                } else {
+                    self.stats.untied_data_connections += 1;
+                }
+                owner = Some((d.session, false));
+                if let Some(s) = self.sessions.get_mut(&d.session) {
+                    let bytes = sum.seq_bytes[0] + sum.seq_bytes[1];
+                    let captured = sum.captured_bytes[0] + sum.captured_bytes[1];
+                    let ended = sum.close != CloseKind::Open;
+                    s.close_data(d.transfer, sum.end, bytes, captured, ended);
+                    s.data_close_kind(d.transfer, close);
+                    if let Some(r) = d.records.as_ref() {
+                        let (to_server, to_client) = (r[0].app_bytes, r[1].app_bytes);
+                        let (from_client, from_server) = if d.connector_is_client {
+                            (to_server, to_client)
+                        } else {
+                            (to_client, to_server)
+                        };
+                        s.data_tls_app_bytes(d.transfer, from_client, from_server);
+                    }
+                    if let Some(l) = d.listing.take() {
+                        let read = listing::read(l.style, &l.bytes, l.cut);
+                        let t = &s.transfers[d.transfer].t;
+                        let dir = t.path.clone();
+                        s.learn_listing_sizes(
+                            dir.as_deref(),
+                            read.entries
+                                .iter()
+                                .filter(|e| e.kind == "file")
+                                .filter_map(|e| Some((e.name.as_str(), e.size?))),
+                        );
+                        s.transfers[d.transfer].t.listing = Some(read);
+                    }
+                    let main = if sum.seq_bytes[1] >= sum.seq_bytes[0] {
+                        1
+                    } else {
+                        0
+                    };
+                    if let Some(h) = d.hash.take() {
+                        let [a, b] = h;
+                        let hx = if main == 0 { a } else { b };
+                        let t = &mut s.transfers[d.transfer].t;
+                        if t.missing_bytes == Some(0) {
+                            t.sha256 = Some(hex(&hx.finalize()));
+                        }
+                    }
+                    if let Some(c) = self.carver.as_mut() {
+                        for (i, p) in d.pieces.iter_mut().enumerate() {
+                            match p.take() {
+                                Some(p) if i == main => {
+                                    self.carved.insert((d.session, d.transfer), p);
+                                }
+                                Some(p) => c.discard(p),
+                                None => {}
+                            }
+                        }
+                    }
+                }
+                self.maybe_finish(d.session, false);
+            }
+            Some(Role::Probe(p)) if p.reserved.is_some() => {
+                // Never carried a byte: a probe of the FTP port, not a session.
+                self.stats.empty_connections += 1;
+                let r = p.reserved.expect("checked");
+                self.ids.give_up(r.id);
+                let (client, server) = if r.client_is_tcp_client {
+                    (meta.client, meta.server)
+                } else {
+                    (meta.server, meta.client)
+                };
+                self.probes
+                    .probe(client.ip(), server, meta.start, sum.end, true);
+                self.release_held();
+            }
+            Some(Role::Probe(p)) => {
+                // Never spoke a full line: an (almost) empty data connection of a session?
+                let payload = sum.seq_bytes[0] + sum.seq_bytes[1] > 0;
+                let no_payload = !payload;
+                let sid = self.session_for_data(meta.client.ip(), meta.server.ip());
+                let wants = sid
+                    .and_then(|id| self.sessions.get(&id))
+                    .is_some_and(|s| s.wants_data());
+                match sid {
+                    Some(sid)
+                        if (payload || wants)
+                            && !self.is_ftp_port(meta.server.port())
+                            && could_be_data(meta)
+                            && self.new_data(meta, sid, None, false) =>
+                    {
+                        self.stats.untied_data_connections += 1;
+                        if let Some(s) = self.sessions.get_mut(&sid) {
+                            let t = s.transfers.len() - 1;
+                            s.close_data(
+                                t,
+                                sum.end,
+                                sum.seq_bytes[0] + sum.seq_bytes[1],
+                                sum.captured_bytes[0] + sum.captured_bytes[1],
+                                sum.close != CloseKind::Open,
+                            );
+                        }
+                        self.roles.remove(&meta.id);
+                        role_name = Some("ftp-data");
+                        owner = Some((sid, false));
+                    }
+                    _ if payload => {
+                        // The probe held the whole payload (it never reached its limit).
+                        let main = if sum.seq_bytes[0] > sum.seq_bytes[1] {
+                            0
+                        } else {
+                            1
+                        };
+                        let whole = sum.captured_bytes[main] == p.buf[main].len() as u64;
+                        let mut h = (self.opts.hash && whole).then(Sha256::new);
+                        if let Some(h) = h.as_mut() {
+                            h.update(&p.buf[main]);
+                        }
+                        let segs = p.buf.iter().filter(|b| !b.is_empty()).count() as u64;
+                        role_name = Some("other");
+                        if !self.untied_transfer(meta, sum, h.map(|h| hex(&h.finalize())), segs) {
+                            self.stats.other_connections += 1;
+                        }
+                    }
+                    _ => self.stats.empty_connections += 1,
+                }
+                if role_name.is_none() && no_payload && meta.saw_syn {
+                    self.probes
+                        .probe(meta.client.ip(), meta.server, meta.start, sum.end, false);
+                }
+            }
+            Some(Role::Loose(l)) => {
+                let payload = sum.seq_bytes[0] + sum.seq_bytes[1] > 0;
+                if payload {
+                    let main = if sum.seq_bytes[0] > sum.seq_bytes[1] {
+                        0
+                    } else {
+                        1
+                    };
+                    let hash = l.hash.map(|h| {
+                        let [a, b] = h;
+                        hex(&if main == 0 { a } else { b }.finalize())
+                    });
+                    role_name = Some("other");
+                    if !self.untied_transfer(meta, sum, hash, l.segments) {
+                        self.stats.other_connections += 1;
+                    }
+                } else {
+                    self.stats.empty_connections += 1;
+                }
+            }
+            None => self.stats.empty_connections += 1,
+        }
+        // Sessions are known here by their reserved ids: every session's connections are
+        // kept while collecting, and the chosen ones picked by final id at the end.
+        if let Some((session, control)) = owner.filter(|_| !self.collect.is_empty()) {
+            if self.spans.len() == MAX_COLLECTED_CONNECTIONS {
+                self.errors.push(format!(
+                    "more than {MAX_COLLECTED_CONNECTIONS} connections in the chosen sessions; the rest are left out"
+                ));
+            }
+            if self.spans.len() <= MAX_COLLECTED_CONNECTIONS {
+                self.spans.push(ConnSpan {
+                    session,
+                    control,
+                    client: meta.client,
+                    server: meta.server,
+                    start: meta.start,
+                    end: sum.end,
+                });
+            }
+        }
+        if self.conn_list.len() < MAX_CONN_LIST {
+            self.conn_list.push(model::TcpConnection {
+                id: meta.id,
+                client: ep(meta.client),
+                server: ep(meta.server),
+                start: Time::new(meta.start, self.digits),
+                end: Time::new(sum.end, self.digits),
+                packets: sum.packets,
+                bytes_to_server: sum.seq_bytes[0],
+                bytes_to_client: sum.seq_bytes[1],
+                captured_to_server: sum.captured_bytes[0],
+                captured_to_client: sum.captured_bytes[1],
+                close,
+                role: role_name,
+            });
+        }
+    }
+}
