@@ -374,3 +374,150 @@ impl<'a> TcpHandler for Ftp<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: [u8; 4] = [10, 0, 0, 2];
+    const S: [u8; 4] = [10, 0, 0, 1];
+
+    fn meta(id: ConnId, client: ([u8; 4], u16), server: ([u8; 4], u16), t: i64) -> ConnMeta {
+        ConnMeta {
+            id,
+            client: SocketAddr::from(client),
+            server: SocketAddr::from(server),
+            saw_syn: true,
+            start: Timestamp(t),
+            zone: Zone::default(),
+        }
+    }
+
+    fn data<'b>(bytes: &'b [u8], t: i64) -> Chunk<'b> {
+        Chunk::Data {
+            offset: 0,
+            bytes,
+            ts: Timestamp(t),
+            new_segment: true,
+        }
+    }
+
+    fn summary(end: i64, to_server: u64, to_client: u64) -> ConnSummary {
+        ConnSummary {
+            packets: 4,
+            end: Timestamp(end),
+            seq_bytes: [to_server, to_client],
+            captured_bytes: [to_server, to_client],
+            gaps: [0, 0],
+            close: CloseKind::Fin,
+        }
+    }
+
+    fn role(f: &Ftp<'_>, id: ConnId) -> &'static str {
+        match f.roles.get(&id) {
+            Some(Role::Control { .. }) => "control",
+            Some(Role::Data(_)) => "data",
+            Some(Role::Probe(p)) if p.reserved.is_some() => "pending control",
+            Some(Role::Probe(_)) => "probe",
+            Some(Role::Loose(_)) => "loose",
+            None => "none",
+        }
+    }
+
+    #[test]
+    fn an_ftp_port_connection_is_pending_until_its_first_byte_then_control() {
+        let mut an = Analyzer::new(Options::default(), None);
+        let f = &mut an.ftp;
+        let m = meta(1, (C, 40000), (S, 21), 10);
+        assert_eq!(f.on_open(&m), (Interest::Data, false));
+        assert_eq!(role(f, 1), "pending control");
+        f.on_data(
+            &m,
+            Timestamp(11),
+            Dir::ToClient,
+            data(b"220 hi\r\n", 11),
+            true,
+        );
+        assert_eq!(role(f, 1), "control");
+        assert_eq!(f.stats.ftp_sessions, 1);
+        f.on_close(&m, &summary(12, 0, 8));
+        assert_eq!(role(f, 1), "none");
+        let r = an.finish();
+        assert_eq!(r.sessions.len(), 1);
+        assert_eq!(r.stats.control_connections, 1);
+    }
+
+    #[test]
+    fn an_ftp_port_connection_without_a_byte_is_a_probe_not_a_session() {
+        let mut an = Analyzer::new(Options::default(), None);
+        let f = &mut an.ftp;
+        let m = meta(1, (C, 40000), (S, 21), 10);
+        f.on_open(&m);
+        f.on_close(&m, &summary(12, 0, 0));
+        let r = an.finish();
+        assert!(r.sessions.is_empty());
+        assert_eq!(r.stats.ftp_port_probes.total, 1);
+        assert_eq!(r.stats.empty_connections, 1);
+    }
+
+    #[test]
+    fn a_connection_to_an_announced_port_is_that_sessions_data() {
+        let mut an = Analyzer::new(Options::default(), None);
+        let f = &mut an.ftp;
+        let ctl = meta(1, (C, 40000), (S, 21), 10);
+        f.on_open(&ctl);
+        f.on_data(
+            &ctl,
+            Timestamp(11),
+            Dir::ToClient,
+            data(b"220 hi\r\n", 11),
+            true,
+        );
+        f.on_data(
+            &ctl,
+            Timestamp(12),
+            Dir::ToServer,
+            data(b"PASV\r\n", 12),
+            true,
+        );
+        let reply = b"227 Entering Passive Mode (10,0,0,1,195,80)\r\n";
+        f.on_data(&ctl, Timestamp(13), Dir::ToClient, data(reply, 13), true);
+        assert_eq!(f.expect.len(), 1);
+        let d = meta(2, (C, 41000), (S, 50000), 14);
+        assert_eq!(f.on_open(&d), (Interest::Data, false));
+        assert_eq!(role(f, 2), "data");
+        f.on_data(&d, Timestamp(15), Dir::ToClient, data(b"file", 15), true);
+        f.on_close(&d, &summary(16, 0, 4));
+        assert_eq!(f.stats.tied_data_connections, 1);
+        // The session ends with its control connection; its expectations go with it.
+        f.on_close(&ctl, &summary(17, 6, 60));
+        assert!(f.expect.is_empty());
+        let r = an.finish();
+        assert_eq!(r.sessions[0].transfers.len(), 1);
+        assert_eq!(r.sessions[0].transfers[0].bytes, Some(4));
+    }
+
+    #[test]
+    fn bytes_that_are_not_ftp_make_a_loose_connection() {
+        let mut an = Analyzer::new(Options::default(), None);
+        let f = &mut an.ftp;
+        let m = meta(1, (C, 40000), (S, 8080), 10);
+        assert_eq!(f.on_open(&m), (Interest::Data, false));
+        assert_eq!(role(f, 1), "probe");
+        let get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let ok = b"HTTP/1.1 200 OK\r\n\r\n";
+        // One side's line is not enough: the other may still greet like an FTP server.
+        f.on_data(&m, Timestamp(11), Dir::ToServer, data(get, 11), true);
+        assert_eq!(role(f, 1), "probe");
+        // Without --hash nothing more is wanted of its payload.
+        assert_eq!(
+            f.on_data(&m, Timestamp(12), Dir::ToClient, data(ok, 12), true),
+            Interest::Ignore
+        );
+        assert_eq!(role(f, 1), "loose");
+        f.on_close(&m, &summary(13, get.len() as u64, ok.len() as u64));
+        let r = an.finish();
+        assert!(r.sessions.is_empty());
+        assert_eq!(r.stats.other_connections, 1);
+    }
+}
