@@ -282,3 +282,44 @@ fn pipelined_commands_beyond_the_pending_bound_are_counted() {
         .iter()
         .any(|a| a.kind == "too_many_pending_commands"));
 }
+
+#[test]
+fn the_flags_set_the_bounds() {
+    let mut cap = Cap::new();
+    let mut c = login(&mut cap, 40000);
+    for p in 0..6 {
+        pasv(&mut cap, &mut c, 50000 + p);
+    }
+    cap.send(&mut c, 0, b"NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n");
+    cap.close(&mut c);
+    let dir = std::env::temp_dir().join(format!("ftptrace-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("flags.pcap");
+    std::fs::write(&file, &cap.bytes).unwrap();
+    let (code, out, err) = support::run(&[
+        "analyze",
+        "--format",
+        "json",
+        "--max-expectations",
+        "2",
+        "--max-pending",
+        "3",
+        "--max-commands",
+        "5",
+        "--max-events",
+        "10",
+        file.to_str().unwrap(),
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let limits = &v["stats"]["limits"];
+    // greeting + USER + 3 PASV kept; 3 PASV and 4 NOOP beyond (commands not kept announce
+    // nothing): 3 announcements, one beyond the cap of 2.
+    assert_eq!(limits["max_commands"], 7, "{limits}");
+    assert_eq!(limits["max_expectations"], 1, "{limits}");
+    assert_eq!(limits["max_pending"], 1, "{limits}");
+    assert!(limits["max_events"].as_u64().unwrap() > 0, "{limits}");
+    assert_eq!(v["sessions"][0]["commands"].as_array().unwrap().len(), 5);
+    assert_eq!(v["sessions"][0]["timeline"].as_array().unwrap().len(), 10);
+}
