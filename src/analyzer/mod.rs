@@ -3,12 +3,13 @@
 //! Its rooms: `dispatch` (TCP callbacks → connection roles), `probe` (connections not yet
 //! known to be FTP), `expect` (the table of announced data ports, capped and expiring),
 //! `transfer` (data payload: TLS check, listings, hashes, carving; untied connections),
-//! `detect` (cross-session findings: failed logins); this file holds the state they share,
-//! session lifecycle (ids, holding, lingering TLS) and the report at the end.
+//! `detect` (cross-session findings: failed logins), `finish` (the report at the end); this
+//! file holds the state they share and the session lifecycle (ids, holding, lingering TLS).
 
 pub mod detect;
 mod dispatch;
 pub mod expect;
+mod finish;
 mod probe;
 mod transfer;
 
@@ -796,22 +797,6 @@ fn dns_step(m: &mut model::Session, r: &Resolution, digits: u8) {
     m.server_name = Some(r.name.clone());
 }
 
-fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
-    let targets: Vec<String> = sc.targets.iter().map(|t| t.to_string()).collect();
-    Anomaly {
-        ts: sc.first,
-        kind: "port_scan",
-        detail: format!(
-            "port scan from {}: {} connection attempts without payload ({} to FTP ports) to {} over {:.3} s",
-            sc.source,
-            sc.probes,
-            sc.ftp_port_probes,
-            targets.join(", "),
-            sc.last.secs_since(sc.first),
-        ),
-        sessions: Vec::new(), finding: None }
-}
-
 /// The whole analysis: feed packets, then [`Analyzer::finish`].
 pub struct Analyzer<'a> {
     decoder: Decoder,
@@ -979,240 +964,6 @@ impl<'a> Analyzer<'a> {
     /// End of input: finish every connection and session, and build the report.
     pub fn finish(self) -> Report {
         self.finish_with_connections().0
-    }
-
-    /// [`Analyzer::finish`], and the connections of the sessions named in
-    /// [`Analyzer::collect_connections`], in the order they ended.
-    pub fn finish_with_connections(mut self) -> (Report, Vec<ConnSpan>) {
-        self.decoder.finish();
-        self.tcp.finish_all(&mut self.ftp);
-        let ids: Vec<u64> = {
-            let mut v: Vec<u64> = self.ftp.sessions.keys().copied().collect();
-            v.sort_unstable();
-            v
-        };
-        for id in ids {
-            if let Some(s) = self.ftp.sessions.get_mut(&id) {
-                s.control_closed = true;
-            }
-            self.ftp.maybe_finish(id, true);
-        }
-        // Every reservation is decided by now; whatever still waits goes out.
-        while !self.ftp.held.is_empty() {
-            self.ftp.release_held();
-            if !self.ftp.held.is_empty() && self.ftp.ids.force_oldest().is_none() {
-                break;
-            }
-        }
-        let ds = self.decoder.stats();
-        let mut f = self.ftp;
-        f.stats.tcp_connections = self.tcp.connections_seen();
-        if let Some(&n) = f.stats.limits.get("max_expectations_total") {
-            f.anomalies.push(Anomaly {
-                ts: Time::new(f.last_close, 0),
-                kind: "limit_reached",
-                detail: format!(
-                    "max_expectations_total: {n} announced data ports forgotten, the oldest, to keep at most {} waiting (a later connection to one is not tied by its announcement)",
-                    f.expect.limits().total
-                ),
-                sessions: Vec::new(),
-                finding: None,
-            });
-        }
-        if f.sessions_left_out > 0 {
-            let n = f.sessions_left_out;
-            f.stats.limits.insert("max_sessions", n);
-            f.anomalies.push(Anomaly {
-                ts: Time::new(f.last_close, 0),
-                kind: "limit_reached",
-                detail: format!(
-                    "max_sessions: {n} finished sessions left out of the report, the oldest, to keep at most {} (the counts include them)",
-                    f.opts.max_sessions
-                ),
-                sessions: Vec::new(),
-                finding: None,
-            });
-        }
-        let pairs = f.failures.evicted();
-        if pairs > 0 {
-            f.stats.limits.insert("max_failure_pairs", pairs);
-            f.anomalies.push(Anomaly {
-                ts: Time::new(f.last_close, 0),
-                kind: "limit_reached",
-                detail: format!(
-                    "max_failure_pairs: {pairs} (client, server) pairs' failed logins forgotten, the least recently seen, to keep at most {} tallied (brute forcing spread wider may go unreported)",
-                    f.failures.limits().pairs
-                ),
-                sessions: Vec::new(),
-                finding: None,
-            });
-        }
-        let evicted = self.tcp.evictions();
-        if evicted > 0 {
-            f.stats.limits.insert("max_connections", evicted);
-            f.anomalies.push(Anomaly {
-                ts: Time::new(f.last_close, 0),
-                kind: "limit_reached",
-                detail: format!(
-                    "max_connections: {evicted} TCP connections finished early, the least recently active, to keep at most {} tracked",
-                    self.tcp.max_connections()
-                ),
-                sessions: Vec::new(),
-                finding: None,
-            });
-        }
-
-        f.stats.reordered_segments = self.tcp.reordered_segments();
-        f.stats.reorder_window_expiries = self.tcp.reorder_expiries();
-        f.stats.reassembly_buffer_giveups = self.tcp.buffer_giveups();
-        f.stats.ip_fragments = ds.fragments;
-        f.stats.ip_reassembled = ds.reassembled;
-        let dups = self.tcp.duplicates();
-        f.stats.duplicate_syns = dups.syns;
-        f.stats.duplicate_segments = dups.segments;
-        let (ftp_probes, scans, limits) = std::mem::take(&mut f.probes).finish();
-        f.stats.ftp_port_probes = ftp_probes;
-        for sc in &scans {
-            f.anomalies.push(port_scan_finding(sc));
-        }
-        f.stats.port_scans = scans;
-        let late = f.late_sessions;
-        for detail in limits.into_iter().chain((late > 0).then(|| {
-            format!(
-                "{late} sessions on FTP ports recognised after their id was given up (a bound on held sessions): numbered after later sessions in JSONL"
-            )
-        })) {
-            f.anomalies.push(Anomaly {
-                ts: Time::new(f.last_close, 0),
-                kind: "probe_limit",
-                detail,
-                sessions: Vec::new(), finding: None });
-        }
-        f.stats.undecoded_packets = ds.undecoded;
-        f.stats.undecoded = self
-            .decoder
-            .undecoded()
-            .by_count()
-            .into_iter()
-            .map(|(cause, packets)| model::UndecodedCause {
-                cause: cause.to_string(),
-                packets,
-            })
-            .collect();
-        let mut sessions: Vec<model::Session> = std::mem::take(&mut f.done).into();
-        // Every time with the capture's final precision.
-        let digits = f.digits;
-        for a in f.anomalies.iter_mut() {
-            a.ts.digits = digits;
-        }
-        for c in f.conn_list.iter_mut() {
-            c.start.digits = digits;
-            c.end.digits = digits;
-        }
-        for sc in f.stats.port_scans.iter_mut() {
-            sc.first.digits = digits;
-            sc.last.digits = digits;
-        }
-        for s in sessions.iter_mut() {
-            s.set_time_digits(digits);
-        }
-        // Top-level findings name sessions by their final ids.
-        for a in f.anomalies.iter_mut() {
-            for x in a.sessions.iter_mut() {
-                *x = f.final_ids.get(x).copied().unwrap_or(*x);
-            }
-        }
-        for s in sessions.iter_mut() {
-            for a in s.anomalies.iter_mut() {
-                for x in a.sessions.iter_mut() {
-                    *x = f.final_ids.get(x).copied().unwrap_or(*x);
-                }
-            }
-        }
-        // Cross-session findings stand once at top level; every session they involve
-        // refers to them by index (`ref`), never with a copy of their session list.
-        let by_id: HashMap<u64, usize, FastState> = sessions
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id, i))
-            .collect();
-        for (i, a) in f.anomalies.iter().enumerate() {
-            for id in &a.sessions {
-                let Some(s) = by_id.get(id).map(|&k| &mut sessions[k]) else {
-                    continue;
-                };
-                match s
-                    .anomalies
-                    .iter_mut()
-                    .find(|x| x.finding == Some(i) || (x.kind == a.kind && x.detail == a.detail))
-                {
-                    // A reference written early (JSONL) says the finding's final detail.
-                    Some(x) => *x = a.reference(i),
-                    None => s.anomalies.push(a.reference(i)),
-                }
-            }
-        }
-        // Ids were given once, when each session was recognised (every format agrees).
-        sessions.sort_by_key(|s| s.id);
-        // Connections with payload no session took: untied data connections when they look
-        // like FTP data, standing in the session of their hosts when there is one.
-        let mut untied_transfers = Vec::new();
-        for mut u in std::mem::take(&mut f.untied) {
-            if !f.looks_like_data(u.ends.0, u.ends.1) {
-                f.stats.other_connections += 1;
-                continue;
-            }
-            f.stats.untied_data_connections += 1;
-            f.stats.unmatched_data_connections += 1;
-            f.stats.data_connections += 1;
-            if let Some(c) = f.conn_list.iter_mut().find(|c| c.id == u.conn) {
-                c.role = Some("ftp-data");
-            }
-            u.t.start.digits = digits;
-            u.t.end.digits = digits;
-            let id = f
-                .session_hosts
-                .get(&u.hosts)
-                .and_then(|old| f.final_ids.get(old))
-                .copied();
-            match id.and_then(|id| sessions.iter_mut().find(|s| s.id == id)) {
-                Some(s) => place_untied(s, u),
-                None => untied_transfers.push(u.t),
-            }
-        }
-        f.conn_list.sort_by_key(|c| c.id);
-        let extract = f.opts.extract.as_ref().map(|dir| {
-            let mut sum = match f.carver.take() {
-                Some(c) => c.finish(),
-                None => carve::Summary::default(),
-            };
-            sum.errors.splice(0..0, f.carve_errors.drain(..));
-            model::ExtractSummary {
-                dir: dir.display().to_string(),
-                manifest: (!sum.manifest.as_os_str().is_empty())
-                    .then(|| sum.manifest.display().to_string()),
-                files: sum.files,
-                bytes: sum.bytes,
-                errors: sum.errors,
-            }
-        });
-        let mut spans = std::mem::take(&mut f.spans);
-        for c in spans.iter_mut() {
-            c.session = f.final_ids.get(&c.session).copied().unwrap_or(c.session);
-        }
-        spans.retain(|c| f.collect.contains(&c.session));
-        spans.truncate(MAX_COLLECTED_CONNECTIONS);
-        let report = Report {
-            extract,
-            schema: "ftptrace/1",
-            sessions,
-            anomalies: f.anomalies,
-            stats: f.stats,
-            tcp_connections: f.conn_list,
-            errors: f.errors,
-            untied_transfers,
-        };
-        (report, spans)
     }
 }
 
