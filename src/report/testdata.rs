@@ -280,6 +280,7 @@ fn documented_session(base: i64) -> Session {
         transfer_type: Some("A".into()),
         segment: None,
         tls_info: None,
+        login_attempts: Vec::new(),
     }
 }
 
@@ -346,6 +347,7 @@ fn failed_login_session(base: i64) -> Session {
         transfer_type: None,
         segment: None,
         tls_info: None,
+        login_attempts: Vec::new(),
     }
 }
 
@@ -443,6 +445,7 @@ fn passive_upload_session(base: i64) -> Session {
         transfer_type: Some("I".into()),
         segment: None,
         tls_info: None,
+        login_attempts: Vec::new(),
     }
 }
 
