@@ -338,13 +338,13 @@ fn overview(r: &Report, h: &mut String) {
     );
     let _ = writeln!(
         h,
-        "<div class=\"tile\"><span class=\"n\">{}</span>{} ({})<br><span class=\"muted\">{} downloads · {} uploads · {} listings</span></div>",
+        "<div class=\"tile\"><span class=\"n\">{}</span>{} ({})<br><span class=\"muted\">{} · {} · {}</span></div>",
         transfers.len(),
         if transfers.len() == 1 { "transfer" } else { "transfers" },
         human::bytes(bytes),
-        dir(crate::model::Direction::Download),
-        dir(crate::model::Direction::Upload),
-        dir(crate::model::Direction::Listing)
+        human::plural(dir(crate::model::Direction::Download) as u64, "download", "downloads"),
+        human::plural(dir(crate::model::Direction::Upload) as u64, "upload", "uploads"),
+        human::plural(dir(crate::model::Direction::Listing) as u64, "listing", "listings"),
     );
     let mut k: Vec<String> = kinds
         .iter()
