@@ -305,7 +305,9 @@ const WINDOW: u32 = 1366;
 /// scrollWidth, and the right edge of the widest open diagram).
 fn measure_at_window(bin: &Path, html: &[u8], dir: &Path) -> (u32, u32) {
     let page = String::from_utf8(html.to_vec()).unwrap();
-    let csp = page.find("<meta http-equiv=\"Content-Security-Policy\"").unwrap();
+    let csp = page
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .unwrap();
     let csp_end = csp + page[csp..].find('>').unwrap() + 1;
     let script = "<script>\
         var r = 0;\
@@ -335,7 +337,10 @@ fn measure_at_window(bin: &Path, html: &[u8], dir: &Path) -> (u32, u32) {
     let dom = String::from_utf8(dom).unwrap();
     let attr = |name: &str| -> u32 {
         let key = format!("{name}=\"");
-        let i = dom.find(&key).unwrap_or_else(|| panic!("no {name} in the DOM")) + key.len();
+        let i = dom
+            .find(&key)
+            .unwrap_or_else(|| panic!("no {name} in the DOM"))
+            + key.len();
         dom[i..i + dom[i..].find('"').unwrap()].parse().unwrap()
     };
     (attr("data-scroll-width"), attr("data-diagram-right"))
@@ -403,7 +408,11 @@ fn html_fits_a_1366_px_window() {
     );
     let png = std::fs::read(&shot).expect("screenshot written");
     assert_eq!(png_size(&png), (WINDOW, 1600));
-    assert!(png.len() > 20_000, "screenshot too small: {} bytes", png.len());
+    assert!(
+        png.len() > 20_000,
+        "screenshot too small: {} bytes",
+        png.len()
+    );
     if let Some(keep) = std::env::var_os("FTPTRACE_KEEP_WIDE_SCREENSHOT") {
         std::fs::copy(&shot, keep).unwrap();
     }

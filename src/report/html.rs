@@ -269,7 +269,11 @@ fn anomalies_list(list: &[&Anomaly], r: Option<&Report>, h: &mut String) {
             }
             format!(
                 " <span class=\"muted\">({} {})</span>",
-                if ids.len() == 1 { "session" } else { "sessions" },
+                if ids.len() == 1 {
+                    "session"
+                } else {
+                    "sessions"
+                },
                 links.join(", ")
             )
         };
@@ -297,7 +301,11 @@ const OVERVIEW_KINDS: usize = 5;
 fn overview(r: &Report, h: &mut String) {
     let n = r.sessions.len() as u64;
     let count = |l: Login| r.sessions.iter().filter(|s| s.login == l).count();
-    let mut users: Vec<&str> = r.sessions.iter().filter_map(|s| s.user.as_deref()).collect();
+    let mut users: Vec<&str> = r
+        .sessions
+        .iter()
+        .filter_map(|s| s.user.as_deref())
+        .collect();
     users.sort_unstable();
     users.dedup();
     let transfers: Vec<&Transfer> = r.sessions.iter().flat_map(|s| &s.transfers).collect();
@@ -609,7 +617,9 @@ fn lane_map(s: &Session, pack: bool) -> Vec<usize> {
     let mut lane_end: Vec<i64> = Vec::new();
     let mut map = vec![0; span.len()];
     for i in order {
-        let Some((start, end)) = span[i] else { continue };
+        let Some((start, end)) = span[i] else {
+            continue;
+        };
         match lane_end.iter().position(|&e| pack && e < start) {
             Some(k) => {
                 lane_end[k] = end;
@@ -860,10 +870,7 @@ fn session_svg(s: &Session, h: &mut String) {
                     format!(":{}", if side == "client" { cp } else { sp }),
                 )
             } else {
-                (
-                    "data".to_string(),
-                    format!("×{}", on_lane.len()),
-                )
+                ("data".to_string(), format!("×{}", on_lane.len()))
             };
             let bw = if k == 0 { CONTROL_BOX } else { l.data_box };
             let _ = writeln!(
@@ -968,9 +975,7 @@ fn session_svg(s: &Session, h: &mut String) {
         // The capture's gaps in this data connection, where they fall in its bytes: a
         // break in the arrow.
         if e.kind == EventKind::Data {
-            let total = conn_transfer(s, &e.conn)
-                .and_then(|t| t.bytes)
-                .unwrap_or(0);
+            let total = conn_transfer(s, &e.conn).and_then(|t| t.bytes).unwrap_or(0);
             for (_, offset, len) in gaps.iter().filter(|(c, _, _)| *c == e.conn) {
                 let frac = match offset {
                     Some(o) => {
@@ -979,7 +984,9 @@ fn session_svg(s: &Session, h: &mut String) {
                     }
                     None => 0.5,
                 };
-                let at = offset.map_or("at an unknown offset".to_string(), |o| format!("at offset {o}"));
+                let at = offset.map_or("at an unknown offset".to_string(), |o| {
+                    format!("at offset {o}")
+                });
                 let gx = x1 + (end - x1) * frac;
                 let _ = write!(
                     h,
@@ -1351,7 +1358,11 @@ mod tests {
                 let html = render(&r);
                 let w = diagram_widths(&html);
                 assert_eq!(w.len(), 1);
-                assert!(w[0] <= MAX_DIAGRAM, "{k} connections, overlap {overlap}: {} px", w[0]);
+                assert!(
+                    w[0] <= MAX_DIAGRAM,
+                    "{k} connections, overlap {overlap}: {} px",
+                    w[0]
+                );
                 assert_eq!(drawn_events(&html).len(), r.sessions[0].timeline.len());
                 let lanes = html.matches("<g class=\"head\" data-conn=\"data:").count() / 2;
                 if overlap || k <= comfortable_lanes(false) {
@@ -1383,7 +1394,10 @@ mod tests {
         assert_eq!(drawn_events(&html).len(), total);
         // Two groups on the page: open.
         assert!(html.contains("id=\"session-1\" data-session=\"1\" open>"));
-        assert!(html.contains("id=\"session-5\" data-session=\"5\">"), "folded in its group");
+        assert!(
+            html.contains("id=\"session-5\" data-session=\"5\">"),
+            "folded in its group"
+        );
         // The overview shows every session on the time strip.
         assert_eq!(html.matches("class=\"sbar\"").count(), 27);
     }
@@ -1396,7 +1410,10 @@ mod tests {
             "the capture gap belongs to session 3"
         );
         assert!(html.contains("<section class=\"overview\">"));
-        assert!(html.contains("<g class=\"gap\" data-conn=\"data:1\">"), "gap on the data arrow");
+        assert!(
+            html.contains("<g class=\"gap\" data-conn=\"data:1\">"),
+            "gap on the data arrow"
+        );
         assert!(html.contains("gap: 4.2 KiB missing"));
     }
 

@@ -414,7 +414,26 @@ pub fn write_table(r: &Report, o: &TableOptions, out: &mut dyn Write) -> io::Res
         writeln!(out, "data connections tied to no session:")?;
         writeln!(out, "{}", untied_table(r, o))?;
     }
-    writeln!(out, "{}", super::summary_line(r))
+    write_summary(&super::summary_line(r), o.width, out)
+}
+
+/// The summary line; with a width, broken after its commas into lines that fit.
+fn write_summary(line: &str, width: Option<u16>, out: &mut dyn Write) -> io::Result<()> {
+    let Some(w) = width.map(usize::from).filter(|&w| line.chars().count() > w) else {
+        return writeln!(out, "{line}");
+    };
+    let mut cur = String::new();
+    for part in line.split(", ") {
+        if !cur.is_empty() && cur.chars().count() + 2 + part.chars().count() + 1 > w {
+            writeln!(out, "{cur},")?;
+            cur.clear();
+        }
+        if !cur.is_empty() {
+            cur.push_str(", ");
+        }
+        cur.push_str(part);
+    }
+    writeln!(out, "{cur}")
 }
 
 #[cfg(test)]
