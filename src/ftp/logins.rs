@@ -86,7 +86,8 @@ mod tests {
             cmd(80, "PWD", "", 257),
         ];
         let a = attempts(&cmds);
-        let got: Vec<(Option<&str>, Option<&str>, Option<u16>, Login)> = a
+        type Row<'a> = (Option<&'a str>, Option<&'a str>, Option<u16>, Login);
+        let got: Vec<Row> = a
             .iter()
             .map(|a| (a.user.as_deref(), a.password.as_deref(), a.code, a.outcome))
             .collect();
