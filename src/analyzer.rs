@@ -174,6 +174,9 @@ enum Role {
     Data(Box<DataConn>),
     Probe(Box<Probe>),
     Loose(Box<Loose>),
+    /// A DNS-over-TCP connection (port 53): its messages feed the server names like UDP
+    /// ones. One stream per direction.
+    Dns(Box<[crate::net::dns::TcpStream; 2]>),
 }
 
 /// Failed logins from one client to one server: their count, the sessions involved and
@@ -293,7 +296,8 @@ impl<'a> Ftp<'a> {
         id
     }
 
-    /// A UDP datagram to or from port 53: remember what its DNS answer resolved.
+    /// A DNS message (a UDP datagram, or one cut from a TCP stream) to or from port 53:
+    /// remember what its answer resolved.
     fn dns(&mut self, ts: Timestamp, d: &crate::net::DnsDatagram<'_>) {
         if let Some(msg) = crate::net::dns::parse(d.payload) {
             self.names.datagram(ts, d, &msg);
@@ -1214,6 +1218,11 @@ impl<'a> TcpHandler for Ftp<'a> {
             self.pending_control(meta, false);
             return (Interest::Data, false);
         }
+        let dns = crate::net::dns::DNS_PORT;
+        if meta.server.port() == dns || (!meta.saw_syn && meta.client.port() == dns) {
+            self.roles.insert(meta.id, Role::Dns(Box::default()));
+            return (Interest::Data, false);
+        }
         self.roles.insert(
             meta.id,
             Role::Probe(Box::new(Probe {
@@ -1295,6 +1304,30 @@ impl<'a> TcpHandler for Ftp<'a> {
                     return self.on_data(meta, ts, dir, rest, false);
                 }
                 interest
+            }
+            Some(Role::Dns(streams)) => {
+                let (src, dst) = match dir {
+                    Dir::ToServer => (meta.client, meta.server),
+                    Dir::ToClient => (meta.server, meta.client),
+                };
+                let (msgs, at) = match chunk {
+                    Chunk::Data { bytes, ts: at, .. } => (streams[dir.idx()].push(bytes), at),
+                    Chunk::Gap { .. } => {
+                        streams[dir.idx()].gap();
+                        (Vec::new(), ts)
+                    }
+                };
+                for m in msgs {
+                    let d = crate::net::DnsDatagram {
+                        src: src.ip(),
+                        dst: dst.ip(),
+                        sport: src.port(),
+                        dport: dst.port(),
+                        payload: &m,
+                    };
+                    self.dns(at, &d);
+                }
+                Interest::Data
             }
             Some(Role::Loose(l)) => {
                 if let Chunk::Data { bytes, .. } = chunk {
@@ -1511,6 +1544,10 @@ impl<'a> TcpHandler for Ftp<'a> {
                 } else {
                     self.stats.empty_connections += 1;
                 }
+            }
+            Some(Role::Dns(_)) => {
+                role_name = Some("dns");
+                self.stats.other_connections += 1;
             }
             None => self.stats.empty_connections += 1,
         }
