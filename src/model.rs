@@ -105,7 +105,8 @@ pub struct Stats {
     pub capture_gaps: u64,
     /// Packets that were not IPv4/IPv6 TCP (ARP, UDP, ...).
     pub non_tcp_packets: u64,
-    /// DNS messages (UDP port 53) parsed, whose answers may name a session's server.
+    /// DNS messages (UDP port 53, or cut from a TCP port 53 stream) parsed, whose answers
+    /// may name a session's server.
     pub dns_messages: u64,
     /// Packets whose headers were cut by the snap length or malformed.
     pub undecodable_packets: u64,
