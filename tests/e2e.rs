@@ -1516,3 +1516,49 @@ fn timeline_interleave_and_prefix() {
         "{full}"
     );
 }
+
+/// In a real 80-column terminal (tmux), the table found the width on its own: the narrow
+/// layout, no line wrapped by the terminal (capture-pane -J joins wrapped lines).
+#[test]
+fn table_in_an_80_column_tmux_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        skip_or_fail("tmux is not installed");
+        return;
+    }
+    let sock = format!("ftptrace-test-{}", std::process::id());
+    let bin = env!("CARGO_BIN_EXE_ftptrace");
+    let cap = root().join("samples/parallel-4.pcap");
+    let cmd = format!(
+        "env -u COLUMNS NO_COLOR=1 {bin} analyze {}; echo DONE; sleep 60",
+        cap.display()
+    );
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &sock, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let started = tmux(&["new-session", "-d", "-x", "80", "-y", "60", "-s", "t", &cmd]);
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let mut screen = String::new();
+    for _ in 0..300 {
+        let out = tmux(&["capture-pane", "-p", "-J", "-t", "t"]);
+        screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        if screen.contains("DONE") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tmux(&["kill-server"]);
+    assert!(screen.contains("DONE"), "the run did not end:\n{screen}");
+    for l in screen.lines() {
+        assert!(l.chars().count() <= 80, "{l}\n{screen}");
+    }
+    assert!(screen.contains("10.99.0.2:38808"), "{screen}");
+    assert!(screen.contains("┆ xfers"), "the narrow layout:\n{screen}");
+}
