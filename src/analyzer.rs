@@ -1177,6 +1177,12 @@ impl<'a> Ftp<'a> {
     }
 }
 
+/// A connection to the DNS port (or, its start unseen, from it).
+fn is_dns(meta: &ConnMeta) -> bool {
+    let dns = crate::net::dns::DNS_PORT;
+    meta.server.port() == dns || (!meta.saw_syn && meta.client.port() == dns)
+}
+
 /// Whether a connection's ports fit an FTP data connection: a passive listener on an
 /// unprivileged port, or an active one from the server's data port (20; 989 for implicit
 /// FTPS) — not SSH, HTTPS or other services between the same two hosts.
@@ -1216,11 +1222,6 @@ impl<'a> TcpHandler for Ftp<'a> {
         }
         if !meta.saw_syn && self.is_ftp_port(meta.client.port()) {
             self.pending_control(meta, false);
-            return (Interest::Data, false);
-        }
-        let dns = crate::net::dns::DNS_PORT;
-        if meta.server.port() == dns || (!meta.saw_syn && meta.client.port() == dns) {
-            self.roles.insert(meta.id, Role::Dns(Box::default()));
             return (Interest::Data, false);
         }
         self.roles.insert(
@@ -1279,6 +1280,16 @@ impl<'a> TcpHandler for Ftp<'a> {
                     return Interest::Data;
                 }
                 self.promote(meta);
+                self.on_data(meta, ts, dir, chunk, new_segment)
+            }
+            // A connection to the DNS port becomes DNS over TCP with its first byte (until
+            // then it is a probe like any other: a scan of port 53 stays a scan).
+            Some(Role::Probe(p))
+                if p.buf.iter().all(Vec::is_empty)
+                    && matches!(chunk, Chunk::Data { bytes, .. } if !bytes.is_empty())
+                    && is_dns(meta) =>
+            {
+                self.roles.insert(meta.id, Role::Dns(Box::default()));
                 self.on_data(meta, ts, dir, chunk, new_segment)
             }
             Some(Role::Probe(p)) => {
