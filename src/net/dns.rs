@@ -254,7 +254,7 @@ mod tests {
         assert_eq!(got, [q.clone(), a.clone()]);
         assert_eq!(parse(&got[1]).unwrap().id, 0x6b51);
         // The rest of the third completes it.
-        assert_eq!(s.push(&a[10..]), [a.clone()]);
+        assert_eq!(s.push(&a[10..]), vec![a.clone()]);
         // After a gap nothing more is read.
         s.gap();
         assert!(s.push(&stream).is_empty());
