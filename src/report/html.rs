@@ -387,9 +387,12 @@ fn time_strip(r: &Report, h: &mut String) {
     let x = |t: i64| left + (t - t0) as f64 / span * width;
     let mut row_end: Vec<f64> = Vec::new();
     let mut bars = String::new();
+    // Few sessions: one row each, labelled with its bytes and findings.
+    let labelled = r.sessions.len() <= STRIP_ROWS;
+    let row_h = if labelled { 16.0 } else { 12.0 };
     for s in &r.sessions {
         let (x0, x1) = (x(s.start.ts.0), x(s.end.ts.0).max(x(s.start.ts.0) + 3.0));
-        let row = match row_end.iter().position(|&e| e + 1.0 < x0) {
+        let row = match row_end.iter().position(|&e| !labelled && e + 1.0 < x0) {
             Some(i) => i,
             None if row_end.len() < STRIP_ROWS => {
                 row_end.push(f64::MIN);
@@ -414,7 +417,7 @@ fn time_strip(r: &Report, h: &mut String) {
         let _ = write!(
             bars,
             "<a href=\"#session-{id}\"><rect class=\"sbar\" data-session=\"{id}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"9\" rx=\"2\" fill=\"{fill}\"{stroke}><title>Session {id} · {} · user {} · login {} · transfers {tr} · {} findings</title></rect></a>",
-            22.0 + row as f64 * 12.0,
+            24.0 + row as f64 * row_h,
             x1 - x0,
             escape_html(&human::endpoint(&s.client)),
             escape_html(&cut(s.user.as_deref().unwrap_or("-"), 60)),
@@ -426,8 +429,28 @@ fn time_strip(r: &Report, h: &mut String) {
             s.anomalies.len(),
             id = s.id,
         );
+        if labelled {
+            let text = format!(
+                "#{} {} · {} · {}",
+                s.id,
+                cut(s.user.as_deref().unwrap_or("-"), 24),
+                human::bytes(super::session_bytes(s)),
+                human::plural(s.anomalies.len() as u64, "finding", "findings")
+            );
+            let (tx, anchor) = if x1 + 8.0 + text.chars().count() as f64 * 6.7 <= 1000.0 {
+                (x1 + 6.0, "start")
+            } else {
+                (x0 - 6.0, "end")
+            };
+            let _ = write!(
+                bars,
+                "<text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
+                24.0 + row as f64 * row_h + 8.5,
+                escape_html(&text)
+            );
+        }
     }
-    let height = 22.0 + row_end.len() as f64 * 12.0 + 8.0;
+    let height = 24.0 + row_end.len() as f64 * row_h + 6.0;
     let first = crate::model::Time::new(crate::capture::Timestamp(t0), 3);
     let last = crate::model::Time::new(crate::capture::Timestamp(t1), 3);
     let _ = writeln!(
