@@ -174,6 +174,9 @@ enum Role {
     Data(Box<DataConn>),
     Probe(Box<Probe>),
     Loose(Box<Loose>),
+    /// A DNS-over-TCP connection (port 53): its messages feed the server names like UDP
+    /// ones. One stream per direction.
+    Dns(Box<[crate::net::dns::TcpStream; 2]>),
 }
 
 /// Failed logins from one client to one server: their count, the sessions involved and
@@ -293,7 +296,8 @@ impl<'a> Ftp<'a> {
         id
     }
 
-    /// A UDP datagram to or from port 53: remember what its DNS answer resolved.
+    /// A DNS message (a UDP datagram, or one cut from a TCP stream) to or from port 53:
+    /// remember what its answer resolved.
     fn dns(&mut self, ts: Timestamp, d: &crate::net::DnsDatagram<'_>) {
         if let Some(msg) = crate::net::dns::parse(d.payload) {
             self.names.datagram(ts, d, &msg);
@@ -1173,6 +1177,12 @@ impl<'a> Ftp<'a> {
     }
 }
 
+/// A connection to the DNS port (or, its start unseen, from it).
+fn is_dns(meta: &ConnMeta) -> bool {
+    let dns = crate::net::dns::DNS_PORT;
+    meta.server.port() == dns || (!meta.saw_syn && meta.client.port() == dns)
+}
+
 /// Whether a connection's ports fit an FTP data connection: a passive listener on an
 /// unprivileged port, or an active one from the server's data port (20; 989 for implicit
 /// FTPS) — not SSH, HTTPS or other services between the same two hosts.
@@ -1272,6 +1282,16 @@ impl<'a> TcpHandler for Ftp<'a> {
                 self.promote(meta);
                 self.on_data(meta, ts, dir, chunk, new_segment)
             }
+            // A connection to the DNS port becomes DNS over TCP with its first byte (until
+            // then it is a probe like any other: a scan of port 53 stays a scan).
+            Some(Role::Probe(p))
+                if p.buf.iter().all(Vec::is_empty)
+                    && matches!(chunk, Chunk::Data { bytes, .. } if !bytes.is_empty())
+                    && is_dns(meta) =>
+            {
+                self.roles.insert(meta.id, Role::Dns(Box::default()));
+                self.on_data(meta, ts, dir, chunk, new_segment)
+            }
             Some(Role::Probe(p)) => {
                 let Chunk::Data { offset, bytes, .. } = chunk else {
                     // A gap before we knew what this is: not FTP control.
@@ -1295,6 +1315,30 @@ impl<'a> TcpHandler for Ftp<'a> {
                     return self.on_data(meta, ts, dir, rest, false);
                 }
                 interest
+            }
+            Some(Role::Dns(streams)) => {
+                let (src, dst) = match dir {
+                    Dir::ToServer => (meta.client, meta.server),
+                    Dir::ToClient => (meta.server, meta.client),
+                };
+                let (msgs, at) = match chunk {
+                    Chunk::Data { bytes, ts: at, .. } => (streams[dir.idx()].push(bytes), at),
+                    Chunk::Gap { .. } => {
+                        streams[dir.idx()].gap();
+                        (Vec::new(), ts)
+                    }
+                };
+                for m in msgs {
+                    let d = crate::net::DnsDatagram {
+                        src: src.ip(),
+                        dst: dst.ip(),
+                        sport: src.port(),
+                        dport: dst.port(),
+                        payload: &m,
+                    };
+                    self.dns(at, &d);
+                }
+                Interest::Data
             }
             Some(Role::Loose(l)) => {
                 if let Chunk::Data { bytes, .. } = chunk {
@@ -1511,6 +1555,10 @@ impl<'a> TcpHandler for Ftp<'a> {
                 } else {
                     self.stats.empty_connections += 1;
                 }
+            }
+            Some(Role::Dns(_)) => {
+                role_name = Some("dns");
+                self.stats.other_connections += 1;
             }
             None => self.stats.empty_connections += 1,
         }

@@ -1452,6 +1452,7 @@ impl Session {
                 "<hidden>".to_string()
             }
         });
+        let login_attempts = super::logins::attempts(&self.commands);
         model::Session {
             dropped: (self.dropped != model::Dropped::default()).then_some(self.dropped),
             id: self.id,
@@ -1463,6 +1464,7 @@ impl Session {
             user: self.user,
             password,
             login: self.login,
+            login_attempts,
             tls: self.tls,
             close: self.close,
             commands: self.commands,
