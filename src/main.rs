@@ -115,6 +115,15 @@ impl Format {
     }
 }
 
+/// The timeline's line prefix (`--prefix`).
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+enum Prefix {
+    /// `  +11.204 d2  C←S  `: fits replies in 80 columns.
+    Compact,
+    /// `  +11.203600 s  09:30:11.203600  data:2 5002↔20  C ← S  `.
+    Full,
+}
+
 #[derive(Args)]
 struct Common {
     /// Output format.
@@ -157,6 +166,20 @@ struct Common {
     /// Only sessions that start at or before this time (RFC 3339).
     #[arg(long, value_name = "TIME", value_parser = rfc3339)]
     until: Option<ftptrace::capture::Timestamp>,
+    /// Lay out the table and timeline for N columns (default: the terminal's width on a
+    /// terminal, no limit for a file or pipe). Up to 100 the table drops and shortens
+    /// columns by priority (never breaking an address or a name) and the timeline uses
+    /// the compact prefix; beyond, the wide table (start time, data endpoints, sha256, file).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(20..))]
+    width: Option<u16>,
+    /// Timeline line prefix: compact (+seconds, connection, arrow) or full (relative and
+    /// wall-clock time, connection with ports). Default: compact up to 100 columns, else full.
+    #[arg(long, value_enum, value_name = "STYLE")]
+    prefix: Option<Prefix>,
+    /// Timeline: merge the sessions' events into one list in capture order, each line
+    /// marked with its session (#N).
+    #[arg(long)]
+    interleave: bool,
     /// Never show a progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -625,18 +648,33 @@ fn emit(r: &Report, c: &Common, out: &Out) -> Result<()> {
                 s.packets, s.tcp_connections, s.ftp_sessions, s.data_connections, s.unmatched_data_connections, s.capture_gaps
             );
         }
-        Format::Table => {
-            let width = if color { terminal_width() } else { None };
-            report::table::write_table(r, &report::table::TableOptions { color, width }, w)?
-        }
-        Format::Timeline => report::timeline::write_timeline(
+        Format::Table => report::table::write_table(
             r,
-            &report::timeline::TimelineOptions {
+            &report::table::TableOptions {
                 color,
-                session: None,
+                width: layout_width(c),
+                show_passwords: c.show_passwords,
             },
             w,
         )?,
+        Format::Timeline => {
+            let width = layout_width(c);
+            let compact = match c.prefix {
+                Some(p) => p == Prefix::Compact,
+                None => width.is_some_and(|w| w <= report::table::NARROW_COLUMNS),
+            };
+            report::timeline::write_timeline(
+                r,
+                &report::timeline::TimelineOptions {
+                    color,
+                    session: None,
+                    compact,
+                    width,
+                    interleave: c.interleave,
+                },
+                w,
+            )?
+        }
         Format::Mermaid => report::mermaid::write_mermaid(r, None, w)?,
         Format::Html => report::html::write_html(r, w)?,
         Format::Zeek => report::zeek::write_zeek(r, w)?,
@@ -644,6 +682,16 @@ fn emit(r: &Report, c: &Common, out: &Out) -> Result<()> {
     }
     w.flush()?;
     Ok(())
+}
+
+/// The width to lay the table and timeline out for: `--width`, else the terminal's when
+/// the report goes to one, else none (a file or pipe gets the wide layout, unwrapped).
+fn layout_width(c: &Common) -> Option<u16> {
+    c.width.or_else(|| {
+        (c.output.is_none() && io::stdout().is_terminal())
+            .then(terminal_width)
+            .flatten()
+    })
 }
 
 fn terminal_width() -> Option<u16> {

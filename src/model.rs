@@ -105,7 +105,8 @@ pub struct Stats {
     pub capture_gaps: u64,
     /// Packets that were not IPv4/IPv6 TCP (ARP, UDP, ...).
     pub non_tcp_packets: u64,
-    /// DNS messages (UDP port 53) parsed, whose answers may name a session's server.
+    /// DNS messages (UDP port 53, or cut from a TCP port 53 stream) parsed, whose answers
+    /// may name a session's server.
     pub dns_messages: u64,
     /// Packets whose headers were cut by the snap length or malformed.
     pub undecodable_packets: u64,
@@ -242,6 +243,9 @@ pub struct Session {
     pub user: Option<String>,
     pub password: Option<String>,
     pub login: Login,
+    /// Every login attempt in order (USER/PASS/ACCT and the reply that decided it);
+    /// `password` is the last one, `login` the last outcome.
+    pub login_attempts: Vec<LoginAttempt>,
     pub tls: bool,
     pub close: Close,
     pub commands: Vec<Command>,
@@ -342,6 +346,21 @@ impl Session {
             t.digits = digits;
         }
     }
+}
+
+/// One login attempt: the user and password sent, and the reply that decided it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoginAttempt {
+    /// Time of the deciding reply (of the USER command while none came).
+    pub ts: Time,
+    /// USER's argument; null for a PASS sent without a USER before it.
+    pub user: Option<String>,
+    /// PASS's argument, `"<hidden>"` unless `--show-passwords`; null when none was sent.
+    pub password: Option<String>,
+    /// The deciding reply (230, 530, ...); null when the capture holds none.
+    pub code: Option<u16>,
+    /// `success` (2xx), `failed` (4xx/5xx), `none` (undecided in the capture).
+    pub outcome: Login,
 }
 
 #[derive(Debug, Clone, Serialize)]

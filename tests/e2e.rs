@@ -7,7 +7,7 @@ mod support;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{root, run};
+use support::{root, run, skip_or_fail};
 
 fn zeek_dir() -> PathBuf {
     root().join("../shared/corpus/zeek")
@@ -44,13 +44,6 @@ fn all_captures() -> Vec<PathBuf> {
     }
     v.extend(z);
     v
-}
-
-fn skip_or_fail(why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{why} (CI=true: not skipping)");
-    }
-    eprintln!("skipping: {why}");
 }
 
 fn schema() -> jsonschema::Validator {
@@ -1442,4 +1435,123 @@ fn man_page_per_subcommand() {
         assert!(dir.join(f).is_file(), "{f}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// At 80 columns (`--width 80`, as in an 80-column terminal) the table and the timeline of
+/// every sample fit: no line is longer, no address is broken across lines.
+#[test]
+fn every_sample_fits_80_columns() {
+    for cap in captures_in(&root().join("samples")) {
+        for fmt in ["table", "timeline"] {
+            let (code, out, err) = run(&[
+                "analyze",
+                "--width",
+                "80",
+                "--ports",
+                "2121",
+                "--format",
+                fmt,
+                cap.to_str().unwrap(),
+            ]);
+            assert_eq!(code, 0, "{err}");
+            for l in out.lines() {
+                assert!(
+                    l.chars().count() <= 80,
+                    "{} {fmt}: {} columns: {l}\n{out}",
+                    cap.display(),
+                    l.chars().count()
+                );
+            }
+            let v = json_of(&cap, &["--ports", "2121"]);
+            for s in v["sessions"].as_array().unwrap() {
+                for ep in [&s["client"], &s["server"]] {
+                    let ip: std::net::IpAddr = ep["ip"].as_str().unwrap().parse().unwrap();
+                    let a = std::net::SocketAddr::new(ip, ep["port"].as_u64().unwrap() as u16);
+                    assert!(out.contains(&a.to_string()), "{a} whole in\n{out}");
+                }
+            }
+        }
+    }
+}
+
+/// `--interleave` merges the sessions' events into one list marked with their sessions;
+/// `--prefix full` keeps the full prefix at any width.
+#[test]
+fn timeline_interleave_and_prefix() {
+    let cap = root().join("samples/parallel-4.pcap");
+    let (code, out, err) = run(&[
+        "analyze",
+        "--format",
+        "timeline",
+        "--interleave",
+        "--width",
+        "80",
+        cap.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for id in 1..=4 {
+        assert!(out.contains(&format!("Session {id}  ")), "{out}");
+        assert!(out.contains(&format!(" #{id} ctl C→S USER")), "{out}");
+    }
+    let (code, full, _) = run(&[
+        "analyze",
+        "--format",
+        "timeline",
+        "--prefix",
+        "full",
+        "--width",
+        "80",
+        cap.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        full.contains(" s  05:28:") && full.contains("C → S  USER"),
+        "{full}"
+    );
+}
+
+/// In a real 80-column terminal (tmux), the table found the width on its own: the narrow
+/// layout, no line wrapped by the terminal (capture-pane -J joins wrapped lines).
+#[test]
+fn table_in_an_80_column_tmux_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        skip_or_fail("tmux is not installed");
+        return;
+    }
+    let sock = format!("ftptrace-test-{}", std::process::id());
+    let bin = env!("CARGO_BIN_EXE_ftptrace");
+    let cap = root().join("samples/parallel-4.pcap");
+    let cmd = format!(
+        "env -u COLUMNS NO_COLOR=1 {bin} analyze {}; echo DONE; sleep 60",
+        cap.display()
+    );
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(["-L", &sock, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let started = tmux(&["new-session", "-d", "-x", "80", "-y", "60", "-s", "t", &cmd]);
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let mut screen = String::new();
+    for _ in 0..300 {
+        let out = tmux(&["capture-pane", "-p", "-J", "-t", "t"]);
+        screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        if screen.contains("DONE") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tmux(&["kill-server"]);
+    assert!(screen.contains("DONE"), "the run did not end:\n{screen}");
+    for l in screen.lines() {
+        assert!(l.chars().count() <= 80, "{l}\n{screen}");
+    }
+    assert!(screen.contains("10.99.0.2:38808"), "{screen}");
+    assert!(screen.contains("┆ xfers"), "the narrow layout:\n{screen}");
 }

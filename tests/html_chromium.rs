@@ -296,3 +296,124 @@ fn example_report_renders_every_event_in_chromium() {
         std::fs::copy(&shot, keep).unwrap();
     }
 }
+
+/// Width of the window the HTML report must fit (a common laptop screen).
+const WINDOW: u32 = 1366;
+
+/// The page as chromium lays it out at `WINDOW` px: the report with its Content-Security-
+/// Policy taken out and a script that writes the measurements into the DOM (the page's
+/// scrollWidth, and the right edge of the widest open diagram).
+fn measure_at_window(bin: &Path, html: &[u8], dir: &Path) -> (u32, u32) {
+    let page = String::from_utf8(html.to_vec()).unwrap();
+    let csp = page
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .unwrap();
+    let csp_end = csp + page[csp..].find('>').unwrap() + 1;
+    let script = "<script>\
+        var r = 0;\
+        document.querySelectorAll('svg.diagram').forEach(function (s) {\
+          r = Math.max(r, Math.ceil(s.getBoundingClientRect().right));\
+        });\
+        document.body.setAttribute('data-scroll-width', document.documentElement.scrollWidth);\
+        document.body.setAttribute('data-diagram-right', r);\
+        </script>";
+    let measured = format!(
+        "{}{}",
+        &page[..csp],
+        page[csp_end..].replace("</body>", &format!("{script}</body>"))
+    );
+    let file = dir.join("measure.html");
+    std::fs::write(&file, measured).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let dom = chromium(
+        bin,
+        profile.path(),
+        &[
+            "--dump-dom".to_string(),
+            format!("--window-size={WINDOW},900"),
+        ],
+        &format!("file://{}", file.display()),
+    );
+    let dom = String::from_utf8(dom).unwrap();
+    let attr = |name: &str| -> u32 {
+        let key = format!("{name}=\"");
+        let i = dom
+            .find(&key)
+            .unwrap_or_else(|| panic!("no {name} in the DOM"))
+            + key.len();
+        dom[i..i + dom[i..].find('"').unwrap()].parse().unwrap()
+    };
+    (attr("data-scroll-width"), attr("data-diagram-right"))
+}
+
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    )
+}
+
+/// Sessions with many data connections (eight one after the other in a real capture; six
+/// and eight open at once), and a 26-session brute force: the page never gets wider than
+/// a 1366-px window, and every diagram, server lane included, is inside it.
+#[test]
+fn html_fits_a_1366_px_window() {
+    let Some(bin) = chromium_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sample = root().join("samples/ftplib-pyftpdlib-2121.pcap");
+    let real = ftptrace(&[
+        "analyze",
+        "--format",
+        "html",
+        "--ports",
+        "2121",
+        sample.to_str().unwrap(),
+    ]);
+    let mut pages = vec![("ftplib, 8 data connections".to_string(), real)];
+    for k in [6, 8] {
+        let mut v = Vec::new();
+        write_html(
+            &ftptrace::report::testdata::with_data_connections(k, true),
+            &mut v,
+        )
+        .unwrap();
+        pages.push((format!("{k} data connections open at once"), v));
+    }
+    let mut v = Vec::new();
+    write_html(&ftptrace::report::testdata::brute_force_report(26), &mut v).unwrap();
+    pages.push(("26-session brute force".to_string(), v));
+    for (what, html) in &pages {
+        let (scroll, right) = measure_at_window(&bin, html, dir.path());
+        assert!(scroll <= WINDOW, "{what}: page {scroll} px wide");
+        assert!(right > 0, "{what}: no open diagram measured");
+        assert!(right <= WINDOW, "{what}: diagram ends at {right} px");
+    }
+
+    // A screenshot 1366 px wide of the six-connection session.
+    let page = dir.path().join("six.html");
+    std::fs::write(&page, &pages[1].1).unwrap();
+    let shot = dir.path().join("six.png");
+    let profile = tempfile::tempdir().unwrap();
+    chromium(
+        &bin,
+        profile.path(),
+        &[
+            format!("--screenshot={}", shot.display()),
+            format!("--window-size={WINDOW},1600"),
+        ],
+        &format!("file://{}", page.display()),
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert_eq!(png_size(&png), (WINDOW, 1600));
+    assert!(
+        png.len() > 20_000,
+        "screenshot too small: {} bytes",
+        png.len()
+    );
+    if let Some(keep) = std::env::var_os("FTPTRACE_KEEP_WIDE_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+}

@@ -786,3 +786,55 @@ fn a_file_that_starts_like_a_tls_record_in_a_cleartext_session_is_a_file() {
     assert!(t.sha256.is_some());
     assert_eq!(r.stats.encrypted_data_connections, 0);
 }
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// DNS over TCP (port 53): the query and its answer, each after its 2-byte length and the
+/// answer split across two segments, name the FTP server like a UDP answer does.
+#[test]
+fn a_dns_answer_over_tcp_names_the_server() {
+    // dnsmasq's answer from samples/dns-curl-vsftpd.pcap: files.example.test is a CNAME of
+    // ftp.example.test, which is 10.99.0.1.
+    let query = unhex("6b51010000010000000000000566696c6573076578616d706c6504746573740000010001");
+    let answer = unhex("6b51858000010002000000000566696c6573076578616d706c6504746573740000010001c00c0005000100000000001203667470076578616d706c65047465737400c030000100010000000000040a630001");
+    let framed = |m: &[u8]| {
+        let mut v = (m.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(m);
+        v
+    };
+    let server = [10, 99, 0, 1];
+    let mut cap = Cap::new();
+    let mut dns = cap.open((C, 41000), ([10, 0, 0, 53], 53), true);
+    cap.send(&mut dns, 0, &framed(&query));
+    let a = framed(&answer);
+    cap.send(&mut dns, 1, &a[..20]);
+    cap.send(&mut dns, 1, &a[20..]);
+    cap.close(&mut dns);
+    let mut c = cap.open((C, 41001), (server, 21), true);
+    cap.send(&mut c, 1, b"220 hi\r\n");
+    cap.send(&mut c, 0, b"QUIT\r\n");
+    cap.send(&mut c, 1, b"221 bye\r\n");
+    cap.close(&mut c);
+    let r = cap.analyze(Options::default());
+    assert_eq!(r.sessions.len(), 1);
+    let s = &r.sessions[0];
+    assert_eq!(s.server_name.as_deref(), Some("files.example.test"));
+    assert_eq!(r.stats.dns_messages, 2);
+    let dns_events: Vec<&str> = s
+        .timeline
+        .iter()
+        .filter(|e| e.conn == "dns")
+        .map(|e| e.what.as_str())
+        .collect();
+    assert_eq!(dns_events.len(), 2, "{dns_events:?}");
+    assert!(dns_events[1].contains("ftp.example.test"), "{dns_events:?}");
+    assert!(r
+        .tcp_connections
+        .iter()
+        .any(|t| t.role == Some("dns") && t.server.port == 53));
+}

@@ -95,6 +95,16 @@ impl<'a> TcpHandler for Ftp<'a> {
                 self.promote(meta);
                 self.on_data(meta, ts, dir, chunk, new_segment)
             }
+            // A connection to the DNS port becomes DNS over TCP with its first byte (until
+            // then it is a probe like any other: a scan of port 53 stays a scan).
+            Some(Role::Probe(p))
+                if p.buf.iter().all(Vec::is_empty)
+                    && matches!(chunk, Chunk::Data { bytes, .. } if !bytes.is_empty())
+                    && is_dns(meta) =>
+            {
+                self.roles.insert(meta.id, Role::Dns(Box::default()));
+                self.on_data(meta, ts, dir, chunk, new_segment)
+            }
             Some(Role::Probe(p)) => {
                 let Chunk::Data { offset, bytes, .. } = chunk else {
                     // A gap before we knew what this is: not FTP control.
@@ -118,6 +128,30 @@ impl<'a> TcpHandler for Ftp<'a> {
                     return self.on_data(meta, ts, dir, rest, false);
                 }
                 interest
+            }
+            Some(Role::Dns(streams)) => {
+                let (src, dst) = match dir {
+                    Dir::ToServer => (meta.client, meta.server),
+                    Dir::ToClient => (meta.server, meta.client),
+                };
+                let (msgs, at) = match chunk {
+                    Chunk::Data { bytes, ts: at, .. } => (streams[dir.idx()].push(bytes), at),
+                    Chunk::Gap { .. } => {
+                        streams[dir.idx()].gap();
+                        (Vec::new(), ts)
+                    }
+                };
+                for m in msgs {
+                    let d = crate::net::DnsDatagram {
+                        src: src.ip(),
+                        dst: dst.ip(),
+                        sport: src.port(),
+                        dport: dst.port(),
+                        payload: &m,
+                    };
+                    self.dns(at, &d);
+                }
+                Interest::Data
             }
             Some(Role::Loose(l)) => {
                 if let Chunk::Data { bytes, .. } = chunk {
@@ -335,6 +369,10 @@ impl<'a> TcpHandler for Ftp<'a> {
                     self.stats.empty_connections += 1;
                 }
             }
+            Some(Role::Dns(_)) => {
+                role_name = Some("dns");
+                self.stats.other_connections += 1;
+            }
             None => self.stats.empty_connections += 1,
         }
         // Sessions are known here by their reserved ids: every session's connections are
@@ -420,6 +458,7 @@ mod tests {
             Some(Role::Probe(p)) if p.reserved.is_some() => "pending control",
             Some(Role::Probe(_)) => "probe",
             Some(Role::Loose(_)) => "loose",
+            Some(Role::Dns(_)) => "dns",
             None => "none",
         }
     }

@@ -201,6 +201,9 @@ enum Role {
     Data(Box<DataConn>),
     Probe(Box<Probe>),
     Loose(Box<Loose>),
+    /// A DNS-over-TCP connection (port 53): its messages feed the server names like UDP
+    /// ones. One stream per direction.
+    Dns(Box<[crate::net::dns::TcpStream; 2]>),
 }
 
 /// The FTP layer on top of TCP.
@@ -323,7 +326,8 @@ impl<'a> Ftp<'a> {
         id
     }
 
-    /// A UDP datagram to or from port 53: remember what its DNS answer resolved.
+    /// A DNS message (a UDP datagram, or one cut from a TCP stream) to or from port 53:
+    /// remember what its answer resolved.
     fn dns(&mut self, ts: Timestamp, d: &crate::net::DnsDatagram<'_>) {
         if let Some(msg) = crate::net::dns::parse(d.payload) {
             self.names.datagram(ts, d, &msg);
@@ -751,6 +755,12 @@ impl<'a> Ftp<'a> {
             }
         }
     }
+}
+
+/// A connection to the DNS port (or, its start unseen, from it).
+fn is_dns(meta: &ConnMeta) -> bool {
+    let dns = crate::net::dns::DNS_PORT;
+    meta.server.port() == dns || (!meta.saw_syn && meta.client.port() == dns)
 }
 
 /// Whether a connection's ports fit an FTP data connection: a passive listener on an

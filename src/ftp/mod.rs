@@ -2,6 +2,7 @@
 
 pub mod ids;
 pub mod listing;
+pub mod logins;
 pub mod names;
 pub mod parse;
 pub mod probes;

@@ -1581,6 +1581,7 @@ impl Session {
                 "<hidden>".to_string()
             }
         });
+        let login_attempts = super::logins::attempts(&self.commands);
         model::Session {
             dropped: (self.dropped != model::Dropped::default()).then_some(self.dropped),
             id: self.id,
@@ -1592,6 +1593,7 @@ impl Session {
             user: self.user,
             password,
             login: self.login,
+            login_attempts,
             tls: self.tls,
             close: self.close,
             commands: self.commands,

@@ -1,4 +1,4 @@
-//! DNS messages (UDP port 53) reduced to what names an FTP server: the question and the
+//! DNS messages (UDP or TCP port 53) reduced to what names an FTP server: the question and the
 //! A, AAAA and CNAME answers. Parsing is done by `simple-dns` (a maintained, zero-copy,
 //! dependency-free DNS message parser); this module only picks what the sessions need.
 
@@ -13,6 +13,58 @@ pub const DNS_PORT: u16 = 53;
 /// Answers kept from one message; the rest are ignored (a name resolving to a server
 /// never needs more: the CNAME chain and a few addresses).
 pub const MAX_ANSWERS: usize = 16;
+
+/// Largest DNS message over TCP plus its 2-byte length prefix (RFC 1035 4.2.2): a
+/// direction of a DNS-over-TCP connection never holds more unframed bytes than this and
+/// the segment being added.
+pub const MAX_TCP_MESSAGE: usize = 2 + u16::MAX as usize;
+
+/// The complete messages at the start of a DNS-over-TCP byte stream (each after its
+/// 2-byte big-endian length), and how many bytes they took; an incomplete message at
+/// the end is left for more bytes.
+pub fn tcp_frames(buf: &[u8]) -> (Vec<&[u8]>, usize) {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(len) = buf.get(at..at + 2) {
+        let n = u16::from_be_bytes([len[0], len[1]]) as usize;
+        let Some(msg) = buf.get(at + 2..at + 2 + n) else {
+            break;
+        };
+        out.push(msg);
+        at += 2 + n;
+    }
+    (out, at)
+}
+
+/// One direction of a DNS-over-TCP connection, cut into messages as its bytes come.
+#[derive(Debug, Default)]
+pub struct TcpStream {
+    buf: Vec<u8>,
+    /// The capture lost bytes of this direction: message boundaries are lost with them,
+    /// so the rest of it is not read.
+    lost: bool,
+}
+
+impl TcpStream {
+    /// Add the next bytes; returns the messages they completed, in order.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
+        if self.lost {
+            return Vec::new();
+        }
+        self.buf.extend_from_slice(bytes);
+        let (msgs, used) = tcp_frames(&self.buf);
+        let msgs: Vec<Vec<u8>> = msgs.into_iter().map(<[u8]>::to_vec).collect();
+        self.buf.drain(..used);
+        debug_assert!(self.buf.len() < MAX_TCP_MESSAGE);
+        msgs
+    }
+
+    /// The capture missed bytes of this direction: stop reading it.
+    pub fn gap(&mut self) {
+        self.lost = true;
+        self.buf = Vec::new();
+    }
+}
 
 /// A record type as on the wire (open: types this tool has no use for keep their number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +225,39 @@ mod tests {
                 addr: "10.99.0.1".parse().unwrap()
             }
         );
+    }
+
+    #[test]
+    fn tcp_messages_are_cut_at_their_length_prefixes() {
+        let a = hex(A_ANSWER);
+        let q = hex(AAAA_QUERY);
+        // Two messages and the first 10 bytes of a third, as a TCP stream carries them.
+        let mut stream = Vec::new();
+        for m in [&q, &a] {
+            stream.extend_from_slice(&(m.len() as u16).to_be_bytes());
+            stream.extend_from_slice(m);
+        }
+        stream.extend_from_slice(&(a.len() as u16).to_be_bytes());
+        stream.extend_from_slice(&a[..10]);
+        let (msgs, used) = tcp_frames(&stream);
+        assert_eq!(msgs, [&q[..], &a[..]]);
+        assert_eq!(used, 2 + q.len() + 2 + a.len());
+        assert_eq!(tcp_frames(&[0x00]), (vec![], 0));
+        assert_eq!(tcp_frames(&[0x00, 0x00]), (vec![&[][..]], 2));
+
+        // Fed one byte at a time, the same messages come out whole, and parse.
+        let mut s = TcpStream::default();
+        let mut got = Vec::new();
+        for b in &stream {
+            got.extend(s.push(std::slice::from_ref(b)));
+        }
+        assert_eq!(got, [q.clone(), a.clone()]);
+        assert_eq!(parse(&got[1]).unwrap().id, 0x6b51);
+        // The rest of the third completes it.
+        assert_eq!(s.push(&a[10..]), vec![a.clone()]);
+        // After a gap nothing more is read.
+        s.gap();
+        assert!(s.push(&stream).is_empty());
     }
 
     #[test]

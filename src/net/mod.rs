@@ -59,13 +59,14 @@ pub struct TcpSegment<'a> {
     pub zone: zone::Zone,
 }
 
-/// A UDP datagram to or from the DNS port, as the decoder found it.
+/// A DNS message to or from the DNS port: a UDP datagram as the decoder found it, or a
+/// message cut from a TCP stream.
 #[derive(Debug, Clone, Copy)]
 pub struct DnsDatagram<'a> {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub sport: u16,
     pub dport: u16,
-    /// The UDP payload (the DNS message) present in the capture.
+    /// The DNS message (the UDP payload, or a TCP message without its length prefix).
     pub payload: &'a [u8],
 }

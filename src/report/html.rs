@@ -86,8 +86,19 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .bad { background: #ffebe9; color: #cf222e; }
 .warn { background: #fff8c5; color: #9a6700; }
 .muted { color: #656d76; }
-section.session { margin-top: 34px; background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 14px 14px 18px; }
-section.session h2 { margin-top: 0; }
+.session { margin-top: 18px; background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 14px 14px; }
+details.session > summary { cursor: pointer; }
+details.session > summary h2 { display: inline; font-size: 17px; margin: 0; }
+details.session > summary .muted { margin-left: 8px; }
+details.group { margin-top: 18px; border: 1px dashed #afb8c1; border-radius: 8px; padding: 8px 14px; background: #fbfcfd; }
+details.group > summary { cursor: pointer; font-weight: 600; }
+.overview .tiles { display: flex; flex-wrap: wrap; gap: 12px; margin: 10px 0; }
+.tile { background: #fff; border: 1px solid #d0d7de; border-radius: 8px; padding: 8px 14px; min-width: 180px; max-width: 330px; }
+.tile .n { font-size: 22px; font-weight: 700; margin-right: 4px; }
+svg.strip { display: block; width: 100%; height: auto; background: #fff; border: 1px solid #d0d7de; border-radius: 6px; }
+svg.strip text { font: 11px ui-monospace, "DejaVu Sans Mono", Menlo, monospace; fill: #57606a; }
+.tablewrap { overflow-x: auto; max-width: 100%; }
+td.mono { overflow-wrap: anywhere; }
 .meta { color: #424a53; margin: 0 0 10px; }
 .meta b { color: #1f2328; }
 .scroll { overflow-x: auto; }
@@ -214,16 +225,56 @@ fn file_and_listing(t: &Transfer) -> String {
     h
 }
 
-fn anomalies_list(list: &[&Anomaly], h: &mut String) {
+/// The sessions a finding belongs to: those it names, else those that list it.
+fn anomaly_sessions(r: &Report, a: &Anomaly) -> Vec<u64> {
+    if !a.sessions.is_empty() {
+        return a.sessions.clone();
+    }
+    r.sessions
+        .iter()
+        .filter(|s| {
+            s.anomalies
+                .iter()
+                .any(|b| b.ts == a.ts && b.kind == a.kind && b.detail == a.detail)
+        })
+        .map(|s| s.id)
+        .collect()
+}
+
+/// Most session links written after one finding.
+const MAX_ANOMALY_LINKS: usize = 12;
+
+/// A list of findings; with `r`, each names and links the sessions it belongs to.
+fn anomalies_list(list: &[&Anomaly], r: Option<&Report>, h: &mut String) {
     h.push_str("<ul class=\"anomalies\">\n");
     for a in list {
-        let sessions = if a.sessions.is_empty() {
-            String::new()
+        let ids = match r {
+            Some(r) => anomaly_sessions(r, a),
+            None => a.sessions.clone(),
+        };
+        let sessions = if ids.is_empty() {
+            if r.is_some() {
+                " <span class=\"muted\">(capture-wide)</span>".to_string()
+            } else {
+                String::new()
+            }
         } else {
-            let ids: Vec<String> = a.sessions.iter().map(u64::to_string).collect();
+            let mut links: Vec<String> = ids
+                .iter()
+                .take(MAX_ANOMALY_LINKS)
+                .map(|id| format!("<a href=\"#session-{id}\">{id}</a>"))
+                .collect();
+            if ids.len() > MAX_ANOMALY_LINKS {
+                links.push(format!("and {} more", ids.len() - MAX_ANOMALY_LINKS));
+            }
             format!(
-                " <span class=\"muted\">(sessions {})</span>",
-                ids.join(", ")
+                " <span class=\"muted\">({} {})</span>",
+                if ids.len() == 1 {
+                    "session"
+                } else {
+                    "sessions"
+                },
+                links.join(", ")
             )
         };
         let _ = writeln!(
@@ -237,39 +288,286 @@ fn anomalies_list(list: &[&Anomaly], h: &mut String) {
     h.push_str("</ul>\n");
 }
 
+/// Most rows of session bars in the overview's time strip (more overlapping sessions
+/// share the last rows).
+const STRIP_ROWS: usize = 12;
+/// Most user names listed in the overview.
+const OVERVIEW_USERS: usize = 6;
+/// Most anomaly kinds listed in the overview.
+const OVERVIEW_KINDS: usize = 5;
+
+/// The overview: counts of sessions, users, transfers and findings, and every session as
+/// a bar on one time axis (linked to its diagram; its bytes and findings in its tooltip).
+fn overview(r: &Report, h: &mut String) {
+    let n = r.sessions.len() as u64;
+    let count = |l: Login| r.sessions.iter().filter(|s| s.login == l).count();
+    let mut users: Vec<&str> = r
+        .sessions
+        .iter()
+        .filter_map(|s| s.user.as_deref())
+        .collect();
+    users.sort_unstable();
+    users.dedup();
+    let transfers: Vec<&Transfer> = r.sessions.iter().flat_map(|s| &s.transfers).collect();
+    let bytes: u64 = r.sessions.iter().map(super::session_bytes).sum();
+    let dir = |d: crate::model::Direction| transfers.iter().filter(|t| t.direction == d).count();
+    let all = super::distinct_anomalies(r);
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for a in &all {
+        match kinds.iter_mut().find(|(k, _)| *k == a.kind) {
+            Some(k) => k.1 += 1,
+            None => kinds.push((a.kind, 1)),
+        }
+    }
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    h.push_str("<section class=\"overview\"><h2>Overview</h2><div class=\"tiles\">\n");
+    let _ = writeln!(
+        h,
+        "<div class=\"tile\"><span class=\"n\">{n}</span>{}<br><span class=\"muted\">{} logged in · {} failed · {} no login</span></div>",
+        if n == 1 { "session" } else { "sessions" },
+        count(Login::Success),
+        count(Login::Failed),
+        count(Login::None)
+    );
+    let mut names: Vec<String> = users
+        .iter()
+        .take(OVERVIEW_USERS)
+        .map(|u| format!("<span class=\"mono\">{}</span>", escape_html(&cut(u, 40))))
+        .collect();
+    if users.len() > OVERVIEW_USERS {
+        names.push(format!("{} more", users.len() - OVERVIEW_USERS));
+    }
+    let _ = writeln!(
+        h,
+        "<div class=\"tile\"><span class=\"n\">{}</span>{}<br><span class=\"muted\">{}</span></div>",
+        users.len(),
+        if users.len() == 1 { "user" } else { "users" },
+        if names.is_empty() { "-".to_string() } else { names.join(", ") }
+    );
+    let _ = writeln!(
+        h,
+        "<div class=\"tile\"><span class=\"n\">{}</span>{} ({})<br><span class=\"muted\">{} · {} · {}</span></div>",
+        transfers.len(),
+        if transfers.len() == 1 { "transfer" } else { "transfers" },
+        human::bytes(bytes),
+        human::plural(dir(crate::model::Direction::Download) as u64, "download", "downloads"),
+        human::plural(dir(crate::model::Direction::Upload) as u64, "upload", "uploads"),
+        human::plural(dir(crate::model::Direction::Listing) as u64, "listing", "listings"),
+    );
+    let mut k: Vec<String> = kinds
+        .iter()
+        .take(OVERVIEW_KINDS)
+        .map(|(k, c)| format!("{} ×{c}", escape_html(k)))
+        .collect();
+    if kinds.len() > OVERVIEW_KINDS {
+        k.push(format!("{} more kinds", kinds.len() - OVERVIEW_KINDS));
+    }
+    let _ = writeln!(
+        h,
+        "<div class=\"tile\"><span class=\"n\">{}</span>{}<br><span class=\"muted\">{}</span></div>",
+        all.len(),
+        if all.len() == 1 { "anomaly" } else { "anomalies" },
+        if k.is_empty() { "none".to_string() } else { k.join(" · ") }
+    );
+    h.push_str("</div>\n");
+    time_strip(r, h);
+    h.push_str("</section>\n");
+}
+
+/// Every session as a bar on one time axis, packed in rows (at most [`STRIP_ROWS`]).
+fn time_strip(r: &Report, h: &mut String) {
+    let (Some(t0), Some(t1)) = (
+        r.sessions.iter().map(|s| s.start.ts.0).min(),
+        r.sessions.iter().map(|s| s.end.ts.0).max(),
+    ) else {
+        return;
+    };
+    let span = (t1 - t0).max(1) as f64;
+    let (left, width) = (80.0, 880.0);
+    let x = |t: i64| left + (t - t0) as f64 / span * width;
+    let mut row_end: Vec<f64> = Vec::new();
+    let mut bars = String::new();
+    // Few sessions: one row each, labelled with its bytes and findings.
+    let labelled = r.sessions.len() <= STRIP_ROWS;
+    let row_h = if labelled { 16.0 } else { 12.0 };
+    for s in &r.sessions {
+        let (x0, x1) = (x(s.start.ts.0), x(s.end.ts.0).max(x(s.start.ts.0) + 3.0));
+        let row = match row_end.iter().position(|&e| !labelled && e + 1.0 < x0) {
+            Some(i) => i,
+            None if row_end.len() < STRIP_ROWS => {
+                row_end.push(f64::MIN);
+                row_end.len() - 1
+            }
+            None => (0..row_end.len())
+                .min_by(|&a, &b| row_end[a].total_cmp(&row_end[b]))
+                .unwrap_or(0),
+        };
+        row_end[row] = row_end[row].max(x1);
+        let fill = match s.login {
+            Login::Success => "#2da44e",
+            Login::Failed => "#cf222e",
+            Login::None => "#8c959f",
+        };
+        let stroke = if s.anomalies.is_empty() {
+            String::new()
+        } else {
+            " stroke=\"#9a6700\" stroke-width=\"1.5\"".to_string()
+        };
+        let (_, tr) = super::session_counts(s);
+        let _ = write!(
+            bars,
+            "<a href=\"#session-{id}\"><rect class=\"sbar\" data-session=\"{id}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"9\" rx=\"2\" fill=\"{fill}\"{stroke}><title>Session {id} · {} · user {} · login {} · transfers {tr} · {} findings</title></rect></a>",
+            24.0 + row as f64 * row_h,
+            x1 - x0,
+            escape_html(&human::endpoint(&s.client)),
+            escape_html(&cut(s.user.as_deref().unwrap_or("-"), 60)),
+            match s.login {
+                Login::Success => "success",
+                Login::Failed => "failed",
+                Login::None => "none",
+            },
+            s.anomalies.len(),
+            id = s.id,
+        );
+        if labelled {
+            let text = format!(
+                "#{} {} · {} · {}",
+                s.id,
+                cut(s.user.as_deref().unwrap_or("-"), 24),
+                human::bytes(super::session_bytes(s)),
+                human::plural(s.anomalies.len() as u64, "finding", "findings")
+            );
+            let (tx, anchor) = if x1 + 8.0 + text.chars().count() as f64 * 6.7 <= 1000.0 {
+                (x1 + 6.0, "start")
+            } else {
+                (x0 - 6.0, "end")
+            };
+            let _ = write!(
+                bars,
+                "<text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
+                24.0 + row as f64 * row_h + 8.5,
+                escape_html(&text)
+            );
+        }
+    }
+    let height = 24.0 + row_end.len() as f64 * row_h + 6.0;
+    let first = crate::model::Time::new(crate::capture::Timestamp(t0), 3);
+    let last = crate::model::Time::new(crate::capture::Timestamp(t1), 3);
+    let _ = writeln!(
+        h,
+        "<svg class=\"strip\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1000 {height:.0}\" role=\"img\" aria-label=\"sessions on a time axis\"><text x=\"{left}\" y=\"14\">{}</text><text x=\"{:.0}\" y=\"14\" text-anchor=\"end\">{} (+{})</text><text x=\"6\" y=\"30\">sessions</text><line x1=\"{left}\" y1=\"18\" x2=\"{:.0}\" y2=\"18\" stroke=\"#d0d7de\"/>{bars}</svg>",
+        human::time_of_day(first),
+        left + width,
+        human::time_of_day(last),
+        human::duration(span / 1e9),
+        left + width,
+    );
+}
+
 /// Horizontal positions of a session's lifelines.
 struct Lanes {
     /// Client side and server side x of the control connection (index 0) and
-    /// of each data connection (index N for "data:N").
+    /// of each data lane (index k for lane k; data connections that do not overlap in
+    /// time share a lane).
     client: Vec<f64>,
     server: Vec<f64>,
     client_lane: (f64, f64),
     server_lane: (f64, f64),
     center: f64,
     width: f64,
-    /// Width of a data connection's head box.
+    /// Width of a data lane's head box.
     data_box: f64,
     /// The DNS lane's x (right of the server lane), when a lookup named the server.
     dns: Option<f64>,
 }
 
 /// Width of the DNS lane.
-const DNS_LANE: f64 = 200.0;
+const DNS_LANE: f64 = 160.0;
 /// Colour of the DNS lane and its arrows.
 const DNS_COLOR: &str = "#0b7285";
 
-const GUTTER: f64 = 170.0;
+/// The time column: time from start, and the time of day under it.
+const GUTTER: f64 = 112.0;
 const CONTROL_BOX: f64 = 150.0;
 const MAX_LABEL: usize = 96;
+/// Widest diagram drawn without scrolling: it fits a 1366-px window with the page's
+/// margins. Data lanes are packed (connections that do not overlap share one) and
+/// pressed together down to [`MIN_SPACING`] to stay within it; beyond that (more than
+/// eight connections open at once) the diagram scrolls inside its own box.
+pub const MAX_DIAGRAM: f64 = 1270.0;
+/// Narrowest distance between two data lanes.
+const MIN_SPACING: f64 = 30.0;
+/// Widest distance between two data lanes.
+const MAX_SPACING: f64 = 86.0;
+/// Narrowest and widest room between the two sides for the labels.
+const MIN_GAP: f64 = 260.0;
+const MAX_GAP: f64 = 760.0;
+
+/// Most data lanes drawn side by side at a comfortable spacing (60 px); a session with
+/// more data connections has them packed ([`lane_map`]).
+fn comfortable_lanes(has_dns: bool) -> usize {
+    let dns_extra = if has_dns { DNS_LANE + 16.0 } else { 0.0 };
+    let budget = (MAX_DIAGRAM - MIN_GAP - 16.0 - dns_extra + GUTTER + 8.0) / 2.0;
+    ((budget - (GUTTER + 90.0) - 91.0) / 60.0).floor().max(1.0) as usize
+}
+
+/// The lane of each transfer: one each when they fit comfortably, else packed.
+fn session_lanes(s: &Session) -> Vec<usize> {
+    let own = lane_map(s, false);
+    let has_dns = s.timeline.iter().any(|e| e.conn == "dns");
+    if own.iter().copied().max().unwrap_or(0) <= comfortable_lanes(has_dns) {
+        own
+    } else {
+        lane_map(s, true)
+    }
+}
+
+/// The capture gaps of each data connection ("data:N" → (offset if known, bytes
+/// missing)), read from the session's `capture_gap` findings ("data:N: L bytes missing
+/// at offset O"); a transfer with missing bytes but no such finding gets one gap of
+/// them all, place unknown.
+fn data_gaps(s: &Session) -> Vec<(String, Option<u64>, u64)> {
+    let mut gaps: Vec<(String, Option<u64>, u64)> = s
+        .anomalies
+        .iter()
+        .filter(|a| a.kind == "capture_gap")
+        .filter_map(|a| {
+            let (conn, rest) = a.detail.split_once(": ")?;
+            if !conn.starts_with("data:") {
+                return None;
+            }
+            let (len, offset) = rest.split_once(" bytes missing at offset ")?;
+            Some((
+                conn.to_string(),
+                Some(offset.trim().parse().ok()?),
+                len.trim().parse().ok()?,
+            ))
+        })
+        .collect();
+    for (i, t) in s.transfers.iter().enumerate() {
+        let conn = format!("data:{}", i + 1);
+        if let Some(m) = t.missing_bytes.filter(|&m| m > 0) {
+            if !gaps.iter().any(|(c, _, _)| *c == conn) {
+                gaps.push((conn, None, m));
+            }
+        }
+    }
+    gaps
+}
 
 fn lanes(s: &Session, n: usize) -> Lanes {
+    let lane_left = GUTTER + 8.0;
+    let ctrl = lane_left + 82.0;
+    let has_dns = s.timeline.iter().any(|e| e.conn == "dns");
+    let dns_extra = if has_dns { DNS_LANE + 16.0 } else { 0.0 };
+    // The widest client side that leaves the narrowest label gap within MAX_DIAGRAM
+    // (the page is as wide as 2 × client side + gap − lane_left + 16 + the DNS lane).
+    let budget = (MAX_DIAGRAM - MIN_GAP - 16.0 - dns_extra + lane_left) / 2.0;
     let spacing = if n == 0 {
         0.0
     } else {
-        (560.0 / n as f64).clamp(40.0, 86.0)
+        ((budget - ctrl - 91.0) / n as f64).clamp(MIN_SPACING, MAX_SPACING)
     };
-    let lane_left = GUTTER + 8.0;
-    let ctrl = lane_left + 82.0;
     let data_box = (spacing - 8.0).min(92.0);
     let first = CONTROL_BOX / 2.0 + data_box / 2.0 + 10.0;
     let client: Vec<f64> = (0..=n)
@@ -278,25 +576,29 @@ fn lanes(s: &Session, n: usize) -> Lanes {
             k => ctrl + first + (k - 1) as f64 * spacing,
         })
         .collect();
-    let client_right = client[n] + 62.0;
+    let client_right = if n == 0 {
+        ctrl + 62.0
+    } else {
+        client[n] + data_box / 2.0 + 14.0
+    };
     // The centre gap holds the labels (all arrows are centred on the page's
-    // middle, since the server side mirrors the client side).
+    // middle, since the server side mirrors the client side); a label wider than the
+    // gap runs over the data lanes, on its white halo.
     let longest = s
         .timeline
         .iter()
         .flat_map(|e| e.what.split('\n').map(|l| l.chars().count().min(MAX_LABEL)))
         .max()
         .unwrap_or(0) as f64;
-    let gap = (longest * 6.6 + 30.0 - 2.0 * (client_right - client[n])).clamp(300.0, 760.0);
+    let room = MAX_DIAGRAM - (2.0 * client_right - lane_left + 16.0 + dns_extra);
+    let gap = (longest * 6.6 + 30.0 - 2.0 * (client_right - client[n]))
+        .clamp(MIN_GAP, MAX_GAP)
+        .min(room.max(MIN_GAP));
     let center = client_right + gap / 2.0;
     let server: Vec<f64> = client.iter().map(|x| 2.0 * center - x).collect();
     let server_left = 2.0 * center - client_right;
     let server_right = 2.0 * center - lane_left;
-    let dns = s
-        .timeline
-        .iter()
-        .any(|e| e.conn == "dns")
-        .then_some(server_right + 16.0 + DNS_LANE / 2.0);
+    let dns = has_dns.then_some(server_right + 16.0 + DNS_LANE / 2.0);
     Lanes {
         client,
         server,
@@ -309,33 +611,50 @@ fn lanes(s: &Session, n: usize) -> Lanes {
     }
 }
 
-/// The lane (1, 2, …) of each transfer that has events; 0 for one without (its data
-/// connection is not in the capture, or was placed in the session at the end): it gets no
-/// lane of its own.
-fn lane_map(s: &Session) -> Vec<usize> {
-    let mut has = vec![false; s.transfers.len()];
+/// The data lane (1, 2, …) of each transfer that has events. Unpacked, each has its own
+/// lane, as the sequence diagrams draw them; packed, a transfer takes the first
+/// lane whose connections all ended before its first event, so connections that follow
+/// one another share a lane and only overlapping ones widen the diagram. 0 for a transfer
+/// without events (its data connection is not in the capture, or was placed in the
+/// session at the end): it gets no lane.
+fn lane_map(s: &Session, pack: bool) -> Vec<usize> {
+    let mut span: Vec<Option<(i64, i64)>> = vec![None; s.transfers.len()];
     for e in &s.timeline {
         if let Some(k) = e
             .conn
             .strip_prefix("data:")
             .and_then(|k| k.parse::<usize>().ok())
         {
-            if let Some(h) = k.checked_sub(1).and_then(|i| has.get_mut(i)) {
-                *h = true;
+            if let Some(sp) = k.checked_sub(1).and_then(|i| span.get_mut(i)) {
+                let t = e.ts.ts.0;
+                *sp = Some(match *sp {
+                    Some((a, b)) => (a.min(t), b.max(t)),
+                    None => (t, t),
+                });
             }
         }
     }
-    let mut next = 0;
-    has.iter()
-        .map(|&h| {
-            next += usize::from(h);
-            if h {
-                next
-            } else {
-                0
+    let mut order: Vec<usize> = (0..span.len()).filter(|&i| span[i].is_some()).collect();
+    order.sort_by_key(|&i| (span[i].map(|x| x.0), i));
+    // The last event time on each lane.
+    let mut lane_end: Vec<i64> = Vec::new();
+    let mut map = vec![0; span.len()];
+    for i in order {
+        let Some((start, end)) = span[i] else {
+            continue;
+        };
+        match lane_end.iter().position(|&e| pack && e < start) {
+            Some(k) => {
+                lane_end[k] = end;
+                map[i] = k + 1;
             }
-        })
-        .collect()
+            None => {
+                lane_end.push(end);
+                map[i] = lane_end.len();
+            }
+        }
+    }
+    map
 }
 
 fn lane_index(s: &Session, map: &[usize], conn: &str) -> usize {
@@ -418,8 +737,9 @@ fn arrowhead(h: &mut String, x2: f64, y: f64, dir: f64, color: &str, open: bool)
 
 /// The SVG sequence diagram of one session.
 fn session_svg(s: &Session, h: &mut String) {
-    let map = lane_map(s);
+    let map = session_lanes(s);
     let n = map.iter().copied().max().unwrap_or(0);
+    let gaps = data_gaps(s);
     let l = lanes(s, n);
     // Vertical layout: one block per event (label lines above the arrow, note below).
     let top = 92.0;
@@ -433,6 +753,11 @@ fn session_svg(s: &Session, h: &mut String) {
             + 10.0
             + if e.note.is_some() && e.kind != EventKind::Anomaly && e.kind != EventKind::Dns {
                 22.0
+            } else {
+                0.0
+            }
+            + if e.kind == EventKind::Data && gaps.iter().any(|(c, _, _)| *c == e.conn) {
+                16.0
             } else {
                 0.0
             };
@@ -462,7 +787,7 @@ fn session_svg(s: &Session, h: &mut String) {
     // Zebra rows and the time gutter.
     let _ = writeln!(
         h,
-        "<text class=\"sub\" x=\"12\" y=\"62\">time from start</text><text class=\"tod\" x=\"12\" y=\"76\">UTC time of day</text>"
+        "<text class=\"sub\" x=\"10\" y=\"62\">time from start</text><text class=\"tod\" x=\"10\" y=\"76\">UTC time of day</text>"
     );
     for (i, ((row_top, y, row_bottom), e)) in rows.iter().zip(&s.timeline).enumerate() {
         if i % 2 == 1 {
@@ -475,30 +800,34 @@ fn session_svg(s: &Session, h: &mut String) {
         }
         let _ = writeln!(
             h,
-            "<text class=\"time\" x=\"12\" y=\"{:.1}\">{} s</text><text class=\"tod\" x=\"100\" y=\"{:.1}\">{}</text>",
-            y + 4.0,
+            "<text class=\"time\" x=\"10\" y=\"{:.1}\">{} s</text><text class=\"tod\" x=\"10\" y=\"{:.1}\">{}</text>",
+            y + 2.0,
             human::relative(e.ts, s.start),
-            y + 4.0,
+            y + 15.0,
             human::time_of_day(e.ts),
         );
     }
     // Lifelines, activation bars and heads.
     let bottom = height - 14.0;
+    let narrow = l.data_box < 60.0;
     for k in 0..=n {
-        // The transfer on lane k (k > 0).
-        let t = map.iter().position(|&x| x == k && k > 0).unwrap_or(0);
-        let conn = if k == 0 {
-            "control".to_string()
+        // The transfers on lane k (k > 0), in time order.
+        let on_lane: Vec<usize> = if k == 0 {
+            Vec::new()
         } else {
-            format!("data:{}", t + 1)
+            (0..map.len()).filter(|&t| map[t] == k).collect()
         };
-        let color = conn_color(s, &conn);
-        let ys: Vec<f64> = rows
-            .iter()
-            .zip(&s.timeline)
-            .filter(|(_, e)| lane_index(s, &map, &e.conn) == k)
-            .map(|((_, y, _), _)| *y)
-            .collect();
+        let conns: Vec<String> = if k == 0 {
+            vec!["control".to_string()]
+        } else {
+            on_lane.iter().map(|t| format!("data:{}", t + 1)).collect()
+        };
+        let lane_conn = conns.join(" ");
+        let lane_color = if conns.len() == 1 {
+            conn_color(s, &conns[0])
+        } else {
+            "#57606a"
+        };
         for (side, x) in [("client", l.client[k]), ("server", l.server[k])] {
             let (dash, sw) = if k == 0 {
                 ("", "1.6")
@@ -507,16 +836,36 @@ fn session_svg(s: &Session, h: &mut String) {
             };
             let _ = writeln!(
                 h,
-                "<line class=\"lifeline\" data-conn=\"{conn}\" data-side=\"{side}\" x1=\"{x:.1}\" y1=\"78\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"{color}\" stroke-opacity=\"0.55\" stroke-width=\"{sw}\"{dash}/>"
+                "<line class=\"lifeline\" data-conn=\"{lane_conn}\" data-side=\"{side}\" x1=\"{x:.1}\" y1=\"78\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"{lane_color}\" stroke-opacity=\"0.55\" stroke-width=\"{sw}\"{dash}/>"
             );
-            if let (Some(first), Some(last)) = (ys.first(), ys.last()) {
-                let _ = writeln!(
-                    h,
-                    "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"10\" height=\"{:.1}\" rx=\"2\" fill=\"{color}\" fill-opacity=\"0.18\" stroke=\"{color}\" stroke-opacity=\"0.7\"/>",
-                    x - 5.0,
-                    first - 8.0,
-                    last - first + 16.0
-                );
+            // One activation bar per connection, in its colour (and, on a shared lane,
+            // its name beside it on the client side).
+            for conn in &conns {
+                let color = conn_color(s, conn);
+                let ys: Vec<f64> = rows
+                    .iter()
+                    .zip(&s.timeline)
+                    .filter(|(_, e)| &e.conn == conn)
+                    .map(|((_, y, _), _)| *y)
+                    .collect();
+                if let (Some(first), Some(last)) = (ys.first(), ys.last()) {
+                    let _ = writeln!(
+                        h,
+                        "<rect class=\"bar\" data-conn=\"{conn}\" x=\"{:.1}\" y=\"{:.1}\" width=\"10\" height=\"{:.1}\" rx=\"2\" fill=\"{color}\" fill-opacity=\"0.18\" stroke=\"{color}\" stroke-opacity=\"0.7\"/>",
+                        x - 5.0,
+                        first - 8.0,
+                        last - first + 16.0
+                    );
+                    if conns.len() > 1 && side == "client" {
+                        let _ = writeln!(
+                            h,
+                            "<text class=\"sub\" x=\"{:.1}\" y=\"{:.1}\" fill=\"{color}\" font-weight=\"700\">{}</text>",
+                            x + 7.0,
+                            first - 10.0,
+                            conn.replace("data:", "d")
+                        );
+                    }
+                }
             }
             // Head box.
             let (title, sub) = if k == 0 {
@@ -533,17 +882,23 @@ fn session_svg(s: &Session, h: &mut String) {
                     },
                     human::endpoint(ep),
                 )
-            } else {
+            } else if let [t] = on_lane[..] {
                 let (cp, sp) = data_ports(&s.transfers[t]);
                 (
-                    conn.clone(),
+                    if narrow {
+                        format!("d{}", t + 1)
+                    } else {
+                        format!("data:{}", t + 1)
+                    },
                     format!(":{}", if side == "client" { cp } else { sp }),
                 )
+            } else {
+                ("data".to_string(), format!("×{}", on_lane.len()))
             };
             let bw = if k == 0 { CONTROL_BOX } else { l.data_box };
             let _ = writeln!(
                 h,
-                "<g class=\"head\" data-conn=\"{conn}\"><rect x=\"{:.1}\" y=\"36\" width=\"{bw:.1}\" height=\"40\" rx=\"6\" fill=\"#fff\" stroke=\"{color}\" stroke-width=\"1.5\"/><text class=\"head\" x=\"{x:.1}\" y=\"52\" text-anchor=\"middle\" fill=\"{color}\">{}</text><text class=\"sub\" x=\"{x:.1}\" y=\"68\" text-anchor=\"middle\">{}</text></g>",
+                "<g class=\"head\" data-conn=\"{lane_conn}\"><rect x=\"{:.1}\" y=\"36\" width=\"{bw:.1}\" height=\"40\" rx=\"6\" fill=\"#fff\" stroke=\"{lane_color}\" stroke-width=\"1.5\"/><text class=\"head\" x=\"{x:.1}\" y=\"52\" text-anchor=\"middle\" fill=\"{lane_color}\">{}</text><text class=\"sub\" x=\"{x:.1}\" y=\"68\" text-anchor=\"middle\">{}</text></g>",
                 x - bw / 2.0,
                 escape_html(&title),
                 escape_html(&sub),
@@ -640,6 +995,41 @@ fn session_svg(s: &Session, h: &mut String) {
             EventKind::Tcp => arrowhead(h, x2, *y, dir, stroke, true),
             _ => arrowhead(h, x2, *y, dir, stroke, false),
         }
+        // The capture's gaps in this data connection, where they fall in its bytes: a
+        // break in the arrow.
+        if e.kind == EventKind::Data {
+            let total = conn_transfer(s, &e.conn).and_then(|t| t.bytes).unwrap_or(0);
+            for (_, offset, len) in gaps.iter().filter(|(c, _, _)| *c == e.conn) {
+                let frac = match offset {
+                    Some(o) => {
+                        let whole = total.max(o + len).max(1) as f64;
+                        ((*o as f64 + *len as f64 / 2.0) / whole).clamp(0.08, 0.92)
+                    }
+                    None => 0.5,
+                };
+                let at = offset.map_or("at an unknown offset".to_string(), |o| {
+                    format!("at offset {o}")
+                });
+                let gx = x1 + (end - x1) * frac;
+                let _ = write!(
+                    h,
+                    "<g class=\"gap\" data-conn=\"{}\"><title>capture gap: {len} bytes missing {at}</title><rect x=\"{:.1}\" y=\"{:.1}\" width=\"10\" height=\"16\" fill=\"#fff\"/><line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{ANOMALY_COLOR}\" stroke-width=\"2\"/><line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{ANOMALY_COLOR}\" stroke-width=\"2\"/><text class=\"note gap\" x=\"{gx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"{ANOMALY_COLOR}\">gap: {} missing</text></g>",
+                    escape_html(&e.conn),
+                    gx - 5.0,
+                    y - 8.0,
+                    gx - 6.0,
+                    y + 8.0,
+                    gx - 1.0,
+                    y - 8.0,
+                    gx + 1.0,
+                    y + 8.0,
+                    gx + 6.0,
+                    y - 8.0,
+                    y + 20.0,
+                    human::bytes(*len),
+                );
+            }
+        }
         let lines = label_lines(e);
         let fill = match e.kind {
             EventKind::Tcp | EventKind::Data => format!(" fill=\"{color}\""),
@@ -686,12 +1076,19 @@ const LEGEND: &str = concat!(
     "</div>\n"
 );
 
-fn session_section(s: &Session, h: &mut String) {
+/// One session, collapsible: its summary line always shown, the details and diagram
+/// when open.
+fn session_section(s: &Session, open: bool, h: &mut String) {
+    let (_, transfers) = super::session_counts(s);
     let _ = writeln!(
         h,
-        "<section class=\"session\" id=\"session-{id}\" data-session=\"{id}\"><h2>Session {id}: <span class=\"mono\">{} → {}</span></h2>",
+        "<details class=\"session\" id=\"session-{id}\" data-session=\"{id}\"{}><summary><h2>Session {id}: <span class=\"mono\">{} → {}</span></h2><span class=\"muted\">user <span class=\"mono\">{}</span> · {} · transfers {transfers} · {}</span></summary>",
+        if open { " open" } else { "" },
         escape_html(&human::endpoint(&s.client)),
         escape_html(&super::server_label(s)),
+        s.user.as_deref().map(|u| escape_html(&cut(u, 60))).unwrap_or_else(|| "-".into()),
+        login_badge(s),
+        human::plural(s.anomalies.len() as u64, "anomaly", "anomalies"),
         id = s.id,
     );
     let n_cmds = s.commands.iter().filter(|c| !c.command.is_empty()).count() as u64;
@@ -723,9 +1120,106 @@ fn session_section(s: &Session, h: &mut String) {
     h.push_str("</div>\n");
     if !s.anomalies.is_empty() {
         let list: Vec<&Anomaly> = s.anomalies.iter().collect();
-        anomalies_list(&list, h);
+        anomalies_list(&list, None, h);
     }
-    h.push_str("</section>\n");
+    h.push_str("</details>\n");
+}
+
+/// Sessions shown open when the page has at most this many (groups counted once);
+/// with more, every session starts folded and the overview leads to them.
+const OPEN_SESSIONS: usize = 6;
+/// Near-identical sessions (same hosts, user, outcome, commands, transfers and findings)
+/// are folded into one group when there are at least this many.
+const GROUP_MIN: usize = 3;
+
+/// What makes sessions near-identical: everything but ports, times and ids.
+fn signature(s: &Session) -> String {
+    let verbs: Vec<&str> = s.commands.iter().map(|c| c.command.as_str()).collect();
+    let mut kinds: Vec<&str> = s.anomalies.iter().map(|a| a.kind).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    format!(
+        "{}|{}|{}|{:?}|{:?}|{}|{}|{}|{}",
+        s.client.ip,
+        s.server.ip,
+        s.server.port,
+        s.user,
+        s.login,
+        s.tls,
+        verbs.join(" "),
+        s.transfers.len(),
+        kinds.join(" ")
+    )
+}
+
+/// The sessions in id order, each with the later sessions near-identical to it (when
+/// there are enough of them to group); a grouped session appears only in its group.
+fn session_groups(r: &Report) -> Vec<(&Session, Vec<&Session>)> {
+    let sigs: Vec<String> = r.sessions.iter().map(signature).collect();
+    let mut taken = vec![false; r.sessions.len()];
+    let mut out = Vec::new();
+    for i in 0..r.sessions.len() {
+        if taken[i] {
+            continue;
+        }
+        let same: Vec<usize> = (i + 1..r.sessions.len())
+            .filter(|&j| !taken[j] && sigs[j] == sigs[i])
+            .collect();
+        let rest = if same.len() + 1 >= GROUP_MIN {
+            for &j in &same {
+                taken[j] = true;
+            }
+            same.iter().map(|&j| &r.sessions[j]).collect()
+        } else {
+            Vec::new()
+        };
+        out.push((&r.sessions[i], rest));
+    }
+    out
+}
+
+fn id_ranges(ids: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i {
+            format!("{}–{}", ids[i], ids[j])
+        } else {
+            ids[i].to_string()
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
+/// Every session's section; near-identical ones folded into a group after the first.
+fn sessions_sections(r: &Report, h: &mut String) {
+    let groups = session_groups(r);
+    let open = groups.len() <= OPEN_SESSIONS;
+    h.push_str("<h2>Sessions, one by one</h2>\n");
+    for (first, rest) in &groups {
+        session_section(first, open, h);
+        if rest.is_empty() {
+            continue;
+        }
+        let ids: Vec<u64> = rest.iter().map(|s| s.id).collect();
+        let _ = writeln!(
+            h,
+            "<details class=\"group\" data-like=\"{}\"><summary>{} more sessions like session {} (same hosts, user, login, commands and findings): {}</summary>",
+            first.id,
+            rest.len(),
+            first.id,
+            id_ranges(&ids)
+        );
+        for s in rest {
+            session_section(s, false, h);
+        }
+        h.push_str("</details>\n");
+    }
 }
 
 /// Write the whole report as one self-contained HTML page.
@@ -748,11 +1242,14 @@ pub fn write_html(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     if r.sessions.is_empty() {
         h.push_str("<p class=\"empty\"><b>No FTP sessions found.</b></p>\n");
     } else {
-        h.push_str("<h2>Sessions</h2>\n");
+        overview(r, &mut h);
+        h.push_str("<h2>Sessions</h2>\n<div class=\"tablewrap\">");
         sessions_table(r, &mut h);
-        h.push_str("<h2>Transfers</h2>\n");
+        h.push_str("</div>\n<h2>Transfers</h2>\n");
         if r.sessions.iter().any(|s| !s.transfers.is_empty()) {
+            h.push_str("<div class=\"tablewrap\">");
             transfers_table(r, &mut h);
+            h.push_str("</div>\n");
         } else {
             h.push_str("<p class=\"muted\">No data transfers.</p>\n");
         }
@@ -760,7 +1257,7 @@ pub fn write_html(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     let all = super::distinct_anomalies(r);
     if !all.is_empty() {
         h.push_str("<h2>Anomalies</h2>\n");
-        anomalies_list(&all, &mut h);
+        anomalies_list(&all, Some(r), &mut h);
     }
     if !r.errors.is_empty() {
         h.push_str("<h2>Input errors</h2>\n<ul>\n");
@@ -769,8 +1266,8 @@ pub fn write_html(r: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
         h.push_str("</ul>\n");
     }
-    for s in &r.sessions {
-        session_section(s, &mut h);
+    if !r.sessions.is_empty() {
+        sessions_sections(r, &mut h);
     }
     h.push_str("</main>\n</body>\n</html>\n");
     out.write_all(h.as_bytes())
@@ -862,6 +1359,85 @@ mod tests {
                 && html.contains("<table class=\"transfers\">")
         );
         assert!(html.contains("/pub/readme.txt"));
+    }
+
+    use crate::report::testdata::with_data_connections;
+
+    fn diagram_widths(html: &str) -> Vec<f64> {
+        html.match_indices("<svg class=\"diagram\"")
+            .map(|(i, _)| {
+                let tag = &html[i..i + html[i..].find('>').unwrap()];
+                let w = tag.find(" width=\"").unwrap() + 8;
+                tag[w..w + tag[w..].find('"').unwrap()].parse().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn many_data_connections_fit_1366_px() {
+        for k in [1, 2, 4, 6, 8] {
+            for overlap in [false, true] {
+                let r = with_data_connections(k, overlap);
+                let html = render(&r);
+                let w = diagram_widths(&html);
+                assert_eq!(w.len(), 1);
+                assert!(
+                    w[0] <= MAX_DIAGRAM,
+                    "{k} connections, overlap {overlap}: {} px",
+                    w[0]
+                );
+                assert_eq!(drawn_events(&html).len(), r.sessions[0].timeline.len());
+                let lanes = html.matches("<g class=\"head\" data-conn=\"data:").count() / 2;
+                if overlap || k <= comfortable_lanes(false) {
+                    assert_eq!(lanes, k, "one lane per connection");
+                } else {
+                    assert_eq!(lanes, 1, "one after the other: one shared lane");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packing_shares_lanes_only_without_overlap() {
+        let r = with_data_connections(3, false);
+        assert_eq!(lane_map(&r.sessions[0], true), vec![1, 1, 1]);
+        assert_eq!(lane_map(&r.sessions[0], false), vec![1, 2, 3]);
+        let r = with_data_connections(3, true);
+        assert_eq!(lane_map(&r.sessions[0], true), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn brute_force_sessions_are_grouped_and_folded() {
+        let r = crate::report::testdata::brute_force_report(26);
+        let html = render(&r);
+        assert!(html.contains("25 more sessions like session 2"), "grouped");
+        assert!(html.contains(": 3–27</summary>"));
+        // Every session keeps its diagram (folded), so every event is still drawn.
+        let total: usize = r.sessions.iter().map(|s| s.timeline.len()).sum();
+        assert_eq!(drawn_events(&html).len(), total);
+        // Two groups on the page: open.
+        assert!(html.contains("id=\"session-1\" data-session=\"1\" open>"));
+        assert!(
+            html.contains("id=\"session-5\" data-session=\"5\">"),
+            "folded in its group"
+        );
+        // The overview shows every session on the time strip.
+        assert_eq!(html.matches("class=\"sbar\"").count(), 27);
+    }
+
+    #[test]
+    fn anomalies_name_their_sessions_and_gaps_are_drawn() {
+        let html = render(&example_report());
+        assert!(
+            html.contains("(session <a href=\"#session-3\">3</a>)"),
+            "the capture gap belongs to session 3"
+        );
+        assert!(html.contains("<section class=\"overview\">"));
+        assert!(
+            html.contains("<g class=\"gap\" data-conn=\"data:1\">"),
+            "gap on the data arrow"
+        );
+        assert!(html.contains("gap: 4.2 KiB missing"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod filter;
 pub mod html;
 pub mod human;
 pub mod json;
+pub(crate) mod layout;
 pub mod mermaid;
 pub mod table;
 pub mod text;

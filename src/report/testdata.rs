@@ -280,6 +280,7 @@ fn documented_session(base: i64) -> Session {
         transfer_type: Some("A".into()),
         segment: None,
         tls_info: None,
+        login_attempts: Vec::new(),
     }
 }
 
@@ -346,6 +347,7 @@ fn failed_login_session(base: i64) -> Session {
         transfer_type: None,
         segment: None,
         tls_info: None,
+        login_attempts: Vec::new(),
     }
 }
 
@@ -443,6 +445,7 @@ fn passive_upload_session(base: i64) -> Session {
         transfer_type: Some("I".into()),
         segment: None,
         tls_info: None,
+        login_attempts: Vec::new(),
     }
 }
 
@@ -503,4 +506,48 @@ pub fn empty_report() -> Report {
         extract: None,
         untied_transfers: Vec::new(),
     }
+}
+
+/// The documented session with `k` copies of its RETR data connection, started 0.1 ms
+/// apart (all open at once) or 10 ms apart (one after the other).
+pub fn with_data_connections(k: usize, overlap: bool) -> Report {
+    let mut r = documented_report();
+    let s = &mut r.sessions[0];
+    let t = s.transfers[1].clone();
+    let evs: Vec<crate::model::Event> = s
+        .timeline
+        .iter()
+        .filter(|e| e.conn == "data:2")
+        .cloned()
+        .collect();
+    s.timeline.retain(|e| !e.conn.starts_with("data:"));
+    s.transfers.clear();
+    for i in 0..k {
+        s.transfers.push(t.clone());
+        let shift = i as i64 * if overlap { 100_000 } else { 10_000_000 };
+        for e in &evs {
+            let mut e = e.clone();
+            e.conn = format!("data:{}", i + 1);
+            e.ts.ts.0 += shift;
+            s.timeline.push(e);
+        }
+    }
+    s.timeline.sort_by_key(|e| e.ts.ts.0);
+    r
+}
+
+/// The documented session, then `n` copies of the failed-login session (ids 2…, one
+/// client port each): a brute force.
+pub fn brute_force_report(n: u64) -> Report {
+    let mut r = example_report();
+    let failed = r.sessions[1].clone();
+    r.sessions.truncate(1);
+    for i in 0..n {
+        let mut s = failed.clone();
+        s.id = i + 2;
+        s.client.port = 40000 + i as u16;
+        r.sessions.push(s);
+    }
+    r.stats.ftp_sessions = n + 1;
+    r
 }
