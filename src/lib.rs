@@ -13,7 +13,9 @@ pub mod export;
 pub mod ftp;
 pub mod model;
 pub mod net;
+pub mod parallel;
 pub mod report;
+pub mod shard;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -234,6 +234,15 @@ struct Common {
     /// (`stats.limits.max_failure_pairs`, a `limit_reached` finding).
     #[arg(long, value_name = "N", default_value_t = ftptrace::analyzer::detect::MAX_FAILURE_PAIRS)]
     max_failure_pairs: usize,
+    /// Worker threads (0: all cores); the output is the same for any number. Formats
+    /// written as sessions end, --extract and stdin use one thread.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    threads: usize,
+    /// Analyze only the sessions whose unordered pair of addresses falls in shard K of N
+    /// (0-based), so that N runs split a capture archive; session ids are then the number
+    /// of the packet (over the whole input) at which each session was recognised.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<ftptrace::shard::ShardSpec>,
 }
 
 fn main() -> ExitCode {
@@ -509,14 +518,94 @@ fn open_inputs(
 
 fn analyze(captures: &[String], c: &Common) -> Result<u8> {
     let inputs = capture::inputs::expand(captures);
+    let files = inputs.files.clone();
     let out = open_output(c, &inputs.files)?;
     let (mut src, open_errors) = open_inputs(inputs);
     if src.is_empty() {
         return Ok(finish_outputs(out, 2, None));
     }
     let progress = progress_bar(c, &src);
+    let threads = threads_for(c, &files);
+    if threads > 1 {
+        match pump_parallel(&mut src, c, &out.w, &open_errors, progress.clone(), threads)? {
+            Ok((status, extract)) => return Ok(finish_outputs(out, status, extract.as_ref())),
+            Err(why) => {
+                // The split run cannot stand for the whole one: read again on one thread.
+                if std::env::var_os("FTPTRACE_DEBUG_THREADS").is_some() {
+                    eprintln!("ftptrace: one thread after all: {}", why.0);
+                }
+                src = capture::merge::open_all(&files).0;
+            }
+        }
+    }
     let (status, extract) = pump(&mut src, c, &out.w, &open_errors, progress, 0)?;
     Ok(finish_outputs(out, status, extract.as_ref()))
+}
+
+/// Worker threads for `analyze`: `--threads` (default 1; 0: all cores), but one for
+/// `--shard`, formats written as sessions end, `--extract`, and inputs that cannot be read
+/// twice (stdin, pipes: a split run that cannot be merged exactly is run again on one
+/// thread).
+fn threads_for(c: &Common, files: &[String]) -> usize {
+    let n = match c.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    if n <= 1 {
+        return 1;
+    }
+    let rereadable = files
+        .iter()
+        .all(|f| f != "-" && std::fs::metadata(f).is_ok_and(|m| m.is_file()));
+    if c.shard.is_some()
+        || !rereadable
+        || !ftptrace::parallel::splittable(&options(c), c.format.streams())
+    {
+        1
+    } else {
+        n.min(ftptrace::parallel::MAX_THREADS)
+    }
+}
+
+/// [`pump`] over `threads` workers; `Err` when the split run cannot be merged exactly
+/// (nothing was written or printed then).
+fn pump_parallel(
+    src: &mut dyn PacketSource,
+    c: &Common,
+    out: &Out,
+    open_errors: &[capture::CaptureError],
+    progress: Option<indicatif::ProgressBar>,
+    threads: usize,
+) -> Result<std::result::Result<(u8, Option<ExtractSummary>), ftptrace::parallel::Fallback>> {
+    let status_of = |e: &capture::CaptureError| if e.is_unreadable() { 2 } else { 1 };
+    let mut status = open_errors.iter().map(status_of).max().unwrap_or(0);
+    let mut read_errors = Vec::new();
+    let run = ftptrace::parallel::run(
+        src,
+        &options(c),
+        threads,
+        open_errors.iter().map(|e| e.to_string()).collect(),
+        |e| {
+            read_errors.push(e.to_string());
+            status = status.max(status_of(e));
+        },
+        |src| {
+            if let Some(pb) = &progress {
+                pb.set_position(src.progress().0);
+            }
+        },
+    );
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    let report = match run {
+        Ok(r) => r,
+        Err(why) => return Ok(Err(why)),
+    };
+    for e in &read_errors {
+        eprintln!("ftptrace: {e}");
+    }
+    deliver(report, c, out, status, Vec::new(), None).map(Ok)
 }
 
 /// Read a source to its end through the analyzer and write the report: the loop both
@@ -555,32 +644,63 @@ fn pump(
         },
         sink,
     );
+    if c.shard.is_some() {
+        an = an.traced(false);
+    }
     for e in open_errors {
         an.error(e.to_string());
     }
-    an.run_with(
-        src,
-        |e| {
-            eprintln!("ftptrace: {e}");
-            status = status.max(status_of(e));
-        },
-        |src| {
-            if let Some(pb) = &progress {
-                pb.set_position(src.progress().0);
-            }
-            write_err.borrow().is_none()
-        },
-    );
+    let on_error = |e: &capture::CaptureError| {
+        eprintln!("ftptrace: {e}");
+        status = status.max(status_of(e));
+    };
+    let every = |src: &dyn PacketSource| {
+        if let Some(pb) = &progress {
+            pb.set_position(src.progress().0);
+        }
+        write_err.borrow().is_none()
+    };
+    let report = match c.shard {
+        Some(spec) => {
+            let n = ftptrace::parallel::run_shard(
+                &mut an,
+                src,
+                spec,
+                c.ignore_tunnel_ids,
+                on_error,
+                every,
+            );
+            an.finish_traced(n).0
+        }
+        None => {
+            an.run_with(src, on_error, every);
+            an.finish()
+        }
+    };
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
-    let mut report = an.finish();
+    let seen = std::mem::take(&mut *seen.borrow_mut());
+    let write_err = write_err.borrow_mut().take();
+    deliver(report, c, out, status, seen, write_err)
+}
+
+/// The end of a run: the `--session` ids the capture does not hold, the filters, the
+/// report written (status 3 when it could not be).
+fn deliver(
+    mut report: Report,
+    c: &Common,
+    out: &Out,
+    mut status: u8,
+    mut seen: Vec<u64>,
+    write_err: Option<io::Error>,
+) -> Result<(u8, Option<ExtractSummary>)> {
+    let filter = filter_of(c);
     if let Some(note) = report::undecoded_note(&report) {
         eprintln!("ftptrace: {note}");
     }
-    seen.borrow_mut()
-        .extend(report.sessions.iter().map(|s| s.id));
-    let missing = filter.missing_ids(&seen.borrow());
+    seen.extend(report.sessions.iter().map(|s| s.id));
+    let missing = filter.missing_ids(&seen);
     if !missing.is_empty() {
         let ids: Vec<String> = missing.iter().map(u64::to_string).collect();
         eprintln!(
@@ -594,7 +714,7 @@ fn pump(
         }
     }
     filter.apply(&mut report);
-    let written = match write_err.borrow_mut().take() {
+    let written = match write_err {
         Some(e) => Err(e.into()),
         None => emit(&report, c, out),
     };

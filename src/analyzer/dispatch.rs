@@ -5,6 +5,14 @@ use super::*;
 
 impl<'a> TcpHandler for Ftp<'a> {
     fn on_open(&mut self, meta: &ConnMeta) -> (Interest, bool) {
+        if let Some(t) = self.trace.as_mut() {
+            t.opened(meta.id);
+            // What `on_open` looks up among the expectations.
+            t.look_up(meta.zone, meta.server);
+            if !meta.saw_syn {
+                t.look_up(meta.zone, meta.client);
+            }
+        }
         // A data connection some session announced?
         if let Some((sid, setup)) = self.expectation(meta.zone, meta.server) {
             if setup.mode == model::Mode::Passive && !self.fxp_listeners.contains(&meta.server) {
@@ -103,6 +111,9 @@ impl<'a> TcpHandler for Ftp<'a> {
                     && is_dns(meta) =>
             {
                 self.roles.insert(meta.id, Role::Dns(Box::default()));
+                if let Some(t) = self.trace.as_mut() {
+                    t.dns_over_tcp += 1;
+                }
                 self.on_data(meta, ts, dir, chunk, new_segment)
             }
             Some(Role::Probe(p)) => {
@@ -172,6 +183,10 @@ impl<'a> TcpHandler for Ftp<'a> {
 
     fn on_close(&mut self, meta: &ConnMeta, sum: &ConnSummary) {
         self.last_close = self.last_close.max(sum.end);
+        if let Some(t) = self.trace.as_mut() {
+            t.cur = t.key(meta.id);
+            t.closes.push((meta.id, t.cur));
+        }
         if let Some(Role::Probe(p)) = self.roles.get(&meta.id) {
             // Never classified: a short data connection of a TLS session between these hosts?
             // (Unless a cleartext session between them waits for one and this is not TLS.)
@@ -292,6 +307,10 @@ impl<'a> TcpHandler for Ftp<'a> {
                 };
                 self.probes
                     .probe(client.ip(), server, meta.start, sum.end, true);
+                if let Some(t) = self.trace.as_mut() {
+                    t.probes
+                        .push((t.cur, client.ip(), server, meta.start, sum.end, true));
+                }
                 self.release_held();
             }
             Some(Role::Probe(p)) => {
@@ -347,6 +366,16 @@ impl<'a> TcpHandler for Ftp<'a> {
                 if role_name.is_none() && no_payload && meta.saw_syn {
                     self.probes
                         .probe(meta.client.ip(), meta.server, meta.start, sum.end, false);
+                    if let Some(t) = self.trace.as_mut() {
+                        t.probes.push((
+                            t.cur,
+                            meta.client.ip(),
+                            meta.server,
+                            meta.start,
+                            sum.end,
+                            false,
+                        ));
+                    }
                 }
             }
             Some(Role::Loose(l)) => {

@@ -6,7 +6,16 @@ use super::*;
 impl<'a> Analyzer<'a> {
     /// [`Analyzer::finish`], and the connections of the sessions named in
     /// [`Analyzer::collect_connections`], in the order they ended.
-    pub fn finish_with_connections(mut self) -> (Report, Vec<ConnSpan>) {
+    pub fn finish_with_connections(self) -> (Report, Vec<ConnSpan>) {
+        let (r, spans, _) = self.finish_all_parts();
+        (r, spans)
+    }
+
+    /// The end of the capture, with the trace of a split analysis (when it has one).
+    #[allow(clippy::type_complexity)]
+    pub(super) fn finish_all_parts(
+        mut self,
+    ) -> (Report, Vec<ConnSpan>, Option<Box<crate::shard::Trace>>) {
         self.decoder.finish();
         self.tcp.finish_all(&mut self.ftp);
         let ids: Vec<u64> = {
@@ -225,6 +234,18 @@ impl<'a> Analyzer<'a> {
         }
         spans.retain(|c| f.collect.contains(&c.session));
         spans.truncate(MAX_COLLECTED_CONNECTIONS);
+        let mut trace = f.trace.take();
+        if let Some(t) = trace.as_mut() {
+            t.forced_ids = f.ids.forced();
+            t.late_sessions = f.late_sessions;
+            t.session_hosts = f.session_hosts.len();
+            t.last_close = f.last_close;
+            t.max_connections = self.tcp.max_connections();
+            t.max_buffered = self.tcp.max_buffered();
+            t.max_expectations = f.expect.limits().total;
+            t.max_failure_pairs = f.failures.limits().pairs;
+            t.failure_timeout_ns = f.failures.limits().timeout_ns;
+        }
         let report = Report {
             extract,
             schema: "ftptrace/1",
@@ -235,11 +256,11 @@ impl<'a> Analyzer<'a> {
             errors: f.errors,
             untied_transfers,
         };
-        (report, spans)
+        (report, spans, trace)
     }
 }
 
-fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
+pub(crate) fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
     let targets: Vec<String> = sc.targets.iter().map(|t| t.to_string()).collect();
     Anomaly {
         ts: sc.first,

@@ -13,6 +13,7 @@ mod finish;
 mod probe;
 mod transfer;
 
+pub(crate) use finish::port_scan_finding;
 use transfer::{hex, place_untied};
 
 use crate::capture::{Packet, PacketSource, Timestamp};
@@ -79,7 +80,7 @@ const PROBE_BYTES: usize = 1024;
 /// Most TCP events kept for a connection not yet recognised.
 const PROBE_EVENTS: usize = 16;
 /// Most TCP connections listed in the report (all are counted).
-const MAX_CONN_LIST: usize = 100_000;
+pub const MAX_CONN_LIST: usize = 100_000;
 /// Most connections recorded while [`Analyzer::collect_connections`] is on (every FTP
 /// connection is kept until the final session ids are known; beyond it, an input error).
 pub const MAX_COLLECTED_CONNECTIONS: usize = 1_000_000;
@@ -94,17 +95,17 @@ pub const TLS_DATA_GRACE_NS: i64 = 10_000_000_000;
 pub const MAX_LINGERING_TLS_SESSIONS: usize = 256;
 /// Most finished sessions held back from the JSONL sink while an older connection on an
 /// FTP port is still undecided (session or probe); beyond it that one is taken for a probe.
-const MAX_HELD_SESSIONS: usize = 4096;
+pub const MAX_HELD_SESSIONS: usize = 4096;
 /// Longest (capture time) a finished session is held back for an older undecided
 /// connection on an FTP port (a SYN nobody answered); then that one is taken for a probe,
 /// so that JSONL from a live capture is never stalled for long.
-const MAX_HOLD_NS: i64 = 30 * 1_000_000_000;
+pub const MAX_HOLD_NS: i64 = 30 * 1_000_000_000;
 /// Most data-channel listeners remembered after their session ended (to recognise a
 /// data connection to an announced port that no live session expects any more).
-const MAX_ANNOUNCED_HISTORY: usize = 4096;
+pub const MAX_ANNOUNCED_HISTORY: usize = 4096;
 /// Most host pairs remembered as having had an FTP session (to place untied data
 /// connections in the session of their hosts).
-const MAX_SESSION_HOSTS: usize = 65_536;
+pub const MAX_SESSION_HOSTS: usize = 65_536;
 /// Most untied data connections kept as transfers (all are counted).
 const MAX_UNTIED_TRANSFERS: usize = 100_000;
 /// Most connections with payload kept undecided until the end of the capture (nothing yet
@@ -272,6 +273,9 @@ struct Ftp<'a> {
     names: NameBook,
     /// The lookup that named each live session's server (when one did).
     session_names: HashMap<u64, Resolution, FastState>,
+    /// A part of a split analysis (`--shard`, `--threads`): when it decided what, and
+    /// session ids that are keys of the whole input (see [`crate::shard::Trace`]).
+    trace: Option<Box<crate::shard::Trace>>,
 }
 
 /// A host pair in a fixed order (lower address first).
@@ -284,6 +288,14 @@ fn host_pair(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
 }
 
 impl<'a> Ftp<'a> {
+    /// With a trace: remember the key at which session id `id` was reserved or taken.
+    fn id_key(&mut self, id: u64, conn: ConnId) {
+        if let Some(t) = self.trace.as_mut() {
+            let k = t.key(conn);
+            t.reserved_at.insert(id, k);
+        }
+    }
+
     fn is_ftp_port(&self, p: u16) -> bool {
         p == 21 || p == IMPLICIT_FTPS_PORT || self.opts.ports.contains(&p)
     }
@@ -520,6 +532,11 @@ impl<'a> Ftp<'a> {
                 };
                 let (_, mut m) = self.held.pop_first().expect("present").1;
                 self.ids.forget(id);
+                // A part of a split analysis numbers sessions by the key of their id.
+                let fid = match self.trace.as_mut() {
+                    Some(t) => t.reserved_at.remove(&id).unwrap_or(fid),
+                    None => fid,
+                };
                 self.final_ids.insert(id, fid);
                 m.id = fid;
                 for a in m.anomalies.iter_mut() {
@@ -569,8 +586,14 @@ impl<'a> Ftp<'a> {
                 self.announced.pop_front();
             }
             self.announced.push_back(setup.listener);
+            if let Some(t) = self.trace.as_mut() {
+                t.announcements += 1;
+            }
             if setup.names_other_host(client) {
                 // FXP: the passive listener another session of this client opened there.
+                if let Some(t) = self.trace.as_mut() {
+                    t.look_up(zone, setup.listener);
+                }
                 let fxp = self
                     .expectation(zone, setup.listener)
                     .filter(|(sid, other)| *sid != id && other.mode == model::Mode::Passive)
@@ -601,6 +624,10 @@ impl<'a> Ftp<'a> {
                     // The data connection is tied to the passive side's session.
                     continue;
                 }
+            }
+            if let Some(t) = self.trace.as_mut() {
+                t.announce(zone, setup.listener);
+                t.announce(zone, setup.announced);
             }
             let limit = self.expect.limits().per_session as u64;
             let epoch = self.sessions.get(&id).map_or(0, |s| s.data_commands());
@@ -692,6 +719,9 @@ impl<'a> Ftp<'a> {
         let until = Timestamp(s.end.0.saturating_add(TLS_DATA_GRACE_NS));
         s.linger_until = Some(until);
         self.lingering.push_back((until, id));
+        if let Some(t) = self.trace.as_mut() {
+            t.lingered += 1;
+        }
         if self.lingering.len() > MAX_LINGERING_TLS_SESSIONS {
             if let Some((_, old)) = self.lingering.pop_front() {
                 self.stats.tls_linger_evictions += 1;
@@ -718,6 +748,7 @@ impl<'a> Ftp<'a> {
             return;
         };
         let next = self.anomalies.len();
+        let failed = s.failed_logins;
         let found = self.failures.failed_logins(
             s.end,
             s.client.ip(),
@@ -727,6 +758,14 @@ impl<'a> Ftp<'a> {
             next,
         );
         let ts = s.end;
+        if let Some(t) = self.trace.as_mut() {
+            t.failure_pairs_peak = t.failure_pairs_peak.max(self.failures.len());
+            if failed > 0 {
+                t.failure_calls += 1;
+                t.failure_first = t.failure_first.min(ts.0);
+                t.failure_last = t.failure_last.max(ts.0);
+            }
+        }
         match found {
             None => {}
             Some(detect::Finding::New { detail, sessions }) => {
@@ -735,6 +774,9 @@ impl<'a> Ftp<'a> {
                     if self.sessions.contains_key(x) {
                         self.session_findings.insert(*x, next);
                     }
+                }
+                if let Some(t) = self.trace.as_mut() {
+                    t.findings.push(t.cur);
                 }
                 self.anomalies.push(Anomaly {
                     ts: Time::new(ts, self.digits),
@@ -882,8 +924,52 @@ impl<'a> Analyzer<'a> {
                 spans: Vec::new(),
                 names: NameBook::default(),
                 session_names: HashMap::default(),
+                trace: None,
             },
         }
+    }
+
+    /// Make this analysis a part of a split one (`--shard`, `--threads`): it records what
+    /// it decided when, and numbers sessions by the key at which they were recognised
+    /// (see [`crate::shard::Trace`]); [`Analyzer::set_stamp`] before each packet.
+    /// `endpoints`: also record the data-channel endpoints announced and looked up (what
+    /// the merge of `--threads` checks to see that no data connection crossed parts).
+    pub fn traced(mut self, endpoints: bool) -> Self {
+        self.ftp.trace = Some(Box::new(crate::shard::Trace {
+            endpoints,
+            ..Default::default()
+        }));
+        self
+    }
+
+    /// The 1-based number, over the whole input, of the packet given next (with a trace).
+    /// `max_ts`: the latest capture time of the whole input so far.
+    pub fn set_stamp(&mut self, n: u64, max_ts: i64) {
+        if let Some(t) = self.ftp.trace.as_mut() {
+            t.now = n;
+            t.max_ts = max_ts;
+        }
+    }
+
+    /// A packet of the input that another part analyses went by at `ts` (with a trace):
+    /// lingering TLS sessions and announced data ports expire as they would have in a
+    /// whole run (both in capture time, at every packet).
+    pub fn tick(&mut self, ts: Timestamp) {
+        if !self.ftp.lingering.is_empty() {
+            self.ftp.expire_lingering(ts);
+        }
+        if self.ftp.expect.next_expiry().is_some_and(|t| ts > t) {
+            self.ftp.expire_expectations(ts);
+        }
+    }
+
+    /// [`Analyzer::finish`] of a traced part, after `packets` packets of the whole input.
+    pub fn finish_traced(mut self, packets: u64) -> (Report, crate::shard::Trace) {
+        if let Some(t) = self.ftp.trace.as_mut() {
+            t.end_base = Some(packets);
+        }
+        let (report, _, trace) = self.finish_all_parts();
+        (report, trace.map(|t| *t).unwrap_or_default())
     }
 
     /// Sub-second digits for times (the capture's precision).
@@ -920,6 +1006,13 @@ impl<'a> Analyzer<'a> {
         }
         if self.ftp.expect.next_expiry().is_some_and(|t| pkt.ts > t) {
             self.ftp.expire_expectations(pkt.ts);
+        }
+        if let Some(t) = self.ftp.trace.as_mut() {
+            // What bounds over the whole run see of this part (their sums over the parts
+            // bound what one whole run would have held).
+            t.peak_connections = t.peak_connections.max(self.tcp.live());
+            t.peak_buffered = t.peak_buffered.max(self.tcp.buffered());
+            t.peak_expectations = t.peak_expectations.max(self.ftp.expect.len());
         }
     }
 

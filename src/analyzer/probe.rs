@@ -121,6 +121,7 @@ impl<'a> Ftp<'a> {
         match client_is_tcp_client {
             Some(orient) => {
                 let id = self.ids.take();
+                self.id_key(id, meta.id);
                 self.new_session(meta, orient, id);
             }
             // Not FTP control: maybe a data connection whose setup we missed.
@@ -150,6 +151,7 @@ impl<'a> Ftp<'a> {
     /// first byte ([`Ftp::promote`]), or is a probe when it closes without one.
     pub(super) fn pending_control(&mut self, meta: &ConnMeta, client_is_tcp_client: bool) {
         let id = self.ids.reserve();
+        self.id_key(id, meta.id);
         self.roles.insert(
             meta.id,
             Role::Probe(Box::new(Probe {
@@ -172,6 +174,11 @@ impl<'a> Ftp<'a> {
         let Some(r) = p.reserved else {
             return;
         };
+        if let Some(t) = self.trace.as_mut() {
+            let r_key = t.reserved_at.get(&r.id).copied().unwrap_or(t.now);
+            t.promote_wait_packets = t.promote_wait_packets.max(t.now.saturating_sub(r_key));
+            t.promote_wait_ns = t.promote_wait_ns.max(t.max_ts.saturating_sub(meta.start.0));
+        }
         let id = if self.ids.is_undecided(r.id) {
             self.ids.confirm(r.id);
             r.id
@@ -179,7 +186,9 @@ impl<'a> Ftp<'a> {
             // Its reservation was given up early (a bound was hit): a new id, after
             // those of sessions that started later.
             self.late_sessions += 1;
-            self.ids.take()
+            let id = self.ids.take();
+            self.id_key(id, meta.id);
+            id
         };
         self.new_session(meta, r.client_is_tcp_client, id);
         for (ts, dir, ev) in p.events {

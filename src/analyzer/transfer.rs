@@ -15,6 +15,12 @@ impl<'a> Ftp<'a> {
         segments: u64,
     ) -> bool {
         let now = self.looks_like_data(meta.client, meta.server);
+        if let Some(t) = self.trace.as_mut() {
+            t.untied_calls += 1;
+            // Both ends are looked up in the history of announcements.
+            t.look_up(meta.zone, meta.client);
+            t.look_up(meta.zone, meta.server);
+        }
         if self.untied.len() >= MAX_UNTIED_TRANSFERS && now {
             // Counted, not listed.
             self.stats.untied_data_connections += 1;

@@ -388,6 +388,16 @@ impl TcpTracker {
         self.limits.max_connections
     }
 
+    /// Global cap on out-of-order bytes buffered by all connections.
+    pub fn max_buffered(&self) -> usize {
+        self.limits.max_buffered
+    }
+
+    /// Connections tracked now.
+    pub fn live(&self) -> usize {
+        self.conns.len()
+    }
+
     /// Connections finished early because `max_connections` were tracked.
     pub fn evictions(&self) -> u64 {
         self.evictions
