@@ -359,8 +359,7 @@ fn merge(parts: Vec<(Report, Trace)>, reader: &ReaderFacts) -> Result<Report, Fa
         .map(|(_, t)| t.failure_timeout_ns)
         .min()
         .unwrap_or(0);
-    if failures_first <= failures_last && failures_last.saturating_sub(failures_first) > timeout
-    {
+    if failures_first <= failures_last && failures_last.saturating_sub(failures_first) > timeout {
         return fallback("failed logins further apart than their expiry");
     }
     if lingered > MAX_LINGERING_TLS_SESSIONS as u64 {

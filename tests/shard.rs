@@ -402,12 +402,44 @@ fn bounds_over_the_whole_run_fall_back_to_one_thread_and_agree() {
         p,
         "max_expectations_total",
     );
-    // Failed logins of several (client, server) pairs over a cap of one.
-    assert_falls_back_and_agrees(&["--max-failure-pairs", "1"], p, "max_failure_pairs");
-    // Connections tracked at once over the whole run.
-    assert_falls_back_and_agrees(&["--max-connections", "20"], p, "max_connections");
-    let (one, _) = json_with(&["--max-expectations-total", "30"], p);
-    assert!(one.contains("max_expectations_total"), "the bound was hit");
+    // Six (client, server) pairs with failed logins over a cap of five (three or so a part).
+    assert_falls_back_and_agrees(&["--max-failure-pairs", "5"], p, "max_failure_pairs");
+    // Connections tracked at once over the whole run (about half of them in each part).
+    assert_falls_back_and_agrees(&["--max-connections", "90"], p, "max_connections");
+    // A part that reaches a bound itself: its `limit_reached` finding.
+    assert_falls_back_and_agrees(&["--max-expectations-total", "2"], p, "limit_reached");
+    for (arg, n) in [
+        ("--max-expectations-total", "30"),
+        ("--max-failure-pairs", "5"),
+        ("--max-connections", "90"),
+    ] {
+        let (one, _) = json_with(&[arg, n], p);
+        let name = arg.trim_start_matches("--").replace('-', "_");
+        assert!(one.contains(&format!("{name}: ")), "{arg} {n} was reached");
+    }
+}
+
+#[test]
+fn failed_logins_further_apart_than_their_expiry_fall_back_and_agree() {
+    // Three failed logins, 31 minutes of quiet, three more: the tally starts again.
+    let mut cap = Cap::new();
+    let fail = |cap: &mut Cap, from: [u8; 4], port: u16| {
+        let mut c = cap.open((from, port), ([10, 0, 0, 1], 21), true);
+        login(cap, &mut c, false);
+        cap.close(&mut c);
+    };
+    for k in 0..3 {
+        fail(&mut cap, [10, 9, 9, 9], 41000 + k);
+        fail(&mut cap, [10, 9, 9, 8], 42000 + k);
+    }
+    cap.t += 31 * 60 * 1_000_000;
+    for k in 3..6 {
+        fail(&mut cap, [10, 9, 9, 9], 41000 + k);
+    }
+    let f = write_cap(&cap);
+    let p = f.path().to_str().unwrap();
+    assert_falls_back_and_agrees(&[], p, "failed-login expiry");
+    assert!(!json_with(&[], p).0.contains("login_bruteforce"));
 }
 
 #[test]
