@@ -18,6 +18,7 @@ use crate::net::tcp::{
     TcpTracker,
 };
 use crate::net::zone::{Zone, ZoneNames};
+use crate::digest::{Hasher, Job};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -120,7 +121,7 @@ struct DataConn {
     tied: bool,
     /// TCP client of the data connection is the FTP client.
     connector_is_client: bool,
-    hash: Option<[Sha256; 2]>,
+    hash: Option<Job>,
     /// Its first payload bytes were looked at for TLS records.
     tls_checked: bool,
     /// It carries TLS records: no hash, nothing extracted; its records are followed per
@@ -148,7 +149,7 @@ struct ListingBuf {
 /// looks like FTP data (port 20, an announced port, the hosts of a session), it can stand
 /// as an untied transfer.
 struct Loose {
-    hash: Option<[Sha256; 2]>,
+    hash: Option<Job>,
     segments: u64,
 }
 
@@ -203,6 +204,8 @@ struct Ftp<'a> {
     expect: HashMap<(Zone, SocketAddr), (u64, Setup), FastState>,
     done: Vec<model::Session>,
     sink: Option<SessionSink<'a>>,
+    /// With `--hash`: the SHA-256 of data connections, on a thread beside parsing.
+    hasher: Option<Hasher>,
     conn_list: Vec<model::TcpConnection>,
     stats: Stats,
     /// Failed logins per (client ip, server ip) and the sessions involved.
@@ -342,7 +345,7 @@ impl<'a> Ftp<'a> {
         } else if setup.is_none() {
             self.stats.unmatched_data_connections += 1;
         }
-        let hash = self.opts.hash.then(|| [Sha256::new(), Sha256::new()]);
+        let hash = self.hasher.as_mut().and_then(Hasher::start);
         self.roles.insert(
             meta.id,
             Role::Data(Box::new(DataConn {
@@ -573,7 +576,7 @@ impl<'a> Ftp<'a> {
     /// A connection becomes [`Role::Loose`]; returns the interest in its payload (only
     /// needed for hashing).
     fn make_loose(&mut self, meta: &ConnMeta) -> Interest {
-        let hash = self.opts.hash.then(|| [Sha256::new(), Sha256::new()]);
+        let hash = self.hasher.as_mut().and_then(Hasher::start);
         let interest = if hash.is_some() {
             Interest::Data
         } else {
@@ -848,7 +851,9 @@ impl<'a> Ftp<'a> {
                 if s.tls && tls::record_header(bytes).is_some() {
                     d.encrypted = true;
                     d.records = Some(Box::default());
-                    d.hash = None;
+                    if let (Some(j), Some(h)) = (d.hash.take(), self.hasher.as_mut()) {
+                        h.discard(j);
+                    }
                     s.data_encrypted(d.transfer);
                     self.stats.encrypted_data_connections += 1;
                 } else if s.tls {
@@ -878,8 +883,8 @@ impl<'a> Ftp<'a> {
                     l.cut |= bytes.len() > room;
                     l.bytes.extend_from_slice(&bytes[..bytes.len().min(room)]);
                 }
-                if let Some(h) = d.hash.as_mut() {
-                    h[dir.idx()].update(bytes);
+                if let (Some(j), Some(h)) = (d.hash.as_ref(), self.hasher.as_mut()) {
+                    h.update(j, dir.idx(), bytes);
                 }
                 if let Some(c) = self.carver.as_mut().filter(|_| !d.encrypted) {
                     let piece = &mut d.pieces[dir.idx()];
@@ -1299,8 +1304,8 @@ impl<'a> TcpHandler for Ftp<'a> {
             Some(Role::Loose(l)) => {
                 if let Chunk::Data { bytes, .. } = chunk {
                     l.segments += new_segment as u64;
-                    if let Some(h) = l.hash.as_mut() {
-                        h[dir.idx()].update(bytes);
+                    if let (Some(j), Some(h)) = (l.hash.as_ref(), self.hasher.as_mut()) {
+                        h.update(j, dir.idx(), bytes);
                     }
                 }
                 if l.hash.is_some() {
@@ -1401,12 +1406,14 @@ impl<'a> TcpHandler for Ftp<'a> {
                     } else {
                         0
                     };
-                    if let Some(h) = d.hash.take() {
-                        let [a, b] = h;
-                        let hx = if main == 0 { a } else { b };
+                    let digests = d
+                        .hash
+                        .take()
+                        .and_then(|j| self.hasher.as_mut()?.finish(j));
+                    if let Some(dg) = digests {
                         let t = &mut s.transfers[d.transfer].t;
                         if t.missing_bytes == Some(0) {
-                            t.sha256 = Some(hex(&hx.finalize()));
+                            t.sha256 = Some(hex(&dg[main]));
                         }
                     }
                     if let Some(c) = self.carver.as_mut() {
@@ -1500,10 +1507,10 @@ impl<'a> TcpHandler for Ftp<'a> {
                     } else {
                         1
                     };
-                    let hash = l.hash.map(|h| {
-                        let [a, b] = h;
-                        hex(&if main == 0 { a } else { b }.finalize())
-                    });
+                    let hash = l
+                        .hash
+                        .and_then(|j| self.hasher.as_mut()?.finish(j))
+                        .map(|dg| hex(&dg[main]));
                     role_name = Some("other");
                     if !self.untied_transfer(meta, sum, hash, l.segments) {
                         self.stats.other_connections += 1;
@@ -1694,6 +1701,7 @@ impl<'a> Analyzer<'a> {
                         None
                     }
                 });
+        let hasher = opts.hash.then(Hasher::new);
         let mut decoder = Decoder::new();
         decoder.set_zones(!opts.ignore_tunnel_ids);
         Analyzer {
@@ -1723,6 +1731,7 @@ impl<'a> Analyzer<'a> {
                 expect: HashMap::default(),
                 done: Vec::new(),
                 sink,
+                hasher,
                 conn_list: Vec::new(),
                 stats: Stats::default(),
                 failures: HashMap::new(),
