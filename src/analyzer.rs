@@ -2,6 +2,7 @@
 
 use crate::capture::{Packet, PacketSource, Timestamp};
 use crate::carve::{self, Carver, Piece};
+use crate::digest::{Hasher, Job};
 use crate::ftp::ids::IdBook;
 use crate::ftp::names::{NameBook, Resolution};
 use crate::ftp::probes::ProbeBook;
@@ -18,7 +19,6 @@ use crate::net::tcp::{
     TcpTracker,
 };
 use crate::net::zone::{Zone, ZoneNames};
-use crate::digest::{Hasher, Job};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -1406,10 +1406,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                     } else {
                         0
                     };
-                    let digests = d
-                        .hash
-                        .take()
-                        .and_then(|j| self.hasher.as_mut()?.finish(j));
+                    let digests = d.hash.take().and_then(|j| self.hasher.as_mut()?.finish(j));
                     if let Some(dg) = digests {
                         let t = &mut s.transfers[d.transfer].t;
                         if t.missing_bytes == Some(0) {

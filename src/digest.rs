@@ -54,7 +54,11 @@ pub struct Hasher {
     local: HashMap<u64, [Sha256; 2]>,
 }
 
-fn run(rx: Receiver<Batch>, back: SyncSender<Batch>, out: SyncSender<(u64, Option<[[u8; 32]; 2]>)>) {
+fn run(
+    rx: Receiver<Batch>,
+    back: SyncSender<Batch>,
+    out: SyncSender<(u64, Option<[[u8; 32]; 2]>)>,
+) {
     let mut state: HashMap<u64, [Sha256; 2]> = HashMap::new();
     while let Ok(mut b) = rx.recv() {
         let mut at = 0;
@@ -75,7 +79,10 @@ fn run(rx: Receiver<Batch>, back: SyncSender<Batch>, out: SyncSender<(u64, Optio
                         .remove(&job)
                         .unwrap_or_else(|| [Sha256::new(), Sha256::new()]);
                     let [a, b] = d;
-                    if out.send((job, Some([a.finalize().into(), b.finalize().into()]))).is_err() {
+                    if out
+                        .send((job, Some([a.finalize().into(), b.finalize().into()])))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -177,9 +184,11 @@ impl Hasher {
             self.cur.bytes.extend_from_slice(&rest[..n]);
             match self.cur.ops.last_mut() {
                 // Consecutive chunks of one direction of one job: one op.
-                Some(Op::Data { job: j, dir: d, len }) if *j == job.0 && *d == dir as u8 => {
-                    *len += n
-                }
+                Some(Op::Data {
+                    job: j,
+                    dir: d,
+                    len,
+                }) if *j == job.0 && *d == dir as u8 => *len += n,
                 _ => self.cur.ops.push(Op::Data {
                     job: job.0,
                     dir: dir as u8,

@@ -95,7 +95,7 @@ impl std::fmt::Display for Time {
 
 impl Serialize for Time {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(self.rfc3339(&mut [0; RFC3339_MAX]))
     }
 }
 
@@ -121,6 +121,33 @@ pub struct Report {
     /// With `--extract`: what was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extract: Option<ExtractSummary>,
+}
+
+impl Report {
+    /// A copy of everything but the sessions (listed field by field, so that a new field
+    /// is not forgotten: the JSON document is written from this after its sessions).
+    pub fn without_sessions(&self) -> Report {
+        let Report {
+            schema,
+            sessions: _,
+            anomalies,
+            stats,
+            tcp_connections,
+            errors,
+            untied_transfers,
+            extract,
+        } = self;
+        Report {
+            schema,
+            sessions: Vec::new(),
+            anomalies: anomalies.clone(),
+            stats: stats.clone(),
+            tcp_connections: tcp_connections.clone(),
+            errors: errors.clone(),
+            untied_transfers: untied_transfers.clone(),
+            extract: extract.clone(),
+        }
+    }
 }
 
 /// What `--extract` wrote.
@@ -588,8 +615,8 @@ mod tests {
     /// The form chrono's strftime gave (what every output held before).
     fn chrono_form(t: super::Time) -> String {
         use chrono::{DateTime, Utc};
-        let dt = DateTime::<Utc>::from_timestamp(t.ts.secs(), t.ts.subsec_nanos())
-            .unwrap_or_default();
+        let dt =
+            DateTime::<Utc>::from_timestamp(t.ts.secs(), t.ts.subsec_nanos()).unwrap_or_default();
         let mut s = dt.format("%Y-%m-%dT%H:%M:%S").to_string();
         let d = t.digits.min(9) as u32;
         if d > 0 {
@@ -618,11 +645,11 @@ mod tests {
             i64::MAX - 1,
             i64::MIN + 1,
             // Leap days and the turns of centuries (2000 leap, 2100 and 1900 not).
-            951_782_400 * 1_000_000_000,  // 2000-02-29
-            951_868_800 * 1_000_000_000 - 1, // 2000-02-29T23:59:59.999999999
-            4_107_542_400 * 1_000_000_000, // 2100-03-01
-            -2_203_891_200 * 1_000_000_000, // 1900-03-01
-            1_709_164_800 * 1_000_000_000, // 2024-02-29
+            951_782_400 * 1_000_000_000,                 // 2000-02-29
+            951_868_800 * 1_000_000_000 - 1,             // 2000-02-29T23:59:59.999999999
+            4_107_542_400 * 1_000_000_000,               // 2100-03-01
+            -2_203_891_200 * 1_000_000_000,              // 1900-03-01
+            1_709_164_800 * 1_000_000_000,               // 2024-02-29
             1_346_494_830 * 1_000_000_000 + 123_456_789, // 2012-09-01T10:20:30.123456789
         ];
         // Every day from 1968 to 2032, at a varying time of day, and a stride over the range.
@@ -642,7 +669,11 @@ mod tests {
         for t in ts {
             for digits in [0u8, 1, 3, 6, 9, 12] {
                 let time = Time::new(Timestamp(t), digits);
-                assert_eq!(time.to_string(), chrono_form(time), "{t} ns, {digits} digits");
+                assert_eq!(
+                    time.to_string(),
+                    chrono_form(time),
+                    "{t} ns, {digits} digits"
+                );
             }
         }
     }
