@@ -267,7 +267,7 @@ mod tests {
             write_json(&r, &mut got).unwrap();
             assert_eq!(
                 String::from_utf8(got).unwrap(),
-                String::from_utf8(want).unwrap()
+                String::from_utf8(want.clone()).unwrap()
             );
             // Streamed: some sessions one by one, the rest with the report.
             let mut got = Vec::new();
