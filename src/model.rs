@@ -123,7 +123,6 @@ pub struct Report {
     pub extract: Option<ExtractSummary>,
 }
 
-
 /// What `--extract` wrote.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ExtractSummary {

@@ -16,8 +16,8 @@ mod transfer;
 use transfer::{hex, place_untied};
 
 use crate::capture::{Packet, PacketSource, Timestamp};
-use crate::digest::{Hasher, Job};
 use crate::carve::{self, Carver, Piece};
+use crate::digest::{Hasher, Job};
 use crate::ftp::ids::IdBook;
 use crate::ftp::names::{NameBook, Resolution};
 use crate::ftp::probes::ProbeBook;
