@@ -35,7 +35,7 @@ import hashlib, os, re, struct, subprocess, sys
 from collections import defaultdict
 
 out, samples, have_tshark = os.environ["OUT"], os.environ["SAMPLES"], os.environ["TSHARK"] == "1"
-counts = defaultdict(int)
+counts = defaultdict(set)
 
 def seed(target, data, limit=65536):
     if not data:
@@ -46,7 +46,7 @@ def seed(target, data, limit=65536):
     name = "seed-" + hashlib.sha1(data).hexdigest()[:16]
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
-    counts[target] += 1
+    counts[target].add(name)
 
 def pcap_records(path):
     """(linktype, [(caplen bytes, orig_len)]) of a classic pcap file, or None."""
@@ -86,7 +86,7 @@ for path in captures:
         seed("decode", s)
 
 if not have_tshark:
-    print(", ".join(f"{t}: {n}" for t, n in sorted(counts.items())))
+    print("seeds: " + ", ".join(f"{t} {len(n)}" for t, n in sorted(counts.items())))
     sys.exit(0)
 
 def tshark(path, filt, *fields):
@@ -153,6 +153,6 @@ for path in captures:
     for (payload,) in tshark(path, "dns && udp", "udp.payload"):
         seed("dns", bytes.fromhex(payload.replace(":", "")))
 
-print("seeds: " + ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
+print("seeds: " + ", ".join(f"{t} {len(n)}" for t, n in sorted(counts.items())))
 PY
 echo "seed-corpus: reader and analyze: $(ls "$out/reader" | wc -l) captures each"

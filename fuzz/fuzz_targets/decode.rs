@@ -85,7 +85,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(dec.fragments_in_flight() <= LIMITS.max_datagrams);
     }
     let s = dec.stats();
-    assert_eq!([s.tcp, s.not_tcp, s.undecodable], [seen[0], seen[1], seen[2]]);
+    assert_eq!(
+        [s.tcp, s.not_tcp, s.undecodable],
+        [seen[0], seen[1], seen[2]]
+    );
     assert_eq!(s.packets, seen.iter().sum::<u64>());
     assert!(s.undecoded <= s.not_tcp + s.undecodable);
     dec.finish();

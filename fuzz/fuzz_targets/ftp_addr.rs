@@ -10,7 +10,15 @@ use std::net::{IpAddr, SocketAddr};
 
 fn port_args(a: std::net::SocketAddrV4) -> String {
     let o = a.ip().octets();
-    format!("{},{},{},{},{},{}", o[0], o[1], o[2], o[3], a.port() >> 8, a.port() & 0xff)
+    format!(
+        "{},{},{},{},{},{}",
+        o[0],
+        o[1],
+        o[2],
+        o[3],
+        a.port() >> 8,
+        a.port() & 0xff
+    )
 }
 
 fn lprt_args(a: SocketAddr) -> String {

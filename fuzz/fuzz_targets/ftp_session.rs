@@ -31,7 +31,11 @@ fuzz_target!(|data: &[u8]| {
                 let f = rest.get(1).copied().unwrap_or(0);
                 match op {
                     b'c' | b's' => {
-                        let (from, d) = if *op == b'c' { (Side::Client, 0) } else { (Side::Server, 1) };
+                        let (from, d) = if *op == b'c' {
+                            (Side::Client, 0)
+                        } else {
+                            (Side::Server, 1)
+                        };
                         s.control_gap(Timestamp(ts), from, offsets[d], n + 1);
                         offsets[d] += n + 1;
                     }
@@ -52,7 +56,11 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             _ => {
-                let (from, d) = if line[0].is_ascii_digit() || line[0] == b' ' { (Side::Server, 1) } else { (Side::Client, 0) };
+                let (from, d) = if line[0].is_ascii_digit() || line[0] == b' ' {
+                    (Side::Server, 1)
+                } else {
+                    (Side::Client, 0)
+                };
                 s.control_data(Timestamp(ts), from, line);
                 offsets[d] += line.len() as u64;
             }

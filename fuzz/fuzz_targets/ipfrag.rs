@@ -46,11 +46,22 @@ fuzz_target!(|inp: Input| {
         ts += i64::from(f.dt_ms) * 1_000_000;
         let k = usize::from(f.key % 8);
         let (src, dst) = if k >= 4 {
-            (IpAddr::V6(Ipv6Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+            (
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            )
         } else {
-            (IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V4(Ipv4Addr::BROADCAST))
+            (
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V4(Ipv4Addr::BROADCAST),
+            )
         };
-        let key = FragKey { src, dst, proto: 6, id: (k % 4) as u32 };
+        let key = FragKey {
+            src,
+            dst,
+            proto: 6,
+            id: (k % 4) as u32,
+        };
         let offset = u32::from(f.offset % 8192) * 8;
         let len = usize::from(f.len % 3000);
         let fill = (i % 251) as u8 + 1;
@@ -62,7 +73,9 @@ fuzz_target!(|inp: Input| {
                 assert!(buf.len() <= limits.max_datagram);
                 for (p, &b) in buf.iter().enumerate() {
                     assert!(
-                        given[k].iter().any(|&(o, l, v)| o <= p && p < o + l && v == b),
+                        given[k]
+                            .iter()
+                            .any(|&(o, l, v)| o <= p && p < o + l && v == b),
                         "byte {p} of a reassembled datagram ({b}) came from no fragment"
                     );
                 }

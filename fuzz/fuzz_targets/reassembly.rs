@@ -16,12 +16,28 @@ use libfuzzer_sys::fuzz_target;
 enum Op {
     /// Bytes [off, off+len) of the true stream (relative to `base`), of which the
     /// last `cut` were cut by the snap length.
-    Seg { off: u16, len: u16, cut: u16, fin: bool },
+    Seg {
+        off: u16,
+        len: u16,
+        cut: u16,
+        fin: bool,
+    },
     /// A segment far away in sequence space (wrap, old, bogus).
-    Far { seq: u32, len: u8 },
-    Ack { off: u16, answered: bool },
-    AckFar { ack: u32 },
-    Tick { packets: u8, ms: u16 },
+    Far {
+        seq: u32,
+        len: u8,
+    },
+    Ack {
+        off: u16,
+        answered: bool,
+    },
+    AckFar {
+        ack: u32,
+    },
+    Tick {
+        packets: u8,
+        ms: u16,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -120,9 +136,14 @@ fuzz_target!(|inp: Input| {
                 }
                 foreign = true;
                 let payload = vec![0xAA; usize::from(len)];
-                h.segment(seq, &payload, u32::from(len), false, &mut budget, &mut |c| {
-                    out.check(c, None, true)
-                });
+                h.segment(
+                    seq,
+                    &payload,
+                    u32::from(len),
+                    false,
+                    &mut budget,
+                    &mut |c| out.check(c, None, true),
+                );
             }
             Op::Ack { off, answered } => {
                 let (o, f) = (origin, foreign);
@@ -145,14 +166,27 @@ fuzz_target!(|inp: Input| {
                 h.tick(clock, &mut budget, &mut |c| out.check(c, o, f));
             }
         }
-        assert_eq!(budget.used, h.buffered(), "the budget and the buffer disagree");
-        assert!(out.tiling.next == h.delivered(), "delivered {} but handed out {}", h.delivered(), out.tiling.next);
+        assert_eq!(
+            budget.used,
+            h.buffered(),
+            "the budget and the buffer disagree"
+        );
+        assert!(
+            out.tiling.next == h.delivered(),
+            "delivered {} but handed out {}",
+            h.delivered(),
+            out.tiling.next
+        );
     }
     let (o, f) = (origin, foreign);
     h.flush(&mut budget, &mut |c| out.check(c, o, f));
     assert_eq!(budget.used, 0);
     assert_eq!(h.buffered(), 0);
-    assert_eq!(out.tiling.next, h.seq_bytes(), "chunks do not reach the sequence space's end");
+    assert_eq!(
+        out.tiling.next,
+        h.seq_bytes(),
+        "chunks do not reach the sequence space's end"
+    );
     assert_eq!(out.data_bytes + out.gap_bytes, h.seq_bytes());
     assert_eq!(out.gap_bytes, h.gap_bytes());
     if !foreign {

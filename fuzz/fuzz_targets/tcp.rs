@@ -60,8 +60,15 @@ struct Checker {
 
 impl Checker {
     fn live(&mut self, meta: &ConnMeta) -> &mut State {
-        let s = self.conns.get_mut(&meta.id).expect("a call for a connection never opened");
-        assert!(!s.closed, "a call for connection {} after its close", meta.id);
+        let s = self
+            .conns
+            .get_mut(&meta.id)
+            .expect("a call for a connection never opened");
+        assert!(
+            !s.closed,
+            "a call for connection {} after its close",
+            meta.id
+        );
         s
     }
 }
@@ -69,9 +76,19 @@ impl Checker {
 impl TcpHandler for Checker {
     fn on_open(&mut self, meta: &ConnMeta) -> (Interest, bool) {
         let ignored = self.ignore & (1 << (meta.id % 8)) != 0;
-        let prev = self.conns.insert(meta.id, State { ignored, ..State::default() });
+        let prev = self.conns.insert(
+            meta.id,
+            State {
+                ignored,
+                ..State::default()
+            },
+        );
         assert!(prev.is_none(), "connection {} opened twice", meta.id);
-        let interest = if ignored { Interest::Ignore } else { Interest::Data };
+        let interest = if ignored {
+            Interest::Ignore
+        } else {
+            Interest::Data
+        };
         (interest, meta.id % 3 == 0)
     }
     fn on_event(&mut self, meta: &ConnMeta, _: Timestamp, _: Dir, _: TcpEvent) -> Interest {
@@ -79,11 +96,20 @@ impl TcpHandler for Checker {
         assert!(!s.ignored, "an event for an ignored connection");
         Interest::Data
     }
-    fn on_data(&mut self, meta: &ConnMeta, _: Timestamp, dir: Dir, c: Chunk<'_>, _: bool) -> Interest {
+    fn on_data(
+        &mut self,
+        meta: &ConnMeta,
+        _: Timestamp,
+        dir: Dir,
+        c: Chunk<'_>,
+        _: bool,
+    ) -> Interest {
         let s = self.live(meta);
         assert!(!s.ignored, "data for an ignored connection");
         match c {
-            Chunk::Data { offset, bytes, .. } => s.tiles[dir.idx()].chunk(offset, bytes.len() as u64),
+            Chunk::Data { offset, bytes, .. } => {
+                s.tiles[dir.idx()].chunk(offset, bytes.len() as u64)
+            }
             Chunk::Gap { offset, len } => s.tiles[dir.idx()].chunk(offset, len),
         }
         Interest::Data
@@ -110,19 +136,33 @@ fuzz_target!(|inp: Input| {
         max_connections: usize::from(inp.max_connections % 6) + 1,
         max_buffered: usize::from(inp.max_buffered),
         idle_timeout_ns: 30_000_000_000,
-        reorder: if inp.window { ReorderWindow::default() } else { ReorderWindow::OFF },
+        reorder: if inp.window {
+            ReorderWindow::default()
+        } else {
+            ReorderWindow::OFF
+        },
     };
     let mut t = TcpTracker::new(limits, vec![21, 2121]);
-    let mut h = Checker { ignore: inp.ignore, ..Checker::default() };
+    let mut h = Checker {
+        ignore: inp.ignore,
+        ..Checker::default()
+    };
     // Next sequence number per (src host, src port, dst host, dst port).
     let mut next: HashMap<(u8, u8, u8, u8), u32> = HashMap::new();
     let mut ts = 1_000_000_000i64;
     let payload = vec![b'x'; 4096];
     for s in inp.segs.iter().take(1000) {
         ts += i64::from(s.dt_ms) * 1_000_000;
-        let (sh, sp, dh, dp) = ((s.ends & 3) % 3, (s.ends >> 2) & 3, ((s.ends >> 4) & 3) % 3, s.ends >> 6);
+        let (sh, sp, dh, dp) = (
+            (s.ends & 3) % 3,
+            (s.ends >> 2) & 3,
+            ((s.ends >> 4) & 3) % 3,
+            s.ends >> 6,
+        );
         let k = (sh, sp, dh, dp);
-        let n = next.entry(k).or_insert(u32::from(s.ends).wrapping_mul(0x0101_0101));
+        let n = next
+            .entry(k)
+            .or_insert(u32::from(s.ends).wrapping_mul(0x0101_0101));
         let seq = match s.seq {
             None => *n,
             Some(d) => n.wrapping_add(d as i32 as u32),
@@ -152,7 +192,11 @@ fuzz_target!(|inp: Input| {
             zone: Zone::default(),
         };
         t.segment(Timestamp(ts), &seg, &mut h);
-        assert!(t.buffered() <= limits.max_buffered, "buffered {} over the budget", t.buffered());
+        assert!(
+            t.buffered() <= limits.max_buffered,
+            "buffered {} over the budget",
+            t.buffered()
+        );
     }
     t.finish_all(&mut h);
     for (id, s) in &h.conns {

@@ -42,7 +42,10 @@ pub struct Tiling {
 impl Tiling {
     /// One chunk at `offset` of `len` bytes.
     pub fn chunk(&mut self, offset: u64, len: u64) {
-        assert_eq!(offset, self.next, "chunk does not start where the last ended");
+        assert_eq!(
+            offset, self.next,
+            "chunk does not start where the last ended"
+        );
         assert!(len > 0, "empty chunk at {offset}");
         self.next = offset + len;
     }
