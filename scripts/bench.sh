@@ -9,6 +9,15 @@
 #   TSHARK_R=3      runs per tool on that capture
 #   DIR=/tmp        where the captures are generated (once; reused afterwards)
 #   NO_INSTALL=1    do not apt-get missing tools (their rows are skipped)
+#   ONLY=targets    run only the many/big comparison below (skip the SIZE/tshark sets)
+#   TARGET_R=5      runs per command in the many/big comparison
+#   BASE=path       another ftptrace binary (e.g. main's) measured beside it there
+#
+# The many/big comparison (issue 14's targets): "many" is 3600 short sessions (gencap
+# --sessions 3600 --file-size 40K, ~167 MB), "big" one 1 GiB download (--size 1G
+# --file-size 1G --concurrent 1). Every format that streams, and json, against
+# `tcpdump -r FILE -w /dev/null`; --hash against `openssl dgst -sha256 FILE`. Targets:
+# many <= 1.5x tcpdump, big <= 0.6x tcpdump, peak RSS <= 32 MiB, --hash ~ openssl.
 #
 # Runs go round-robin over the commands. Every command runs under /usr/bin/time -v
 # ("Maximum resident set size" = peak RSS); wall time is measured around it (date +%s%N). The page cache is warmed first, so this
@@ -49,6 +58,15 @@ fi
 FT=target/release/ftptrace
 GEN=target/release/examples/gencap
 
+capture_with() { # NAME GENCAP-ARGS... -> path (generated once)
+    f="$DIR/ftptrace-$1.pcap"
+    shift
+    if [ ! -s "$f" ]; then
+        log "generating $f ..."
+        "$GEN" "$@" "$f.tmp" && mv "$f.tmp" "$f"
+    fi
+    echo "$f"
+}
 capture() { # SIZE -> path (generated once)
     f="$DIR/ftptrace-ftp-$1.pcap"
     if [ ! -s "$f" ]; then
@@ -57,8 +75,15 @@ capture() { # SIZE -> path (generated once)
     fi
     echo "$f"
 }
-BIG=$(capture "$SIZE")
-SMALL=$(capture "$TSHARK_SIZE")
+if [ "${ONLY:-}" = targets ]; then
+    BIG="" SMALL=""
+else
+    BIG=$(capture "$SIZE")
+    SMALL=$(capture "$TSHARK_SIZE")
+fi
+MANY=$(capture_with many-3600 --sessions 3600 --file-size 40K)
+ONE=$(capture_with one-1G --size 1G --file-size 1G --concurrent 1)
+TARGET_R=${TARGET_R:-5}
 
 # --- measuring --------------------------------------------------------------------------
 TMP=$(mktemp -d)
@@ -122,7 +147,7 @@ run_set() { # FILE RUNS: run the registered commands, report, and clear them
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 log "machine: $(nproc) CPUs, $cpu, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-for f in $(printf '%s\n' "$BIG" "$SMALL" | sort -u); do
+for f in $(printf '%s\n' "$BIG" "$SMALL" "$MANY" "$ONE" | sort -u); do
     log "warming the page cache: $f"
     cat "$f" >/dev/null
 done
@@ -145,7 +170,9 @@ set_for() { # FILE WITH_TSHARK
     fi
 }
 
-if [ "$BIG" = "$SMALL" ]; then
+if [ -z "$BIG" ]; then
+    :
+elif [ "$BIG" = "$SMALL" ]; then
     set_for "$BIG" 1
     run_set "$BIG" "$R"
 else
@@ -154,6 +181,29 @@ else
     set_for "$SMALL" 1
     run_set "$SMALL" "$TSHARK_R"
 fi
+
+# --- many/big: ratios to tcpdump and the targets ---------------------------------------
+FORMATS="json jsonl csv zeek eve"
+targets_for() { # FILE HASH
+    for fmt in $FORMATS; do
+        add "ftptrace $fmt" "$FT analyze --no-progress --format $fmt -o /dev/null $1"
+        if [ -n "${BASE:-}" ]; then
+            add "base $fmt" "$BASE analyze --no-progress --format $fmt -o /dev/null $1"
+        fi
+    done
+    if [ "$2" = 1 ]; then
+        add "ftptrace --hash json" "$FT analyze --no-progress --hash --format json -o /dev/null $1"
+        if [ -n "${BASE:-}" ]; then
+            add "base --hash json" "$BASE analyze --no-progress --hash --format json -o /dev/null $1"
+        fi
+        command -v openssl >/dev/null 2>&1 && add "openssl dgst -sha256" "openssl dgst -sha256 $1"
+    fi
+    command -v tcpdump >/dev/null 2>&1 && add "tcpdump -r FILE -w /dev/null" "tcpdump -r $1 -w /dev/null"
+}
+targets_for "$MANY" 0
+run_set "$MANY" "$TARGET_R"
+targets_for "$ONE" 1
+run_set "$ONE" "$TARGET_R"
 log "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- report -----------------------------------------------------------------------------
@@ -173,5 +223,34 @@ awk -F'|' -v OFS='|' '
         ratio = (base[file[i]] > 0) ? sprintf("%.2f", med[i] / base[file[i]]) : "-"
         mbs = (med[i] > 0) ? sprintf("%.0f", sz / med[i] / 1e6) : "-"
         printf "| `%s` | %s | %s | %.3f | %s | %.1f | %s |\n", name[i], n, runs[i], med[i], mbs, rss[i] / 1024, ratio
+      }
+    }' "$ROWS"
+
+# The targets: each format on many and big against tcpdump -r on the same file.
+echo
+echo "Targets (issue 14): many <= 1.5x tcpdump -r, big <= 0.6x tcpdump -r, peak RSS <= 32 MiB; --hash ~ openssl dgst -sha256."
+echo
+echo "| command | many s | many / tcpdump | many RSS MiB | big s | big / tcpdump | big RSS MiB | met |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
+awk -F'|' -v many="$MANY" -v one="$ONE" '
+    { if ($2 == many) { m[$1] = $4; mr[$1] = $5 } else if ($2 == one) { b[$1] = $4; br[$1] = $5 }
+      if (!($1 in seen) && ($2 == many || $2 == one)) { seen[$1] = 1; order[++n] = $1 } }
+    END {
+      tm = m["tcpdump -r FILE -w /dev/null"]; tb = b["tcpdump -r FILE -w /dev/null"]
+      os = b["openssl dgst -sha256"]
+      for (i = 1; i <= n; i++) {
+        c = order[i]
+        ms = (c in m) ? sprintf("%.3f", m[c]) : "-"; bs = (c in b) ? sprintf("%.3f", b[c]) : "-"
+        mx = (c in m && tm > 0) ? sprintf("%.2f", m[c] / tm) : "-"
+        bx = (c in b && tb > 0) ? sprintf("%.2f", b[c] / tb) : "-"
+        mm = (c in mr) ? sprintf("%.1f", mr[c] / 1024) : "-"; bm = (c in br) ? sprintf("%.1f", br[c] / 1024) : "-"
+        met = "-"
+        if (c ~ /^ftptrace [a-z]+$/) {
+          ok = (mx != "-" && mx + 0 <= 1.5) && (bx != "-" && bx + 0 <= 0.6) && mr[c] <= 32768 && br[c] <= 32768
+          met = ok ? "yes" : "no"
+        } else if (c == "ftptrace --hash json" && os > 0) {
+          met = sprintf("%.2fx openssl", b[c] / os)
+        }
+        printf "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", c, ms, mx, mm, bs, bx, bm, met
       }
     }' "$ROWS"

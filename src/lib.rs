@@ -9,6 +9,7 @@
 pub mod analyzer;
 pub mod capture;
 pub mod carve;
+pub mod digest;
 pub mod export;
 pub mod ftp;
 pub mod model;

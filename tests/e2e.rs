@@ -1555,3 +1555,26 @@ fn table_in_an_80_column_tmux_terminal() {
     assert!(screen.contains("10.99.0.2:38808"), "{screen}");
     assert!(screen.contains("┆ xfers"), "the narrow layout:\n{screen}");
 }
+
+/// Every sample read as one capture (times jump by days between them, so idle
+/// connections are swept mid-run): the JSONL lines come out in the same order every run,
+/// whatever the hash tables' per-run seeds.
+#[test]
+fn jsonl_order_is_the_same_every_run() {
+    let caps: Vec<String> = captures_in(&root().join("samples"))
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut args = vec!["analyze", "--no-progress", "--format", "jsonl"];
+    args.extend(caps.iter().map(String::as_str));
+    let first = run(&args);
+    assert_eq!(first.0, 0, "{}", first.2);
+    assert!(first.1.lines().count() > 30);
+    for _ in 0..3 {
+        assert_eq!(
+            run(&args).1,
+            first.1,
+            "JSONL line order differs between runs"
+        );
+    }
+}

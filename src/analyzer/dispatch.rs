@@ -167,8 +167,8 @@ impl<'a> TcpHandler for Ftp<'a> {
             Some(Role::Loose(l)) => {
                 if let Chunk::Data { bytes, .. } = chunk {
                     l.segments += new_segment as u64;
-                    if let Some(h) = l.hash.as_mut() {
-                        h[dir.idx()].update(bytes);
+                    if let (Some(j), Some(h)) = (l.hash.as_ref(), self.hasher.as_mut()) {
+                        h.update(j, dir.idx(), bytes);
                     }
                 }
                 if l.hash.is_some() {
@@ -273,12 +273,11 @@ impl<'a> TcpHandler for Ftp<'a> {
                     } else {
                         0
                     };
-                    if let Some(h) = d.hash.take() {
-                        let [a, b] = h;
-                        let hx = if main == 0 { a } else { b };
+                    let digests = d.hash.take().and_then(|j| self.hasher.as_mut()?.finish(j));
+                    if let Some(dg) = digests {
                         let t = &mut s.transfers[d.transfer].t;
                         if t.missing_bytes == Some(0) {
-                            t.sha256 = Some(hex(&hx.finalize()));
+                            t.sha256 = Some(hex(&dg[main]));
                         }
                     }
                     if let Some(c) = self.carver.as_mut() {
@@ -386,10 +385,10 @@ impl<'a> TcpHandler for Ftp<'a> {
                     } else {
                         1
                     };
-                    let hash = l.hash.map(|h| {
-                        let [a, b] = h;
-                        hex(&if main == 0 { a } else { b }.finalize())
-                    });
+                    let hash = l
+                        .hash
+                        .and_then(|j| self.hasher.as_mut()?.finish(j))
+                        .map(|dg| hex(&dg[main]));
                     role_name = Some("other");
                     if !self.untied_transfer(meta, sum, hash, l.segments) {
                         self.stats.other_connections += 1;

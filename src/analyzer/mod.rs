@@ -18,6 +18,7 @@ use transfer::{hex, place_untied};
 
 use crate::capture::{Packet, PacketSource, Timestamp};
 use crate::carve::{self, Carver, Piece};
+use crate::digest::{Hasher, Job};
 use crate::ftp::ids::IdBook;
 use crate::ftp::names::{NameBook, Resolution};
 use crate::ftp::probes::ProbeBook;
@@ -148,7 +149,7 @@ struct DataConn {
     tied: bool,
     /// TCP client of the data connection is the FTP client.
     connector_is_client: bool,
-    hash: Option<[Sha256; 2]>,
+    hash: Option<Job>,
     /// Its first payload bytes were looked at for TLS records.
     tls_checked: bool,
     /// It carries TLS records: no hash, nothing extracted; its records are followed per
@@ -176,7 +177,7 @@ struct ListingBuf {
 /// looks like FTP data (port 20, an announced port, the hosts of a session), it can stand
 /// as an untied transfer.
 struct Loose {
-    hash: Option<[Sha256; 2]>,
+    hash: Option<Job>,
     segments: u64,
 }
 
@@ -233,6 +234,8 @@ struct Ftp<'a> {
     /// Finished sessions left out of `done` at its bound.
     sessions_left_out: u64,
     sink: Option<SessionSink<'a>>,
+    /// With `--hash`: the SHA-256 of data connections, on a thread beside parsing.
+    hasher: Option<Hasher>,
     conn_list: Vec<model::TcpConnection>,
     stats: Stats,
     /// Failed logins per (client ip, server ip), bounded and expiring.
@@ -399,7 +402,7 @@ impl<'a> Ftp<'a> {
         } else if setup.is_none() {
             self.stats.unmatched_data_connections += 1;
         }
-        let hash = self.opts.hash.then(|| [Sha256::new(), Sha256::new()]);
+        let hash = self.hasher.as_mut().and_then(Hasher::start);
         self.roles.insert(
             meta.id,
             Role::Data(Box::new(DataConn {
@@ -871,6 +874,7 @@ impl<'a> Analyzer<'a> {
                         None
                     }
                 });
+        let hasher = opts.hash.then(Hasher::new);
         let mut decoder = Decoder::new();
         decoder.set_zones(!opts.ignore_tunnel_ids);
         let expect_limits = opts.expect_limits;
@@ -903,6 +907,7 @@ impl<'a> Analyzer<'a> {
                 done: VecDeque::new(),
                 sessions_left_out: 0,
                 sink,
+                hasher,
                 conn_list: Vec::new(),
                 stats: Stats::default(),
                 failures: detect::Detector::new(detect_limits),

@@ -87,7 +87,7 @@ impl<'a> Ftp<'a> {
     /// A connection becomes [`Role::Loose`]; returns the interest in its payload (only
     /// needed for hashing).
     pub(super) fn make_loose(&mut self, meta: &ConnMeta) -> Interest {
-        let hash = self.opts.hash.then(|| [Sha256::new(), Sha256::new()]);
+        let hash = self.hasher.as_mut().and_then(Hasher::start);
         let interest = if hash.is_some() {
             Interest::Data
         } else {
@@ -122,7 +122,9 @@ impl<'a> Ftp<'a> {
                 if s.tls && tls::record_header(bytes).is_some() {
                     d.encrypted = true;
                     d.records = Some(Box::default());
-                    d.hash = None;
+                    if let (Some(j), Some(h)) = (d.hash.take(), self.hasher.as_mut()) {
+                        h.discard(j);
+                    }
                     s.data_encrypted(d.transfer);
                     self.stats.encrypted_data_connections += 1;
                 } else if s.tls {
@@ -152,8 +154,8 @@ impl<'a> Ftp<'a> {
                     l.cut |= bytes.len() > room;
                     l.bytes.extend_from_slice(&bytes[..bytes.len().min(room)]);
                 }
-                if let Some(h) = d.hash.as_mut() {
-                    h[dir.idx()].update(bytes);
+                if let (Some(j), Some(h)) = (d.hash.as_ref(), self.hasher.as_mut()) {
+                    h.update(j, dir.idx(), bytes);
                 }
                 if let Some(c) = self.carver.as_mut().filter(|_| !d.encrypted) {
                     let piece = &mut d.pieces[dir.idx()];

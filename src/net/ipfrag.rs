@@ -335,6 +335,11 @@ impl Defragmenter {
         if !more {
             d.total = Some(end);
         }
+        // The range list grows by at most one slot (the one `need` counted): an amortized
+        // doubling would take the memory past the bound.
+        if d.ranges.len() == d.ranges.capacity() {
+            d.ranges.reserve_exact(1);
+        }
         let overlapped = merge(&mut d.buf, &mut d.ranges, offset, data);
         let too_many = d.ranges.len() > max_ranges;
         let complete = d.is_complete();
@@ -689,5 +694,25 @@ mod tests {
         assert_eq!(&buf[16..32], &[3; 16]);
         assert_eq!(&buf[32..40], &[2; 8]);
         assert_eq!(&buf[40..], &[4; 24]);
+    }
+
+    /// Found by the `ipfrag` fuzz target: the first fragment's range list was allocated
+    /// with the vector's default growth (4 slots), 14 bytes past a bound that had room
+    /// for the buffer and one range.
+    #[test]
+    fn memory_bound_counts_the_range_list_exactly() {
+        let limits = DefragLimits {
+            max_memory: 2561,
+            ..DefragLimits::default()
+        };
+        let mut d = Defragmenter::with_limits(limits);
+        let p = payload(2535);
+        assert_eq!(d.insert(ts(0), key(1), 8, true, &p), FragOutcome::Pending);
+        assert!(d.memory() <= 2561, "memory {} over the bound", d.memory());
+        // More ranges, each within the bound, or the datagram is dropped.
+        for i in 0..8u32 {
+            let _ = d.insert(ts(0), key(1), 4096 + i * 16, true, &p[..8]);
+            assert!(d.memory() <= 2561, "memory {} over the bound", d.memory());
+        }
     }
 }

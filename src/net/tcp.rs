@@ -866,16 +866,19 @@ impl TcpTracker {
     /// Finish connections idle past the timeout, and closed ones idle for a minute.
     fn sweep(&mut self, now: Timestamp, h: &mut dyn TcpHandler) {
         let idle = self.limits.idle_timeout_ns;
-        let stale: Vec<FlowKey> = self
+        let mut stale: Vec<(ConnId, FlowKey)> = self
             .conns
             .iter()
             .filter(|(_, c)| {
                 let age = now.0.saturating_sub(c.last.0);
                 age > idle || ((c.finished || c.closed()) && age > 60_000_000_000)
             })
-            .map(|(k, _)| *k)
+            .map(|(k, c)| (c.meta.id, *k))
             .collect();
-        for key in stale {
+        // In order of first packet, not of the table's (per-run seeded) hash: the
+        // sessions these connections finish are written in this order (JSONL).
+        stale.sort_unstable_by_key(|&(id, _)| id);
+        for (_, key) in stale {
             if let Some(mut c) = self.remove_conn(&key) {
                 self.finish(&mut c, h);
                 self.retire(key, &c);

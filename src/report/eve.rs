@@ -161,11 +161,14 @@ pub fn session_events(s: &Session) -> Vec<Value> {
 
 /// One session's eve lines.
 pub fn write_eve_session(s: &Session, out: &mut dyn Write) -> io::Result<()> {
-    for v in session_events(s) {
-        serde_json::to_writer(&mut *out, &v)?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
+    let events = session_events(s);
+    super::json::buffered(out, |b| {
+        for v in &events {
+            serde_json::to_writer(&mut *b, v)?;
+            b.push(b'\n');
+        }
+        Ok(())
+    })
 }
 
 /// Every session's eve lines.

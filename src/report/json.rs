@@ -2,7 +2,73 @@
 
 use crate::model::{Report, Session};
 use serde::Serialize;
+use std::cell::RefCell;
 use std::io::{self, Write};
+
+/// Largest buffer kept for reuse between sessions (a larger one is freed after use).
+const MAX_KEPT_BUFFER: usize = 4 << 20;
+
+/// Bytes gathered before they go to the output.
+const CHUNK: usize = 64 << 10;
+
+thread_local! {
+    static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Run `f` with this thread's reusable buffer (empty), then write what it holds to `out`
+/// in one call: serde_json's many small writes go to a `Vec` (static dispatch), not
+/// through `&mut dyn Write`.
+pub(crate) fn buffered(
+    out: &mut dyn Write,
+    f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>,
+) -> io::Result<()> {
+    BUF.with(|b| {
+        let mut taken = b.try_borrow_mut().ok();
+        let mut own = Vec::new();
+        let buf = taken.as_deref_mut().unwrap_or(&mut own);
+        buf.clear();
+        let r = f(buf).and_then(|_| out.write_all(buf));
+        if buf.capacity() > MAX_KEPT_BUFFER {
+            *buf = Vec::new();
+        }
+        r
+    })
+}
+
+/// A writer that gathers serde_json's small writes and hands them to the output in
+/// chunks of [`CHUNK`] bytes.
+struct Chunked<'a> {
+    out: &'a mut dyn Write,
+    buf: Vec<u8>,
+}
+
+impl Chunked<'_> {
+    fn flush_buf(&mut self) -> io::Result<()> {
+        let r = self.out.write_all(&self.buf);
+        self.buf.clear();
+        r
+    }
+}
+
+impl Write for Chunked<'_> {
+    #[inline]
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.write_all(b)?;
+        Ok(b.len())
+    }
+    #[inline]
+    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= CHUNK {
+            self.flush_buf()?;
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_buf()?;
+        self.out.flush()
+    }
+}
 
 /// The whole report as one JSON document, followed by a newline: the top level and its
 /// direct members laid out one per line, and each element of a top-level list (a
@@ -11,15 +77,23 @@ use std::io::{self, Write};
 /// 43% of the document in indentation: 4.9x the size of a brute-force capture; this is
 /// 2.8x).
 pub fn write_json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, RecordLines::default());
+    let mut w = Chunked {
+        out,
+        buf: Vec::with_capacity(CHUNK + 1024),
+    };
+    let mut ser = serde_json::Serializer::with_formatter(&mut w, RecordLines::default());
     r.serialize(&mut ser).map_err(io::Error::from)?;
-    out.write_all(b"\n")
+    w.buf.push(b'\n');
+    w.flush_buf()
 }
 
 /// One session as one line (JSONL).
 pub fn write_session_line(s: &Session, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, s).map_err(io::Error::from)?;
-    out.write_all(b"\n")
+    buffered(out, |b| {
+        serde_json::to_writer(&mut *b, s).map_err(io::Error::from)?;
+        b.push(b'\n');
+        Ok(())
+    })
 }
 
 /// A JSON layout: containers at the top two levels are pretty-printed (two spaces a

@@ -327,6 +327,10 @@ pub fn write_zeek(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 /// One session's rows as Zeek's JSON log lines (unset fields left out, `ts` in epoch seconds).
 pub fn write_zeek_json_session(s: &Session, out: &mut dyn Write) -> io::Result<()> {
+    super::json::buffered(out, |b| write_zeek_json_rows(s, b))
+}
+
+fn write_zeek_json_rows(s: &Session, out: &mut Vec<u8>) -> io::Result<()> {
     for row in session_rows(s) {
         let mut m = Map::new();
         for (name, f) in FIELDS.iter().zip(row) {
