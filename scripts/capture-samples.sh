@@ -451,6 +451,26 @@ sc_dns() {
 JSON
 }
 
+# The documented session (as sc_documented) with the seeds' first step: the client resolves
+# ftp.example.test through dnsmasq (one type-A query, one answer) and then connects to it.
+# documented-active.pcap itself stays as it is: other samples and goldens derive from it.
+sc_documented_dns() {
+    local n=documented-dns d; d=$(dl $n); reset_server_logs
+    start_dns
+    cap_start "$SAMPLES/$n.pcap" --filter "tcp or udp port 53"
+    LAST_CMD=$(cmdline $PY scripts/capture/ftplib_documented.py ftp.example.test OUTDIR MANIFEST)
+    in_cli $PY "$HERE/ftplib_documented.py" ftp.example.test "$d" "$d/manifest.json" >"$LOGS/$n.log" 2>&1
+    cap_stop; save_server_log $n vsftpd
+    stop_dns
+    truth $n.pcap <<JSON
+{"description": "The classic documented session with its DNS step, as in the seeds' sequence diagram: dnsmasq in the server namespace, the client's resolv.conf points to it; Python ftplib resolves ftp.example.test (getaddrinfo AF_INET: one A query over UDP, answer 10.99.0.1), then the same client steps as documented-active.pcap against vsftpd: anonymous login (USER anonymous, PASS guest@example.com), TYPE A + PORT + LIST, CWD pub, TYPE I + PORT + RETR readme.txt (1715 bytes), QUIT. vsftpd opens both data connections from port 20. The session's server_name is ftp.example.test; its timeline opens with the DNS query and answer.",
+ "tcpdump_stderr": "$WORK/tcpdump-$n.pcap.err", "network": $NET_JSON, "server": $(vsftpd_json),
+ "sessions": [{"client_tool": "ftplib", "client_command": $LAST_CMD, "log": "logs/$n.log", "log_format": "ftplib",
+   "user": "anonymous", "password": "guest@example.com", "login": "success", "close": "fin",
+   "transfers_manifest": "$d/manifest.json"}]}
+JSON
+}
+
 sc_lftp() {
     local n=lftp-vsftpd d; d=$(dl $n); reset_server_logs
     local script="set ftp:ssl-allow no; set net:max-retries 1; set cmd:fail-exit yes; open -u $LUSER,$LPASS ftp://$S4; ls; cd docs; get guide.txt -o $d/guide.txt; cd ..; put $UP/upload-5k.txt -o lftp-upload.txt; quit"
@@ -852,7 +872,7 @@ verify() {
     done
 }
 
-ALL=(curl_epsv curl_pasv curl_port curl_eprt curl_upload curl_ipv6_epsv curl_ipv6_eprt documented pyftpd lftp wget tnftp tls ftps_prot_p ftps_prot_c ftps_implicit parallel loss sll2 scan dns variants)
+ALL=(curl_epsv curl_pasv curl_port curl_eprt curl_upload curl_ipv6_epsv curl_ipv6_eprt documented pyftpd lftp wget tnftp tls ftps_prot_p ftps_prot_c ftps_implicit parallel loss sll2 scan dns documented_dns variants)
 
 main() {
     local install=1 want=()

@@ -1386,6 +1386,31 @@ fn dns_lookup_names_the_server_and_opens_the_session() {
     assert!(html.contains("data-conn=\"dns\" data-kind=\"dns\" data-from=\"client\""));
 }
 
+/// The documented session re-captured with its DNS step (the seeds' first step): one A
+/// query and its answer open the timeline, then the same steps as documented-active.pcap.
+#[test]
+fn documented_session_with_dns_step() {
+    let v = json_of(&sample("documented-dns.pcap"), &[]);
+    let s = &v["sessions"][0];
+    assert_eq!(s["server_name"], "ftp.example.test");
+    let tl = s["timeline"].as_array().unwrap();
+    assert_eq!(tl[0]["what"], "DNS query A ftp.example.test");
+    assert_eq!(tl[1]["what"], "DNS answer ftp.example.test → 10.99.0.1");
+    assert_eq!(tl[2]["what"], "SYN");
+    assert_eq!(v["stats"]["dns_messages"], 2);
+    let cmds: Vec<&str> = s["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap_or(""))
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        cmds,
+        ["USER", "PASS", "TYPE", "PORT", "LIST", "CWD", "TYPE", "PORT", "RETR", "QUIT"]
+    );
+}
+
 /// Without DNS in the capture, no session has a name.
 #[test]
 fn no_dns_no_server_name() {

@@ -9,7 +9,7 @@ repo = sys.argv[1]
 samples = os.path.join(repo, "samples")
 ORDER = ["curl-epsv-vsftpd.pcap", "curl-pasv-vsftpd.pcap", "curl-port-vsftpd.pcap", "curl-eprt-vsftpd.pcap",
          "curl-upload-vsftpd.pcap", "curl-ipv6-epsv.pcap", "curl-ipv6-eprt.pcap", "documented-active.pcap",
-         "documented-active-nsec.pcap", "ftplib-pyftpdlib-2121.pcap", "lftp-vsftpd.pcap", "wget-vsftpd.pcap",
+         "documented-active-nsec.pcap", "documented-dns.pcap", "ftplib-pyftpdlib-2121.pcap", "lftp-vsftpd.pcap", "wget-vsftpd.pcap",
          "tnftp-vsftpd.pcap", "auth-tls-vsftpd.pcap", "parallel-4.pcap", "loss.pcap", "sll2-any.pcap",
          "curl-epsv-vsftpd.pcapng", "vlan.pcap", "curl-pasv-vsftpd.pcap.gz"]
 truths = {os.path.basename(p)[: -len(".truth.json")]: json.load(open(p))
