@@ -40,58 +40,38 @@ impl<'a> Analyzer<'a> {
         let mut f = self.ftp;
         f.stats.tcp_connections = self.tcp.connections_seen();
         if let Some(&n) = f.stats.limits.get("max_expectations_total") {
-            f.anomalies.push(Anomaly {
-                ts: Time::new(f.last_close, 0),
-                kind: "limit_reached",
-                detail: format!(
-                    "max_expectations_total: {n} announced data ports forgotten, the oldest, to keep at most {} waiting (a later connection to one is not tied by its announcement)",
-                    f.expect.limits().total
-                ),
-                sessions: Vec::new(),
-                finding: None,
-            });
+            let detail = format!(
+                "max_expectations_total: {n} announced data ports forgotten, the oldest, to keep at most {} waiting (a later connection to one is not tied by its announcement)",
+                f.expect.limits().total
+            );
+            f.anomalies.push(limit_finding(f.last_close, detail));
         }
         if f.sessions_left_out > 0 {
             let n = f.sessions_left_out;
             f.stats.limits.insert("max_sessions", n);
-            f.anomalies.push(Anomaly {
-                ts: Time::new(f.last_close, 0),
-                kind: "limit_reached",
-                detail: format!(
-                    "max_sessions: {n} finished sessions left out of the report, the oldest, to keep at most {} (the counts include them)",
-                    f.opts.max_sessions
-                ),
-                sessions: Vec::new(),
-                finding: None,
-            });
+            let detail = format!(
+                "max_sessions: {n} finished sessions left out of the report, the oldest, to keep at most {} (the counts include them)",
+                f.opts.max_sessions
+            );
+            f.anomalies.push(limit_finding(f.last_close, detail));
         }
         let pairs = f.failures.evicted();
         if pairs > 0 {
             f.stats.limits.insert("max_failure_pairs", pairs);
-            f.anomalies.push(Anomaly {
-                ts: Time::new(f.last_close, 0),
-                kind: "limit_reached",
-                detail: format!(
-                    "max_failure_pairs: {pairs} (client, server) pairs' failed logins forgotten, the least recently seen, to keep at most {} tallied (brute forcing spread wider may go unreported)",
-                    f.failures.limits().pairs
-                ),
-                sessions: Vec::new(),
-                finding: None,
-            });
+            let detail = format!(
+                "max_failure_pairs: {pairs} (client, server) pairs' failed logins forgotten, the least recently seen, to keep at most {} tallied (brute forcing spread wider may go unreported)",
+                f.failures.limits().pairs
+            );
+            f.anomalies.push(limit_finding(f.last_close, detail));
         }
         let evicted = self.tcp.evictions();
         if evicted > 0 {
             f.stats.limits.insert("max_connections", evicted);
-            f.anomalies.push(Anomaly {
-                ts: Time::new(f.last_close, 0),
-                kind: "limit_reached",
-                detail: format!(
-                    "max_connections: {evicted} TCP connections finished early, the least recently active, to keep at most {} tracked",
-                    self.tcp.max_connections()
-                ),
-                sessions: Vec::new(),
-                finding: None,
-            });
+            let detail = format!(
+                "max_connections: {evicted} TCP connections finished early, the least recently active, to keep at most {} tracked",
+                self.tcp.max_connections()
+            );
+            f.anomalies.push(limit_finding(f.last_close, detail));
         }
 
         f.stats.reordered_segments = self.tcp.reordered_segments();
@@ -274,4 +254,15 @@ pub(crate) fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
             sc.last.secs_since(sc.first),
         ),
         sessions: Vec::new(), finding: None }
+}
+
+/// A `limit_reached` finding over the whole capture, stamped at the last connection's end.
+fn limit_finding(at: Timestamp, detail: String) -> Anomaly {
+    Anomaly {
+        ts: Time::new(at, 0),
+        kind: "limit_reached",
+        detail,
+        sessions: Vec::new(),
+        finding: None,
+    }
 }
