@@ -27,6 +27,9 @@ fuzz_target!(|data: &[u8]| {
         &report::timeline::TimelineOptions {
             color: false,
             session: None,
+            compact: true,
+            width: Some(80),
+            interleave: false,
         },
         &mut sink,
     )
@@ -36,6 +39,7 @@ fuzz_target!(|data: &[u8]| {
         &report::table::TableOptions {
             color: false,
             width: Some(80),
+            show_passwords: true,
         },
         &mut sink,
     )
