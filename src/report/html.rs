@@ -97,6 +97,7 @@ details.group > summary { cursor: pointer; font-weight: 600; }
 .tile .n { font-size: 22px; font-weight: 700; margin-right: 4px; }
 svg.strip { display: block; width: 100%; height: auto; background: #fff; border: 1px solid #d0d7de; border-radius: 6px; }
 svg.strip text { font: 11px ui-monospace, "DejaVu Sans Mono", Menlo, monospace; fill: #57606a; }
+svg.strip text.in { fill: #fff; }
 .tablewrap { overflow-x: auto; max-width: 100%; }
 td.mono { overflow-wrap: anywhere; }
 .meta { color: #424a53; margin: 0 0 10px; }
@@ -389,7 +390,7 @@ fn time_strip(r: &Report, h: &mut String) {
     let mut bars = String::new();
     // Few sessions: one row each, labelled with its bytes and findings.
     let labelled = r.sessions.len() <= STRIP_ROWS;
-    let row_h = if labelled { 16.0 } else { 12.0 };
+    let (row_h, bar_h) = if labelled { (18.0, 13.0) } else { (12.0, 9.0) };
     for s in &r.sessions {
         let (x0, x1) = (x(s.start.ts.0), x(s.end.ts.0).max(x(s.start.ts.0) + 3.0));
         let row = match row_end.iter().position(|&e| !labelled && e + 1.0 < x0) {
@@ -416,7 +417,7 @@ fn time_strip(r: &Report, h: &mut String) {
         let (_, tr) = super::session_counts(s);
         let _ = write!(
             bars,
-            "<a href=\"#session-{id}\"><rect class=\"sbar\" data-session=\"{id}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"9\" rx=\"2\" fill=\"{fill}\"{stroke}><title>Session {id} · {} · user {} · login {} · transfers {tr} · {} findings</title></rect></a>",
+            "<a href=\"#session-{id}\"><rect class=\"sbar\" data-session=\"{id}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bar_h}\" rx=\"2\" fill=\"{fill}\"{stroke}><title>Session {id} · {} · user {} · login {} · transfers {tr} · {} findings</title></rect></a>",
             24.0 + row as f64 * row_h,
             x1 - x0,
             escape_html(&human::endpoint(&s.client)),
@@ -437,15 +438,11 @@ fn time_strip(r: &Report, h: &mut String) {
                 human::bytes(super::session_bytes(s)),
                 human::plural(s.anomalies.len() as u64, "finding", "findings")
             );
-            let (tx, anchor) = if x1 + 8.0 + text.chars().count() as f64 * 6.7 <= 1000.0 {
-                (x1 + 6.0, "start")
-            } else {
-                (x0 - 6.0, "end")
-            };
+            let (tx, anchor, class) = label_place(x0, x1, text.chars().count(), left);
             let _ = write!(
                 bars,
-                "<text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
-                24.0 + row as f64 * row_h + 8.5,
+                "<text{class} x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
+                24.0 + row as f64 * row_h + 10.0,
                 escape_html(&text)
             );
         }
@@ -462,6 +459,25 @@ fn time_strip(r: &Report, h: &mut String) {
         human::duration(span / 1e9),
         left + width,
     );
+}
+
+/// Width of one character of the time strip's 11 px monospace labels, in strip units.
+const STRIP_CHAR_W: f64 = 6.7;
+/// Right edge of the time strip's drawing (its viewBox width).
+const STRIP_RIGHT: f64 = 1000.0;
+
+/// Where a session bar's label of `chars` characters goes: after the bar if it fits before
+/// the strip's right edge, else before it if it fits after the `left` gutter, else inside
+/// the bar in white (a bar too wide for either side is wide enough to hold it).
+fn label_place(x0: f64, x1: f64, chars: usize, left: f64) -> (f64, &'static str, &'static str) {
+    let w = chars as f64 * STRIP_CHAR_W;
+    if x1 + 8.0 + w <= STRIP_RIGHT {
+        (x1 + 6.0, "start", "")
+    } else if x0 - 8.0 - w >= left {
+        (x0 - 6.0, "end", "")
+    } else {
+        (x0 + 4.0, "start", " class=\"in\"")
+    }
 }
 
 /// Horizontal positions of a session's lifelines.
@@ -1277,6 +1293,18 @@ pub fn write_html(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::report::testdata::{empty_report, example_report};
+
+    #[test]
+    fn strip_labels_never_cross_the_gutter_or_the_edge() {
+        // A short bar on the left: after it.
+        assert_eq!(label_place(80.0, 100.0, 30, 80.0), (106.0, "start", ""));
+        // A short bar at the right edge: before it.
+        assert_eq!(label_place(900.0, 960.0, 30, 80.0), (894.0, "end", ""));
+        // A bar over the whole axis (one session): inside it, in white.
+        let (x, anchor, class) = label_place(80.0, 960.0, 36, 80.0);
+        assert_eq!((x, anchor, class), (84.0, "start", " class=\"in\""));
+        assert!(x + 36.0 * STRIP_CHAR_W <= 960.0);
+    }
 
     #[test]
     fn no_lane_for_a_data_connection_not_in_the_capture() {
