@@ -3,6 +3,9 @@
 use serde::Serialize;
 use std::net::IpAddr;
 
+mod kinds;
+pub use kinds::{AnomalyKind, Conn, ConnRole, Limit, SetupKind, Severity};
+
 use crate::capture::Timestamp;
 
 /// A capture time; serializes as an RFC 3339 UTC string with the capture's
@@ -174,13 +177,11 @@ pub struct Stats {
     /// TLS sessions finished before their grace for late data connections ran out, because
     /// more than `analyzer::MAX_LINGERING_TLS_SESSIONS` were waiting.
     pub tls_linger_evictions: u64,
-    /// Limits reached, by name (`max_connections`, `max_commands`, `max_events`,
-    /// `max_pending`, `max_transfers`, `max_anomalies`, `max_expectations`,
-    /// `max_expectations_total`, `expectation_timeout`, `max_failure_pairs`,
-    /// `max_sniff_sessions`): how many times each bound turned something away (each
-    /// also a finding: `limit_reached`, or `too_many_pending_commands` for `max_pending`).
+    /// Limits reached, by name ([`Limit`]): how many times each bound turned something
+    /// away (each also a finding: `limit_reached`, or `too_many_pending_commands` for
+    /// `max_pending`).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub limits: std::collections::BTreeMap<&'static str, u64>,
+    pub limits: std::collections::BTreeMap<Limit, u64>,
     /// SYNs with the client and ISN of a connection already seen (a retransmission, or
     /// the capture holding the connection twice): not new connections.
     pub duplicate_syns: u64,
@@ -264,8 +265,8 @@ pub struct TcpConnection {
     pub captured_to_server: u64,
     pub captured_to_client: u64,
     pub close: Close,
-    /// `"ftp"`, `"ftp-data"`, `"other"` (payload, not FTP) or `null` (no payload).
-    pub role: Option<&'static str>,
+    /// `"ftp"`, `"ftp-data"`, `"dns"`, `"other"` (payload, not FTP) or `null` (no payload).
+    pub role: Option<ConnRole>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -349,15 +350,15 @@ pub struct Dropped {
 
 impl Dropped {
     /// Each count with the name of its limit in `stats.limits`.
-    pub fn by_limit(&self) -> [(&'static str, u64); 7] {
+    pub fn by_limit(&self) -> [(Limit, u64); 7] {
         [
-            ("max_commands", self.commands),
-            ("max_events", self.events),
-            ("max_pending", self.pending),
-            ("max_transfers", self.transfers),
-            ("max_anomalies", self.anomalies),
-            ("max_expectations", self.expectations),
-            ("expectation_timeout", self.expired_expectations),
+            (Limit::MaxCommands, self.commands),
+            (Limit::MaxEvents, self.events),
+            (Limit::MaxPending, self.pending),
+            (Limit::MaxTransfers, self.transfers),
+            (Limit::MaxAnomalies, self.anomalies),
+            (Limit::MaxExpectations, self.expectations),
+            (Limit::ExpectationTimeout, self.expired_expectations),
         ]
     }
 }
@@ -497,7 +498,7 @@ pub struct Transfer {
     pub mode: Mode,
     /// "PORT", "PASV", "EPRT", "EPSV", "LPRT", "LPSV", or "unknown" for a transfer whose
     /// data connection is not in the capture and whose announcement was not seen either.
-    pub setup: &'static str,
+    pub setup: SetupKind,
     pub data_client: Endpoint,
     pub data_server: Endpoint,
     pub start: Time,
@@ -596,7 +597,7 @@ impl EventKind {
 pub struct Event {
     pub ts: Time,
     /// "control", "data:N" (N = index in transfers, from 1) or "dns".
-    pub conn: String,
+    pub conn: Conn,
     pub from: Side,
     pub kind: EventKind,
     pub what: String,
@@ -609,7 +610,7 @@ pub struct Event {
 #[derive(Debug, Clone, Serialize)]
 pub struct Anomaly {
     pub ts: Time,
-    pub kind: &'static str,
+    pub kind: AnomalyKind,
     pub detail: String,
     /// Sessions (ids) this finding involves; empty for a single-session finding inside a session.
     #[serde(skip_serializing_if = "Vec::is_empty")]
