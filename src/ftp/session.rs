@@ -8,6 +8,7 @@ use crate::model::{
     self, Anomaly, Close, DataCapture, DataMatch, Direction, Endpoint, Event, EventKind, Login,
     Mode, Reply, Side, Time, TransferStatus,
 };
+use crate::model::{AnomalyKind, Conn, Limit, SetupKind};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -59,7 +60,7 @@ impl Default for Limits {
 /// A data-channel setup: what a PORT/EPRT command or a 227/229 reply announced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Setup {
-    pub kind: model::SetupKind,
+    pub kind: SetupKind,
     pub mode: Mode,
     /// The endpoint as announced on the wire.
     pub announced: SocketAddr,
@@ -76,15 +77,15 @@ impl Setup {
     }
 
     /// The setup a command or its reply makes (`Unknown` for a verb that makes none).
-    pub fn kind_of(verb: Verb) -> model::SetupKind {
+    pub fn kind_of(verb: Verb) -> SetupKind {
         match verb {
-            Verb::Port => model::SetupKind::Port,
-            Verb::Pasv => model::SetupKind::Pasv,
-            Verb::Eprt => model::SetupKind::Eprt,
-            Verb::Epsv => model::SetupKind::Epsv,
-            Verb::Lprt => model::SetupKind::Lprt,
-            Verb::Lpsv => model::SetupKind::Lpsv,
-            _ => model::SetupKind::Unknown,
+            Verb::Port => SetupKind::Port,
+            Verb::Pasv => SetupKind::Pasv,
+            Verb::Eprt => SetupKind::Eprt,
+            Verb::Epsv => SetupKind::Epsv,
+            Verb::Lprt => SetupKind::Lprt,
+            Verb::Lpsv => SetupKind::Lpsv,
+            _ => SetupKind::Unknown,
         }
     }
 }
@@ -316,12 +317,7 @@ impl Session {
         if self.timeline.len() >= self.limits.events {
             self.dropped.events += 1;
             if self.dropped.events == 1 {
-                self.limit_reached(
-                    ts,
-                    model::Limit::MaxEvents,
-                    self.limits.events,
-                    "timeline events",
-                );
+                self.limit_reached(ts, Limit::MaxEvents, self.limits.events, "timeline events");
             }
             return;
         }
@@ -385,7 +381,7 @@ impl Session {
         }
     }
 
-    pub fn anomaly(&mut self, ts: Timestamp, kind: model::AnomalyKind, detail: String) {
+    pub fn anomaly(&mut self, ts: Timestamp, kind: AnomalyKind, detail: String) {
         // Findings that repeat with every command are reported once per distinct cause:
         // one hashed lookup, no allocation (a hash collision only keeps a repeat).
         if kind.once_per_cause() {
@@ -423,12 +419,7 @@ impl Session {
     fn transfer_dropped(&mut self, ts: Timestamp) {
         self.dropped.transfers += 1;
         if self.dropped.transfers == 1 {
-            self.limit_reached(
-                ts,
-                model::Limit::MaxTransfers,
-                self.limits.transfers,
-                "transfers",
-            );
+            self.limit_reached(ts, Limit::MaxTransfers, self.limits.transfers, "transfers");
         }
     }
 
@@ -462,7 +453,7 @@ impl Session {
             if self.dropped.expired_expectations == 1 {
                 self.anomaly(
                     ts,
-                    model::AnomalyKind::LimitReached,
+                    AnomalyKind::LimitReached,
                     format!(
                         "expectation_timeout: a data port announced in this session saw no connection within {limit} s: forgotten (a later connection to it is not tied by its announcement)"
                     ),
@@ -473,7 +464,7 @@ impl Session {
             if self.dropped.expectations == 1 {
                 self.anomaly(
                     ts,
-                    model::AnomalyKind::LimitReached,
+                    AnomalyKind::LimitReached,
                     format!(
                         "max_expectations: more than {limit} announced data ports waiting in this session: the oldest are forgotten (a later connection to one is not tied by its announcement)"
                     ),
@@ -483,10 +474,10 @@ impl Session {
     }
 
     /// A per-session limit was hit (said once per limit; the counts are in `dropped`).
-    fn limit_reached(&mut self, ts: Timestamp, name: model::Limit, limit: usize, what: &str) {
+    fn limit_reached(&mut self, ts: Timestamp, name: Limit, limit: usize, what: &str) {
         self.anomaly(
             ts,
-            model::AnomalyKind::LimitReached,
+            AnomalyKind::LimitReached,
             format!(
                 "{name}: more than {limit} {what} in this session: the rest are counted, not kept"
             ),
@@ -499,7 +490,7 @@ impl Session {
         ts: Timestamp,
         conn: usize,
         from: Side,
-        kind: model::AnomalyKind,
+        kind: AnomalyKind,
         what: String,
     ) {
         self.anomaly(ts, kind, what.clone());
@@ -615,7 +606,7 @@ impl Session {
                 ts,
                 0,
                 from,
-                model::AnomalyKind::TlsCleared,
+                AnomalyKind::TlsCleared,
                 format!(
                     "the {} left TLS{} and the control connection continues in cleartext (CCC)",
                     side_name(from),
@@ -647,7 +638,7 @@ impl Session {
                 let at = self.last_server_line;
                 self.anomaly(
                     at,
-                    model::AnomalyKind::ReplyCutByGap,
+                    AnomalyKind::ReplyCutByGap,
                     format!(
                         "multi-line {} reply cut after {} line{} by {len} missing bytes",
                         r.code,
@@ -663,7 +654,7 @@ impl Session {
             ts,
             0,
             from,
-            model::AnomalyKind::CaptureGap,
+            AnomalyKind::CaptureGap,
             format!(
                 "{len} bytes missing from the {} at offset {offset}",
                 side_name(from)
@@ -699,7 +690,7 @@ impl Session {
         if flags.too_long {
             self.anomaly(
                 ts,
-                model::AnomalyKind::LineTooLong,
+                AnomalyKind::LineTooLong,
                 format!(
                     "{} line of {} bytes (kept the first {})",
                     side_name(from),
@@ -731,7 +722,7 @@ impl Session {
                 self.cleartext_flagged = true;
                 self.anomaly(
                     ts,
-                    model::AnomalyKind::CleartextCredentials,
+                    AnomalyKind::CleartextCredentials,
                     format!(
                         "password for user {} sent in cleartext",
                         self.user.as_deref().unwrap_or("(none)")
@@ -747,12 +738,7 @@ impl Session {
         if self.commands.len() >= self.limits.commands {
             self.dropped.commands += 1;
             if self.dropped.commands == 1 {
-                self.limit_reached(
-                    ts,
-                    model::Limit::MaxCommands,
-                    self.limits.commands,
-                    "commands",
-                );
+                self.limit_reached(ts, Limit::MaxCommands, self.limits.commands, "commands");
             }
             self.pending.push_back((NOT_KEPT, verb));
             if self.pending.len() > self.limits.pending {
@@ -801,7 +787,7 @@ impl Session {
                     }
                     None => self.anomaly(
                         ts,
-                        model::AnomalyKind::BadDataAddress,
+                        AnomalyKind::BadDataAddress,
                         format!("cannot parse {command} {raw_arg}"),
                     ),
                 }
@@ -846,7 +832,7 @@ impl Session {
             let n = self.limits.pending;
             self.anomaly(
                 ts,
-                model::AnomalyKind::TooManyPendingCommands,
+                AnomalyKind::TooManyPendingCommands,
                 format!("more than {n} commands without a reply"),
             );
         }
@@ -894,13 +880,7 @@ impl Session {
             ReplyEvent::Pending => {}
             ReplyEvent::Malformed(line) => {
                 let text = parse::decode_text(line).0.into_owned();
-                self.anomaly_event(
-                    ts,
-                    0,
-                    Side::Server,
-                    model::AnomalyKind::MalformedReply,
-                    text,
-                );
+                self.anomaly_event(ts, 0, Side::Server, AnomalyKind::MalformedReply, text);
             }
             ReplyEvent::Reply(r) => {
                 let (t, latin1) = parse::decode_text(&r.text);
@@ -1019,7 +999,7 @@ impl Session {
                         if a.ip() != self.server.ip() {
                             self.anomaly(
                                 ts,
-                                model::AnomalyKind::PasvNat,
+                                AnomalyKind::PasvNat,
                                 format!(
                                     "{code} names {} but the server is {}",
                                     a.ip(),
@@ -1038,7 +1018,7 @@ impl Session {
                     }
                     None => self.anomaly(
                         ts,
-                        model::AnomalyKind::BadDataAddress,
+                        AnomalyKind::BadDataAddress,
                         format!("cannot parse {code} {text}"),
                     ),
                 }
@@ -1106,7 +1086,7 @@ impl Session {
         match fxp {
             None => self.anomaly(
                 s.ts,
-                model::AnomalyKind::PortBounce,
+                AnomalyKind::PortBounce,
                 format!(
                     "{} names {} but the client is {}",
                     s.kind,
@@ -1116,7 +1096,7 @@ impl Session {
             ),
             Some((id, server)) => self.anomaly(
                 s.ts,
-                model::AnomalyKind::Fxp,
+                AnomalyKind::Fxp,
                 format!(
                     "{} names {}, the passive listener that session {id} of the same client \
                      opened on {}: a server-to-server transfer",
@@ -1132,7 +1112,7 @@ impl Session {
     pub fn hijack(&mut self, ts: Timestamp, connector: SocketAddr, listener: SocketAddr) {
         self.anomaly(
             ts,
-            model::AnomalyKind::DataPortHijack,
+            AnomalyKind::DataPortHijack,
             format!(
                 "{connector} connected to the passive listener {listener}, but the client is {}",
                 self.client.ip()
@@ -1179,8 +1159,8 @@ impl Session {
                 Mode::Active
             });
         let kind = setup.map(|s| s.kind).unwrap_or(match mode {
-            Mode::Passive => model::SetupKind::Pasv,
-            Mode::Active => model::SetupKind::Port,
+            Mode::Passive => SetupKind::Pasv,
+            Mode::Active => SetupKind::Port,
         });
         // A data connection that shows up after its command's final reply (captures merged
         // from two interfaces, say) fills the transfer the dialogue already recorded.
@@ -1259,7 +1239,7 @@ impl Session {
         if setup.is_none() && !timing {
             self.anomaly(
                 ts,
-                model::AnomalyKind::UnmatchedDataConnection,
+                AnomalyKind::UnmatchedDataConnection,
                 format!(
                     "data connection {} -> {} matches no PORT/PASV/EPRT/EPSV",
                     connector, listener
@@ -1301,7 +1281,7 @@ impl Session {
             ),
             None => (
                 Mode::Passive,
-                model::SetupKind::Unknown,
+                SetupKind::Unknown,
                 SocketAddr::new(self.client.ip(), 0),
                 SocketAddr::new(self.server.ip(), 0),
             ),
@@ -1463,7 +1443,7 @@ impl Session {
                 announced.unwrap_or(0),
                 captured.min(seq_bytes),
             );
-            self.anomaly(end, model::AnomalyKind::TruncatedInCapture, detail);
+            self.anomaly(end, AnomalyKind::TruncatedInCapture, detail);
         }
     }
 
@@ -1493,7 +1473,7 @@ impl Session {
                 "after the control connection left TLS (CCC)"
             }
         );
-        self.anomaly(ts, model::AnomalyKind::CleartextDataAfterTls, detail);
+        self.anomaly(ts, AnomalyKind::CleartextDataAfterTls, detail);
     }
 
     /// Application-data bytes the client and the server sent on an encrypted data connection.
@@ -1551,7 +1531,7 @@ impl Session {
             let ts = self.end;
             self.anomaly(
                 ts,
-                model::AnomalyKind::TlsHandshakeTooLarge,
+                AnomalyKind::TlsHandshakeTooLarge,
                 format!(
                     "{oversized} TLS handshake message(s) over {} bytes were not read",
                     tls::MAX_HANDSHAKE_BYTES
@@ -1563,7 +1543,7 @@ impl Session {
             let (a, b) = (tls_bytes[0], tls_bytes[1]);
             self.anomaly(
                 ts,
-                model::AnomalyKind::TlsUnparsed,
+                AnomalyKind::TlsUnparsed,
                 format!(
                     "{}: {a} bytes from the client and {b} from the server left encrypted",
                     if self.tls_ctl.as_ref().is_some_and(|t| t.implicit) {
@@ -1720,10 +1700,10 @@ pub fn ep(a: SocketAddr) -> Endpoint {
     }
 }
 
-pub fn conn_name(conn: usize) -> model::Conn {
+pub fn conn_name(conn: usize) -> Conn {
     match conn.checked_sub(1) {
-        None => model::Conn::Control,
-        Some(t) => model::Conn::transfer(t),
+        None => Conn::Control,
+        Some(t) => Conn::transfer(t),
     }
 }
 
@@ -1793,7 +1773,7 @@ mod tests {
         let limits: Vec<&str> = m
             .anomalies
             .iter()
-            .filter(|a| a.kind == model::AnomalyKind::LimitReached)
+            .filter(|a| a.kind == AnomalyKind::LimitReached)
             .map(|a| a.detail.as_str())
             .collect();
         assert_eq!(
@@ -1827,7 +1807,7 @@ mod tests {
         assert_eq!(
             m.anomalies
                 .iter()
-                .filter(|a| a.kind == model::AnomalyKind::LimitReached)
+                .filter(|a| a.kind == AnomalyKind::LimitReached)
                 .count(),
             1
         );
@@ -1850,7 +1830,7 @@ mod tests {
     fn limit_details(m: &model::Session) -> Vec<&str> {
         m.anomalies
             .iter()
-            .filter(|a| a.kind == model::AnomalyKind::LimitReached)
+            .filter(|a| a.kind == AnomalyKind::LimitReached)
             .map(|a| a.detail.as_str())
             .collect()
     }
@@ -1896,7 +1876,7 @@ mod tests {
         let found: Vec<&str> = m
             .anomalies
             .iter()
-            .filter(|a| a.kind == model::AnomalyKind::TooManyPendingCommands)
+            .filter(|a| a.kind == AnomalyKind::TooManyPendingCommands)
             .map(|a| a.detail.as_str())
             .collect();
         assert_eq!(found, ["more than 2 commands without a reply"]);
@@ -1935,7 +1915,7 @@ mod tests {
         for i in 0..5 {
             s.anomaly(
                 Timestamp(10),
-                model::AnomalyKind::MalformedReply,
+                AnomalyKind::MalformedReply,
                 format!("line {i}"),
             );
         }
@@ -1950,22 +1930,22 @@ mod tests {
         for p in 0..100 {
             s.anomaly(
                 Timestamp(10),
-                model::AnomalyKind::PortBounce,
+                AnomalyKind::PortBounce,
                 format!("PORT names 10.9.9.9:{p} not the client"),
             );
         }
         s.anomaly(
             Timestamp(11),
-            model::AnomalyKind::PortBounce,
+            AnomalyKind::PortBounce,
             "PORT names 10.9.9.8:1 not the client".into(),
         );
         // Another kind with the same detail is another cause.
         s.anomaly(
             Timestamp(12),
-            model::AnomalyKind::PasvNat,
+            AnomalyKind::PasvNat,
             "PORT names 10.9.9.9:1 not the client".into(),
         );
-        let kinds: Vec<(model::AnomalyKind, &str)> = s
+        let kinds: Vec<(AnomalyKind, &str)> = s
             .anomalies
             .iter()
             .map(|a| (a.kind, a.detail.as_str()))
@@ -1974,17 +1954,14 @@ mod tests {
             kinds,
             [
                 (
-                    model::AnomalyKind::PortBounce,
+                    AnomalyKind::PortBounce,
                     "PORT names 10.9.9.9:0 not the client"
                 ),
                 (
-                    model::AnomalyKind::PortBounce,
+                    AnomalyKind::PortBounce,
                     "PORT names 10.9.9.8:1 not the client"
                 ),
-                (
-                    model::AnomalyKind::PasvNat,
-                    "PORT names 10.9.9.9:1 not the client"
-                ),
+                (AnomalyKind::PasvNat, "PORT names 10.9.9.9:1 not the client"),
             ]
         );
         assert!(same_cause("a:123 b", "a:9 b"));
@@ -2046,10 +2023,7 @@ mod tests {
             (t.expected_bytes, t.status),
             (Some(99), TransferStatus::Complete)
         );
-        assert_eq!(
-            (t.setup, t.data_server.port),
-            (model::SetupKind::Epsv, 5001)
-        );
+        assert_eq!((t.setup, t.data_server.port), (SetupKind::Epsv, 5001));
     }
 
     #[test]
@@ -2102,10 +2076,7 @@ mod tests {
             b"228 Entering Long Passive Mode (4,4,10,0,0,1,2,19,137)\r\n",
         );
         let setup = s.new_setups.pop().unwrap();
-        assert_eq!(
-            (setup.kind, setup.listener.port()),
-            (model::SetupKind::Lpsv, 5001)
-        );
+        assert_eq!((setup.kind, setup.listener.port()), (SetupKind::Lpsv, 5001));
         let t = s.open_data(
             Timestamp(14),
             "10.0.0.2:40001".parse().unwrap(),
@@ -2131,7 +2102,7 @@ mod tests {
         assert!(m
             .anomalies
             .iter()
-            .any(|a| a.kind == model::AnomalyKind::TruncatedInCapture));
+            .any(|a| a.kind == AnomalyKind::TruncatedInCapture));
     }
 
     #[test]
@@ -2164,7 +2135,7 @@ mod tests {
         assert!(!m
             .anomalies
             .iter()
-            .any(|a| a.kind == model::AnomalyKind::TruncatedInCapture));
+            .any(|a| a.kind == AnomalyKind::TruncatedInCapture));
     }
 
     #[test]
@@ -2186,7 +2157,7 @@ mod tests {
         assert!(m
             .anomalies
             .iter()
-            .any(|a| a.kind == model::AnomalyKind::ReplyCutByGap));
+            .any(|a| a.kind == AnomalyKind::ReplyCutByGap));
     }
 
     #[test]
@@ -2199,10 +2170,7 @@ mod tests {
             b"LPRT 6,16,32,1,13,184,0,0,0,0,0,0,0,0,0,0,0,2,2,23,112\r\n",
         );
         let setup = s.new_setups.pop().unwrap();
-        assert_eq!(
-            (setup.kind, setup.mode),
-            (model::SetupKind::Lprt, Mode::Active)
-        );
+        assert_eq!((setup.kind, setup.mode), (SetupKind::Lprt, Mode::Active));
         assert_eq!(setup.announced, "[2001:db8::2]:6000".parse().unwrap());
         // Naming another host is left to the analyzer (bounce or FXP).
         assert!(setup.names_other_host(s.client));
@@ -2278,7 +2246,7 @@ mod tls_tests {
         assert!(m
             .anomalies
             .iter()
-            .any(|a| a.kind == model::AnomalyKind::TlsCleared));
+            .any(|a| a.kind == AnomalyKind::TlsCleared));
     }
 
     #[test]
@@ -2295,7 +2263,7 @@ mod tls_tests {
         assert!(m
             .anomalies
             .iter()
-            .any(|a| a.kind == model::AnomalyKind::TlsUnparsed));
+            .any(|a| a.kind == AnomalyKind::TlsUnparsed));
     }
 
     #[test]
@@ -2329,7 +2297,7 @@ mod tls_tests {
         assert!(!m
             .anomalies
             .iter()
-            .any(|a| a.kind == model::AnomalyKind::TlsCleared));
+            .any(|a| a.kind == AnomalyKind::TlsCleared));
     }
 
     #[test]
@@ -2358,12 +2326,8 @@ mod tls_tests {
         assert!(!m
             .anomalies
             .iter()
-            .any(|a| a.kind == model::AnomalyKind::UnmatchedDataConnection));
-        let ev = m
-            .timeline
-            .iter()
-            .find(|e| e.conn == model::Conn::Data(1))
-            .unwrap();
+            .any(|a| a.kind == AnomalyKind::UnmatchedDataConnection));
+        let ev = m.timeline.iter().find(|e| e.conn == Conn::Data(1)).unwrap();
         assert_eq!(ev.what, "600 bytes of TLS records in 1 segment");
     }
 }
