@@ -4,7 +4,9 @@ use serde::Serialize;
 use std::net::IpAddr;
 
 mod kinds;
-pub use kinds::{AnomalyKind, Conn, ConnRole, Limit, SetupKind, Severity};
+pub use kinds::{
+    AnomalyKind, Conn, ConnRole, EntryKind, Limit, SetupKind, Severity, TextEncoding, TlsVersion,
+};
 
 use crate::capture::Timestamp;
 
@@ -143,7 +145,7 @@ pub struct ExtractSummary {
 pub struct UndecodedCause {
     /// "link type 147", "ethertype 0x88e5", "IP protocol 50", "GRE protocol 0x88bf",
     /// "truncated", ...
-    pub cause: String,
+    pub cause: crate::net::undecoded::Cause,
     pub packets: u64,
 }
 
@@ -370,7 +372,7 @@ pub struct TlsInfo {
     /// TLS from the first byte (implicit FTPS, port 990) rather than after AUTH.
     pub implicit: bool,
     /// The version the server chose ("TLSv1.2", "TLSv1.3"), when its ServerHello was seen.
-    pub version: Option<String>,
+    pub version: Option<TlsVersion>,
     /// The server name the client asked for (ClientHello server_name).
     pub sni: Option<String>,
     pub cert_subject: Option<String>,
@@ -426,7 +428,7 @@ pub struct Command {
     pub replies: Vec<Reply>,
     pub cwd: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<&'static str>,
+    pub encoding: Option<TextEncoding>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -435,7 +437,7 @@ pub struct Reply {
     pub code: u16,
     pub text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<&'static str>,
+    pub encoding: Option<TextEncoding>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -553,7 +555,7 @@ pub struct ListingEntry {
     pub name: String,
     /// `file`, `dir`, `link`, `other` or `unknown` (NLST).
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: EntryKind,
     pub size: Option<u64>,
     /// The time as the listing wrote it.
     pub time: Option<String>,

@@ -195,7 +195,10 @@ fn failed_login_pairs_beyond_the_cap_are_forgotten_and_counted() {
         ..Options::default()
     });
     assert_eq!(limit(&r, Limit::MaxFailurePairs), Some(2));
-    assert!(r.anomalies.iter().all(|a| a.kind != AnomalyKind::LoginBruteforce));
+    assert!(r
+        .anomalies
+        .iter()
+        .all(|a| a.kind != AnomalyKind::LoginBruteforce));
     assert_eq!(findings(&r.anomalies, "max_failure_pairs").len(), 1);
     // Without the cap, client 3's five failures are a finding.
     let r = cap.analyze(Options::default());

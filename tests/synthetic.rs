@@ -7,8 +7,7 @@ mod support;
 
 use ftptrace::analyzer::Options;
 use ftptrace::model::{
-    AnomalyKind, Conn, ConnRole, DataCapture, DataMatch, Direction, Mode, SetupKind,
-    TransferStatus,
+    AnomalyKind, Conn, ConnRole, DataCapture, DataMatch, Direction, Mode, SetupKind, TransferStatus,
 };
 use support::cap::{Cap, Conv};
 
@@ -278,7 +277,10 @@ fn reply_227_to_epsv_and_a_lost_setup() {
         .anomalies
         .iter()
         .any(|a| a.kind == AnomalyKind::UnmatchedDataConnection));
-    assert!(s.anomalies.iter().any(|a| a.kind == AnomalyKind::CaptureGap));
+    assert!(s
+        .anomalies
+        .iter()
+        .any(|a| a.kind == AnomalyKind::CaptureGap));
     assert_eq!(r.stats.unmatched_data_connections, 1);
     // RETR was seen whole after the gap in the client's stream.
     assert!(s
@@ -310,7 +312,10 @@ fn line_split_across_segments_and_telnet_abort() {
     assert_eq!(s.commands[1].arg, "alice");
     assert_eq!(s.commands[2].command, "ABOR");
     assert_eq!(s.commands[3].arg, "caf\u{e9}");
-    assert_eq!(s.commands[3].encoding, Some("latin1"));
+    assert_eq!(
+        s.commands[3].encoding,
+        Some(ftptrace::model::TextEncoding::Latin1)
+    );
 }
 
 /// A logged-in session: greeting, USER, PASS.
@@ -735,7 +740,10 @@ fn tls_data_with_two_tls_sessions_between_the_hosts_is_a_guess_and_says_so() {
     assert_eq!(sa.client.port, 51050);
     assert_eq!(sa.transfers.len(), 1);
     assert!(sb.transfers.is_empty());
-    assert!(sa.anomalies.iter().any(|x| x.kind == AnomalyKind::TlsDataAmbiguous));
+    assert!(sa
+        .anomalies
+        .iter()
+        .any(|x| x.kind == AnomalyKind::TlsDataAmbiguous));
 }
 
 #[test]

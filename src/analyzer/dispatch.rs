@@ -263,7 +263,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                             dir.as_deref(),
                             read.entries
                                 .iter()
-                                .filter(|e| e.kind == "file")
+                                .filter(|e| e.kind == model::EntryKind::File)
                                 .filter_map(|e| Some((e.name.as_str(), e.size?))),
                         );
                         s.transfers[d.transfer].t.listing = Some(read);

@@ -106,10 +106,7 @@ impl<'a> Analyzer<'a> {
             .undecoded()
             .by_count()
             .into_iter()
-            .map(|(cause, packets)| model::UndecodedCause {
-                cause: cause.to_string(),
-                packets,
-            })
+            .map(|(cause, packets)| model::UndecodedCause { cause, packets })
             .collect();
         let mut sessions: Vec<model::Session> = std::mem::take(&mut f.done).into();
         // Every time with the capture's final precision.

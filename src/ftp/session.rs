@@ -754,7 +754,7 @@ impl Session {
             arg: arg.clone(),
             replies: Vec::new(),
             cwd: self.cwd.clone(),
-            encoding: latin1.then_some("latin1"),
+            encoding: latin1.then_some(model::TextEncoding::Latin1),
         });
         let mut note = None;
         let raw_arg = if verb == Verb::Pass {
@@ -951,7 +951,7 @@ impl Session {
             ts: rts,
             code,
             text: text.clone(),
-            encoding: latin1.then_some("latin1"),
+            encoding: latin1.then_some(model::TextEncoding::Latin1),
         });
         let verb = self.cmd_state[idx].verb;
         if !preliminary {
@@ -1497,7 +1497,7 @@ impl Session {
         let cert = server.cert.as_ref();
         Some(model::TlsInfo {
             implicit: t.implicit,
-            version: server.version.map(tls::version_name),
+            version: server.version.map(model::TlsVersion::from_wire),
             sni: client.sni.clone(),
             cert_subject: cert.map(|c| c.subject.clone()),
             cert_issuer: cert.map(|c| c.issuer.clone()),
@@ -2238,7 +2238,7 @@ mod tls_tests {
         let m = s.into_model();
         let info = m.tls_info.unwrap();
         assert!(info.cleared && !info.implicit);
-        assert_eq!(info.version.as_deref(), Some("TLSv1.2"));
+        assert_eq!(info.version, Some(model::TlsVersion::Tls12));
         assert_eq!(
             info.cert_subject.as_deref(),
             Some("CN=ftptrace-test-server")

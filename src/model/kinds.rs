@@ -1,5 +1,6 @@
 //! The closed sets of the JSON model as enums: anomaly kinds (with their severity and
-//! handling), event connections, connection roles, data-channel setups and limit names.
+//! handling), event connections, connection roles, data-channel setups, limit names,
+//! listing entry types, text encodings; and TLS versions, an open set.
 //!
 //! Each serializes to exactly the string the JSON has always held (SPEC.md, the schema);
 //! a kind or name added here is a compile error wherever it must be handled.
@@ -403,6 +404,116 @@ impl Limit {
 
 spelled!(Limit);
 
+/// What a listing entry names (`listing.entries[].type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Link,
+    /// MLSD `cdir`/`pdir`, devices, sockets, ... .
+    Other,
+    /// NLST gives names only.
+    Unknown,
+}
+
+impl EntryKind {
+    pub const ALL: &'static [EntryKind] = &[
+        EntryKind::File,
+        EntryKind::Dir,
+        EntryKind::Link,
+        EntryKind::Other,
+        EntryKind::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "dir",
+            EntryKind::Link => "link",
+            EntryKind::Other => "other",
+            EntryKind::Unknown => "unknown",
+        }
+    }
+}
+
+spelled!(EntryKind);
+
+/// How a command's or reply's text was decoded when it was not UTF-8 (`encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TextEncoding {
+    /// Each byte one character (ISO 8859-1): the exact bytes can be recovered.
+    Latin1,
+}
+
+impl TextEncoding {
+    pub const ALL: &'static [TextEncoding] = &[TextEncoding::Latin1];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TextEncoding::Latin1 => "latin1",
+        }
+    }
+}
+
+spelled!(TextEncoding);
+
+/// A TLS protocol version as on the wire (an open set: a version this list does not
+/// name is kept by number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TlsVersion {
+    Ssl3,
+    Tls10,
+    Tls11,
+    Tls12,
+    Tls13,
+    /// Any other version number, written `0x%04x`.
+    Other(u16),
+}
+
+impl TlsVersion {
+    pub fn from_wire(v: u16) -> TlsVersion {
+        match v {
+            0x0300 => TlsVersion::Ssl3,
+            0x0301 => TlsVersion::Tls10,
+            0x0302 => TlsVersion::Tls11,
+            0x0303 => TlsVersion::Tls12,
+            0x0304 => TlsVersion::Tls13,
+            x => TlsVersion::Other(x),
+        }
+    }
+
+    pub fn wire(self) -> u16 {
+        match self {
+            TlsVersion::Ssl3 => 0x0300,
+            TlsVersion::Tls10 => 0x0301,
+            TlsVersion::Tls11 => 0x0302,
+            TlsVersion::Tls12 => 0x0303,
+            TlsVersion::Tls13 => 0x0304,
+            TlsVersion::Other(x) => x,
+        }
+    }
+}
+
+/// The protocol name as Wireshark spells it (`TLSv1.2`), or the number (`0x7f1c`).
+impl fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsVersion::Ssl3 => f.write_str("SSLv3"),
+            TlsVersion::Tls10 => f.write_str("TLSv1.0"),
+            TlsVersion::Tls11 => f.write_str("TLSv1.1"),
+            TlsVersion::Tls12 => f.write_str("TLSv1.2"),
+            TlsVersion::Tls13 => f.write_str("TLSv1.3"),
+            TlsVersion::Other(x) => write!(f, "0x{x:04x}"),
+        }
+    }
+}
+
+impl Serialize for TlsVersion {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,6 +596,19 @@ mod tests {
         );
         let limits = &s["properties"]["stats"]["properties"]["limits"]["propertyNames"];
         same_names("limits", Limit::ALL, Limit::as_str, &schema_enum(limits));
+        let entry = &s["$defs"]["transfer"]["properties"]["listing"]["properties"]["entries"]
+            ["items"]["properties"]["type"];
+        same_names(
+            "listing entry type",
+            EntryKind::ALL,
+            EntryKind::as_str,
+            &schema_enum(entry),
+        );
+        for def in ["command", "reply"] {
+            let c = &s["$defs"][def]["properties"]["encoding"]["const"];
+            let names: Vec<String> = c.as_str().into_iter().map(str::to_string).collect();
+            same_names("encoding", TextEncoding::ALL, TextEncoding::as_str, &names);
+        }
     }
 
     #[test]
@@ -528,6 +652,25 @@ mod tests {
         assert_eq!(Conn::Dns.transfer_index(), None);
         assert_eq!(Conn::Data(0).transfer_index(), None);
         assert_eq!(Conn::transfer(usize::MAX), Conn::Data(u32::MAX));
+    }
+
+    #[test]
+    fn tls_versions() {
+        for (v, name) in [
+            (0x0300, "SSLv3"),
+            (0x0301, "TLSv1.0"),
+            (0x0302, "TLSv1.1"),
+            (0x0303, "TLSv1.2"),
+            (0x0304, "TLSv1.3"),
+            (0x7f1c, "0x7f1c"),
+            (0x0001, "0x0001"),
+        ] {
+            let t = TlsVersion::from_wire(v);
+            assert_eq!(t.wire(), v);
+            assert_eq!(t.to_string(), name);
+            assert_eq!(serde_json::to_value(t).unwrap(), name);
+        }
+        assert_eq!(TlsVersion::from_wire(0x0303), TlsVersion::Tls12);
     }
 
     #[test]
