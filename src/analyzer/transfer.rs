@@ -182,8 +182,8 @@ impl<'a> Ftp<'a> {
                     ts,
                     model::AnomalyKind::CaptureGap,
                     format!(
-                        "data:{}: {len} bytes missing at offset {offset}",
-                        d.transfer + 1
+                        "{}: {len} bytes missing at offset {offset}",
+                        model::Conn::transfer(d.transfer)
                     ),
                 );
                 if let (Some(c), Some(p)) = (self.carver.as_mut(), d.pieces[dir.idx()].as_mut()) {

@@ -259,6 +259,24 @@ impl fmt::Display for Conn {
     }
 }
 
+/// The spelling back: `"control"`, `"data:N"` (N from 1, digits only) or `"dns"`.
+impl std::str::FromStr for Conn {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Conn, ()> {
+        match s {
+            "control" => Ok(Conn::Control),
+            "dns" => Ok(Conn::Dns),
+            _ => {
+                let n = s.strip_prefix("data:").ok_or(())?;
+                if n.starts_with(['+', '0']) {
+                    return Err(());
+                }
+                n.parse().map(Conn::Data).map_err(|_| ())
+            }
+        }
+    }
+}
+
 impl Serialize for Conn {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -652,6 +670,26 @@ mod tests {
         assert_eq!(Conn::Dns.transfer_index(), None);
         assert_eq!(Conn::Data(0).transfer_index(), None);
         assert_eq!(Conn::transfer(usize::MAX), Conn::Data(u32::MAX));
+        for c in [
+            Conn::Control,
+            Conn::Dns,
+            Conn::Data(1),
+            Conn::Data(u32::MAX),
+        ] {
+            assert_eq!(c.to_string().parse(), Ok(c));
+        }
+        for bad in [
+            "",
+            "data:",
+            "data:0",
+            "data:01",
+            "data:+1",
+            "data:x",
+            "Control",
+            "data:4294967296",
+        ] {
+            assert_eq!(bad.parse::<Conn>(), Err(()), "{bad}");
+        }
     }
 
     #[test]

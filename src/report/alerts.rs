@@ -54,7 +54,7 @@ fn alerts(r: &Report) -> Vec<Alert<'_>> {
             });
         }
     }
-    v.sort_by(|x, y| (x.sev, x.a.ts, x.a.kind).cmp(&(y.sev, y.a.ts, y.a.kind)));
+    v.sort_by_key(|x| (x.sev, x.a.ts, x.a.kind));
     v
 }
 

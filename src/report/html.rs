@@ -531,10 +531,10 @@ fn data_gaps(s: &Session) -> Vec<(Conn, Option<u64>, u64)> {
         .filter(|a| a.kind == AnomalyKind::CaptureGap)
         .filter_map(|a| {
             let (conn, rest) = a.detail.split_once(": ")?;
-            let n: u32 = conn.strip_prefix("data:")?.parse().ok()?;
+            let conn: Conn = conn.parse().ok().filter(|c: &Conn| c.is_data())?;
             let (len, offset) = rest.split_once(" bytes missing at offset ")?;
             Some((
-                Conn::Data(n),
+                conn,
                 Some(offset.trim().parse().ok()?),
                 len.trim().parse().ok()?,
             ))

@@ -338,7 +338,7 @@ fn write_anomalies(
                     .enumerate()
                 {
                     let l = if i == 0 {
-                        format!("{}{}", p.wrap(RED_BOLD, &kind), &l[kind.len()..])
+                        format!("{}{}", p.wrap(RED_BOLD, kind), &l[kind.len()..])
                     } else {
                         l.clone()
                     };
@@ -349,7 +349,7 @@ fn write_anomalies(
                 out,
                 "  {}  {}: {}",
                 p.wrap(DIM, &ts),
-                p.wrap(RED_BOLD, &kind),
+                p.wrap(RED_BOLD, kind),
                 text
             )?,
         }
