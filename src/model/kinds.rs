@@ -9,19 +9,14 @@ use serde::{Serialize, Serializer};
 use std::cmp::Ordering;
 use std::fmt;
 
-/// Implements `Display` (the JSON spelling), `Serialize` (a string) and `Ord` by that
-/// spelling, so that sorting by kind and the key order of a map of them stay those of
-/// the strings they replaced.
+/// Implements `Display` (the JSON spelling, `as_str`) and `Ord` by that spelling, so that
+/// sorting by kind and the key order of a map of them stay those of the strings they
+/// replaced. `Serialize` is serde's own (`rename_all`); a test holds it to `as_str`.
 macro_rules! spelled {
     ($t:ty) => {
         impl fmt::Display for $t {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
-            }
-        }
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
             }
         }
         impl PartialOrd for $t {
@@ -38,7 +33,8 @@ macro_rules! spelled {
 }
 
 /// What a finding is (the schema's `$defs.anomaly_kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AnomalyKind {
     /// PORT/EPRT/LPRT or a 227/228/229 reply whose address does not parse.
     BadDataAddress,
@@ -288,7 +284,8 @@ impl Serialize for Conn {
 }
 
 /// What a TCP connection turned out to be (`tcp_connections[].role`; null: no payload).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ConnRole {
     /// An FTP control connection.
     Ftp,
@@ -321,7 +318,8 @@ impl ConnRole {
 spelled!(ConnRole);
 
 /// How a transfer's data channel was set up (`transfers[].setup`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum SetupKind {
     Port,
     Pasv,
@@ -330,6 +328,7 @@ pub enum SetupKind {
     Lprt,
     Lpsv,
     /// The data connection is not in the capture and its announcement was not seen.
+    #[serde(rename = "unknown")]
     Unknown,
 }
 
@@ -361,7 +360,8 @@ impl SetupKind {
 spelled!(SetupKind);
 
 /// A named bound (`stats.limits`, and the first word of a `limit_reached` finding).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Limit {
     /// TCP connections tracked at once.
     MaxConnections,
@@ -423,7 +423,8 @@ impl Limit {
 spelled!(Limit);
 
 /// What a listing entry names (`listing.entries[].type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     File,
     Dir,
@@ -457,7 +458,8 @@ impl EntryKind {
 spelled!(EntryKind);
 
 /// How a command's or reply's text was decoded when it was not UTF-8 (`encoding`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TextEncoding {
     /// Each byte one character (ISO 8859-1): the exact bytes can be recovered.
     Latin1,
