@@ -217,7 +217,7 @@ impl<'a> TcpHandler for Ftp<'a> {
         let mut owner = None;
         match role {
             Some(Role::Control { session, .. }) => {
-                role_name = Some("ftp");
+                role_name = Some(model::ConnRole::Ftp);
                 self.stats.control_connections += 1;
                 owner = Some((session, true));
                 if let Some(s) = self.sessions.get_mut(&session) {
@@ -233,7 +233,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                 self.maybe_finish(session, false);
             }
             Some(Role::Data(mut d)) => {
-                role_name = Some("ftp-data");
+                role_name = Some(model::ConnRole::FtpData);
                 if d.tied {
                     self.stats.tied_data_connections += 1;
                 } else {
@@ -263,7 +263,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                             dir.as_deref(),
                             read.entries
                                 .iter()
-                                .filter(|e| e.kind == "file")
+                                .filter(|e| e.kind == model::EntryKind::File)
                                 .filter_map(|e| Some((e.name.as_str(), e.size?))),
                         );
                         s.transfers[d.transfer].t.listing = Some(read);
@@ -339,7 +339,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                             );
                         }
                         self.roles.remove(&meta.id);
-                        role_name = Some("ftp-data");
+                        role_name = Some(model::ConnRole::FtpData);
                         owner = Some((sid, false));
                     }
                     _ if payload => {
@@ -355,7 +355,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                             h.update(&p.buf[main]);
                         }
                         let segs = p.buf.iter().filter(|b| !b.is_empty()).count() as u64;
-                        role_name = Some("other");
+                        role_name = Some(model::ConnRole::Other);
                         if !self.untied_transfer(meta, sum, h.map(|h| hex(&h.finalize())), segs) {
                             self.stats.other_connections += 1;
                         }
@@ -389,7 +389,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                         .hash
                         .and_then(|j| self.hasher.as_mut()?.finish(j))
                         .map(|dg| hex(&dg[main]));
-                    role_name = Some("other");
+                    role_name = Some(model::ConnRole::Other);
                     if !self.untied_transfer(meta, sum, hash, l.segments) {
                         self.stats.other_connections += 1;
                     }
@@ -398,7 +398,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                 }
             }
             Some(Role::Dns(_)) => {
-                role_name = Some("dns");
+                role_name = Some(model::ConnRole::Dns);
                 self.stats.other_connections += 1;
             }
             None => self.stats.empty_connections += 1,
