@@ -499,6 +499,25 @@ fn line_sink(
     })
 }
 
+/// A sink for the streamed `--format json` document: writes each session as the
+/// analyzer gives it (in id order); remembers the first write error.
+fn document_sink(
+    doc: Rc<RefCell<report::json::DocumentWriter>>,
+    out: Out,
+    err: Rc<RefCell<Option<io::Error>>>,
+) -> SessionSink<'static> {
+    Box::new(move |s| {
+        if err.borrow().is_some() {
+            return;
+        }
+        let mut w = out.borrow_mut();
+        let w: &mut dyn Write = &mut **w;
+        if let Err(e) = doc.borrow_mut().session(&s, w) {
+            *err.borrow_mut() = Some(e);
+        }
+    })
+}
+
 /// Capture names → files (directories expanded), their notes printed; the files, and the
 /// inputs that give nothing (printed).
 fn open_inputs(
@@ -605,7 +624,7 @@ fn pump_parallel(
     for e in &read_errors {
         eprintln!("ftptrace: {e}");
     }
-    deliver(report, c, out, status, Vec::new(), None).map(Ok)
+    deliver(report, c, out, status, Vec::new(), None, None).map(Ok)
 }
 
 /// Read a source to its end through the analyzer and write the report: the loop both
@@ -628,15 +647,24 @@ fn pump(
     if c.format == Format::Csv {
         report::csv::write_header(&mut **out.borrow_mut())?;
     }
-    let sink = c.format.streams().then(|| {
-        line_sink(
+    // The JSON document is streamed in id order unless sessions are filtered (findings
+    // are then renumbered), sharded (numbered by the whole input) or kept by `sniff`.
+    let document =
+        (c.format == Format::Json && filter.is_empty() && c.shard.is_none() && max_sessions == 0)
+            .then(|| Rc::new(RefCell::new(report::json::DocumentWriter::new())));
+    let sink = if c.format.streams() {
+        Some(line_sink(
             c.format,
             filter.clone(),
             out.clone(),
             write_err.clone(),
             seen.clone(),
-        )
-    });
+        ))
+    } else {
+        document
+            .as_ref()
+            .map(|d| document_sink(d.clone(), out.clone(), write_err.clone()))
+    };
     let mut an = Analyzer::new(
         Options {
             max_sessions,
@@ -644,6 +672,9 @@ fn pump(
         },
         sink,
     );
+    if document.is_some() {
+        an = an.document();
+    }
     if c.shard.is_some() {
         an = an.traced(false);
     }
@@ -682,11 +713,12 @@ fn pump(
     }
     let seen = std::mem::take(&mut *seen.borrow_mut());
     let write_err = write_err.borrow_mut().take();
-    deliver(report, c, out, status, seen, write_err)
+    deliver(report, c, out, status, seen, write_err, document.as_deref())
 }
 
 /// The end of a run: the `--session` ids the capture does not hold, the filters, the
-/// report written (status 3 when it could not be).
+/// report written (status 3 when it could not be); `document`: the streamed JSON
+/// document, whose rest the report holds.
 fn deliver(
     mut report: Report,
     c: &Common,
@@ -694,6 +726,7 @@ fn deliver(
     mut status: u8,
     mut seen: Vec<u64>,
     write_err: Option<io::Error>,
+    document: Option<&RefCell<report::json::DocumentWriter>>,
 ) -> Result<(u8, Option<ExtractSummary>)> {
     let filter = filter_of(c);
     if let Some(note) = report::undecoded_note(&report) {
@@ -714,9 +747,17 @@ fn deliver(
         }
     }
     filter.apply(&mut report);
-    let written = match write_err {
-        Some(e) => Err(e.into()),
-        None => emit(&report, c, out),
+    let written = match (write_err, document) {
+        (Some(e), _) => Err(e.into()),
+        (None, Some(d)) => {
+            let mut w = out.borrow_mut();
+            let w: &mut dyn Write = &mut **w;
+            d.borrow_mut()
+                .finish(&mut report, w)
+                .and_then(|_| w.flush())
+                .map_err(anyhow::Error::from)
+        }
+        (None, None) => emit(&report, c, out),
     };
     if let Err(e) = written {
         if is_broken_pipe(&e) {
