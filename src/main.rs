@@ -8,7 +8,7 @@ use ftptrace::model::{ExtractSummary, Report};
 use ftptrace::net::reorder::{ReorderWindow, REORDER_WINDOW_PACKETS, REORDER_WINDOW_TIME_NS};
 use ftptrace::report;
 use ftptrace::report::filter::Filter;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -499,10 +499,60 @@ fn line_sink(
     })
 }
 
-/// A sink for the streamed `--format json` document: writes each session as the
-/// analyzer gives it (in id order); remembers the first write error.
+/// A whole-run output written as sessions come in id order (the analyzer's document
+/// mode): `--format json` and `--format zeek`.
+enum Streamed {
+    Json(RefCell<report::json::DocumentWriter>),
+    /// With the floor the analyzer sets before each session.
+    Zeek(
+        RefCell<report::zeek::ZeekStream>,
+        Rc<Cell<ftptrace::capture::Timestamp>>,
+    ),
+}
+
+impl Streamed {
+    fn for_format(f: Format) -> Option<Streamed> {
+        match f {
+            Format::Json => Some(Streamed::Json(Default::default())),
+            Format::Zeek => Some(Streamed::Zeek(
+                Default::default(),
+                Rc::new(Cell::new(ftptrace::capture::Timestamp(i64::MIN))),
+            )),
+            _ => None,
+        }
+    }
+
+    fn session(&self, s: &ftptrace::model::Session, w: &mut dyn Write) -> io::Result<()> {
+        match self {
+            Streamed::Json(d) => d.borrow_mut().session(s, w),
+            Streamed::Zeek(z, floor) => z.borrow_mut().session(s, floor.get(), w),
+        }
+    }
+
+    /// The rest of the output, from the report of the sessions still waiting.
+    fn finish(&self, r: &mut Report, w: &mut dyn Write) -> io::Result<()> {
+        match self {
+            Streamed::Json(d) => d.borrow_mut().finish(r, w),
+            Streamed::Zeek(z, _) => {
+                let mut z = z.borrow_mut();
+                z.finish(r, w)?;
+                if z.forced() > 0 {
+                    eprintln!(
+                        "ftptrace: {} ftp.log rows written before an earlier row could still come, to hold at most {} rows",
+                        z.forced(),
+                        report::zeek::MAX_HELD_ROWS
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A sink for a [`Streamed`] output: writes each session as the analyzer gives it (in id
+/// order); remembers the first write error.
 fn document_sink(
-    doc: Rc<RefCell<report::json::DocumentWriter>>,
+    doc: Rc<Streamed>,
     out: Out,
     err: Rc<RefCell<Option<io::Error>>>,
 ) -> SessionSink<'static> {
@@ -512,7 +562,7 @@ fn document_sink(
         }
         let mut w = out.borrow_mut();
         let w: &mut dyn Write = &mut **w;
-        if let Err(e) = doc.borrow_mut().session(&s, w) {
+        if let Err(e) = doc.session(&s, w) {
             *err.borrow_mut() = Some(e);
         }
     })
@@ -647,11 +697,12 @@ fn pump(
     if c.format == Format::Csv {
         report::csv::write_header(&mut **out.borrow_mut())?;
     }
-    // The JSON document is streamed in id order unless sessions are filtered (findings
-    // are then renumbered), sharded (numbered by the whole input) or kept by `sniff`.
-    let document =
-        (c.format == Format::Json && filter.is_empty() && c.shard.is_none() && max_sessions == 0)
-            .then(|| Rc::new(RefCell::new(report::json::DocumentWriter::new())));
+    // The JSON document and the Zeek log are streamed in id order unless sessions are
+    // filtered (findings are then renumbered), sharded (numbered by the whole input) or
+    // kept by `sniff`.
+    let document = Streamed::for_format(c.format)
+        .filter(|_| filter.is_empty() && c.shard.is_none() && max_sessions == 0)
+        .map(Rc::new);
     let sink = if c.format.streams() {
         Some(line_sink(
             c.format,
@@ -672,8 +723,10 @@ fn pump(
         },
         sink,
     );
-    if document.is_some() {
-        an = an.document();
+    match document.as_deref() {
+        Some(Streamed::Zeek(_, floor)) => an = an.document_floor(floor.clone()),
+        Some(_) => an = an.document(),
+        None => {}
     }
     if c.shard.is_some() {
         an = an.traced(false);
@@ -726,7 +779,7 @@ fn deliver(
     mut status: u8,
     mut seen: Vec<u64>,
     write_err: Option<io::Error>,
-    document: Option<&RefCell<report::json::DocumentWriter>>,
+    document: Option<&Streamed>,
 ) -> Result<(u8, Option<ExtractSummary>)> {
     let filter = filter_of(c);
     if let Some(note) = report::undecoded_note(&report) {
@@ -752,8 +805,7 @@ fn deliver(
         (None, Some(d)) => {
             let mut w = out.borrow_mut();
             let w: &mut dyn Write = &mut **w;
-            d.borrow_mut()
-                .finish(&mut report, w)
+            d.finish(&mut report, w)
                 .and_then(|_| w.flush())
                 .map_err(anyhow::Error::from)
         }

@@ -24,7 +24,15 @@
 
 use super::*;
 use crate::analyzer::detect::TallyRef;
+use std::cell::Cell;
 use std::collections::HashSet;
+use std::rc::Rc;
+
+/// How far back (capture time) from the latest packet a session not recognised yet may
+/// start, or stamp its first command (a connection still probed, reassembly holding
+/// bytes back): the floor given with each session ([`Analyzer::document_floor`]) keeps
+/// this margin.
+pub const FLOOR_SLACK_NS: i64 = 1_000_000_000;
 
 /// Most finished sessions held for the streamed JSON document (waiting for a lower id
 /// still open, a brute-force tally to expire, or an undecided connection of their hosts).
@@ -57,6 +65,8 @@ pub(super) struct Document {
     pub(super) forced: u64,
     /// Untied candidates whose session was already written (counted at the end).
     pub(super) untied_late: u64,
+    /// Set before each session goes to the sink: no session given later starts earlier.
+    pub(super) floor: Option<Rc<Cell<Timestamp>>>,
 }
 
 impl Document {
@@ -74,6 +84,7 @@ impl Document {
             wake: Timestamp(i64::MAX),
             forced: 0,
             untied_late: 0,
+            floor: None,
         }
     }
 
@@ -283,8 +294,30 @@ impl<'a> Ftp<'a> {
                 place_untied(&mut m, u);
             }
         }
+        if let Some(f) = self.doc.as_ref().and_then(|d| d.floor.as_ref()) {
+            f.set(self.doc_floor());
+        }
         if let Some(sink) = self.sink.as_mut() {
             sink(m);
         }
+    }
+
+    /// A time no session given to the sink from now on starts before: the earliest start
+    /// of the sessions still open or waiting, and of those not recognised yet.
+    fn doc_floor(&self) -> Timestamp {
+        let Some(d) = self.doc.as_ref() else {
+            return Timestamp(i64::MIN);
+        };
+        let mut f = d.now.0.saturating_sub(FLOOR_SLACK_NS);
+        for s in self.sessions.values() {
+            f = f.min(s.start.0);
+        }
+        for (_, m) in self.held.values() {
+            f = f.min(m.start.ts.0);
+        }
+        for (_, m) in d.pending.values() {
+            f = f.min(m.start.ts.0);
+        }
+        Timestamp(f)
     }
 }

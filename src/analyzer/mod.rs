@@ -1091,6 +1091,17 @@ impl<'a> Analyzer<'a> {
         self.document_bounded(document::MAX_DOCUMENT_HELD)
     }
 
+    /// [`Analyzer::document`] that also sets `floor`, before each session goes to the sink,
+    /// to a time that no session given later starts before (for outputs ordered by time:
+    /// what is earlier than the floor can be written).
+    pub fn document_floor(mut self, floor: std::rc::Rc<std::cell::Cell<Timestamp>>) -> Self {
+        self = self.document();
+        if let Some(d) = self.ftp.doc.as_mut() {
+            d.floor = Some(floor);
+        }
+        self
+    }
+
     /// [`Analyzer::document`] holding at most `max_held` finished sessions.
     pub fn document_bounded(mut self, max_held: usize) -> Self {
         if self.ftp.sink.is_some() {

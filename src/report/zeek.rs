@@ -296,15 +296,16 @@ fn tsv_field(f: &Field) -> String {
 }
 
 fn open_stamp(r: &Report) -> String {
-    let first = r.sessions.iter().map(|s| s.start).min().unwrap_or_default();
+    stamp_of(r.sessions.iter().map(|s| s.start).min().unwrap_or_default())
+}
+
+fn stamp_of(first: Time) -> String {
     let s = first.to_string();
     // 2012-09-01T10:20:30.123Z → 2012-09-01-10-20-30
     s.get(..19).unwrap_or("").replace(['T', ':'], "-")
 }
 
-/// Write `ftp.log` (TSV) for the report's sessions.
-pub fn write_zeek(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let stamp = open_stamp(r);
+fn write_header(stamp: &str, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "#separator \\x09")?;
     writeln!(out, "#set_separator\t,")?;
     writeln!(out, "#empty_field\t(empty)")?;
@@ -312,17 +313,124 @@ pub fn write_zeek(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "#path\tftp")?;
     writeln!(out, "#open\t{stamp}")?;
     writeln!(out, "#fields\t{}", FIELDS.join("\t"))?;
-    writeln!(out, "#types\t{}", TYPES.join("\t"))?;
-    let mut rows: Vec<Row> = r.sessions.iter().flat_map(session_rows).collect();
-    rows.sort_by_key(|row| match row.first() {
+    writeln!(out, "#types\t{}", TYPES.join("\t"))
+}
+
+fn row_time(row: &Row) -> Time {
+    match row.first() {
         Some(Field::Time(t)) => *t,
         _ => Time::default(),
-    });
+    }
+}
+
+fn row_line(row: &Row) -> String {
+    let line: Vec<String> = row.iter().map(tsv_field).collect();
+    line.join("\t")
+}
+
+/// Write `ftp.log` (TSV) for the report's sessions.
+pub fn write_zeek(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let stamp = open_stamp(r);
+    write_header(&stamp, out)?;
+    let mut rows: Vec<Row> = r.sessions.iter().flat_map(session_rows).collect();
+    rows.sort_by_key(row_time);
     for row in rows {
-        let line: Vec<String> = row.iter().map(tsv_field).collect();
-        writeln!(out, "{}", line.join("\t"))?;
+        writeln!(out, "{}", row_line(&row))?;
     }
     writeln!(out, "#close\t{stamp}")
+}
+
+/// Most rows [`ZeekStream`] holds back for time order; beyond it the earliest is written
+/// at once, before an earlier row may still come (counted: [`ZeekStream::forced`]).
+pub const MAX_HELD_ROWS: usize = 65_536;
+
+/// `ftp.log` (TSV) written as sessions come (in id order, each with a floor: a time no
+/// later session starts before): rows are held until no session still to come can have
+/// an earlier one, so the log is [`write_zeek`]'s, row for row, in bounded memory.
+#[derive(Debug, Default)]
+pub struct ZeekStream {
+    /// The header is written (with the stamp known then).
+    started: bool,
+    /// The earliest session start seen.
+    first: Option<Time>,
+    /// Rows by (time, session id, row of the session): the whole log's order.
+    rows: std::collections::BTreeMap<(Time, u64, usize), String>,
+    forced: u64,
+}
+
+impl ZeekStream {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rows written at the bound before an earlier row could still come.
+    pub fn forced(&self) -> u64 {
+        self.forced
+    }
+
+    /// The next session (ids ascending); no session after it starts before `floor`.
+    pub fn session(
+        &mut self,
+        s: &Session,
+        floor: crate::capture::Timestamp,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        self.add(s);
+        self.flush(Some(floor), out)
+    }
+
+    fn add(&mut self, s: &Session) {
+        if self.first.is_none_or(|f| s.start < f) {
+            self.first = Some(s.start);
+        }
+        for (i, row) in session_rows(s).iter().enumerate() {
+            self.rows.insert((row_time(row), s.id, i), row_line(row));
+        }
+    }
+
+    /// Write the rows earlier than `floor` (all of them: `None`), and beyond the bound the
+    /// earliest.
+    fn flush(
+        &mut self,
+        floor: Option<crate::capture::Timestamp>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let mut buf = Vec::new();
+        loop {
+            let held = self.rows.len();
+            let Some(e) = self.rows.first_entry() else {
+                break;
+            };
+            let ready = floor.is_none_or(|f| e.key().0.ts < f);
+            if !ready && held <= MAX_HELD_ROWS {
+                break;
+            }
+            if !ready {
+                self.forced += 1;
+            }
+            if !self.started {
+                self.started = true;
+                write_header(&stamp_of(self.first.unwrap_or_default()), &mut buf)?;
+            }
+            buf.extend_from_slice(e.remove().as_bytes());
+            buf.push(b'\n');
+        }
+        out.write_all(&buf)
+    }
+
+    /// The sessions the report still holds, the rows held, and the log's close.
+    pub fn finish(&mut self, r: &Report, out: &mut dyn Write) -> io::Result<()> {
+        for s in &r.sessions {
+            self.add(s);
+        }
+        self.flush(None, out)?;
+        let stamp = stamp_of(self.first.unwrap_or_default());
+        if !self.started {
+            self.started = true;
+            write_header(&stamp, out)?;
+        }
+        writeln!(out, "#close\t{stamp}")
+    }
 }
 
 /// One session's rows as Zeek's JSON log lines (unset fields left out, `ts` in epoch seconds).
