@@ -321,3 +321,201 @@ impl<'a> Ftp<'a> {
         Timestamp(f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::tcp::TcpHandler;
+    use std::cell::RefCell;
+
+    const S: i64 = 1_000_000_000;
+    const SERVER: [u8; 4] = [10, 0, 0, 1];
+
+    fn meta(id: ConnId, client: [u8; 4], port: u16, server_port: u16, t: i64) -> ConnMeta {
+        ConnMeta {
+            id,
+            client: SocketAddr::from((client, port)),
+            server: SocketAddr::from((SERVER, server_port)),
+            saw_syn: true,
+            start: Timestamp(t),
+            zone: Zone::default(),
+        }
+    }
+
+    fn line(f: &mut Ftp<'_>, m: &ConnMeta, t: i64, dir: Dir, bytes: &[u8]) {
+        let chunk = Chunk::Data {
+            offset: 0,
+            bytes,
+            ts: Timestamp(t),
+            new_segment: true,
+        };
+        f.on_data(m, Timestamp(t), dir, chunk, true);
+    }
+
+    fn close(f: &mut Ftp<'_>, m: &ConnMeta, t: i64, bytes: [u64; 2]) {
+        f.on_close(
+            m,
+            &ConnSummary {
+                packets: 4,
+                end: Timestamp(t),
+                seq_bytes: bytes,
+                captured_bytes: bytes,
+                gaps: [0, 0],
+                close: CloseKind::Fin,
+            },
+        );
+    }
+
+    /// A control session from `client` at `t` (seconds): one failed login or none.
+    fn session(f: &mut Ftp<'_>, id: ConnId, client: [u8; 4], t: i64, fail: bool) {
+        let m = meta(id, client, 40000 + id as u16, 21, t * S);
+        f.on_open(&m);
+        line(f, &m, t * S + 1, Dir::ToClient, b"220 hi\r\n");
+        line(f, &m, t * S + 2, Dir::ToServer, b"USER u\r\n");
+        line(f, &m, t * S + 3, Dir::ToClient, b"331 pw\r\n");
+        line(f, &m, t * S + 4, Dir::ToServer, b"PASS p\r\n");
+        let reply: &[u8] = if fail { b"530 no\r\n" } else { b"230 ok\r\n" };
+        line(f, &m, t * S + 5, Dir::ToClient, reply);
+        close(f, &m, t * S + 6, [16, 24]);
+    }
+
+    /// The same steps through a streamed document and through the whole report: the
+    /// documents, and the ids the sink had before the end (after each step).
+    fn both(
+        steps: &dyn Fn(&mut Ftp<'_>, &dyn Fn(&mut Ftp<'_>)),
+    ) -> (String, String, Vec<Vec<u64>>) {
+        let whole = {
+            let mut an = Analyzer::new(Options::default(), None);
+            steps(&mut an.ftp, &|_| {});
+            let mut out = Vec::new();
+            crate::report::json::write_json(&an.finish(), &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let out = Rc::new(RefCell::new(Vec::new()));
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let doc = Rc::new(RefCell::new(crate::report::json::DocumentWriter::new()));
+        let sink = {
+            let (out, doc, seen) = (out.clone(), doc.clone(), seen.clone());
+            Box::new(move |s: model::Session| {
+                seen.borrow_mut().push(s.id);
+                doc.borrow_mut()
+                    .session(&s, &mut *out.borrow_mut())
+                    .unwrap();
+            })
+        };
+        let mut an = Analyzer::new(Options::default(), Some(sink)).document();
+        let marks = Rc::new(RefCell::new(Vec::new()));
+        {
+            let (seen, marks) = (seen.clone(), marks.clone());
+            steps(&mut an.ftp, &move |_| {
+                marks.borrow_mut().push(seen.borrow().clone())
+            });
+        }
+        let mut r = an.finish();
+        doc.borrow_mut()
+            .finish(&mut r, &mut *out.borrow_mut())
+            .unwrap();
+        let streamed = String::from_utf8(out.borrow().clone()).unwrap();
+        let marks = marks.borrow().clone();
+        (streamed, whole, marks)
+    }
+
+    /// Time goes by (a packet of other traffic at `t` seconds).
+    fn at(f: &mut Ftp<'_>, t: i64) {
+        if f.doc.as_mut().is_some_and(|d| d.tick(Timestamp(t * S))) {
+            f.doc_flush();
+        }
+    }
+
+    #[test]
+    fn a_failed_login_holds_its_session_until_the_tally_expires() {
+        let (streamed, whole, marks) = both(&|f, mark| {
+            session(f, 1, [10, 0, 0, 2], 0, true);
+            session(f, 2, [10, 0, 0, 3], 1, false);
+            mark(f);
+            // Four more failures from the same client: a finding that lists session 1.
+            for i in 0..4 {
+                session(f, 3 + i, [10, 0, 0, 2], 10 + i as i64, true);
+            }
+            mark(f);
+            at(f, 10 * 60);
+            mark(f);
+            at(f, 13 + 31 * 60);
+            mark(f);
+        });
+        assert_eq!(streamed, whole);
+        assert!(whole.contains("login_bruteforce"));
+        // Held while the tally lives (session 2 waits behind 1), written once it expired.
+        assert_eq!(marks[0], Vec::<u64>::new());
+        assert_eq!(marks[1], Vec::<u64>::new());
+        assert_eq!(marks[2], Vec::<u64>::new());
+        assert_eq!(marks[3], vec![1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn sessions_without_failed_logins_go_at_once_in_id_order() {
+        let (streamed, whole, marks) = both(&|f, mark| {
+            // Session 2 ends before session 1.
+            let m1 = meta(1, [10, 0, 0, 2], 40001, 21, 0);
+            f.on_open(&m1);
+            line(f, &m1, 1, Dir::ToClient, b"220 hi\r\n");
+            session(f, 2, [10, 0, 0, 3], 1, false);
+            mark(f);
+            close(f, &m1, 5 * S, [0, 8]);
+            mark(f);
+        });
+        assert_eq!(streamed, whole);
+        assert_eq!(marks[0], Vec::<u64>::new());
+        assert_eq!(marks[1], vec![1, 2]);
+    }
+
+    /// An active-mode data connection from the server's port 20, tied to nothing.
+    fn loose(id: ConnId, t: i64) -> ConnMeta {
+        let d = meta(id, [10, 0, 0, 2], 50000, 20, t);
+        ConnMeta {
+            client: d.server,
+            server: d.client,
+            ..d
+        }
+    }
+
+    #[test]
+    fn an_undecided_connection_holds_its_hosts_first_session() {
+        let (streamed, whole, marks) = both(&|f, mark| {
+            // Opened while the session runs, closed with its payload after it ended: an
+            // untied data connection, placed in the session of its hosts.
+            let d = loose(2, 0);
+            f.on_open(&d);
+            session(f, 1, [10, 0, 0, 2], 0, false);
+            mark(f);
+            line(f, &d, 2 * S + 1, Dir::ToServer, &[0u8; 2000]);
+            close(f, &d, 3 * S, [2000, 0]);
+            mark(f);
+        });
+        assert_eq!(streamed, whole);
+        assert!(whole.contains("unmatched_data_connection"), "{whole}");
+        assert_eq!(marks[0], Vec::<u64>::new());
+        assert_eq!(marks[1], vec![1]);
+    }
+
+    #[test]
+    fn a_connection_after_its_hosts_session_was_written_is_counted() {
+        let (streamed, whole, marks) = both(&|f, mark| {
+            session(f, 1, [10, 0, 0, 2], 0, false);
+            mark(f);
+            let d = loose(2, 2 * S);
+            f.on_open(&d);
+            line(f, &d, 2 * S + 1, Dir::ToServer, &[0u8; 2000]);
+            close(f, &d, 3 * S, [2000, 0]);
+        });
+        assert_eq!(marks[0], vec![1]);
+        // The whole report places it in the session; the stream lists it apart, counted.
+        let placed = r#""kind":"unmatched_data_connection""#;
+        assert!(whole.contains(placed));
+        assert!(!streamed.contains(placed));
+        assert!(
+            streamed.contains(r#""limits": {"untied_after_session":1}"#),
+            "{streamed}"
+        );
+    }
+}
