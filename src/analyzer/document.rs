@@ -379,11 +379,12 @@ mod tests {
         close(f, &m, t * S + 6, [16, 24]);
     }
 
+    /// Steps of a test, given a function that notes what the sink had by then.
+    type Steps = dyn Fn(&mut Ftp<'_>, &dyn Fn(&mut Ftp<'_>));
+
     /// The same steps through a streamed document and through the whole report: the
     /// documents, and the ids the sink had before the end (after each step).
-    fn both(
-        steps: &dyn Fn(&mut Ftp<'_>, &dyn Fn(&mut Ftp<'_>)),
-    ) -> (String, String, Vec<Vec<u64>>) {
+    fn both(steps: &Steps) -> (String, String, Vec<Vec<u64>>) {
         let whole = {
             let mut an = Analyzer::new(Options::default(), None);
             steps(&mut an.ftp, &|_| {});

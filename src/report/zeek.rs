@@ -355,6 +355,8 @@ pub struct ZeekStream {
     first: Option<Time>,
     /// Rows by (time, session id, row of the session): the whole log's order.
     rows: std::collections::BTreeMap<(Time, u64, usize), String>,
+    /// The key of the last row written.
+    last: Option<(Time, u64, usize)>,
     forced: u64,
 }
 
@@ -363,7 +365,8 @@ impl ZeekStream {
         Self::default()
     }
 
-    /// Rows written at the bound before an earlier row could still come.
+    /// Rows written at the bound before an earlier row could still come, and rows that
+    /// came after a later one was written.
     pub fn forced(&self) -> u64 {
         self.forced
     }
@@ -384,7 +387,11 @@ impl ZeekStream {
             self.first = Some(s.start);
         }
         for (i, row) in session_rows(s).iter().enumerate() {
-            self.rows.insert((row_time(row), s.id, i), row_line(row));
+            let key = (row_time(row), s.id, i);
+            if self.last.is_some_and(|l| key < l) {
+                self.forced += 1;
+            }
+            self.rows.insert(key, row_line(row));
         }
     }
 
@@ -412,6 +419,7 @@ impl ZeekStream {
                 self.started = true;
                 write_header(&stamp_of(self.first.unwrap_or_default()), &mut buf)?;
             }
+            self.last = Some(*e.key());
             buf.extend_from_slice(e.remove().as_bytes());
             buf.push(b'\n');
         }
@@ -469,6 +477,63 @@ pub fn write_zeek_json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Three copies of the documented session, 1 ms apart: their rows interleave.
+    fn overlapping() -> Report {
+        let mut r = crate::report::testdata::documented_report();
+        let one = r.sessions[0].clone();
+        r.sessions.clear();
+        for i in 0..3u64 {
+            let mut s = one.clone();
+            s.id = i + 1;
+            s.client.port += i as u16;
+            let shift = i as i64 * 1_000_000;
+            s.start.ts.0 += shift;
+            s.end.ts.0 += shift;
+            for c in s.commands.iter_mut() {
+                c.ts.ts.0 += shift;
+            }
+            r.sessions.push(s);
+        }
+        r
+    }
+
+    fn streamed(r: &Report, floor: impl Fn(usize) -> crate::capture::Timestamp) -> (String, u64) {
+        let mut z = ZeekStream::new();
+        let mut out = Vec::new();
+        for (i, s) in r.sessions.iter().enumerate() {
+            z.session(s, floor(i), &mut out).unwrap();
+        }
+        let mut rest = r.clone();
+        rest.sessions.clear();
+        z.finish(&rest, &mut out).unwrap();
+        (String::from_utf8(out).unwrap(), z.forced())
+    }
+
+    #[test]
+    fn the_stream_holds_rows_until_no_later_session_can_come_before_them() {
+        let r = overlapping();
+        let mut whole = Vec::new();
+        write_zeek(&r, &mut whole).unwrap();
+        let whole = String::from_utf8(whole).unwrap();
+        // The floor: the start of the next session (none after the last).
+        let starts: Vec<_> = r.sessions.iter().map(|s| s.start.ts).collect();
+        let floor = |i: usize| {
+            starts
+                .get(i + 1)
+                .copied()
+                .unwrap_or(crate::capture::Timestamp(i64::MAX))
+        };
+        assert_eq!(streamed(&r, floor), (whole.clone(), 0));
+        // Nothing known of later sessions: everything waits for the end.
+        let none = |_| crate::capture::Timestamp(i64::MIN);
+        assert_eq!(streamed(&r, none), (whole.clone(), 0));
+        // A floor that was wrong: rows out of order, counted, never silent.
+        let wrong = |_| crate::capture::Timestamp(i64::MAX);
+        let (text, forced) = streamed(&r, wrong);
+        assert_ne!(text, whole);
+        assert!(forced > 0);
+    }
 
     #[test]
     fn paths_compress_like_zeek() {
