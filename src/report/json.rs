@@ -170,7 +170,23 @@ impl Write for AfterHead<'_> {
         Ok(b.len())
     }
 
-    fn write_all(&mut self, mut b: &[u8]) -> io::Result<()> {
+    #[inline]
+    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
+        if self.seen == HEAD.len() + 1 {
+            return self.out.write_all(b);
+        }
+        self.head(b)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl AfterHead<'_> {
+    /// A write while the head is still being checked.
+    #[cold]
+    fn head(&mut self, mut b: &[u8]) -> io::Result<()> {
         let want = HEAD.len() + 1;
         if self.seen < want {
             let n = b.len().min(want - self.seen);
@@ -187,10 +203,6 @@ impl Write for AfterHead<'_> {
             }
         }
         self.out.write_all(b)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
     }
 }
 
