@@ -34,6 +34,10 @@ use std::rc::Rc;
 /// this margin.
 pub const FLOOR_SLACK_NS: i64 = 1_000_000_000;
 
+/// Sessions (open or waiting) looked at per write to move the floor on: with more, it
+/// moves on every (sessions / this + 1) writes.
+pub const FLOOR_SCAN_SESSIONS: usize = 256;
+
 /// Most finished sessions held for the streamed JSON document (waiting for a lower id
 /// still open, a brute-force tally to expire, or an undecided connection of their hosts).
 pub const MAX_DOCUMENT_HELD: usize = 4096;
@@ -67,6 +71,8 @@ pub(super) struct Document {
     pub(super) untied_late: u64,
     /// Set before each session goes to the sink: no session given later starts earlier.
     pub(super) floor: Option<Rc<Cell<Timestamp>>>,
+    /// Sessions given to the sink.
+    writes: u64,
 }
 
 impl Document {
@@ -85,6 +91,7 @@ impl Document {
             forced: 0,
             untied_late: 0,
             floor: None,
+            writes: 0,
         }
     }
 
@@ -294,8 +301,19 @@ impl<'a> Ftp<'a> {
                 place_untied(&mut m, u);
             }
         }
-        if let Some(f) = self.doc.as_ref().and_then(|d| d.floor.as_ref()) {
-            f.set(self.doc_floor());
+        if let Some(d) = self.doc.as_mut().filter(|d| d.floor.is_some()) {
+            d.writes += 1;
+            // Scanning many open sessions at every write would cost their number each
+            // time: then the floor moves on every so many writes (a floor kept from
+            // before is lower, never wrong: rows only wait longer).
+            let every =
+                (self.sessions.len() + self.held.len() + d.pending.len()) / FLOOR_SCAN_SESSIONS + 1;
+            if d.writes % every as u64 == 0 {
+                let floor = self.doc_floor();
+                if let Some(f) = self.doc.as_ref().and_then(|d| d.floor.as_ref()) {
+                    f.set(floor);
+                }
+            }
         }
         if let Some(sink) = self.sink.as_mut() {
             sink(m);
