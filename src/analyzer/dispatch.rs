@@ -53,6 +53,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                 reserved: None,
             })),
         );
+        self.doc_probe_opened(meta);
         (Interest::Data, false)
     }
 
@@ -437,6 +438,9 @@ impl<'a> TcpHandler for Ftp<'a> {
                 close,
                 role: role_name,
             });
+        }
+        if self.doc.is_some() {
+            self.doc_conn_closed(meta);
         }
     }
 }

@@ -109,6 +109,10 @@ impl<'a> Analyzer<'a> {
             .map(|(cause, packets)| model::UndecodedCause { cause, packets })
             .collect();
         let mut sessions: Vec<model::Session> = std::mem::take(&mut f.done).into();
+        if let Some(d) = f.doc.as_mut() {
+            // The streamed document's sessions still waiting: the rest of it, in id order.
+            sessions.extend(d.take_pending());
+        }
         // Every time with the capture's final precision.
         let digits = f.digits;
         for a in f.anomalies.iter_mut() {
@@ -171,14 +175,7 @@ impl<'a> Analyzer<'a> {
                 f.stats.other_connections += 1;
                 continue;
             }
-            f.stats.untied_data_connections += 1;
-            f.stats.unmatched_data_connections += 1;
-            f.stats.data_connections += 1;
-            if let Some(c) = f.conn_list.iter_mut().find(|c| c.id == u.conn) {
-                c.role = Some(model::ConnRole::FtpData);
-            }
-            u.t.start.digits = digits;
-            u.t.end.digits = digits;
+            f.count_untied_data(&mut u);
             let id = f
                 .session_hosts
                 .get(&u.hosts)
@@ -186,7 +183,32 @@ impl<'a> Analyzer<'a> {
                 .copied();
             match id.and_then(|id| sessions.iter_mut().find(|s| s.id == id)) {
                 Some(s) => place_untied(s, u),
-                None => untied_transfers.push(u.t),
+                None => {
+                    if let Some(d) = f.doc.as_mut().filter(|_| id.is_some()) {
+                        // Its session was written before it ended (streamed document).
+                        d.untied_late += 1;
+                    }
+                    untied_transfers.push(u.t)
+                }
+            }
+        }
+        if let Some(d) = f.doc.take() {
+            if d.forced > 0 {
+                let n = d.forced;
+                f.stats.limits.insert(model::Limit::MaxDocumentSessions, n);
+                let detail = format!(
+                    "max_document_sessions: {n} sessions written to the JSON document before they were final or out of id order, to hold at most {} finished sessions",
+                    d.max_held()
+                );
+                f.anomalies.push(limit_finding(f.last_close, detail));
+            }
+            if d.untied_late > 0 {
+                let n = d.untied_late;
+                f.stats.limits.insert(model::Limit::UntiedAfterSession, n);
+                let detail = format!(
+                    "untied_after_session: {n} untied data connections ended after their hosts' session was written to the JSON document: listed in untied_transfers"
+                );
+                f.anomalies.push(limit_finding(f.last_close, detail));
             }
         }
         f.conn_list.sort_by_key(|c| c.id);

@@ -8,6 +8,7 @@
 
 pub mod detect;
 mod dispatch;
+pub mod document;
 pub mod expect;
 mod finish;
 mod probe;
@@ -262,6 +263,11 @@ struct Ftp<'a> {
     untied: Vec<Untied>,
     /// Candidates in `untied` that did not look like FTP data when they ended.
     undecided: usize,
+    /// Candidates taken out of `untied` early (placed in a session of the streamed
+    /// document): they count against [`MAX_UNTIED_TRANSFERS`] as if still there.
+    untied_placed: usize,
+    /// The `--format json` document streamed in id order ([`Analyzer::document`]).
+    doc: Option<Box<document::Document>>,
     /// Passive listeners an FXP transfer was set up to (bounded by
     /// [`MAX_ANNOUNCED_HISTORY`]): another host connecting there is no hijack.
     fxp_listeners: std::collections::VecDeque<SocketAddr>,
@@ -549,6 +555,10 @@ impl<'a> Ftp<'a> {
                 }
                 // Carved files are named with the id every format gives the session.
                 self.carve(&mut m, id);
+                if self.doc.is_some() {
+                    self.doc_push(id, m);
+                    continue;
+                }
                 match self.sink.as_mut() {
                     Some(sink) => sink(m),
                     None => {
@@ -693,7 +703,7 @@ impl<'a> Ftp<'a> {
         if let Some(r) = self.session_names.remove(&id) {
             dns_step(&mut m, &r, self.digits);
         }
-        if self.sink.is_some() {
+        if self.sink.is_some() && self.doc.is_none() {
             m.set_time_digits(self.digits);
             // The cross-session finding known by now that involves this session
             // (a reference: the finding with its sessions stands once at top level).
@@ -769,6 +779,10 @@ impl<'a> Ftp<'a> {
                 t.failure_last = t.failure_last.max(ts.0);
             }
         }
+        if failed > 0 && self.doc.is_some() {
+            let (c, v) = (s.client.ip(), s.server.ip());
+            self.doc_failed_logins(id, c, v);
+        }
         match found {
             None => {}
             Some(detect::Finding::New { detail, sessions }) => {
@@ -776,6 +790,9 @@ impl<'a> Ftp<'a> {
                 for x in &sessions {
                     if self.sessions.contains_key(x) {
                         self.session_findings.insert(*x, next);
+                    }
+                    if self.doc.is_some() {
+                        self.doc_listed(*x, next);
                     }
                 }
                 if let Some(t) = self.trace.as_mut() {
@@ -796,6 +813,9 @@ impl<'a> Ftp<'a> {
                         a.sessions.push(x);
                     }
                     self.session_findings.insert(id, index);
+                    if self.doc.is_some() {
+                        self.doc_listed(id, index);
+                    }
                 }
             }
         }
@@ -922,6 +942,8 @@ impl<'a> Analyzer<'a> {
                 session_hosts: HashMap::default(),
                 untied: Vec::new(),
                 undecided: 0,
+                untied_placed: 0,
+                doc: None,
                 fxp_listeners: std::collections::VecDeque::new(),
                 zone_names: ZoneNames::default(),
                 session_zones: HashMap::default(),
@@ -990,6 +1012,9 @@ impl<'a> Analyzer<'a> {
         if !self.ftp.held.is_empty() {
             self.ftp.release_stale(pkt.ts);
         }
+        if self.ftp.doc.as_mut().is_some_and(|d| d.tick(pkt.ts)) {
+            self.ftp.doc_flush();
+        }
         let st = &mut self.ftp.stats;
         st.packets += 1;
         st.bytes += pkt.orig_len as u64;
@@ -1056,6 +1081,33 @@ impl<'a> Analyzer<'a> {
                 break;
             }
         }
+    }
+
+    /// Stream the `--format json` document: the sink gets each session in id order, in
+    /// its final form, once nothing can change it any more (see [`document`]); the report
+    /// from [`Analyzer::finish`] holds the sessions still waiting then. Needs a sink; call
+    /// before the first packet.
+    pub fn document(self) -> Self {
+        self.document_bounded(document::MAX_DOCUMENT_HELD)
+    }
+
+    /// [`Analyzer::document`] that also sets `floor`, before each session goes to the sink,
+    /// to a time that no session given later starts before (for outputs ordered by time:
+    /// what is earlier than the floor can be written).
+    pub fn document_floor(mut self, floor: std::rc::Rc<std::cell::Cell<Timestamp>>) -> Self {
+        self = self.document();
+        if let Some(d) = self.ftp.doc.as_mut() {
+            d.floor = Some(floor);
+        }
+        self
+    }
+
+    /// [`Analyzer::document`] holding at most `max_held` finished sessions.
+    pub fn document_bounded(mut self, max_held: usize) -> Self {
+        if self.ftp.sink.is_some() {
+            self.ftp.doc = Some(Box::new(document::Document::new(max_held)));
+        }
+        self
     }
 
     /// Record the TCP connections of these sessions (control and data) as they end; they

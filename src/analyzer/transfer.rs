@@ -21,14 +21,15 @@ impl<'a> Ftp<'a> {
             t.look_up(meta.zone, meta.client);
             t.look_up(meta.zone, meta.server);
         }
-        if self.untied.len() >= MAX_UNTIED_TRANSFERS && now {
+        let kept = self.untied.len() + self.untied_placed;
+        if kept >= MAX_UNTIED_TRANSFERS && now {
             // Counted, not listed.
             self.stats.untied_data_connections += 1;
             self.stats.unmatched_data_connections += 1;
             self.stats.data_connections += 1;
             return true;
         }
-        if self.untied.len() >= MAX_UNTIED_TRANSFERS || (!now && self.undecided >= MAX_UNDECIDED) {
+        if kept >= MAX_UNTIED_TRANSFERS || (!now && self.undecided >= MAX_UNDECIDED) {
             return false;
         }
         self.undecided += usize::from(!now);
@@ -73,15 +74,30 @@ impl<'a> Ftp<'a> {
             listing: None,
             matched: false,
         };
+        let hosts = host_pair(meta.client.ip(), meta.server.ip());
         self.untied.push(Untied {
             conn: meta.id,
             saw_syn: meta.saw_syn,
             seq_bytes: sum.seq_bytes,
-            hosts: host_pair(meta.client.ip(), meta.server.ip()),
+            hosts,
             ends: (meta.client, meta.server),
             t,
         });
+        self.doc_untied_added(hosts);
         true
+    }
+
+    /// An untied candidate that looks like FTP data is one: counted, its connection's role
+    /// named, its times written with the capture's precision.
+    pub(super) fn count_untied_data(&mut self, u: &mut Untied) {
+        self.stats.untied_data_connections += 1;
+        self.stats.unmatched_data_connections += 1;
+        self.stats.data_connections += 1;
+        if let Some(c) = self.conn_list.iter_mut().find(|c| c.id == u.conn) {
+            c.role = Some(model::ConnRole::FtpData);
+        }
+        u.t.start.digits = self.digits;
+        u.t.end.digits = self.digits;
     }
 
     /// A connection becomes [`Role::Loose`]; returns the interest in its payload (only

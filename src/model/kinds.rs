@@ -385,6 +385,10 @@ pub enum Limit {
     MaxFailurePairs,
     /// Finished sessions kept for the report.
     MaxSessions,
+    /// Finished sessions waiting to be written to the streamed JSON document.
+    MaxDocumentSessions,
+    /// Untied data connections that ended after their hosts' session was written.
+    UntiedAfterSession,
 }
 
 impl Limit {
@@ -400,6 +404,8 @@ impl Limit {
         Limit::ExpectationTimeout,
         Limit::MaxFailurePairs,
         Limit::MaxSessions,
+        Limit::MaxDocumentSessions,
+        Limit::UntiedAfterSession,
     ];
 
     /// The name in `stats.limits` (and of its flag, `--max-commands` …, with dashes).
@@ -416,6 +422,8 @@ impl Limit {
             Limit::ExpectationTimeout => "expectation_timeout",
             Limit::MaxFailurePairs => "max_failure_pairs",
             Limit::MaxSessions => "max_sessions",
+            Limit::MaxDocumentSessions => "max_document_sessions",
+            Limit::UntiedAfterSession => "untied_after_session",
         }
     }
 }
