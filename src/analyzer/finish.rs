@@ -64,6 +64,15 @@ impl<'a> Analyzer<'a> {
             );
             f.anomalies.push(limit_finding(f.last_close, detail));
         }
+        let refused = f.hasher.as_ref().map_or(0, Hasher::refused);
+        if refused > 0 {
+            f.stats.limits.insert(model::Limit::MaxHashJobs, refused);
+            let detail = format!(
+                "max_hash_jobs: {refused} data connections not hashed (no sha256), to hash at most {} at once",
+                crate::digest::MAX_JOBS
+            );
+            f.anomalies.push(limit_finding(f.last_close, detail));
+        }
         let evicted = self.tcp.evictions();
         if evicted > 0 {
             f.stats.limits.insert(model::Limit::MaxConnections, evicted);

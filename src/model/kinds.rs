@@ -389,6 +389,8 @@ pub enum Limit {
     MaxDocumentSessions,
     /// Untied data connections that ended after their hosts' session was written.
     UntiedAfterSession,
+    /// Data connections hashed at once (`--hash`).
+    MaxHashJobs,
 }
 
 impl Limit {
@@ -406,6 +408,7 @@ impl Limit {
         Limit::MaxSessions,
         Limit::MaxDocumentSessions,
         Limit::UntiedAfterSession,
+        Limit::MaxHashJobs,
     ];
 
     /// The name in `stats.limits` (and of its flag, `--max-commands` …, with dashes).
@@ -424,6 +427,7 @@ impl Limit {
             Limit::MaxSessions => "max_sessions",
             Limit::MaxDocumentSessions => "max_document_sessions",
             Limit::UntiedAfterSession => "untied_after_session",
+            Limit::MaxHashJobs => "max_hash_jobs",
         }
     }
 }
