@@ -17,7 +17,7 @@ impl<'a> TcpHandler for Ftp<'a> {
         if let Some((sid, setup)) = self.expectation(meta.zone, meta.server) {
             if setup.mode == model::Mode::Passive && !self.fxp_listeners.contains(&meta.server) {
                 if let Some(s) = self.sessions.get_mut(&sid) {
-                    if meta.client.ip() != s.client.ip() {
+                    if meta.client.ip() != s.client().ip() {
                         s.hijack(meta.start, meta.client, meta.server);
                     }
                 }
@@ -85,7 +85,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                             s.control_gap(ts, side, offset, len);
                         }
                     }
-                    if !s.new_setups.is_empty() {
+                    if s.has_new_setups() {
                         self.drain_setups(id, meta.zone);
                     }
                 }
@@ -221,12 +221,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                 self.stats.control_connections += 1;
                 owner = Some((session, true));
                 if let Some(s) = self.sessions.get_mut(&session) {
-                    s.control_end(sum.end);
-                    if s.end < sum.end {
-                        s.end = sum.end;
-                    }
-                    s.close = close;
-                    s.control_closed = true;
+                    s.end_control(sum.end, close);
                 }
                 self.drain_setups(session, meta.zone);
                 self.login_failures(session);
@@ -257,16 +252,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                     }
                     if let Some(l) = d.listing.take() {
                         let read = listing::read(l.style, &l.bytes, l.cut);
-                        let t = &s.transfers[d.transfer].t;
-                        let dir = t.path.clone();
-                        s.learn_listing_sizes(
-                            dir.as_deref(),
-                            read.entries
-                                .iter()
-                                .filter(|e| e.kind == "file")
-                                .filter_map(|e| Some((e.name.as_str(), e.size?))),
-                        );
-                        s.transfers[d.transfer].t.listing = Some(read);
+                        s.data_listing(d.transfer, read);
                     }
                     let main = if sum.seq_bytes[1] >= sum.seq_bytes[0] {
                         1
@@ -275,10 +261,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                     };
                     let digests = d.hash.take().and_then(|j| self.hasher.as_mut()?.finish(j));
                     if let Some(dg) = digests {
-                        let t = &mut s.transfers[d.transfer].t;
-                        if t.missing_bytes == Some(0) {
-                            t.sha256 = Some(hex(&dg[main]));
-                        }
+                        s.data_digest(d.transfer, hex(&dg[main]));
                     }
                     if let Some(c) = self.carver.as_mut() {
                         for (i, p) in d.pieces.iter_mut().enumerate() {
@@ -329,7 +312,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                     {
                         self.stats.untied_data_connections += 1;
                         if let Some(s) = self.sessions.get_mut(&sid) {
-                            let t = s.transfers.len() - 1;
+                            let t = s.transfer_count() - 1;
                             s.close_data(
                                 t,
                                 sum.end,

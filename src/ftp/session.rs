@@ -78,20 +78,20 @@ impl Setup {
 
 /// A transfer under construction (one per data connection).
 #[derive(Debug)]
-pub struct TransferState {
-    pub t: model::Transfer,
+struct TransferState {
+    t: model::Transfer,
     /// Index of the command that used this data connection.
-    pub command: Option<usize>,
-    pub closed: bool,
+    command: Option<usize>,
+    closed: bool,
     /// The data connection's TCP client is the FTP client (passive mode).
-    pub connector_is_client: bool,
-    pub bytes_by_dir: [u64; 2],
+    connector_is_client: bool,
+    bytes_by_dir: [u64; 2],
     /// How the data connection ended (set by the analyzer; tells the status of a transfer
     /// whose command is not known, e.g. inside TLS).
-    pub close: Option<Close>,
+    close: Option<Close>,
     /// Application-data bytes by side [client, server] of a connection carrying TLS: they,
     /// not the handshake, tell the direction of an encrypted transfer.
-    pub tls_app_bytes: Option<[u64; 2]>,
+    tls_app_bytes: Option<[u64; 2]>,
 }
 
 /// The control connection's TLS, once AUTH was accepted or the first bytes were a
@@ -137,11 +137,11 @@ struct Run {
 }
 
 pub struct Session {
-    pub id: u64,
-    pub client: SocketAddr,
-    pub server: SocketAddr,
-    pub start: Timestamp,
-    pub end: Timestamp,
+    id: u64,
+    client: SocketAddr,
+    server: SocketAddr,
+    start: Timestamp,
+    end: Timestamp,
     digits: u8,
     show_passwords: bool,
     lines: [parse::LineAssembler; 2],
@@ -149,17 +149,17 @@ pub struct Session {
     user: Option<String>,
     password: Option<String>,
     login: Login,
-    pub tls: bool,
+    tls: bool,
     /// The control connection's TLS state (None: cleartext FTP so far).
     tls_ctl: Option<Box<ControlTls>>,
     /// Whether each direction of the control connection has sent bytes yet.
     spoke: [bool; 2],
     /// When set, the control connection ended and the session waits until then for late
     /// data connections of its TLS (set by the analyzer).
-    pub linger_until: Option<Timestamp>,
-    pub close: Close,
-    pub control_closed: bool,
-    pub commands: Vec<model::Command>,
+    linger_until: Option<Timestamp>,
+    close: Close,
+    control_closed: bool,
+    commands: Vec<model::Command>,
     cmd_state: Vec<CmdState>,
     /// Commands awaiting their final reply: index in `commands` ([`NOT_KEPT`] beyond
     /// [`MAX_COMMANDS`]) and verb.
@@ -170,16 +170,16 @@ pub struct Session {
     /// SIZE answers: (resolved path or arg, size), newest last, bounded.
     sizes: VecDeque<(String, u64)>,
     /// Setups announced since the analyzer last looked.
-    pub new_setups: Vec<Setup>,
-    pub transfers: Vec<TransferState>,
+    new_setups: Vec<Setup>,
+    transfers: Vec<TransferState>,
     /// Data commands still waiting for their data connection.
     waiting_cmds: VecDeque<usize>,
     /// Transfers (data connections) still waiting for their command.
     waiting_data: VecDeque<usize>,
-    pub open_data: usize,
+    open_data: usize,
     timeline: Vec<Event>,
     run: Option<Run>,
-    pub anomalies: Vec<Anomaly>,
+    anomalies: Vec<Anomaly>,
     cleartext_flagged: bool,
     /// The server's stream had a gap since the last reply: replies may be lost.
     server_gap: bool,
@@ -190,7 +190,7 @@ pub struct Session {
     /// capture).
     last_setup: Option<Setup>,
     /// Failed login attempts (for brute-force detection across sessions).
-    pub failed_logins: u32,
+    failed_logins: u32,
     /// Data commands (RETR, LIST, ...) sent so far: an announcement made before the
     /// latest one was used by it (see `analyzer::expect`).
     data_commands: u64,
@@ -260,6 +260,144 @@ impl Session {
     /// Data commands (RETR, STOR, LIST, ...) sent so far.
     pub fn data_commands(&self) -> u64 {
         self.data_commands
+    }
+
+    // ----- queries (what the analyzer may know of the session) -----------------------
+
+    /// The session's id (reserved when it was recognised).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The FTP client's end of the control connection.
+    pub fn client(&self) -> SocketAddr {
+        self.client
+    }
+
+    /// The FTP server's end of the control connection.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// When the control connection began.
+    pub fn start(&self) -> Timestamp {
+        self.start
+    }
+
+    /// The time of the control connection's last packet so far.
+    pub fn end(&self) -> Timestamp {
+        self.end
+    }
+
+    /// Whether the session negotiated TLS on its control connection (AUTH or implicit).
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Failed login attempts so far (for brute-force detection across sessions).
+    pub fn failed_logins(&self) -> u32 {
+        self.failed_logins
+    }
+
+    /// Whether the control connection has ended.
+    pub fn control_closed(&self) -> bool {
+        self.control_closed
+    }
+
+    /// Whether the session can be finished: its control connection ended and so did
+    /// every data connection (`force`: whatever data connections are still open).
+    pub fn ready_to_finish(&self, force: bool) -> bool {
+        self.control_closed && (self.open_data == 0 || force)
+    }
+
+    /// Whether data-channel setups were announced since [`Session::take_new_setups`].
+    pub fn has_new_setups(&self) -> bool {
+        !self.new_setups.is_empty()
+    }
+
+    /// The data-channel setups announced since the last call (for the expectation table).
+    pub fn take_new_setups(&mut self) -> Vec<Setup> {
+        std::mem::take(&mut self.new_setups)
+    }
+
+    /// Number of transfers kept so far (the newest is this less one).
+    pub fn transfer_count(&self) -> usize {
+        self.transfers.len()
+    }
+
+    /// Whether transfer `t`'s data connection was opened by the FTP client (passive).
+    pub fn connector_is_client(&self, t: usize) -> bool {
+        self.transfers.get(t).is_some_and(|t| t.connector_is_client)
+    }
+
+    /// The command (verb) transfer `t` is tied to ("" while it is not tied).
+    pub fn transfer_command(&self, t: usize) -> &str {
+        self.transfers.get(t).map_or("", |t| t.t.command.as_str())
+    }
+
+    /// Where transfer `t`'s first byte belongs in the file: a `REST n` download starts
+    /// at `n`, anything else at 0.
+    pub fn transfer_file_offset(&self, t: usize) -> u64 {
+        match self.transfers.get(t).map(|t| &t.t) {
+            Some(t) if t.direction == Direction::Download => t.rest.unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    // ----- commands from the analyzer ---------------------------------------------------
+
+    /// The control connection ended at `end` (`close`: how): a last line without newline
+    /// still counts, and the session's end is at least `end`.
+    pub fn end_control(&mut self, end: Timestamp, close: Close) {
+        self.control_end(end);
+        if self.end < end {
+            self.end = end;
+        }
+        self.close = close;
+        self.control_closed = true;
+    }
+
+    /// The capture ended with the control connection still open.
+    pub fn capture_ended(&mut self) {
+        self.control_closed = true;
+    }
+
+    /// Keep this TLS session open for late data connections until `until`; false when it
+    /// is not a TLS session or already lingered once.
+    pub fn linger(&mut self, until: Timestamp) -> bool {
+        if !self.control_encrypted() || self.linger_until.is_some() {
+            return false;
+        }
+        self.linger_until = Some(until);
+        true
+    }
+
+    /// The listing transfer `t` carried, read: kept with the transfer, and the sizes of
+    /// the files it names remembered (for a later RETR's `expected_bytes`).
+    pub fn data_listing(&mut self, t: usize, read: model::Listing) {
+        let Some(tr) = self.transfers.get(t) else {
+            return;
+        };
+        let dir = tr.t.path.clone();
+        self.learn_listing_sizes(
+            dir.as_deref(),
+            read.entries
+                .iter()
+                .filter(|e| e.kind == "file")
+                .filter_map(|e| Some((e.name.as_str(), e.size?))),
+        );
+        if let Some(tr) = self.transfers.get_mut(t) {
+            tr.t.listing = Some(read);
+        }
+    }
+
+    /// The SHA-256 of transfer `t`'s payload (kept only when no byte of it is missing).
+    pub fn data_digest(&mut self, t: usize, sha256: String) {
+        if let Some(tr) = self.transfers.get_mut(t) {
+            if tr.t.missing_bytes == Some(0) {
+                tr.t.sha256 = Some(sha256);
+            }
+        }
     }
 
     /// The same session with other per-session bounds (each at least 1).
@@ -1360,7 +1498,7 @@ impl Session {
 
     /// A listing of `dir` (None: the login directory) named these files and sizes: a later
     /// RETR of one of them expects that many bytes.
-    pub fn learn_listing_sizes<'n>(
+    fn learn_listing_sizes<'n>(
         &mut self,
         dir: Option<&str>,
         files: impl Iterator<Item = (&'n str, u64)>,
