@@ -2,11 +2,12 @@
 //! setups and the transfers tied to its commands; the state machine is [`Session::on_reply`].
 
 use super::parse::{self, Line, ReplyAssembler, ReplyEvent, Verb};
+use super::phase::{self, Input, Output, Phase};
 use super::tls::{self, Fed, RecordStream};
 use crate::capture::Timestamp;
 use crate::model::{
-    self, Anomaly, Close, DataCapture, DataMatch, Direction, Endpoint, Event, EventKind, Login,
-    Mode, Reply, Side, Time, TransferStatus,
+    self, Anomaly, Close, DataCapture, DataMatch, Direction, Endpoint, Event, EventKind, Mode,
+    Reply, Side, Time, TransferStatus,
 };
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -106,8 +107,6 @@ struct ControlTls {
     facts: [tls::Facts; 2],
     /// Bytes left encrypted, per direction.
     bytes: [u64; 2],
-    /// Cleartext resumed after TLS records (CCC).
-    cleared: bool,
 }
 
 #[derive(Debug)]
@@ -148,17 +147,13 @@ pub struct Session {
     replies: ReplyAssembler,
     user: Option<String>,
     password: Option<String>,
-    login: Login,
-    tls: bool,
+    /// Greeting, login, the control channel's TLS, its end: changed only by
+    /// [`Session::step`].
+    phase: Phase,
     /// The control connection's TLS state (None: cleartext FTP so far).
     tls_ctl: Option<Box<ControlTls>>,
     /// Whether each direction of the control connection has sent bytes yet.
     spoke: [bool; 2],
-    /// When set, the control connection ended and the session waits until then for late
-    /// data connections of its TLS (set by the analyzer).
-    linger_until: Option<Timestamp>,
-    close: Close,
-    control_closed: bool,
     commands: Vec<model::Command>,
     cmd_state: Vec<CmdState>,
     /// Commands awaiting their final reply: index in `commands` ([`NOT_KEPT`] beyond
@@ -223,13 +218,9 @@ impl Session {
             replies: ReplyAssembler::new(),
             user: None,
             password: None,
-            login: Login::None,
-            tls: false,
+            phase: Phase::START,
             tls_ctl: None,
             spoke: [false; 2],
-            linger_until: None,
-            close: Close::Open,
-            control_closed: false,
             commands: Vec::new(),
             cmd_state: Vec::new(),
             pending: VecDeque::new(),
@@ -291,7 +282,7 @@ impl Session {
 
     /// Whether the session negotiated TLS on its control connection (AUTH or implicit).
     pub fn tls(&self) -> bool {
-        self.tls
+        self.phase.tls()
     }
 
     /// Failed login attempts so far (for brute-force detection across sessions).
@@ -301,13 +292,13 @@ impl Session {
 
     /// Whether the control connection has ended.
     pub fn control_closed(&self) -> bool {
-        self.control_closed
+        self.phase.closed()
     }
 
     /// Whether the session can be finished: its control connection ended and so did
     /// every data connection (`force`: whatever data connections are still open).
     pub fn ready_to_finish(&self, force: bool) -> bool {
-        self.control_closed && (self.open_data == 0 || force)
+        self.phase.closed() && (self.open_data == 0 || force)
     }
 
     /// Whether data-channel setups were announced since [`Session::take_new_setups`].
@@ -353,23 +344,40 @@ impl Session {
         if self.end < end {
             self.end = end;
         }
-        self.close = close;
-        self.control_closed = true;
+        self.step(Input::Closed(close));
     }
 
     /// The capture ended with the control connection still open.
     pub fn capture_ended(&mut self) {
-        self.control_closed = true;
+        self.step(Input::CaptureEnded);
     }
 
     /// Keep this TLS session open for late data connections until `until`; false when it
     /// is not a TLS session or already lingered once.
     pub fn linger(&mut self, until: Timestamp) -> bool {
-        if !self.control_encrypted() || self.linger_until.is_some() {
-            return false;
+        self.control_encrypted() && self.step(Input::Linger(until)) == Some(Output::Lingers)
+    }
+
+    /// The session's phase now.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Every change of the session's phase: [`phase::transition`], then what it asks for
+    /// that needs nothing but the session (the rest is left to the caller).
+    fn step(&mut self, input: Input) -> Option<Output> {
+        let (next, out) = phase::transition(self.phase, input);
+        self.phase = next;
+        match out {
+            Some(Output::StartTls { implicit }) => self.start_tls(implicit),
+            Some(Output::LoginFailed) => self.failed_logins += 1,
+            Some(Output::LoginReset) => {
+                self.user = None;
+                self.password = None;
+            }
+            Some(Output::LeftTls | Output::Lingers) | None => {}
         }
-        self.linger_until = Some(until);
-        true
+        out
     }
 
     /// The listing transfer `t` carried, read: kept with the transfer, and the sizes of
@@ -641,10 +649,9 @@ impl Session {
             // TLS from the first byte: implicit FTPS (a ClientHello, or the server's
             // handshake records when the client's are missing), or a capture that began
             // after AUTH (other records). No FTP line starts with a record's first byte.
-            match tls::record_header(data).map(|h| h.content_type) {
-                Some(tls::ContentType::Handshake) => self.start_tls(true),
-                Some(_) => self.start_tls(false),
-                None => {}
+            if let Some(h) = tls::record_header(data) {
+                let implicit = h.content_type == tls::ContentType::Handshake;
+                self.step(Input::TlsFromStart { implicit });
             }
         }
         if let Some(t) = self.tls_ctl.as_mut() {
@@ -692,7 +699,6 @@ impl Session {
     /// TLS starts on the control connection (AUTH accepted, or implicit FTPS); again after
     /// a CCC, keeping what the first handshake showed until a new one shows more.
     fn start_tls(&mut self, implicit: bool) {
-        self.tls = true;
         match self.tls_ctl.as_mut() {
             Some(t) => t.streams = Default::default(),
             None => {
@@ -720,14 +726,13 @@ impl Session {
 
     /// One side of the control connection left TLS for cleartext (CCC, RFC 2228).
     fn tls_cleared(&mut self, ts: Timestamp, from: Side) {
-        let Some(t) = self.tls_ctl.as_mut() else {
+        if self.tls_ctl.is_none() {
             return;
-        };
-        let first = !t.cleared;
-        t.cleared = true;
+        }
+        let first = self.step(Input::Ccc) == Some(Output::LeftTls);
         // This side's lines start afresh after the last record.
         self.lines[side_idx(from)] = parse::LineAssembler::new();
-        if first {
+        if let Some(t) = self.tls_ctl.as_ref().filter(|_| first) {
             let alerts = t.streams[side_idx(from)].alerts;
             self.anomaly_event(
                 ts,
@@ -837,6 +842,7 @@ impl Session {
     fn command_line(&mut self, ts: Timestamp, bytes: &[u8]) {
         let cl = parse::parse_command(bytes);
         let verb = Verb::from_bytes(cl.verb);
+        self.step(Input::Command(verb));
         let command = parse::uppercase_verb(cl.verb);
         let (arg_text, latin1) = parse::decode_text(cl.arg);
         let mut arg = arg_text.into_owned();
@@ -1031,12 +1037,8 @@ impl Session {
         let idx = match idx {
             Some((NOT_KEPT, verb)) => {
                 // A command beyond MAX_COMMANDS: only its login outcome is followed.
-                if !preliminary
-                    && (400..600).contains(&code)
-                    && matches!(verb, Verb::User | Verb::Pass | Verb::Acct)
-                {
-                    self.login = Login::Failed;
-                    self.failed_logins += 1;
+                if !preliminary {
+                    self.step(Input::UnkeptReply { verb, code });
                 }
                 return;
             }
@@ -1088,18 +1090,14 @@ impl Session {
         }
         let arg = self.commands[idx].arg.clone();
         let mut note = None;
+        // Greeting, login, AUTH, REIN, QUIT: the phase.
+        let encrypted = self.control_encrypted();
+        self.step(Input::Reply {
+            verb,
+            code,
+            encrypted,
+        });
         match (verb, code) {
-            (Verb::User, 230) | (Verb::Pass, 230) | (Verb::Pass, 202) | (Verb::Acct, 230) => {
-                self.login = Login::Success;
-            }
-            (Verb::User, 331) | (Verb::User, 332) => {}
-            (Verb::User, 400..=599) | (Verb::Pass, 400..=599) | (Verb::Acct, 400..=599) => {
-                self.login = Login::Failed;
-                self.failed_logins += 1;
-            }
-            (Verb::Auth, 234) if !self.control_encrypted() => {
-                self.start_tls(false);
-            }
             (Verb::Cwd | Verb::Xcwd, 200..=299) => {
                 self.cwd = resolve(self.cwd.as_deref(), &arg);
             }
@@ -1161,11 +1159,6 @@ impl Session {
             }
             (Verb::Type, 200..=299) => {
                 self.transfer_type = Some(arg.trim().to_ascii_uppercase());
-            }
-            (Verb::Rein, 220) => {
-                self.login = Login::None;
-                self.user = None;
-                self.password = None;
             }
             (Verb::Stou, 125 | 150 | 226 | 250) if stou_name(&text).is_some() => {
                 // STOU: the server names the file it created ("150 FILE: name").
@@ -1630,7 +1623,7 @@ impl Session {
             cert_issuer: cert.map(|c| c.issuer.clone()),
             cert_not_before: cert.map(|c| c.not_before.clone()),
             cert_not_after: cert.map(|c| c.not_after.clone()),
-            cleared: t.cleared,
+            cleared: self.phase.cleared(),
         })
     }
 
@@ -1730,10 +1723,10 @@ impl Session {
             end: Time::new(self.end, self.digits),
             user: self.user,
             password,
-            login: self.login,
+            login: self.phase.login,
             login_attempts,
-            tls: self.tls,
-            close: self.close,
+            tls: self.phase.tls(),
+            close: self.phase.close(),
             commands: self.commands,
             transfers,
             timeline: self.timeline,
@@ -2321,7 +2314,7 @@ mod tls_tests {
         s.control_data(t, Side::Server, b"220 hi\r\n");
         s.control_data(t, Side::Client, b"AUTH TLS\r\n");
         s.control_data(t, Side::Server, b"234 go\r\n");
-        assert!(s.tls && s.control_encrypted());
+        assert!(s.tls() && s.control_encrypted());
         s.control_data(t, Side::Client, CLIENT_HELLO_12);
         s.control_data(t, Side::Server, SERVER_FLIGHT_12);
         // Encrypted application data: nothing is parsed out of it.
@@ -2360,7 +2353,7 @@ mod tls_tests {
         let mut s = session();
         s.control_data(Timestamp(1), Side::Client, CLIENT_HELLO_13);
         s.control_data(Timestamp(2), Side::Server, b"\x17\x03\x03\x00\x02ab");
-        assert!(s.tls && s.control_encrypted());
+        assert!(s.tls() && s.control_encrypted());
         let m = s.into_model();
         assert!(m.commands.is_empty());
         let info = m.tls_info.unwrap();
@@ -2385,7 +2378,7 @@ mod tls_tests {
         let mut s = session();
         s.control_data(Timestamp(1), Side::Server, b"220 hi\r\n");
         s.control_data(Timestamp(2), Side::Client, CLIENT_HELLO_13);
-        assert!(!s.tls);
+        assert!(!s.tls());
     }
 
     #[test]
