@@ -127,6 +127,7 @@ fn login_verb(v: Verb) -> bool {
 
 /// The session state machine: the phase after `input`, and what the session must do.
 /// Pure; every change of a session's phase goes through it.
+#[inline(always)]
 pub fn transition(p: Phase, input: Input) -> (Phase, Option<Output>) {
     let mut next = p;
     let out = match input {

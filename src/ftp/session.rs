@@ -1,5 +1,6 @@
 //! One FTP session's state: command/reply pairing, login, working directory, data-channel
-//! setups and the transfers tied to its commands; the state machine is [`Session::on_reply`].
+//! setups and the transfers tied to its commands; replies are paired in
+//! [`Session::on_reply`], and the session's phases change only through [`super::phase`].
 
 use super::parse::{self, Line, ReplyAssembler, ReplyEvent, Verb};
 use super::phase::{self, Input, Output, Phase};

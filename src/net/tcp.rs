@@ -266,7 +266,7 @@ impl Conn {
     }
 
     /// Every change of the connection's state.
-    #[inline]
+    #[inline(always)]
     fn step(&mut self, input: tcpstate::Input) -> tcpstate::Output {
         let (next, out) = tcpstate::transition(self.state, input);
         self.state = next;
@@ -554,19 +554,23 @@ impl TcpTracker {
             }
         }
 
-        // Flag events: the state machine.
-        let step = conn.step(tcpstate::Input::Segment(Seg {
-            dir,
-            flags: f,
-            seq: seg.seq,
-            ack: seg.ack,
-            wire_len: seg.wire_len,
-            payload: !seg.payload.is_empty(),
-            saw_syn: conn.meta.saw_syn,
-            own_isn: conn.half[d].as_ref().and_then(|x| x.isn),
-            server_isn: conn.half[1].as_ref().and_then(|x| x.isn),
-        }));
-        self.dups.segments += step.duplicates;
+        // Flag events: the state machine (not even asked in the common case).
+        let step = if conn.state.unchanged_by(f, dir) {
+            tcpstate::Output::default()
+        } else {
+            conn.step(tcpstate::Input::Segment(Seg {
+                dir,
+                flags: f,
+                seq: seg.seq,
+                ack: seg.ack,
+                wire_len: seg.wire_len,
+                payload: !seg.payload.is_empty(),
+                saw_syn: conn.meta.saw_syn,
+                own_isn: conn.half[d].as_ref().and_then(|x| x.isn),
+                server_isn: conn.half[1].as_ref().and_then(|x| x.isn),
+            }))
+        };
+        self.dups.segments += u64::from(step.duplicates);
         let events = step.events;
         let fin_event = step.fin;
 

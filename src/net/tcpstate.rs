@@ -114,7 +114,7 @@ pub struct Output {
     /// The FIN event, handed up after the payload.
     pub fin: Option<TcpEvent>,
     /// Segments that repeated a flag already seen (a SYN+ACK, a bare FIN).
-    pub duplicates: u64,
+    pub duplicates: u8,
     /// The connection is over (RST, or both FINs acknowledged): finish it now.
     pub done: bool,
     /// How it ended, when the input finished it.
@@ -153,6 +153,22 @@ impl ConnState {
         )
     }
 
+    /// Whether a segment with these flags from `dir` leaves the state as it is and asks
+    /// for nothing: the common case, a segment without SYN, FIN or RST of an established
+    /// connection whose peer sent no FIN.
+    #[inline(always)]
+    pub fn unchanged_by(self, flags: TcpFlags, dir: Dir) -> bool {
+        const FLAGS: u8 = TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST;
+        match self {
+            ConnState::Open {
+                handshake: Handshake::Established { .. },
+                fin,
+                ..
+            } => flags.0 & FLAGS == 0 && fin[dir.flip().idx()] == Fin::Open,
+            _ => false,
+        }
+    }
+
     /// Reset, or both sides sent their FIN.
     pub fn closed(self) -> bool {
         match self {
@@ -173,9 +189,16 @@ impl ConnState {
 }
 
 /// The connection state machine: the state after `input`, and what the tracker must do.
-/// Pure; every change of a connection's state goes through it.
-#[inline]
+/// Pure; every change of a connection's state goes through it. Inlined: called once per
+/// segment, it then costs what the flags it replaced did.
+#[inline(always)]
 pub fn transition(state: ConnState, input: Input) -> (ConnState, Output) {
+    // The common case first (the tracker asks before it builds the segment).
+    if let Input::Segment(seg) = input {
+        if state.unchanged_by(seg.flags, seg.dir) {
+            return (state, Output::default());
+        }
+    }
     let mut out = Output::default();
     let next = match (state, input) {
         (ConnState::Finished | ConnState::Replayed, Input::DuplicateSyn) => ConnState::Replayed,
@@ -232,7 +255,7 @@ pub fn transition(state: ConnState, input: Input) -> (ConnState, Output) {
 }
 
 /// A segment of a live connection.
-#[inline]
+#[inline(always)]
 fn open_segment(
     mut handshake: Handshake,
     mut fin: [Fin; 2],
@@ -362,7 +385,7 @@ mod tests {
         }
     }
 
-    fn out(events: [Option<TcpEvent>; 2], fin: Option<TcpEvent>, dups: u64, done: bool) -> Output {
+    fn out(events: [Option<TcpEvent>; 2], fin: Option<TcpEvent>, dups: u8, done: bool) -> Output {
         Output {
             events,
             fin,
@@ -468,5 +491,13 @@ mod tests {
         assert!(ConnState::Reset { replayed: false }.closed());
         assert!(ConnState::Finished.finished() && !ConnState::Finished.replay());
         assert!(ConnState::Replayed.finished() && ConnState::Replayed.replay());
+        let est = open(Established { synack: true }, [No, No]);
+        assert!(est.unchanged_by(TcpFlags(ACK), Dir::ToServer));
+        assert!(!est.unchanged_by(TcpFlags(ACK | FIN), Dir::ToServer));
+        assert!(!open(Established { synack: true }, [Sent(1), No])
+            .unchanged_by(TcpFlags(ACK), Dir::ToClient));
+        assert!(open(Established { synack: true }, [Sent(1), No])
+            .unchanged_by(TcpFlags(ACK), Dir::ToServer));
+        assert!(!open(SynReceived, [No, No]).unchanged_by(TcpFlags(ACK), Dir::ToServer));
     }
 }
