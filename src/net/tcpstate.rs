@@ -287,11 +287,13 @@ fn open_segment(
                 _ => Handshake::SynReceived,
             };
         }
-    } else if f.ack() && handshake == Handshake::SynReceived && seg.dir == Dir::ToServer {
-        if seg.server_isn.map(|i| i.wrapping_add(1)) == Some(seg.ack) {
-            handshake = Handshake::Established { synack: true };
-            out.events[0] = Some(TcpEvent::HandshakeAck);
-        }
+    } else if f.ack()
+        && handshake == Handshake::SynReceived
+        && seg.dir == Dir::ToServer
+        && seg.server_isn.map(|i| i.wrapping_add(1)) == Some(seg.ack)
+    {
+        handshake = Handshake::Established { synack: true };
+        out.events[0] = Some(TcpEvent::HandshakeAck);
     }
     if seg.saw_syn
         && !handshake.done()
