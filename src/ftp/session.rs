@@ -365,7 +365,9 @@ impl Session {
     }
 
     /// Every change of the session's phase: [`phase::transition`], then what it asks for
-    /// that needs nothing but the session (the rest is left to the caller).
+    /// that needs nothing but the session (the rest is left to the caller). Inlined, so
+    /// that each call site keeps only the transitions its input can take.
+    #[inline(always)]
     fn step(&mut self, input: Input) -> Option<Output> {
         let (next, out) = phase::transition(self.phase, input);
         self.phase = next;
