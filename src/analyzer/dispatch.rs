@@ -217,7 +217,7 @@ impl<'a> TcpHandler for Ftp<'a> {
         let mut owner = None;
         match role {
             Some(Role::Control { session, .. }) => {
-                role_name = Some("ftp");
+                role_name = Some(model::ConnRole::Ftp);
                 self.stats.control_connections += 1;
                 owner = Some((session, true));
                 if let Some(s) = self.sessions.get_mut(&session) {
@@ -228,7 +228,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                 self.maybe_finish(session, false);
             }
             Some(Role::Data(mut d)) => {
-                role_name = Some("ftp-data");
+                role_name = Some(model::ConnRole::FtpData);
                 if d.tied {
                     self.stats.tied_data_connections += 1;
                 } else {
@@ -322,7 +322,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                             );
                         }
                         self.roles.remove(&meta.id);
-                        role_name = Some("ftp-data");
+                        role_name = Some(model::ConnRole::FtpData);
                         owner = Some((sid, false));
                     }
                     _ if payload => {
@@ -338,7 +338,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                             h.update(&p.buf[main]);
                         }
                         let segs = p.buf.iter().filter(|b| !b.is_empty()).count() as u64;
-                        role_name = Some("other");
+                        role_name = Some(model::ConnRole::Other);
                         if !self.untied_transfer(meta, sum, h.map(|h| hex(&h.finalize())), segs) {
                             self.stats.other_connections += 1;
                         }
@@ -372,7 +372,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                         .hash
                         .and_then(|j| self.hasher.as_mut()?.finish(j))
                         .map(|dg| hex(&dg[main]));
-                    role_name = Some("other");
+                    role_name = Some(model::ConnRole::Other);
                     if !self.untied_transfer(meta, sum, hash, l.segments) {
                         self.stats.other_connections += 1;
                     }
@@ -381,7 +381,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                 }
             }
             Some(Role::Dns(_)) => {
-                role_name = Some("dns");
+                role_name = Some(model::ConnRole::Dns);
                 self.stats.other_connections += 1;
             }
             None => self.stats.empty_connections += 1,
@@ -598,7 +598,11 @@ mod tests {
     }
 
     fn conn_role(f: &Ftp<'_>, id: ConnId) -> Option<&'static str> {
-        f.conn_list.iter().find(|c| c.id == id).and_then(|c| c.role)
+        f.conn_list
+            .iter()
+            .find(|c| c.id == id)
+            .and_then(|c| c.role)
+            .map(model::ConnRole::as_str)
     }
 
     #[test]

@@ -39,7 +39,7 @@ impl<'a> Analyzer<'a> {
         let ds = self.decoder.stats();
         let mut f = self.ftp;
         f.stats.tcp_connections = self.tcp.connections_seen();
-        if let Some(&n) = f.stats.limits.get("max_expectations_total") {
+        if let Some(&n) = f.stats.limits.get(&model::Limit::MaxExpectationsTotal) {
             let detail = format!(
                 "max_expectations_total: {n} announced data ports forgotten, the oldest, to keep at most {} waiting (a later connection to one is not tied by its announcement)",
                 f.expect.limits().total
@@ -48,7 +48,7 @@ impl<'a> Analyzer<'a> {
         }
         if f.sessions_left_out > 0 {
             let n = f.sessions_left_out;
-            f.stats.limits.insert("max_sessions", n);
+            f.stats.limits.insert(model::Limit::MaxSessions, n);
             let detail = format!(
                 "max_sessions: {n} finished sessions left out of the report, the oldest, to keep at most {} (the counts include them)",
                 f.opts.max_sessions
@@ -57,7 +57,7 @@ impl<'a> Analyzer<'a> {
         }
         let pairs = f.failures.evicted();
         if pairs > 0 {
-            f.stats.limits.insert("max_failure_pairs", pairs);
+            f.stats.limits.insert(model::Limit::MaxFailurePairs, pairs);
             let detail = format!(
                 "max_failure_pairs: {pairs} (client, server) pairs' failed logins forgotten, the least recently seen, to keep at most {} tallied (brute forcing spread wider may go unreported)",
                 f.failures.limits().pairs
@@ -66,7 +66,7 @@ impl<'a> Analyzer<'a> {
         }
         let evicted = self.tcp.evictions();
         if evicted > 0 {
-            f.stats.limits.insert("max_connections", evicted);
+            f.stats.limits.insert(model::Limit::MaxConnections, evicted);
             let detail = format!(
                 "max_connections: {evicted} TCP connections finished early, the least recently active, to keep at most {} tracked",
                 self.tcp.max_connections()
@@ -96,7 +96,7 @@ impl<'a> Analyzer<'a> {
         })) {
             f.anomalies.push(Anomaly {
                 ts: Time::new(f.last_close, 0),
-                kind: "probe_limit",
+                kind: model::AnomalyKind::ProbeLimit,
                 detail,
                 sessions: Vec::new(), finding: None });
         }
@@ -106,10 +106,7 @@ impl<'a> Analyzer<'a> {
             .undecoded()
             .by_count()
             .into_iter()
-            .map(|(cause, packets)| model::UndecodedCause {
-                cause: cause.to_string(),
-                packets,
-            })
+            .map(|(cause, packets)| model::UndecodedCause { cause, packets })
             .collect();
         let mut sessions: Vec<model::Session> = std::mem::take(&mut f.done).into();
         // Every time with the capture's final precision.
@@ -178,7 +175,7 @@ impl<'a> Analyzer<'a> {
             f.stats.unmatched_data_connections += 1;
             f.stats.data_connections += 1;
             if let Some(c) = f.conn_list.iter_mut().find(|c| c.id == u.conn) {
-                c.role = Some("ftp-data");
+                c.role = Some(model::ConnRole::FtpData);
             }
             u.t.start.digits = digits;
             u.t.end.digits = digits;
@@ -244,7 +241,7 @@ pub(crate) fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
     let targets: Vec<String> = sc.targets.iter().map(|t| t.to_string()).collect();
     Anomaly {
         ts: sc.first,
-        kind: "port_scan",
+        kind: model::AnomalyKind::PortScan,
         detail: format!(
             "port scan from {}: {} connection attempts without payload ({} to FTP ports) to {} over {:.3} s",
             sc.source,
@@ -260,7 +257,7 @@ pub(crate) fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
 fn limit_finding(at: Timestamp, detail: String) -> Anomaly {
     Anomaly {
         ts: Time::new(at, 0),
-        kind: "limit_reached",
+        kind: model::AnomalyKind::LimitReached,
         detail,
         sessions: Vec::new(),
         finding: None,

@@ -611,7 +611,7 @@ impl<'a> Ftp<'a> {
                     if let (Some(o), Some(server)) = (self.sessions.get_mut(&other), server) {
                         o.anomaly(
                             setup.ts,
-                            "fxp",
+                            model::AnomalyKind::Fxp,
                             format!(
                                 "session {id} of the same client has {} send to this \
                                  session's passive listener {}: a server-to-server transfer",
@@ -640,7 +640,7 @@ impl<'a> Ftp<'a> {
                         *self
                             .stats
                             .limits
-                            .entry("max_expectations_total")
+                            .entry(model::Limit::MaxExpectationsTotal)
                             .or_default() += 1;
                     }
                     _ => {
@@ -782,7 +782,7 @@ impl<'a> Ftp<'a> {
                 }
                 self.anomalies.push(Anomaly {
                     ts: Time::new(ts, self.digits),
-                    kind: "login_bruteforce",
+                    kind: model::AnomalyKind::LoginBruteforce,
                     detail,
                     sessions,
                     finding: None,
@@ -832,7 +832,7 @@ fn dns_step(m: &mut model::Session, r: &Resolution, digits: u8) {
     if let Some(q) = r.query_ts {
         evs.push(model::Event {
             ts: Time::new(q, digits),
-            conn: "dns".into(),
+            conn: model::Conn::Dns,
             from: Side::Client,
             kind: EventKind::Dns,
             what: format!("DNS query {} {}", r.qtype, r.name),
@@ -841,7 +841,7 @@ fn dns_step(m: &mut model::Session, r: &Resolution, digits: u8) {
     }
     evs.push(model::Event {
         ts: Time::new(r.answer_ts, digits),
-        conn: "dns".into(),
+        conn: model::Conn::Dns,
         from: Side::Server,
         kind: EventKind::Dns,
         what: format!("DNS answer {answer}"),

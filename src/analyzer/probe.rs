@@ -38,7 +38,7 @@ impl<'a> Ftp<'a> {
                 let t = s.transfer_count();
                 s.anomaly(
                     meta.start,
-                    "tls_data_ambiguous",
+                    model::AnomalyKind::TlsDataAmbiguous,
                     format!(
                         "data:{t} {} -> {} tied by time to the most recently active of {candidates} TLS sessions between these hosts",
                         meta.client, meta.server

@@ -51,7 +51,7 @@ impl<'a> Ftp<'a> {
             } else {
                 model::Mode::Passive
             },
-            setup: "unknown",
+            setup: model::SetupKind::Unknown,
             data_client: ep(meta.client),
             data_server: ep(meta.server),
             start: Time::new(meta.start, self.digits),
@@ -175,10 +175,10 @@ impl<'a> Ftp<'a> {
                 }
                 s.anomaly(
                     ts,
-                    "capture_gap",
+                    model::AnomalyKind::CaptureGap,
                     format!(
-                        "data:{}: {len} bytes missing at offset {offset}",
-                        d.transfer + 1
+                        "{}: {len} bytes missing at offset {offset}",
+                        model::Conn::transfer(d.transfer)
                     ),
                 );
                 if let (Some(c), Some(p)) = (self.carver.as_mut(), d.pieces[dir.idx()].as_mut()) {
@@ -320,7 +320,7 @@ impl<'a> Ftp<'a> {
         for detail in findings {
             m.anomalies.push(Anomaly {
                 ts,
-                kind: "resume_conflict",
+                kind: model::AnomalyKind::ResumeConflict,
                 detail,
                 sessions: Vec::new(),
                 finding: None,
@@ -380,7 +380,7 @@ pub(super) fn place_untied(s: &mut model::Session, u: Untied) {
         None => {
             s.anomalies.push(Anomaly {
                 ts: t.start,
-                kind: "unmatched_data_connection",
+                kind: model::AnomalyKind::UnmatchedDataConnection,
                 detail: format!(
                     "data connection {}:{} -> {}:{} matches no PORT/PASV/EPRT/EPSV",
                     t.data_client.ip, t.data_client.port, t.data_server.ip, t.data_server.port

@@ -10,6 +10,7 @@ use crate::model::{
     self, Anomaly, Close, DataCapture, DataMatch, Direction, Endpoint, Event, EventKind, Mode,
     Reply, Side, Time, TransferStatus,
 };
+use crate::model::{AnomalyKind, Conn, Limit, SetupKind};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -61,7 +62,7 @@ impl Default for Limits {
 /// A data-channel setup: what a PORT/EPRT command or a 227/229 reply announced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Setup {
-    pub kind: &'static str,
+    pub kind: SetupKind,
     pub mode: Mode,
     /// The endpoint as announced on the wire.
     pub announced: SocketAddr,
@@ -75,6 +76,19 @@ impl Setup {
     /// An active setup (PORT/EPRT/LPRT) naming a host other than the session's client.
     pub fn names_other_host(&self, client: SocketAddr) -> bool {
         self.mode == Mode::Active && self.announced.ip() != client.ip()
+    }
+
+    /// The setup a command or its reply makes (`Unknown` for a verb that makes none).
+    pub fn kind_of(verb: Verb) -> SetupKind {
+        match verb {
+            Verb::Port => SetupKind::Port,
+            Verb::Pasv => SetupKind::Pasv,
+            Verb::Eprt => SetupKind::Eprt,
+            Verb::Epsv => SetupKind::Epsv,
+            Verb::Lprt => SetupKind::Lprt,
+            Verb::Lpsv => SetupKind::Lpsv,
+            _ => SetupKind::Unknown,
+        }
     }
 }
 
@@ -394,7 +408,7 @@ impl Session {
             dir.as_deref(),
             read.entries
                 .iter()
-                .filter(|e| e.kind == "file")
+                .filter(|e| e.kind == model::EntryKind::File)
                 .filter_map(|e| Some((e.name.as_str(), e.size?))),
         );
         if let Some(tr) = self.transfers.get_mut(t) {
@@ -452,7 +466,7 @@ impl Session {
         if self.timeline.len() >= self.limits.events {
             self.dropped.events += 1;
             if self.dropped.events == 1 {
-                self.limit_reached(ts, "max_events", self.limits.events, "timeline events");
+                self.limit_reached(ts, Limit::MaxEvents, self.limits.events, "timeline events");
             }
             return;
         }
@@ -516,14 +530,11 @@ impl Session {
         }
     }
 
-    pub fn anomaly(&mut self, ts: Timestamp, kind: &'static str, detail: String) {
+    pub fn anomaly(&mut self, ts: Timestamp, kind: AnomalyKind, detail: String) {
         // Findings that repeat with every command are reported once per distinct cause:
         // one hashed lookup, no allocation (a hash collision only keeps a repeat).
-        if matches!(
-            kind,
-            "pasv_nat" | "port_bounce" | "too_many_pending_commands" | "bad_data_address"
-        ) {
-            let h = cause_hash(self.causes.hasher(), kind, &detail);
+        if kind.once_per_cause() {
+            let h = cause_hash(self.causes.hasher(), kind.as_str(), &detail);
             match self.causes.get(&h) {
                 Some(&i)
                     if self
@@ -557,7 +568,7 @@ impl Session {
     fn transfer_dropped(&mut self, ts: Timestamp) {
         self.dropped.transfers += 1;
         if self.dropped.transfers == 1 {
-            self.limit_reached(ts, "max_transfers", self.limits.transfers, "transfers");
+            self.limit_reached(ts, Limit::MaxTransfers, self.limits.transfers, "transfers");
         }
     }
 
@@ -591,7 +602,7 @@ impl Session {
             if self.dropped.expired_expectations == 1 {
                 self.anomaly(
                     ts,
-                    "limit_reached",
+                    AnomalyKind::LimitReached,
                     format!(
                         "expectation_timeout: a data port announced in this session saw no connection within {limit} s: forgotten (a later connection to it is not tied by its announcement)"
                     ),
@@ -602,7 +613,7 @@ impl Session {
             if self.dropped.expectations == 1 {
                 self.anomaly(
                     ts,
-                    "limit_reached",
+                    AnomalyKind::LimitReached,
                     format!(
                         "max_expectations: more than {limit} announced data ports waiting in this session: the oldest are forgotten (a later connection to one is not tied by its announcement)"
                     ),
@@ -612,10 +623,10 @@ impl Session {
     }
 
     /// A per-session limit was hit (said once per limit; the counts are in `dropped`).
-    fn limit_reached(&mut self, ts: Timestamp, name: &str, limit: usize, what: &str) {
+    fn limit_reached(&mut self, ts: Timestamp, name: Limit, limit: usize, what: &str) {
         self.anomaly(
             ts,
-            "limit_reached",
+            AnomalyKind::LimitReached,
             format!(
                 "{name}: more than {limit} {what} in this session: the rest are counted, not kept"
             ),
@@ -628,7 +639,7 @@ impl Session {
         ts: Timestamp,
         conn: usize,
         from: Side,
-        kind: &'static str,
+        kind: AnomalyKind,
         what: String,
     ) {
         self.anomaly(ts, kind, what.clone());
@@ -741,7 +752,7 @@ impl Session {
                 ts,
                 0,
                 from,
-                "tls_cleared",
+                AnomalyKind::TlsCleared,
                 format!(
                     "the {} left TLS{} and the control connection continues in cleartext (CCC)",
                     side_name(from),
@@ -773,7 +784,7 @@ impl Session {
                 let at = self.last_server_line;
                 self.anomaly(
                     at,
-                    "reply_cut_by_gap",
+                    AnomalyKind::ReplyCutByGap,
                     format!(
                         "multi-line {} reply cut after {} line{} by {len} missing bytes",
                         r.code,
@@ -789,7 +800,7 @@ impl Session {
             ts,
             0,
             from,
-            "capture_gap",
+            AnomalyKind::CaptureGap,
             format!(
                 "{len} bytes missing from the {} at offset {offset}",
                 side_name(from)
@@ -825,7 +836,7 @@ impl Session {
         if flags.too_long {
             self.anomaly(
                 ts,
-                "line_too_long",
+                AnomalyKind::LineTooLong,
                 format!(
                     "{} line of {} bytes (kept the first {})",
                     side_name(from),
@@ -858,7 +869,7 @@ impl Session {
                 self.cleartext_flagged = true;
                 self.anomaly(
                     ts,
-                    "cleartext_credentials",
+                    AnomalyKind::CleartextCredentials,
                     format!(
                         "password for user {} sent in cleartext",
                         self.user.as_deref().unwrap_or("(none)")
@@ -874,7 +885,7 @@ impl Session {
         if self.commands.len() >= self.limits.commands {
             self.dropped.commands += 1;
             if self.dropped.commands == 1 {
-                self.limit_reached(ts, "max_commands", self.limits.commands, "commands");
+                self.limit_reached(ts, Limit::MaxCommands, self.limits.commands, "commands");
             }
             self.pending.push_back((NOT_KEPT, verb));
             if self.pending.len() > self.limits.pending {
@@ -890,7 +901,7 @@ impl Session {
             arg: arg.clone(),
             replies: Vec::new(),
             cwd: self.cwd.clone(),
-            encoding: latin1.then_some("latin1"),
+            encoding: latin1.then_some(model::TextEncoding::Latin1),
         });
         let mut note = None;
         let raw_arg = if verb == Verb::Pass {
@@ -914,7 +925,7 @@ impl Session {
                         // Naming another host is a bounce or FXP: the analyzer, which
                         // sees every session, tells which ([`Session::foreign_port`]).
                         self.announce(Setup {
-                            kind: verb.as_str(),
+                            kind: Setup::kind_of(verb),
                             mode: Mode::Active,
                             announced: a,
                             listener: a,
@@ -923,7 +934,7 @@ impl Session {
                     }
                     None => self.anomaly(
                         ts,
-                        "bad_data_address",
+                        AnomalyKind::BadDataAddress,
                         format!("cannot parse {command} {raw_arg}"),
                     ),
                 }
@@ -968,7 +979,7 @@ impl Session {
             let n = self.limits.pending;
             self.anomaly(
                 ts,
-                "too_many_pending_commands",
+                AnomalyKind::TooManyPendingCommands,
                 format!("more than {n} commands without a reply"),
             );
         }
@@ -1016,7 +1027,7 @@ impl Session {
             ReplyEvent::Pending => {}
             ReplyEvent::Malformed(line) => {
                 let text = parse::decode_text(line).0.into_owned();
-                self.anomaly_event(ts, 0, Side::Server, "malformed_reply", text);
+                self.anomaly_event(ts, 0, Side::Server, AnomalyKind::MalformedReply, text);
             }
             ReplyEvent::Reply(r) => {
                 let (t, latin1) = parse::decode_text(&r.text);
@@ -1083,7 +1094,7 @@ impl Session {
             ts: rts,
             code,
             text: text.clone(),
-            encoding: latin1.then_some("latin1"),
+            encoding: latin1.then_some(model::TextEncoding::Latin1),
         });
         let verb = self.cmd_state[idx].verb;
         if !preliminary {
@@ -1113,7 +1124,7 @@ impl Session {
                 }
             }
             (Verb::Pasv | Verb::Epsv | Verb::Lpsv, 227..=229) => {
-                let kind = verb.as_str();
+                let kind = Setup::kind_of(verb);
                 let announced = match code {
                     227 => parse::parse_pasv_reply(text.as_bytes()).map(SocketAddr::V4),
                     228 => parse::parse_lpsv_reply(text.as_bytes()),
@@ -1127,7 +1138,7 @@ impl Session {
                         if a.ip() != self.server.ip() {
                             self.anomaly(
                                 ts,
-                                "pasv_nat",
+                                AnomalyKind::PasvNat,
                                 format!(
                                     "{code} names {} but the server is {}",
                                     a.ip(),
@@ -1146,7 +1157,7 @@ impl Session {
                     }
                     None => self.anomaly(
                         ts,
-                        "bad_data_address",
+                        AnomalyKind::BadDataAddress,
                         format!("cannot parse {code} {text}"),
                     ),
                 }
@@ -1209,7 +1220,7 @@ impl Session {
         match fxp {
             None => self.anomaly(
                 s.ts,
-                "port_bounce",
+                AnomalyKind::PortBounce,
                 format!(
                     "{} names {} but the client is {}",
                     s.kind,
@@ -1219,7 +1230,7 @@ impl Session {
             ),
             Some((id, server)) => self.anomaly(
                 s.ts,
-                "fxp",
+                AnomalyKind::Fxp,
                 format!(
                     "{} names {}, the passive listener that session {id} of the same client \
                      opened on {}: a server-to-server transfer",
@@ -1235,7 +1246,7 @@ impl Session {
     pub fn hijack(&mut self, ts: Timestamp, connector: SocketAddr, listener: SocketAddr) {
         self.anomaly(
             ts,
-            "data_port_hijack",
+            AnomalyKind::DataPortHijack,
             format!(
                 "{connector} connected to the passive listener {listener}, but the client is {}",
                 self.client.ip()
@@ -1282,8 +1293,8 @@ impl Session {
                 Mode::Active
             });
         let kind = setup.map(|s| s.kind).unwrap_or(match mode {
-            Mode::Passive => "PASV",
-            Mode::Active => "PORT",
+            Mode::Passive => SetupKind::Pasv,
+            Mode::Active => SetupKind::Port,
         });
         // A data connection that shows up after its command's final reply (captures merged
         // from two interfaces, say) fills the transfer the dialogue already recorded.
@@ -1362,7 +1373,7 @@ impl Session {
         if setup.is_none() && !timing {
             self.anomaly(
                 ts,
-                "unmatched_data_connection",
+                AnomalyKind::UnmatchedDataConnection,
                 format!(
                     "data connection {} -> {} matches no PORT/PASV/EPRT/EPSV",
                     connector, listener
@@ -1404,7 +1415,7 @@ impl Session {
             ),
             None => (
                 Mode::Passive,
-                "unknown",
+                SetupKind::Unknown,
                 SocketAddr::new(self.client.ip(), 0),
                 SocketAddr::new(self.server.ip(), 0),
             ),
@@ -1566,7 +1577,7 @@ impl Session {
                 announced.unwrap_or(0),
                 captured.min(seq_bytes),
             );
-            self.anomaly(end, "truncated_in_capture", detail);
+            self.anomaly(end, AnomalyKind::TruncatedInCapture, detail);
         }
     }
 
@@ -1596,7 +1607,7 @@ impl Session {
                 "after the control connection left TLS (CCC)"
             }
         );
-        self.anomaly(ts, "cleartext_data_after_tls", detail);
+        self.anomaly(ts, AnomalyKind::CleartextDataAfterTls, detail);
     }
 
     /// Application-data bytes the client and the server sent on an encrypted data connection.
@@ -1620,7 +1631,7 @@ impl Session {
         let cert = server.cert.as_ref();
         Some(model::TlsInfo {
             implicit: t.implicit,
-            version: server.version.map(tls::version_name),
+            version: server.version.map(model::TlsVersion::from_wire),
             sni: client.sni.clone(),
             cert_subject: cert.map(|c| c.subject.clone()),
             cert_issuer: cert.map(|c| c.issuer.clone()),
@@ -1654,7 +1665,7 @@ impl Session {
             let ts = self.end;
             self.anomaly(
                 ts,
-                "tls_handshake_too_large",
+                AnomalyKind::TlsHandshakeTooLarge,
                 format!(
                     "{oversized} TLS handshake message(s) over {} bytes were not read",
                     tls::MAX_HANDSHAKE_BYTES
@@ -1666,7 +1677,7 @@ impl Session {
             let (a, b) = (tls_bytes[0], tls_bytes[1]);
             self.anomaly(
                 ts,
-                "tls_unparsed",
+                AnomalyKind::TlsUnparsed,
                 format!(
                     "{}: {a} bytes from the client and {b} from the server left encrypted",
                     if self.tls_ctl.as_ref().is_some_and(|t| t.implicit) {
@@ -1823,11 +1834,10 @@ pub fn ep(a: SocketAddr) -> Endpoint {
     }
 }
 
-pub fn conn_name(conn: usize) -> String {
-    if conn == 0 {
-        "control".to_string()
-    } else {
-        format!("data:{conn}")
+pub fn conn_name(conn: usize) -> Conn {
+    match conn.checked_sub(1) {
+        None => Conn::Control,
+        Some(t) => Conn::transfer(t),
     }
 }
 
@@ -1897,7 +1907,7 @@ mod tests {
         let limits: Vec<&str> = m
             .anomalies
             .iter()
-            .filter(|a| a.kind == "limit_reached")
+            .filter(|a| a.kind == AnomalyKind::LimitReached)
             .map(|a| a.detail.as_str())
             .collect();
         assert_eq!(
@@ -1931,7 +1941,7 @@ mod tests {
         assert_eq!(
             m.anomalies
                 .iter()
-                .filter(|a| a.kind == "limit_reached")
+                .filter(|a| a.kind == AnomalyKind::LimitReached)
                 .count(),
             1
         );
@@ -1954,7 +1964,7 @@ mod tests {
     fn limit_details(m: &model::Session) -> Vec<&str> {
         m.anomalies
             .iter()
-            .filter(|a| a.kind == "limit_reached")
+            .filter(|a| a.kind == AnomalyKind::LimitReached)
             .map(|a| a.detail.as_str())
             .collect()
     }
@@ -2000,7 +2010,7 @@ mod tests {
         let found: Vec<&str> = m
             .anomalies
             .iter()
-            .filter(|a| a.kind == "too_many_pending_commands")
+            .filter(|a| a.kind == AnomalyKind::TooManyPendingCommands)
             .map(|a| a.detail.as_str())
             .collect();
         assert_eq!(found, ["more than 2 commands without a reply"]);
@@ -2037,7 +2047,11 @@ mod tests {
             ..Limits::default()
         });
         for i in 0..5 {
-            s.anomaly(Timestamp(10), "malformed_reply", format!("line {i}"));
+            s.anomaly(
+                Timestamp(10),
+                AnomalyKind::MalformedReply,
+                format!("line {i}"),
+            );
         }
         let m = s.into_model();
         assert_eq!(m.anomalies.len(), 2);
@@ -2050,22 +2064,22 @@ mod tests {
         for p in 0..100 {
             s.anomaly(
                 Timestamp(10),
-                "port_bounce",
+                AnomalyKind::PortBounce,
                 format!("PORT names 10.9.9.9:{p} not the client"),
             );
         }
         s.anomaly(
             Timestamp(11),
-            "port_bounce",
+            AnomalyKind::PortBounce,
             "PORT names 10.9.9.8:1 not the client".into(),
         );
         // Another kind with the same detail is another cause.
         s.anomaly(
             Timestamp(12),
-            "pasv_nat",
+            AnomalyKind::PasvNat,
             "PORT names 10.9.9.9:1 not the client".into(),
         );
-        let kinds: Vec<(&str, &str)> = s
+        let kinds: Vec<(AnomalyKind, &str)> = s
             .anomalies
             .iter()
             .map(|a| (a.kind, a.detail.as_str()))
@@ -2073,9 +2087,15 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                ("port_bounce", "PORT names 10.9.9.9:0 not the client"),
-                ("port_bounce", "PORT names 10.9.9.8:1 not the client"),
-                ("pasv_nat", "PORT names 10.9.9.9:1 not the client"),
+                (
+                    AnomalyKind::PortBounce,
+                    "PORT names 10.9.9.9:0 not the client"
+                ),
+                (
+                    AnomalyKind::PortBounce,
+                    "PORT names 10.9.9.8:1 not the client"
+                ),
+                (AnomalyKind::PasvNat, "PORT names 10.9.9.9:1 not the client"),
             ]
         );
         assert!(same_cause("a:123 b", "a:9 b"));
@@ -2137,7 +2157,7 @@ mod tests {
             (t.expected_bytes, t.status),
             (Some(99), TransferStatus::Complete)
         );
-        assert_eq!((t.setup, t.data_server.port), ("EPSV", 5001));
+        assert_eq!((t.setup, t.data_server.port), (SetupKind::Epsv, 5001));
     }
 
     #[test]
@@ -2190,7 +2210,7 @@ mod tests {
             b"228 Entering Long Passive Mode (4,4,10,0,0,1,2,19,137)\r\n",
         );
         let setup = s.new_setups.pop().unwrap();
-        assert_eq!((setup.kind, setup.listener.port()), ("LPSV", 5001));
+        assert_eq!((setup.kind, setup.listener.port()), (SetupKind::Lpsv, 5001));
         let t = s.open_data(
             Timestamp(14),
             "10.0.0.2:40001".parse().unwrap(),
@@ -2213,7 +2233,10 @@ mod tests {
             (x.bytes, x.captured_bytes, x.missing_bytes),
             (Some(400), Some(400), Some(500))
         );
-        assert!(m.anomalies.iter().any(|a| a.kind == "truncated_in_capture"));
+        assert!(m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::TruncatedInCapture));
     }
 
     #[test]
@@ -2243,7 +2266,10 @@ mod tests {
         s.close_data(t, Timestamp(18), 400, 400, true);
         let m = s.into_model();
         assert_eq!(m.transfers[0].missing_bytes, Some(0));
-        assert!(!m.anomalies.iter().any(|a| a.kind == "truncated_in_capture"));
+        assert!(!m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::TruncatedInCapture));
     }
 
     #[test]
@@ -2262,7 +2288,10 @@ mod tests {
         );
         let pwd = m.commands.iter().find(|c| c.command == "PWD").unwrap();
         assert_eq!(pwd.replies[0].code, 257);
-        assert!(m.anomalies.iter().any(|a| a.kind == "reply_cut_by_gap"));
+        assert!(m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::ReplyCutByGap));
     }
 
     #[test]
@@ -2275,7 +2304,7 @@ mod tests {
             b"LPRT 6,16,32,1,13,184,0,0,0,0,0,0,0,0,0,0,0,2,2,23,112\r\n",
         );
         let setup = s.new_setups.pop().unwrap();
-        assert_eq!((setup.kind, setup.mode), ("LPRT", Mode::Active));
+        assert_eq!((setup.kind, setup.mode), (SetupKind::Lprt, Mode::Active));
         assert_eq!(setup.announced, "[2001:db8::2]:6000".parse().unwrap());
         // Naming another host is left to the analyzer (bounce or FXP).
         assert!(setup.names_other_host(s.client));
@@ -2343,12 +2372,15 @@ mod tls_tests {
         let m = s.into_model();
         let info = m.tls_info.unwrap();
         assert!(info.cleared && !info.implicit);
-        assert_eq!(info.version.as_deref(), Some("TLSv1.2"));
+        assert_eq!(info.version, Some(model::TlsVersion::Tls12));
         assert_eq!(
             info.cert_subject.as_deref(),
             Some("CN=ftptrace-test-server")
         );
-        assert!(m.anomalies.iter().any(|a| a.kind == "tls_cleared"));
+        assert!(m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::TlsCleared));
     }
 
     #[test]
@@ -2362,7 +2394,10 @@ mod tls_tests {
         let info = m.tls_info.unwrap();
         assert!(info.implicit && !info.cleared);
         assert_eq!(info.sni.as_deref(), Some("10.99.0.1"));
-        assert!(m.anomalies.iter().any(|a| a.kind == "tls_unparsed"));
+        assert!(m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::TlsUnparsed));
     }
 
     #[test]
@@ -2393,7 +2428,10 @@ mod tls_tests {
         s.control_data(t, Side::Client, b"USER x\r\n");
         assert_eq!(lines(&s), ["AUTH", "USER"]);
         let m = s.into_model();
-        assert!(!m.anomalies.iter().any(|a| a.kind == "tls_cleared"));
+        assert!(!m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::TlsCleared));
     }
 
     #[test]
@@ -2422,8 +2460,8 @@ mod tls_tests {
         assert!(!m
             .anomalies
             .iter()
-            .any(|a| a.kind == "unmatched_data_connection"));
-        let ev = m.timeline.iter().find(|e| e.conn == "data:1").unwrap();
+            .any(|a| a.kind == AnomalyKind::UnmatchedDataConnection));
+        let ev = m.timeline.iter().find(|e| e.conn == Conn::Data(1)).unwrap();
         assert_eq!(ev.what, "600 bytes of TLS records in 1 segment");
     }
 }
