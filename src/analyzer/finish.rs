@@ -25,7 +25,7 @@ impl<'a> Analyzer<'a> {
         };
         for id in ids {
             if let Some(s) = self.ftp.sessions.get_mut(&id) {
-                s.control_closed = true;
+                s.capture_ended();
             }
             self.ftp.maybe_finish(id, true);
         }

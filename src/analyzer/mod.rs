@@ -401,7 +401,7 @@ impl<'a> Ftp<'a> {
         } else {
             sess.open_data(meta.start, connector, listener, setup)
         };
-        let connector_is_client = sess.transfers[transfer].connector_is_client;
+        let connector_is_client = sess.connector_is_client(transfer);
         self.stats.data_connections += 1;
         if timing {
             self.stats.timing_data_connections += 1;
@@ -442,15 +442,15 @@ impl<'a> Ftp<'a> {
         let mut best: Option<(bool, Timestamp, std::cmp::Reverse<u64>)> = None;
         let mut n = [0usize; 2];
         for s in self.sessions.values() {
-            let (c, v) = (s.client.ip(), s.server.ip());
+            let (c, v) = (s.client().ip(), s.server().ip());
             if ((c == a && v == b) || (c == b && v == a))
                 && s.control_encrypted()
-                && s.start <= ts
-                && ts.0 <= s.end.0.saturating_add(TLS_DATA_GRACE_NS)
+                && s.start() <= ts
+                && ts.0 <= s.end().0.saturating_add(TLS_DATA_GRACE_NS)
             {
-                let open = !s.control_closed;
+                let open = !s.control_closed();
                 n[open as usize] += 1;
-                let key = (open, s.end, std::cmp::Reverse(s.id));
+                let key = (open, s.end(), std::cmp::Reverse(s.id()));
                 if best.is_none_or(|b| key > b) {
                     best = Some(key);
                 }
@@ -464,10 +464,10 @@ impl<'a> Ftp<'a> {
         self.sessions
             .values()
             .filter(|s| {
-                let (c, v) = (s.client.ip(), s.server.ip());
+                let (c, v) = (s.client().ip(), s.server().ip());
                 ((c == a && v == b) || (c == b && v == a)) && s.wants_data()
             })
-            .map(|s| s.id)
+            .map(|s| s.id())
             .min()
     }
 
@@ -478,10 +478,10 @@ impl<'a> Ftp<'a> {
             self.sessions
                 .values()
                 .filter(|s| {
-                    let (c, v) = (s.client.ip(), s.server.ip());
+                    let (c, v) = (s.client().ip(), s.server().ip());
                     (c == a && v == b) || (c == b && v == a)
                 })
-                .map(|s| s.id)
+                .map(|s| s.id())
                 .min()
         })
     }
@@ -592,8 +592,8 @@ impl<'a> Ftp<'a> {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
-        let client = s.client;
-        let setups = std::mem::take(&mut s.new_setups);
+        let client = s.client();
+        let setups = s.take_new_setups();
         for setup in setups {
             if self.announced.len() >= MAX_ANNOUNCED_HISTORY {
                 self.announced.pop_front();
@@ -611,13 +611,13 @@ impl<'a> Ftp<'a> {
                     .expectation(zone, setup.listener)
                     .filter(|(sid, other)| *sid != id && other.mode == model::Mode::Passive)
                     .and_then(|(sid, _)| self.sessions.get(&sid))
-                    .filter(|o| o.client.ip() == client.ip())
-                    .map(|o| (o.id, o.server));
+                    .filter(|o| o.client().ip() == client.ip())
+                    .map(|o| (o.id(), o.server()));
                 if let Some(s) = self.sessions.get_mut(&id) {
                     s.foreign_port(&setup, fxp);
                 }
                 if let Some((other, _)) = fxp {
-                    let server = self.sessions.get(&id).map(|s| s.server);
+                    let server = self.sessions.get(&id).map(|s| s.server());
                     if let (Some(o), Some(server)) = (self.sessions.get_mut(&other), server) {
                         o.anomaly(
                             setup.ts,
@@ -680,7 +680,7 @@ impl<'a> Ftp<'a> {
         let ready = self
             .sessions
             .get(&id)
-            .is_some_and(|s| s.control_closed && (s.open_data == 0 || force));
+            .is_some_and(|s| s.ready_to_finish(force));
         if !ready {
             return;
         }
@@ -726,11 +726,10 @@ impl<'a> Ftp<'a> {
         let Some(s) = self.sessions.get_mut(&id) else {
             return false;
         };
-        if !s.control_encrypted() || s.linger_until.is_some() {
+        let until = Timestamp(s.end().0.saturating_add(TLS_DATA_GRACE_NS));
+        if !s.linger(until) {
             return false;
         }
-        let until = Timestamp(s.end.0.saturating_add(TLS_DATA_GRACE_NS));
-        s.linger_until = Some(until);
         self.lingering.push_back((until, id));
         if let Some(t) = self.trace.as_mut() {
             t.lingered += 1;
@@ -761,16 +760,16 @@ impl<'a> Ftp<'a> {
             return;
         };
         let next = self.anomalies.len();
-        let failed = s.failed_logins;
+        let failed = s.failed_logins();
         let found = self.failures.failed_logins(
-            s.end,
-            s.client.ip(),
-            s.server.ip(),
+            s.end(),
+            s.client().ip(),
+            s.server().ip(),
             id,
-            s.failed_logins,
+            failed,
             next,
         );
-        let ts = s.end;
+        let ts = s.end();
         if let Some(t) = self.trace.as_mut() {
             t.failure_pairs_peak = t.failure_pairs_peak.max(self.failures.len());
             if failed > 0 {

@@ -35,7 +35,7 @@ impl<'a> Ftp<'a> {
         }
         if candidates > 1 {
             if let Some(s) = self.sessions.get_mut(&sid) {
-                let t = s.transfers.len();
+                let t = s.transfer_count();
                 s.anomaly(
                     meta.start,
                     model::AnomalyKind::TlsDataAmbiguous,

@@ -135,7 +135,7 @@ impl<'a> Ftp<'a> {
                 // session that negotiated TLS has TLS data connections: elsewhere bytes
                 // that look like a record are a file's.
                 d.tls_checked = true;
-                if s.tls && tls::record_header(bytes).is_some() {
+                if s.tls() && tls::record_header(bytes).is_some() {
                     d.encrypted = true;
                     d.records = Some(Box::default());
                     if let (Some(j), Some(h)) = (d.hash.take(), self.hasher.as_mut()) {
@@ -143,7 +143,7 @@ impl<'a> Ftp<'a> {
                     }
                     s.data_encrypted(d.transfer);
                     self.stats.encrypted_data_connections += 1;
-                } else if s.tls {
+                } else if s.tls() {
                     s.data_cleartext_after_tls(ts, d.transfer);
                 }
             }
@@ -156,7 +156,7 @@ impl<'a> Ftp<'a> {
                 }
                 if !d.listing_checked && side == Side::Server {
                     d.listing_checked = true;
-                    if let Some(style) = listing::style_of(&s.transfers[d.transfer].t.command) {
+                    if let Some(style) = listing::style_of(s.transfer_command(d.transfer)) {
                         d.listing = Some(ListingBuf {
                             style,
                             dir,
@@ -177,12 +177,7 @@ impl<'a> Ftp<'a> {
                     let piece = &mut d.pieces[dir.idx()];
                     if piece.is_none() {
                         // A `REST n` download is written at offset n.
-                        let t = &s.transfers[d.transfer].t;
-                        let at = match t.direction {
-                            model::Direction::Download => t.rest.unwrap_or(0),
-                            _ => 0,
-                        };
-                        *piece = Some(c.open_at(at));
+                        *piece = Some(c.open_at(s.transfer_file_offset(d.transfer)));
                     }
                     if let Some(p) = piece.as_mut() {
                         c.write(p, bytes);

@@ -1,12 +1,14 @@
 //! One FTP session's state: command/reply pairing, login, working directory, data-channel
-//! setups and the transfers tied to its commands; the state machine is [`Session::on_reply`].
+//! setups and the transfers tied to its commands; replies are paired in
+//! [`Session::on_reply`], and the session's phases change only through [`super::phase`].
 
 use super::parse::{self, Line, ReplyAssembler, ReplyEvent, Verb};
+use super::phase::{self, Input, Output, Phase};
 use super::tls::{self, Fed, RecordStream};
 use crate::capture::Timestamp;
 use crate::model::{
-    self, Anomaly, Close, DataCapture, DataMatch, Direction, Endpoint, Event, EventKind, Login,
-    Mode, Reply, Side, Time, TransferStatus,
+    self, Anomaly, Close, DataCapture, DataMatch, Direction, Endpoint, Event, EventKind, Mode,
+    Reply, Side, Time, TransferStatus,
 };
 use crate::model::{AnomalyKind, Conn, Limit, SetupKind};
 use std::collections::VecDeque;
@@ -92,20 +94,20 @@ impl Setup {
 
 /// A transfer under construction (one per data connection).
 #[derive(Debug)]
-pub struct TransferState {
-    pub t: model::Transfer,
+struct TransferState {
+    t: model::Transfer,
     /// Index of the command that used this data connection.
-    pub command: Option<usize>,
-    pub closed: bool,
+    command: Option<usize>,
+    closed: bool,
     /// The data connection's TCP client is the FTP client (passive mode).
-    pub connector_is_client: bool,
-    pub bytes_by_dir: [u64; 2],
+    connector_is_client: bool,
+    bytes_by_dir: [u64; 2],
     /// How the data connection ended (set by the analyzer; tells the status of a transfer
     /// whose command is not known, e.g. inside TLS).
-    pub close: Option<Close>,
+    close: Option<Close>,
     /// Application-data bytes by side [client, server] of a connection carrying TLS: they,
     /// not the handshake, tell the direction of an encrypted transfer.
-    pub tls_app_bytes: Option<[u64; 2]>,
+    tls_app_bytes: Option<[u64; 2]>,
 }
 
 /// The control connection's TLS, once AUTH was accepted or the first bytes were a
@@ -120,8 +122,6 @@ struct ControlTls {
     facts: [tls::Facts; 2],
     /// Bytes left encrypted, per direction.
     bytes: [u64; 2],
-    /// Cleartext resumed after TLS records (CCC).
-    cleared: bool,
 }
 
 #[derive(Debug)]
@@ -151,29 +151,25 @@ struct Run {
 }
 
 pub struct Session {
-    pub id: u64,
-    pub client: SocketAddr,
-    pub server: SocketAddr,
-    pub start: Timestamp,
-    pub end: Timestamp,
+    id: u64,
+    client: SocketAddr,
+    server: SocketAddr,
+    start: Timestamp,
+    end: Timestamp,
     digits: u8,
     show_passwords: bool,
     lines: [parse::LineAssembler; 2],
     replies: ReplyAssembler,
     user: Option<String>,
     password: Option<String>,
-    login: Login,
-    pub tls: bool,
+    /// Greeting, login, the control channel's TLS, its end: changed only by
+    /// [`Session::step`].
+    phase: Phase,
     /// The control connection's TLS state (None: cleartext FTP so far).
     tls_ctl: Option<Box<ControlTls>>,
     /// Whether each direction of the control connection has sent bytes yet.
     spoke: [bool; 2],
-    /// When set, the control connection ended and the session waits until then for late
-    /// data connections of its TLS (set by the analyzer).
-    pub linger_until: Option<Timestamp>,
-    pub close: Close,
-    pub control_closed: bool,
-    pub commands: Vec<model::Command>,
+    commands: Vec<model::Command>,
     cmd_state: Vec<CmdState>,
     /// Commands awaiting their final reply: index in `commands` ([`NOT_KEPT`] beyond
     /// [`MAX_COMMANDS`]) and verb.
@@ -184,16 +180,16 @@ pub struct Session {
     /// SIZE answers: (resolved path or arg, size), newest last, bounded.
     sizes: VecDeque<(String, u64)>,
     /// Setups announced since the analyzer last looked.
-    pub new_setups: Vec<Setup>,
-    pub transfers: Vec<TransferState>,
+    new_setups: Vec<Setup>,
+    transfers: Vec<TransferState>,
     /// Data commands still waiting for their data connection.
     waiting_cmds: VecDeque<usize>,
     /// Transfers (data connections) still waiting for their command.
     waiting_data: VecDeque<usize>,
-    pub open_data: usize,
+    open_data: usize,
     timeline: Vec<Event>,
     run: Option<Run>,
-    pub anomalies: Vec<Anomaly>,
+    anomalies: Vec<Anomaly>,
     cleartext_flagged: bool,
     /// The server's stream had a gap since the last reply: replies may be lost.
     server_gap: bool,
@@ -204,7 +200,7 @@ pub struct Session {
     /// capture).
     last_setup: Option<Setup>,
     /// Failed login attempts (for brute-force detection across sessions).
-    pub failed_logins: u32,
+    failed_logins: u32,
     /// Data commands (RETR, LIST, ...) sent so far: an announcement made before the
     /// latest one was used by it (see `analyzer::expect`).
     data_commands: u64,
@@ -237,13 +233,9 @@ impl Session {
             replies: ReplyAssembler::new(),
             user: None,
             password: None,
-            login: Login::None,
-            tls: false,
+            phase: Phase::START,
             tls_ctl: None,
             spoke: [false; 2],
-            linger_until: None,
-            close: Close::Open,
-            control_closed: false,
             commands: Vec::new(),
             cmd_state: Vec::new(),
             pending: VecDeque::new(),
@@ -274,6 +266,163 @@ impl Session {
     /// Data commands (RETR, STOR, LIST, ...) sent so far.
     pub fn data_commands(&self) -> u64 {
         self.data_commands
+    }
+
+    // ----- queries (what the analyzer may know of the session) -----------------------
+
+    /// The session's id (reserved when it was recognised).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The FTP client's end of the control connection.
+    pub fn client(&self) -> SocketAddr {
+        self.client
+    }
+
+    /// The FTP server's end of the control connection.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// When the control connection began.
+    pub fn start(&self) -> Timestamp {
+        self.start
+    }
+
+    /// The time of the control connection's last packet so far.
+    pub fn end(&self) -> Timestamp {
+        self.end
+    }
+
+    /// Whether the session negotiated TLS on its control connection (AUTH or implicit).
+    pub fn tls(&self) -> bool {
+        self.phase.tls()
+    }
+
+    /// Failed login attempts so far (for brute-force detection across sessions).
+    pub fn failed_logins(&self) -> u32 {
+        self.failed_logins
+    }
+
+    /// Whether the control connection has ended.
+    pub fn control_closed(&self) -> bool {
+        self.phase.closed()
+    }
+
+    /// Whether the session can be finished: its control connection ended and so did
+    /// every data connection (`force`: whatever data connections are still open).
+    pub fn ready_to_finish(&self, force: bool) -> bool {
+        self.phase.closed() && (self.open_data == 0 || force)
+    }
+
+    /// Whether data-channel setups were announced since [`Session::take_new_setups`].
+    pub fn has_new_setups(&self) -> bool {
+        !self.new_setups.is_empty()
+    }
+
+    /// The data-channel setups announced since the last call (for the expectation table).
+    pub fn take_new_setups(&mut self) -> Vec<Setup> {
+        std::mem::take(&mut self.new_setups)
+    }
+
+    /// Number of transfers kept so far (the newest is this less one).
+    pub fn transfer_count(&self) -> usize {
+        self.transfers.len()
+    }
+
+    /// Whether transfer `t`'s data connection was opened by the FTP client (passive).
+    pub fn connector_is_client(&self, t: usize) -> bool {
+        self.transfers.get(t).is_some_and(|t| t.connector_is_client)
+    }
+
+    /// The command (verb) transfer `t` is tied to ("" while it is not tied).
+    pub fn transfer_command(&self, t: usize) -> &str {
+        self.transfers.get(t).map_or("", |t| t.t.command.as_str())
+    }
+
+    /// Where transfer `t`'s first byte belongs in the file: a `REST n` download starts
+    /// at `n`, anything else at 0.
+    pub fn transfer_file_offset(&self, t: usize) -> u64 {
+        match self.transfers.get(t).map(|t| &t.t) {
+            Some(t) if t.direction == Direction::Download => t.rest.unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    // ----- commands from the analyzer ---------------------------------------------------
+
+    /// The control connection ended at `end` (`close`: how): a last line without newline
+    /// still counts, and the session's end is at least `end`.
+    pub fn end_control(&mut self, end: Timestamp, close: Close) {
+        self.control_end(end);
+        if self.end < end {
+            self.end = end;
+        }
+        self.step(Input::Closed(close));
+    }
+
+    /// The capture ended with the control connection still open.
+    pub fn capture_ended(&mut self) {
+        self.step(Input::CaptureEnded);
+    }
+
+    /// Keep this TLS session open for late data connections until `until`; false when it
+    /// is not a TLS session or already lingered once.
+    pub fn linger(&mut self, until: Timestamp) -> bool {
+        self.control_encrypted() && self.step(Input::Linger(until)) == Some(Output::Lingers)
+    }
+
+    /// The session's phase now.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Every change of the session's phase: [`phase::transition`], then what it asks for
+    /// that needs nothing but the session (the rest is left to the caller). Inlined, so
+    /// that each call site keeps only the transitions its input can take.
+    #[inline(always)]
+    fn step(&mut self, input: Input) -> Option<Output> {
+        let (next, out) = phase::transition(self.phase, input);
+        self.phase = next;
+        match out {
+            Some(Output::StartTls { implicit }) => self.start_tls(implicit),
+            Some(Output::LoginFailed) => self.failed_logins += 1,
+            Some(Output::LoginReset) => {
+                self.user = None;
+                self.password = None;
+            }
+            Some(Output::LeftTls | Output::Lingers) | None => {}
+        }
+        out
+    }
+
+    /// The listing transfer `t` carried, read: kept with the transfer, and the sizes of
+    /// the files it names remembered (for a later RETR's `expected_bytes`).
+    pub fn data_listing(&mut self, t: usize, read: model::Listing) {
+        let Some(tr) = self.transfers.get(t) else {
+            return;
+        };
+        let dir = tr.t.path.clone();
+        self.learn_listing_sizes(
+            dir.as_deref(),
+            read.entries
+                .iter()
+                .filter(|e| e.kind == model::EntryKind::File)
+                .filter_map(|e| Some((e.name.as_str(), e.size?))),
+        );
+        if let Some(tr) = self.transfers.get_mut(t) {
+            tr.t.listing = Some(read);
+        }
+    }
+
+    /// The SHA-256 of transfer `t`'s payload (kept only when no byte of it is missing).
+    pub fn data_digest(&mut self, t: usize, sha256: String) {
+        if let Some(tr) = self.transfers.get_mut(t) {
+            if tr.t.missing_bytes == Some(0) {
+                tr.t.sha256 = Some(sha256);
+            }
+        }
     }
 
     /// The same session with other per-session bounds (each at least 1).
@@ -514,10 +663,9 @@ impl Session {
             // TLS from the first byte: implicit FTPS (a ClientHello, or the server's
             // handshake records when the client's are missing), or a capture that began
             // after AUTH (other records). No FTP line starts with a record's first byte.
-            match tls::record_header(data).map(|h| h.content_type) {
-                Some(tls::ContentType::Handshake) => self.start_tls(true),
-                Some(_) => self.start_tls(false),
-                None => {}
+            if let Some(h) = tls::record_header(data) {
+                let implicit = h.content_type == tls::ContentType::Handshake;
+                self.step(Input::TlsFromStart { implicit });
             }
         }
         if let Some(t) = self.tls_ctl.as_mut() {
@@ -565,7 +713,6 @@ impl Session {
     /// TLS starts on the control connection (AUTH accepted, or implicit FTPS); again after
     /// a CCC, keeping what the first handshake showed until a new one shows more.
     fn start_tls(&mut self, implicit: bool) {
-        self.tls = true;
         match self.tls_ctl.as_mut() {
             Some(t) => t.streams = Default::default(),
             None => {
@@ -593,14 +740,13 @@ impl Session {
 
     /// One side of the control connection left TLS for cleartext (CCC, RFC 2228).
     fn tls_cleared(&mut self, ts: Timestamp, from: Side) {
-        let Some(t) = self.tls_ctl.as_mut() else {
+        if self.tls_ctl.is_none() {
             return;
-        };
-        let first = !t.cleared;
-        t.cleared = true;
+        }
+        let first = self.step(Input::Ccc) == Some(Output::LeftTls);
         // This side's lines start afresh after the last record.
         self.lines[side_idx(from)] = parse::LineAssembler::new();
-        if first {
+        if let Some(t) = self.tls_ctl.as_ref().filter(|_| first) {
             let alerts = t.streams[side_idx(from)].alerts;
             self.anomaly_event(
                 ts,
@@ -710,6 +856,7 @@ impl Session {
     fn command_line(&mut self, ts: Timestamp, bytes: &[u8]) {
         let cl = parse::parse_command(bytes);
         let verb = Verb::from_bytes(cl.verb);
+        self.step(Input::Command(verb));
         let command = parse::uppercase_verb(cl.verb);
         let (arg_text, latin1) = parse::decode_text(cl.arg);
         let mut arg = arg_text.into_owned();
@@ -904,12 +1051,8 @@ impl Session {
         let idx = match idx {
             Some((NOT_KEPT, verb)) => {
                 // A command beyond MAX_COMMANDS: only its login outcome is followed.
-                if !preliminary
-                    && (400..600).contains(&code)
-                    && matches!(verb, Verb::User | Verb::Pass | Verb::Acct)
-                {
-                    self.login = Login::Failed;
-                    self.failed_logins += 1;
+                if !preliminary {
+                    self.step(Input::UnkeptReply { verb, code });
                 }
                 return;
             }
@@ -961,18 +1104,14 @@ impl Session {
         }
         let arg = self.commands[idx].arg.clone();
         let mut note = None;
+        // Greeting, login, AUTH, REIN, QUIT: the phase.
+        let encrypted = self.control_encrypted();
+        self.step(Input::Reply {
+            verb,
+            code,
+            encrypted,
+        });
         match (verb, code) {
-            (Verb::User, 230) | (Verb::Pass, 230) | (Verb::Pass, 202) | (Verb::Acct, 230) => {
-                self.login = Login::Success;
-            }
-            (Verb::User, 331) | (Verb::User, 332) => {}
-            (Verb::User, 400..=599) | (Verb::Pass, 400..=599) | (Verb::Acct, 400..=599) => {
-                self.login = Login::Failed;
-                self.failed_logins += 1;
-            }
-            (Verb::Auth, 234) if !self.control_encrypted() => {
-                self.start_tls(false);
-            }
             (Verb::Cwd | Verb::Xcwd, 200..=299) => {
                 self.cwd = resolve(self.cwd.as_deref(), &arg);
             }
@@ -1034,11 +1173,6 @@ impl Session {
             }
             (Verb::Type, 200..=299) => {
                 self.transfer_type = Some(arg.trim().to_ascii_uppercase());
-            }
-            (Verb::Rein, 220) => {
-                self.login = Login::None;
-                self.user = None;
-                self.password = None;
             }
             (Verb::Stou, 125 | 150 | 226 | 250) if stou_name(&text).is_some() => {
                 // STOU: the server names the file it created ("150 FILE: name").
@@ -1371,7 +1505,7 @@ impl Session {
 
     /// A listing of `dir` (None: the login directory) named these files and sizes: a later
     /// RETR of one of them expects that many bytes.
-    pub fn learn_listing_sizes<'n>(
+    fn learn_listing_sizes<'n>(
         &mut self,
         dir: Option<&str>,
         files: impl Iterator<Item = (&'n str, u64)>,
@@ -1503,7 +1637,7 @@ impl Session {
             cert_issuer: cert.map(|c| c.issuer.clone()),
             cert_not_before: cert.map(|c| c.not_before.clone()),
             cert_not_after: cert.map(|c| c.not_after.clone()),
-            cleared: t.cleared,
+            cleared: self.phase.cleared(),
         })
     }
 
@@ -1603,10 +1737,10 @@ impl Session {
             end: Time::new(self.end, self.digits),
             user: self.user,
             password,
-            login: self.login,
+            login: self.phase.login,
             login_attempts,
-            tls: self.tls,
-            close: self.close,
+            tls: self.phase.tls(),
+            close: self.phase.close(),
             commands: self.commands,
             transfers,
             timeline: self.timeline,
@@ -2212,7 +2346,7 @@ mod tls_tests {
         s.control_data(t, Side::Server, b"220 hi\r\n");
         s.control_data(t, Side::Client, b"AUTH TLS\r\n");
         s.control_data(t, Side::Server, b"234 go\r\n");
-        assert!(s.tls && s.control_encrypted());
+        assert!(s.tls() && s.control_encrypted());
         s.control_data(t, Side::Client, CLIENT_HELLO_12);
         s.control_data(t, Side::Server, SERVER_FLIGHT_12);
         // Encrypted application data: nothing is parsed out of it.
@@ -2254,7 +2388,7 @@ mod tls_tests {
         let mut s = session();
         s.control_data(Timestamp(1), Side::Client, CLIENT_HELLO_13);
         s.control_data(Timestamp(2), Side::Server, b"\x17\x03\x03\x00\x02ab");
-        assert!(s.tls && s.control_encrypted());
+        assert!(s.tls() && s.control_encrypted());
         let m = s.into_model();
         assert!(m.commands.is_empty());
         let info = m.tls_info.unwrap();
@@ -2282,7 +2416,7 @@ mod tls_tests {
         let mut s = session();
         s.control_data(Timestamp(1), Side::Server, b"220 hi\r\n");
         s.control_data(Timestamp(2), Side::Client, CLIENT_HELLO_13);
-        assert!(!s.tls);
+        assert!(!s.tls());
     }
 
     #[test]
