@@ -249,10 +249,9 @@ impl<'a> Ftp<'a> {
             return Some(Timestamp(deadline.saturating_add(1)));
         }
         // A live session of the pair may still fail a login before the deadline.
-        let live = self
-            .sessions
-            .values()
-            .any(|s| s.client.ip() == t.client && s.server.ip() == t.server && s.end.0 <= deadline);
+        let live = self.sessions.values().any(|s| {
+            s.client().ip() == t.client && s.server().ip() == t.server && s.end().0 <= deadline
+        });
         live.then_some(Timestamp(i64::MAX))
     }
 
@@ -328,7 +327,7 @@ impl<'a> Ftp<'a> {
         };
         let mut f = d.now.0.saturating_sub(FLOOR_SLACK_NS);
         for s in self.sessions.values() {
-            f = f.min(s.start.0);
+            f = f.min(s.start().0);
         }
         for (_, m) in self.held.values() {
             f = f.min(m.start.ts.0);

@@ -779,7 +779,7 @@ impl<'a> Ftp<'a> {
             }
         }
         if failed > 0 && self.doc.is_some() {
-            let (c, v) = (s.client.ip(), s.server.ip());
+            let (c, v) = (s.client().ip(), s.server().ip());
             self.doc_failed_logins(id, c, v);
         }
         match found {
