@@ -220,6 +220,9 @@ struct Conn {
     /// Its key in the tracker's `lru` (the activity time it was queued with, and a
     /// sequence number that makes the key unique).
     queued: (Timestamp, u64),
+    /// The client's ISN once the connection is finished and its halves are dropped (a
+    /// finished connection lingers only to absorb late packets and to know its SYN).
+    finished_isn: Option<u32>,
 }
 
 impl Conn {
@@ -236,22 +239,23 @@ impl Conn {
                 start: ts,
             },
             interest: Interest::Ignore,
-            half: [
-                Some(Box::new(Half::new(Some(isn), ReorderWindow::OFF))),
-                None,
-            ],
+            half: [None, None],
             state: ConnState::Replayed,
             packets: 0,
             bytes: 0,
             last: ts,
             holding: false,
             queued: (ts, 0),
+            finished_isn: Some(isn),
         }
     }
 
     /// The client's initial sequence number, when its SYN was seen.
     fn client_isn(&self) -> Option<u32> {
-        self.half[0].as_ref().and_then(|x| x.isn)
+        self.half[0]
+            .as_ref()
+            .and_then(|x| x.isn)
+            .or(self.finished_isn)
     }
 
     /// Reset, or both sides sent their FIN.
@@ -512,6 +516,7 @@ impl TcpTracker {
                     last: ts,
                     holding: false,
                     queued: (ts, 0),
+                    finished_isn: None,
                 },
             );
         }
@@ -766,6 +771,11 @@ impl TcpTracker {
             }
         }
         h.on_close(&meta, &summary);
+        // What lingers of a finished connection is what its late packets need: no
+        // reassembly state (the table of connections closed in the last minute stays small).
+        c.finished_isn = c.client_isn();
+        c.half = [None, None];
+        c.holding = false;
     }
 
     /// Finish the least recently active connection (amortised O(log n): an entry is
@@ -1172,6 +1182,9 @@ mod tests {
         );
         assert_eq!(h.kinds, [(1, CloseKind::Fin)], "finished on the last ACK");
         assert!(tr.conns[&key].finished());
+        // It lingers without its reassembly state, still knowing its SYN.
+        assert!(tr.conns[&key].half.iter().all(Option::is_none));
+        assert_eq!(tr.conns[&key].client_isn(), Some(1000));
         tr.finish_all(&mut h);
         assert_eq!(h.kinds.len(), 1, "reported once");
     }
