@@ -532,22 +532,23 @@ impl Session {
                 }
             }
         }
-        // Collect lines first: the assembler is borrowed while lines change the session.
-        let mut lines: Vec<(Vec<u8>, LineFlags)> = Vec::new();
+        // Each line is handled as the assembler hands it out (borrowed from the chunk when
+        // it lies whole in it: no copy); the assembler is taken out of the session meanwhile.
         let mut asm = std::mem::take(&mut self.lines[d]);
-        asm.feed(data, &mut |line: Line<'_>| {
-            lines.push((line.bytes.to_vec(), LineFlags::of(&line)))
-        });
-        self.lines[d] = asm;
         let was_tls = self.tls_ctl.is_some();
-        for (bytes, flags) in lines {
-            self.line(ts, from, &bytes, flags);
-            if !was_tls && self.tls_ctl.is_some() {
-                // Everything after AUTH's 234 is encrypted; count what remains of this chunk.
-                self.lines[0] = parse::LineAssembler::new();
-                self.lines[1] = parse::LineAssembler::new();
-                break;
+        let mut tls_started = false;
+        asm.feed(data, |line: Line<'_>| {
+            if !tls_started {
+                self.line(ts, from, line.bytes, LineFlags::of(&line));
+                tls_started = !was_tls && self.tls_ctl.is_some();
             }
+        });
+        if tls_started {
+            // Everything after AUTH's 234 is encrypted: the rest of this chunk is no lines.
+            self.lines[0] = parse::LineAssembler::new();
+            self.lines[1] = parse::LineAssembler::new();
+        } else {
+            self.lines[d] = asm;
         }
     }
 
@@ -699,13 +700,7 @@ impl Session {
     fn command_line(&mut self, ts: Timestamp, bytes: &[u8]) {
         let cl = parse::parse_command(bytes);
         let verb = Verb::from_bytes(cl.verb);
-        let command = parse::uppercase_verb(cl.verb);
         let (arg_text, latin1) = parse::decode_text(cl.arg);
-        let mut arg = arg_text.into_owned();
-        let mut shown = String::from_utf8_lossy(bytes).into_owned();
-        if latin1 {
-            shown = parse::decode_text(bytes).0.into_owned();
-        }
         if verb == Verb::Pass {
             if !self.control_encrypted() && !self.cleartext_flagged {
                 self.cleartext_flagged = true;
@@ -718,11 +713,7 @@ impl Session {
                     ),
                 );
             }
-            self.password = Some(arg.clone());
-            if !self.show_passwords {
-                arg = "<hidden>".to_string();
-                shown = format!("{} <hidden>", command);
-            }
+            self.password = Some(arg_text.clone().into_owned());
         }
         if self.commands.len() >= self.limits.commands {
             self.dropped.commands += 1;
@@ -735,6 +726,18 @@ impl Session {
                 self.dropped.pending += 1;
             }
             return;
+        }
+        // A kept command: its strings are made only now (one past the cap allocates nothing).
+        let command = parse::uppercase_verb(cl.verb);
+        let mut arg = arg_text.into_owned();
+        let mut shown = if latin1 {
+            parse::decode_text(bytes).0.into_owned()
+        } else {
+            String::from_utf8_lossy(bytes).into_owned()
+        };
+        if verb == Verb::Pass && !self.show_passwords {
+            arg = "<hidden>".to_string();
+            shown = format!("{} <hidden>", command);
         }
         let idx = self.commands.len();
         self.commands.push(model::Command {
@@ -1773,6 +1776,22 @@ mod tests {
     }
 
     #[test]
+    fn a_password_beyond_the_command_limit_still_counts() {
+        let mut s = limited(Limits {
+            commands: 2,
+            ..Limits::default()
+        });
+        say(&mut s, 10, Side::Client, b"USER bob\r\nPASS secret\r\n");
+        say(&mut s, 11, Side::Server, b"331 pw\r\n530 no\r\n");
+        assert_eq!(s.password.as_deref(), Some("secret"));
+        assert_eq!(s.failed_logins, 1);
+        let m = s.into_model();
+        assert_eq!(m.commands.len(), 2);
+        assert_eq!(m.commands[1].command, "USER");
+        assert!(m.anomalies.iter().any(|a| a.kind == "cleartext_credentials"));
+    }
+
+    #[test]
     fn events_beyond_the_limit_are_counted_not_kept() {
         let mut s = session();
         let kept = s.timeline.len();
@@ -2215,6 +2234,19 @@ mod tls_tests {
             Some("CN=ftptrace-test-server")
         );
         assert!(m.anomalies.iter().any(|a| a.kind == "tls_cleared"));
+    }
+
+    #[test]
+    fn lines_after_auth_234_in_the_same_chunk_are_not_parsed() {
+        let mut s = session();
+        let t = Timestamp(1);
+        s.control_data(t, Side::Server, b"220 hi\r\n");
+        s.control_data(t, Side::Client, b"AUTH TLS\r\n");
+        // The 234 and, in the same chunk, what would be a reply if it were cleartext.
+        s.control_data(t, Side::Server, b"234 go\r\n230 in\r\n");
+        assert!(s.control_encrypted());
+        assert_eq!(s.login, Login::None);
+        assert_eq!(lines(&s), ["AUTH"]);
     }
 
     #[test]
