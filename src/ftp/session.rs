@@ -624,7 +624,6 @@ impl Session {
             // carried its last line; the lines after the gap start afresh.
             if let Some(r) = self.replies.gap() {
                 let (t, latin1) = parse::decode_text(&r.text);
-                let t = t.into_owned();
                 let at = self.last_server_line;
                 self.anomaly(
                     at,
@@ -636,7 +635,7 @@ impl Session {
                         if r.lines == 1 { "" } else { "s" }
                     ),
                 );
-                self.on_reply(at, r.code, t, latin1);
+                self.on_reply(at, r.code, &t, latin1);
             }
             self.server_gap = true;
         }
@@ -671,8 +670,7 @@ impl Session {
         // A multi-line reply the capture ended inside still counts.
         if let Some(r) = self.replies.finish() {
             let (t, latin1) = parse::decode_text(&r.text);
-            let t = t.into_owned();
-            self.on_reply(ts, r.code, t, latin1);
+            self.on_reply(ts, r.code, &t, latin1);
         }
     }
 
@@ -876,14 +874,13 @@ impl Session {
             }
             ReplyEvent::Reply(r) => {
                 let (t, latin1) = parse::decode_text(&r.text);
-                let t = t.into_owned();
-                self.on_reply(ts, r.code, t, latin1);
+                self.on_reply(ts, r.code, &t, latin1);
             }
         }
     }
 
     /// The session state machine: a complete reply, paired with the command it answers.
-    fn on_reply(&mut self, ts: Timestamp, code: u16, text: String, latin1: bool) {
+    fn on_reply(&mut self, ts: Timestamp, code: u16, text: &str, latin1: bool) {
         let preliminary = (100..200).contains(&code);
         if std::mem::take(&mut self.server_gap) {
             self.skip_lost_replies(code);
@@ -942,7 +939,7 @@ impl Session {
         self.commands[idx].replies.push(Reply {
             ts: rts,
             code,
-            text: text.clone(),
+            text: text.to_owned(),
             encoding: latin1.then_some("latin1"),
         });
         let verb = self.cmd_state[idx].verb;
