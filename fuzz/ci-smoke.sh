@@ -8,7 +8,8 @@
 # Needs:
 #   * a Rust toolchain: nightly (`cargo +nightly`) if rustup has one, else the default
 #     (stable) toolchain with RUSTC_BOOTSTRAP=1 (this build uses no sanitizer, so stable
-#     rustc can build it once it accepts `-Z` flags);
+#     rustc can build it once it accepts `-Z` flags; a new machine of this project has only
+#     stable, and rustup can fetch no other toolchain there);
 #   * cargo-fuzz: installed with `cargo install cargo-fuzz --locked` when missing and CI=true
 #     (otherwise the script says so and stops);
 #   * a C++ compiler (libfuzzer-sys builds libFuzzer), python3 (seed corpus), and tshark for
@@ -36,8 +37,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# Toolchain: nightly if there is one, else the default with RUSTC_BOOTSTRAP=1.
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+# Toolchain: nightly if there is one, else the default with RUSTC_BOOTSTRAP=1
+# (FUZZ_SMOKE_STABLE=1 takes the second way even where nightly is installed).
+if [ "${FUZZ_SMOKE_STABLE:-0}" != 1 ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   cargo=(cargo +nightly)
 else
   echo "ci-smoke: no nightly toolchain: using $(rustc --version) with RUSTC_BOOTSTRAP=1"

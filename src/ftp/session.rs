@@ -698,7 +698,6 @@ impl Session {
     fn command_line(&mut self, ts: Timestamp, bytes: &[u8]) {
         let cl = parse::parse_command(bytes);
         let verb = Verb::from_bytes(cl.verb);
-        let (arg_text, latin1) = parse::decode_text(cl.arg);
         if verb == Verb::Pass {
             if !self.control_encrypted() && !self.cleartext_flagged {
                 self.cleartext_flagged = true;
@@ -711,7 +710,7 @@ impl Session {
                     ),
                 );
             }
-            self.password = Some(arg_text.clone().into_owned());
+            self.password = Some(parse::decode_text(cl.arg).0.into_owned());
         }
         if self.commands.len() >= self.limits.commands {
             self.dropped.commands += 1;
@@ -726,6 +725,7 @@ impl Session {
             return;
         }
         // A kept command: its strings are made only now (one past the cap allocates nothing).
+        let (arg_text, latin1) = parse::decode_text(cl.arg);
         let command = parse::uppercase_verb(cl.verb);
         let mut arg = arg_text.into_owned();
         let mut shown = if latin1 {
