@@ -42,7 +42,7 @@ done
 if [ "${FUZZ_SMOKE_STABLE:-0}" != 1 ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   cargo=(cargo +nightly)
 else
-  echo "ci-smoke: no nightly toolchain: using $(rustc --version) with RUSTC_BOOTSTRAP=1"
+  echo "ci-smoke: no nightly toolchain (or FUZZ_SMOKE_STABLE=1): $(rustc --version) with RUSTC_BOOTSTRAP=1"
   export RUSTC_BOOTSTRAP=1
   cargo=(cargo)
 fi

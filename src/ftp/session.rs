@@ -1785,7 +1785,10 @@ mod tests {
         let m = s.into_model();
         assert_eq!(m.commands.len(), 2);
         assert_eq!(m.commands[1].command, "USER");
-        assert!(m.anomalies.iter().any(|a| a.kind == "cleartext_credentials"));
+        assert!(m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == "cleartext_credentials"));
     }
 
     #[test]
