@@ -1029,9 +1029,9 @@ impl Session {
                 self.user = None;
                 self.password = None;
             }
-            (Verb::Stou, 125 | 150 | 226 | 250) if stou_name(&text).is_some() => {
+            (Verb::Stou, 125 | 150 | 226 | 250) if stou_name(text).is_some() => {
                 // STOU: the server names the file it created ("150 FILE: name").
-                let name = stou_name(&text).unwrap_or_default();
+                let name = stou_name(text).unwrap_or_default();
                 let path = resolve(self.commands[idx].cwd.as_deref(), &name);
                 self.cmd_state[idx].path = path.clone();
                 for t in self.transfers.iter_mut().filter(|t| t.command == Some(idx)) {
