@@ -4,6 +4,8 @@
 # `.ci/run` calls it after `cargo test`; developers can run it too.
 #
 #   fuzz/ci-smoke.sh [-t SECS] [-j JOBS] [TARGET...]   (default: 15 s each, 2 at a time, all)
+#   FUZZ_SMOKE_ARGS='-rss_limit_mb=1' fuzz/ci-smoke.sh -t 5 reader   (more libFuzzer flags;
+#                                                 this one shows that a failure fails it)
 #
 # Needs:
 #   * a Rust toolchain: nightly (`cargo +nightly`) if rustup has one, else the default
@@ -83,7 +85,7 @@ run_one() { # target
   mkdir -p "$work/seeds/$t" "$work/new/$t" "artifacts/$t"
   nice -n 10 "$bindir/$t" "$work/new/$t" "$work/seeds/$t" \
     -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
-    -artifact_prefix="artifacts/$t/" > "logs/smoke-$t.log" 2>&1
+    -artifact_prefix="artifacts/$t/" ${FUZZ_SMOKE_ARGS:-} > "logs/smoke-$t.log" 2>&1
   local rc=$?
   local execs last
   execs=$(awk '/^stat::number_of_executed_units/ { print $2 }' "logs/smoke-$t.log")
