@@ -12,6 +12,14 @@
 #   ONLY=targets    run only the many/big comparison below (skip the SIZE/tshark sets)
 #   TARGET_R=5      runs per command in the many/big comparison
 #   BASE=path       another ftptrace binary (e.g. main's) measured beside it there
+#   MILLION=1       also the 1M-session capture (gencap --sessions 1000000 --file-size 1K,
+#                   ~3.4 GB, 29M packets): ftptrace's formats against tcpdump -r, once each
+#                   (MILLION_R=1 runs); tshark too with MILLION_TSHARK=1 (it keeps state per
+#                   packet: several GB and many minutes)
+#   SURICATA=path   a Suricata binary (default: `suricata` on PATH, if any) run beside ftptrace
+#                   on many and big: no rules, single run mode, its default eve log;
+#                   SURICATA_CONF=suricata.yaml (default: the one installed beside it).
+#                   How to build Suricata 8: docs/BENCHMARKS.md.
 #
 # The many/big comparison (issue 14's targets): "many" is 3600 short sessions (gencap
 # --sessions 3600 --file-size 40K, ~167 MB), "big" one 1 GiB download (--size 1G
@@ -57,6 +65,13 @@ if [ -f examples/readbench.rs ]; then
 fi
 FT=target/release/ftptrace
 GEN=target/release/examples/gencap
+SURICATA=${SURICATA:-$(command -v suricata 2>/dev/null || true)}
+if [ -n "$SURICATA" ] && [ -z "${SURICATA_CONF:-}" ]; then
+    for c in "$(dirname "$SURICATA")/../etc/suricata/suricata.yaml" /etc/suricata/suricata.yaml; do
+        [ -f "$c" ] && { SURICATA_CONF=$c; break; }
+    done
+fi
+[ -n "$SURICATA" ] && [ -z "${SURICATA_CONF:-}" ] && { log "no suricata.yaml found: set SURICATA_CONF; Suricata skipped"; SURICATA=""; }
 
 capture_with() { # NAME GENCAP-ARGS... -> path (generated once)
     f="$DIR/ftptrace-$1.pcap"
@@ -83,6 +98,10 @@ else
 fi
 MANY=$(capture_with many-3600 --sessions 3600 --file-size 40K)
 ONE=$(capture_with one-1G --size 1G --file-size 1G --concurrent 1)
+MILLION_F=""
+if [ -n "${MILLION:-}" ]; then
+    MILLION_F=$(capture_with sessions-1M --sessions 1000000 --file-size 1K)
+fi
 TARGET_R=${TARGET_R:-5}
 
 # --- measuring --------------------------------------------------------------------------
@@ -147,7 +166,7 @@ run_set() { # FILE RUNS: run the registered commands, report, and clear them
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 log "machine: $(nproc) CPUs, $cpu, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-for f in $(printf '%s\n' "$BIG" "$SMALL" "$MANY" "$ONE" | sort -u); do
+for f in $(printf '%s\n' "$BIG" "$SMALL" "$MANY" "$ONE" "$MILLION_F" | sort -u); do
     log "warming the page cache: $f"
     cat "$f" >/dev/null
 done
@@ -199,11 +218,29 @@ targets_for() { # FILE HASH
         command -v openssl >/dev/null 2>&1 && add "openssl dgst -sha256" "openssl dgst -sha256 $1"
     fi
     command -v tcpdump >/dev/null 2>&1 && add "tcpdump -r FILE -w /dev/null" "tcpdump -r $1 -w /dev/null"
+    if [ -n "$SURICATA" ]; then
+        # No rules (-S /dev/null), one thread, the installed suricata.yaml's eve log (which
+        # has ftp, ftp_data and files records among others).
+        mkdir -p "$TMP/suricata"
+        add "suricata --runmode single, no rules" \
+            "$SURICATA -c $SURICATA_CONF -r $1 --runmode single -k none -S /dev/null -l $TMP/suricata"
+    fi
 }
 targets_for "$MANY" 0
 run_set "$MANY" "$TARGET_R"
 targets_for "$ONE" 1
 run_set "$ONE" "$TARGET_R"
+if [ -n "$MILLION_F" ]; then
+    for fmt in jsonl csv json; do
+        add "ftptrace $fmt" "$FT analyze --no-progress --format $fmt -o /dev/null $MILLION_F"
+    done
+    add "tcpdump -r FILE -w /dev/null" "tcpdump -r $MILLION_F -w /dev/null"
+    if [ -n "${MILLION_TSHARK:-}" ] && command -v tshark >/dev/null 2>&1; then
+        add "tshark -n -r FILE -Y ftp -T fields -e ftp.request.command" \
+            "tshark -n -r $MILLION_F -Y ftp -T fields -e ftp.request.command"
+    fi
+    run_set "$MILLION_F" "${MILLION_R:-1}"
+fi
 log "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- report -----------------------------------------------------------------------------
@@ -254,3 +291,20 @@ awk -F'|' -v many="$MANY" -v one="$ONE" '
         printf "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", c, ms, mx, mm, bs, bx, bm, met
       }
     }' "$ROWS"
+
+if [ -n "$MILLION_F" ]; then
+    echo
+    echo "1M sessions ($(basename "$MILLION_F"), $(stat -c %s "$MILLION_F") bytes): memory must not grow with the number of sessions."
+    echo
+    echo "| command | s | / tcpdump | peak RSS MiB |"
+    echo "|---|---:|---:|---:|"
+    awk -F'|' -v f="$MILLION_F" '
+        $2 == f { t[$1] = $4; r[$1] = $5; order[++n] = $1 }
+        END {
+          td = t["tcpdump -r FILE -w /dev/null"]
+          for (i = 1; i <= n; i++) {
+            c = order[i]
+            printf "| `%s` | %.3f | %s | %.1f |\n", c, t[c], (td > 0) ? sprintf("%.2f", t[c] / td) : "-", r[c] / 1024
+          }
+        }' "$ROWS"
+fi

@@ -48,6 +48,10 @@ struct Remote {
 pub struct Hasher {
     next: u64,
     jobs: usize,
+    /// Jobs refused at [`MAX_JOBS`] (their transfers have no `sha256`).
+    refused: u64,
+    /// [`MAX_JOBS`], lower in tests.
+    max_jobs: usize,
     cur: Batch,
     remote: Option<Remote>,
     /// Hashed in place when there is no thread.
@@ -124,6 +128,8 @@ impl Hasher {
         Hasher {
             next: 0,
             jobs: 0,
+            refused: 0,
+            max_jobs: MAX_JOBS,
             cur: Batch {
                 bytes: Vec::with_capacity(BATCH_BYTES),
                 ops: Vec::new(),
@@ -143,15 +149,23 @@ impl Hasher {
         Hasher {
             next: 0,
             jobs: 0,
+            refused: 0,
+            max_jobs: MAX_JOBS,
             cur: Batch::default(),
             remote: None,
             local: HashMap::new(),
         }
     }
 
+    /// Jobs refused because [`MAX_JOBS`] were under way.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
     /// A new job, or `None` beyond [`MAX_JOBS`].
     pub fn start(&mut self) -> Option<Job> {
-        if self.jobs >= MAX_JOBS {
+        if self.jobs >= self.max_jobs {
+            self.refused += 1;
             return None;
         }
         self.jobs += 1;
@@ -258,6 +272,20 @@ mod tests {
 
     fn hex(d: &[u8; 32]) -> String {
         d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn a_job_past_the_bound_is_refused_and_counted() {
+        let mut h = Hasher::in_place();
+        h.max_jobs = 2;
+        let a = h.start().unwrap();
+        let _b = h.start().unwrap();
+        assert!(h.start().is_none());
+        assert_eq!(h.refused(), 1);
+        // A finished job makes room again.
+        assert!(h.finish(a).is_some());
+        assert!(h.start().is_some());
+        assert_eq!(h.refused(), 1);
     }
 
     #[test]

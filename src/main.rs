@@ -8,7 +8,7 @@ use ftptrace::model::{ExtractSummary, Report};
 use ftptrace::net::reorder::{ReorderWindow, REORDER_WINDOW_PACKETS, REORDER_WINDOW_TIME_NS};
 use ftptrace::report;
 use ftptrace::report::filter::Filter;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -499,6 +499,75 @@ fn line_sink(
     })
 }
 
+/// A whole-run output written as sessions come in id order (the analyzer's document
+/// mode): `--format json` and `--format zeek`.
+enum Streamed {
+    Json(RefCell<report::json::DocumentWriter>),
+    /// With the floor the analyzer sets before each session.
+    Zeek(
+        RefCell<report::zeek::ZeekStream>,
+        Rc<Cell<ftptrace::capture::Timestamp>>,
+    ),
+}
+
+impl Streamed {
+    fn for_format(f: Format) -> Option<Streamed> {
+        match f {
+            Format::Json => Some(Streamed::Json(Default::default())),
+            Format::Zeek => Some(Streamed::Zeek(
+                Default::default(),
+                Rc::new(Cell::new(ftptrace::capture::Timestamp(i64::MIN))),
+            )),
+            _ => None,
+        }
+    }
+
+    fn session(&self, s: &ftptrace::model::Session, w: &mut dyn Write) -> io::Result<()> {
+        match self {
+            Streamed::Json(d) => d.borrow_mut().session(s, w),
+            Streamed::Zeek(z, floor) => z.borrow_mut().session(s, floor.get(), w),
+        }
+    }
+
+    /// The rest of the output, from the report of the sessions still waiting.
+    fn finish(&self, r: &mut Report, w: &mut dyn Write) -> io::Result<()> {
+        match self {
+            Streamed::Json(d) => d.borrow_mut().finish(r, w),
+            Streamed::Zeek(z, _) => {
+                let mut z = z.borrow_mut();
+                z.finish(r, w)?;
+                if z.forced() > 0 {
+                    eprintln!(
+                        "ftptrace: {} ftp.log rows written before an earlier row could still come, to hold at most {} rows",
+                        z.forced(),
+                        report::zeek::MAX_HELD_ROWS
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A sink for a [`Streamed`] output: writes each session as the analyzer gives it (in id
+/// order); remembers the first write error.
+fn document_sink(
+    doc: Rc<Streamed>,
+    out: Out,
+    err: Rc<RefCell<Option<io::Error>>>,
+) -> SessionSink<'static> {
+    Box::new(move |s| {
+        if err.borrow().is_some() {
+            return;
+        }
+        let mut w = out.borrow_mut();
+        let w: &mut dyn Write = &mut **w;
+        if let Err(e) = doc.session(&s, w) {
+            *err.borrow_mut() = Some(e);
+        }
+    })
+}
+
 /// Capture names → files (directories expanded), their notes printed; the files, and the
 /// inputs that give nothing (printed).
 fn open_inputs(
@@ -605,7 +674,7 @@ fn pump_parallel(
     for e in &read_errors {
         eprintln!("ftptrace: {e}");
     }
-    deliver(report, c, out, status, Vec::new(), None).map(Ok)
+    deliver(report, c, out, status, Vec::new(), None, None).map(Ok)
 }
 
 /// Read a source to its end through the analyzer and write the report: the loop both
@@ -628,15 +697,25 @@ fn pump(
     if c.format == Format::Csv {
         report::csv::write_header(&mut **out.borrow_mut())?;
     }
-    let sink = c.format.streams().then(|| {
-        line_sink(
+    // The JSON document and the Zeek log are streamed in id order unless sessions are
+    // filtered (findings are then renumbered), sharded (numbered by the whole input) or
+    // kept by `sniff`.
+    let document = Streamed::for_format(c.format)
+        .filter(|_| filter.is_empty() && c.shard.is_none() && max_sessions == 0)
+        .map(Rc::new);
+    let sink = if c.format.streams() {
+        Some(line_sink(
             c.format,
             filter.clone(),
             out.clone(),
             write_err.clone(),
             seen.clone(),
-        )
-    });
+        ))
+    } else {
+        document
+            .as_ref()
+            .map(|d| document_sink(d.clone(), out.clone(), write_err.clone()))
+    };
     let mut an = Analyzer::new(
         Options {
             max_sessions,
@@ -644,6 +723,11 @@ fn pump(
         },
         sink,
     );
+    match document.as_deref() {
+        Some(Streamed::Zeek(_, floor)) => an = an.document_floor(floor.clone()),
+        Some(_) => an = an.document(),
+        None => {}
+    }
     if c.shard.is_some() {
         an = an.traced(false);
     }
@@ -682,11 +766,12 @@ fn pump(
     }
     let seen = std::mem::take(&mut *seen.borrow_mut());
     let write_err = write_err.borrow_mut().take();
-    deliver(report, c, out, status, seen, write_err)
+    deliver(report, c, out, status, seen, write_err, document.as_deref())
 }
 
 /// The end of a run: the `--session` ids the capture does not hold, the filters, the
-/// report written (status 3 when it could not be).
+/// report written (status 3 when it could not be); `document`: the streamed JSON
+/// document, whose rest the report holds.
 fn deliver(
     mut report: Report,
     c: &Common,
@@ -694,6 +779,7 @@ fn deliver(
     mut status: u8,
     mut seen: Vec<u64>,
     write_err: Option<io::Error>,
+    document: Option<&Streamed>,
 ) -> Result<(u8, Option<ExtractSummary>)> {
     let filter = filter_of(c);
     if let Some(note) = report::undecoded_note(&report) {
@@ -714,9 +800,16 @@ fn deliver(
         }
     }
     filter.apply(&mut report);
-    let written = match write_err {
-        Some(e) => Err(e.into()),
-        None => emit(&report, c, out),
+    let written = match (write_err, document) {
+        (Some(e), _) => Err(e.into()),
+        (None, Some(d)) => {
+            let mut w = out.borrow_mut();
+            let w: &mut dyn Write = &mut **w;
+            d.finish(&mut report, w)
+                .and_then(|_| w.flush())
+                .map_err(anyhow::Error::from)
+        }
+        (None, None) => emit(&report, c, out),
     };
     if let Err(e) = written {
         if is_broken_pipe(&e) {

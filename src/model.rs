@@ -3,6 +3,11 @@
 use serde::Serialize;
 use std::net::IpAddr;
 
+mod kinds;
+pub use kinds::{
+    AnomalyKind, Conn, ConnRole, EntryKind, Limit, SetupKind, Severity, TextEncoding, TlsVersion,
+};
+
 use crate::capture::Timestamp;
 
 /// A capture time; serializes as an RFC 3339 UTC string with the capture's
@@ -140,7 +145,7 @@ pub struct ExtractSummary {
 pub struct UndecodedCause {
     /// "link type 147", "ethertype 0x88e5", "IP protocol 50", "GRE protocol 0x88bf",
     /// "truncated", ...
-    pub cause: String,
+    pub cause: crate::net::undecoded::Cause,
     pub packets: u64,
 }
 
@@ -174,13 +179,11 @@ pub struct Stats {
     /// TLS sessions finished before their grace for late data connections ran out, because
     /// more than `analyzer::MAX_LINGERING_TLS_SESSIONS` were waiting.
     pub tls_linger_evictions: u64,
-    /// Limits reached, by name (`max_connections`, `max_commands`, `max_events`,
-    /// `max_pending`, `max_transfers`, `max_anomalies`, `max_expectations`,
-    /// `max_expectations_total`, `expectation_timeout`, `max_failure_pairs`,
-    /// `max_sniff_sessions`): how many times each bound turned something away (each
-    /// also a finding: `limit_reached`, or `too_many_pending_commands` for `max_pending`).
+    /// Limits reached, by name ([`Limit`]): how many times each bound turned something
+    /// away (each also a finding: `limit_reached`, or `too_many_pending_commands` for
+    /// `max_pending`).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub limits: std::collections::BTreeMap<&'static str, u64>,
+    pub limits: std::collections::BTreeMap<Limit, u64>,
     /// SYNs with the client and ISN of a connection already seen (a retransmission, or
     /// the capture holding the connection twice): not new connections.
     pub duplicate_syns: u64,
@@ -264,8 +267,8 @@ pub struct TcpConnection {
     pub captured_to_server: u64,
     pub captured_to_client: u64,
     pub close: Close,
-    /// `"ftp"`, `"ftp-data"`, `"other"` (payload, not FTP) or `null` (no payload).
-    pub role: Option<&'static str>,
+    /// `"ftp"`, `"ftp-data"`, `"dns"`, `"other"` (payload, not FTP) or `null` (no payload).
+    pub role: Option<ConnRole>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -349,15 +352,15 @@ pub struct Dropped {
 
 impl Dropped {
     /// Each count with the name of its limit in `stats.limits`.
-    pub fn by_limit(&self) -> [(&'static str, u64); 7] {
+    pub fn by_limit(&self) -> [(Limit, u64); 7] {
         [
-            ("max_commands", self.commands),
-            ("max_events", self.events),
-            ("max_pending", self.pending),
-            ("max_transfers", self.transfers),
-            ("max_anomalies", self.anomalies),
-            ("max_expectations", self.expectations),
-            ("expectation_timeout", self.expired_expectations),
+            (Limit::MaxCommands, self.commands),
+            (Limit::MaxEvents, self.events),
+            (Limit::MaxPending, self.pending),
+            (Limit::MaxTransfers, self.transfers),
+            (Limit::MaxAnomalies, self.anomalies),
+            (Limit::MaxExpectations, self.expectations),
+            (Limit::ExpectationTimeout, self.expired_expectations),
         ]
     }
 }
@@ -369,7 +372,7 @@ pub struct TlsInfo {
     /// TLS from the first byte (implicit FTPS, port 990) rather than after AUTH.
     pub implicit: bool,
     /// The version the server chose ("TLSv1.2", "TLSv1.3"), when its ServerHello was seen.
-    pub version: Option<String>,
+    pub version: Option<TlsVersion>,
     /// The server name the client asked for (ClientHello server_name).
     pub sni: Option<String>,
     pub cert_subject: Option<String>,
@@ -425,7 +428,7 @@ pub struct Command {
     pub replies: Vec<Reply>,
     pub cwd: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<&'static str>,
+    pub encoding: Option<TextEncoding>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -434,7 +437,7 @@ pub struct Reply {
     pub code: u16,
     pub text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<&'static str>,
+    pub encoding: Option<TextEncoding>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -497,7 +500,7 @@ pub struct Transfer {
     pub mode: Mode,
     /// "PORT", "PASV", "EPRT", "EPSV", "LPRT", "LPSV", or "unknown" for a transfer whose
     /// data connection is not in the capture and whose announcement was not seen either.
-    pub setup: &'static str,
+    pub setup: SetupKind,
     pub data_client: Endpoint,
     pub data_server: Endpoint,
     pub start: Time,
@@ -552,7 +555,7 @@ pub struct ListingEntry {
     pub name: String,
     /// `file`, `dir`, `link`, `other` or `unknown` (NLST).
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: EntryKind,
     pub size: Option<u64>,
     /// The time as the listing wrote it.
     pub time: Option<String>,
@@ -596,7 +599,7 @@ impl EventKind {
 pub struct Event {
     pub ts: Time,
     /// "control", "data:N" (N = index in transfers, from 1) or "dns".
-    pub conn: String,
+    pub conn: Conn,
     pub from: Side,
     pub kind: EventKind,
     pub what: String,
@@ -609,7 +612,7 @@ pub struct Event {
 #[derive(Debug, Clone, Serialize)]
 pub struct Anomaly {
     pub ts: Time,
-    pub kind: &'static str,
+    pub kind: AnomalyKind,
     pub detail: String,
     /// Sessions (ids) this finding involves; empty for a single-session finding inside a session.
     #[serde(skip_serializing_if = "Vec::is_empty")]

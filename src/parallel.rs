@@ -8,7 +8,7 @@ use crate::analyzer::{
 };
 use crate::capture::{CaptureError, LinkType, Packet, PacketSource, Timestamp};
 use crate::ftp::probes::ProbeBook;
-use crate::model::{Anomaly, Report, Stats, Time};
+use crate::model::{Anomaly, AnomalyKind, Limit, Report, Stats, Time};
 use crate::shard::{Route, Router, ShardSpec, Trace};
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -292,14 +292,14 @@ fn merge(parts: Vec<(Report, Trace)>, reader: &ReaderFacts) -> Result<Report, Fa
             .anomalies
             .iter()
             .skip(t.findings.len())
-            .find(|a| a.kind != "port_scan" && a.kind != "probe_limit")
+            .find(|a| !matches!(a.kind, AnomalyKind::PortScan | AnomalyKind::ProbeLimit))
         {
             return Err(Fallback(format!("a top-level {} finding", a.kind)));
         }
-        if s.limits.contains_key("max_expectations_total") {
+        if s.limits.contains_key(&Limit::MaxExpectationsTotal) {
             return fallback("max_expectations_total reached");
         }
-        if s.limits.contains_key("max_failure_pairs") {
+        if s.limits.contains_key(&Limit::MaxFailurePairs) {
             return fallback("max_failure_pairs reached");
         }
         if t.dns_over_tcp > 0 {
@@ -313,7 +313,7 @@ fn merge(parts: Vec<(Report, Trace)>, reader: &ReaderFacts) -> Result<Report, Fa
             failures_first = failures_first.min(t.failure_first);
             failures_last = failures_last.max(t.failure_last);
         }
-        if s.limits.contains_key("max_connections") {
+        if s.limits.contains_key(&Limit::MaxConnections) {
             return fallback("max_connections reached");
         }
         if s.reassembly_buffer_giveups > 0 {
@@ -539,7 +539,7 @@ fn merge(parts: Vec<(Report, Trace)>, reader: &ReaderFacts) -> Result<Report, Fa
     for detail in limits {
         anomalies.push(Anomaly {
             ts: Time::new(last_close, digits),
-            kind: "probe_limit",
+            kind: AnomalyKind::ProbeLimit,
             detail,
             sessions: Vec::new(),
             finding: None,

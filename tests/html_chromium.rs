@@ -260,7 +260,7 @@ fn example_report_renders_every_event_in_chromium() {
     for (attrs, (id, idx, e)) in drawn.iter().zip(&want) {
         assert_eq!(get(attrs, "data-session"), id.to_string(), "{attrs:?}");
         assert_eq!(get(attrs, "data-idx"), idx.to_string(), "{attrs:?}");
-        assert_eq!(get(attrs, "data-conn"), e.conn, "{attrs:?}");
+        assert_eq!(get(attrs, "data-conn"), e.conn.to_string(), "{attrs:?}");
         assert_eq!(get(attrs, "data-kind"), e.kind.as_str(), "{attrs:?}");
     }
     // Every session has its diagram; wire strings stayed text.

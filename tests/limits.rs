@@ -5,7 +5,7 @@ mod support;
 
 use ftptrace::analyzer::{detect, expect, Options};
 use ftptrace::ftp::session;
-use ftptrace::model::{DataMatch, Report};
+use ftptrace::model::{AnomalyKind, DataMatch, Limit, Report};
 use support::cap::{Cap, Conv};
 
 const C: [u8; 4] = [10, 0, 0, 2];
@@ -30,14 +30,14 @@ fn pasv(cap: &mut Cap, c: &mut Conv, port: u16) {
     cap.send(c, 1, reply.as_bytes());
 }
 
-fn limit(r: &Report, name: &str) -> Option<u64> {
-    r.stats.limits.get(name).copied()
+fn limit(r: &Report, name: Limit) -> Option<u64> {
+    r.stats.limits.get(&name).copied()
 }
 
 fn findings<'r>(anomalies: &'r [ftptrace::model::Anomaly], prefix: &str) -> Vec<&'r str> {
     anomalies
         .iter()
-        .filter(|a| a.kind == "limit_reached" && a.detail.starts_with(prefix))
+        .filter(|a| a.kind == AnomalyKind::LimitReached && a.detail.starts_with(prefix))
         .map(|a| a.detail.as_str())
         .collect()
 }
@@ -65,7 +65,7 @@ fn announcements_beyond_the_session_cap_are_forgotten_and_counted() {
         },
         ..Options::default()
     });
-    assert_eq!(limit(&r, "max_expectations"), Some(6));
+    assert_eq!(limit(&r, Limit::MaxExpectations), Some(6));
     let s = &r.sessions[0];
     assert_eq!(s.dropped.map(|d| d.expectations), Some(6));
     assert_eq!(
@@ -116,7 +116,7 @@ fn the_table_cap_forgets_the_oldest_announcement_of_any_session() {
         },
         ..Options::default()
     });
-    assert_eq!(limit(&r, "max_expectations_total"), Some(1));
+    assert_eq!(limit(&r, Limit::MaxExpectationsTotal), Some(1));
     assert_eq!(
         findings(&r.anomalies, "max_expectations_total"),
         ["max_expectations_total: 1 announced data ports forgotten, the oldest, to keep at most 2 waiting (a later connection to one is not tied by its announcement)"]
@@ -137,7 +137,7 @@ fn an_unused_announcement_expires_after_the_timeout() {
     cap.close(&mut d);
     cap.close(&mut c);
     let r = cap.analyze(Options::default());
-    assert_eq!(limit(&r, "expectation_timeout"), Some(1));
+    assert_eq!(limit(&r, Limit::ExpectationTimeout), Some(1));
     let s = &r.sessions[0];
     assert_eq!(s.dropped.map(|d| d.expired_expectations), Some(1));
     assert_eq!(findings(&s.anomalies, "expectation_timeout").len(), 1);
@@ -194,15 +194,18 @@ fn failed_login_pairs_beyond_the_cap_are_forgotten_and_counted() {
         },
         ..Options::default()
     });
-    assert_eq!(limit(&r, "max_failure_pairs"), Some(2));
-    assert!(r.anomalies.iter().all(|a| a.kind != "login_bruteforce"));
+    assert_eq!(limit(&r, Limit::MaxFailurePairs), Some(2));
+    assert!(r
+        .anomalies
+        .iter()
+        .all(|a| a.kind != AnomalyKind::LoginBruteforce));
     assert_eq!(findings(&r.anomalies, "max_failure_pairs").len(), 1);
     // Without the cap, client 3's five failures are a finding.
     let r = cap.analyze(Options::default());
     let brute: Vec<&str> = r
         .anomalies
         .iter()
-        .filter(|a| a.kind == "login_bruteforce")
+        .filter(|a| a.kind == AnomalyKind::LoginBruteforce)
         .map(|a| a.detail.as_str())
         .collect();
     assert_eq!(brute, ["5 failed logins from 10.0.0.3 to 10.0.0.1"]);
@@ -223,7 +226,7 @@ fn sessions_beyond_the_kept_bound_are_left_out_and_counted() {
     let ids: Vec<u64> = r.sessions.iter().map(|s| s.id).collect();
     assert_eq!(ids, [2, 3]);
     assert_eq!(r.stats.ftp_sessions, 3);
-    assert_eq!(limit(&r, "max_sessions"), Some(1));
+    assert_eq!(limit(&r, Limit::MaxSessions), Some(1));
     assert_eq!(
         findings(&r.anomalies, "max_sessions"),
         ["max_sessions: 1 finished sessions left out of the report, the oldest, to keep at most 2 (the counts include them)"]
@@ -254,7 +257,7 @@ fn data_connections_beyond_the_transfer_bound_are_counted() {
     let s = &r.sessions[0];
     assert_eq!(s.transfers.len(), 2);
     assert_eq!(s.dropped.map(|d| d.transfers), Some(1));
-    assert_eq!(limit(&r, "max_transfers"), Some(1));
+    assert_eq!(limit(&r, Limit::MaxTransfers), Some(1));
     assert_eq!(
         findings(&s.anomalies, "max_transfers"),
         ["max_transfers: more than 2 transfers in this session: the rest are counted, not kept"]
@@ -274,13 +277,13 @@ fn pipelined_commands_beyond_the_pending_bound_are_counted() {
         },
         ..Options::default()
     });
-    assert_eq!(limit(&r, "max_pending"), Some(3));
+    assert_eq!(limit(&r, Limit::MaxPending), Some(3));
     let s = &r.sessions[0];
     assert_eq!(s.dropped.map(|d| d.pending), Some(3));
     assert!(s
         .anomalies
         .iter()
-        .any(|a| a.kind == "too_many_pending_commands"));
+        .any(|a| a.kind == AnomalyKind::TooManyPendingCommands));
 }
 
 #[test]

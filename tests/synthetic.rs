@@ -6,7 +6,9 @@
 mod support;
 
 use ftptrace::analyzer::Options;
-use ftptrace::model::{DataCapture, DataMatch, Direction, Mode, TransferStatus};
+use ftptrace::model::{
+    AnomalyKind, Conn, ConnRole, DataCapture, DataMatch, Direction, Mode, SetupKind, TransferStatus,
+};
 use support::cap::{Cap, Conv};
 
 const C: [u8; 4] = [10, 0, 0, 2];
@@ -214,11 +216,11 @@ fn nated_pasv_reply_matches_on_the_server_and_port() {
     let s = &r.sessions[0];
     assert_eq!(s.commands.len(), 5, "greeting, USER, PASS, PASV, RETR");
     assert_eq!(s.commands[3].replies[0].code, 227);
-    assert!(s.anomalies.iter().any(|a| a.kind == "pasv_nat"));
+    assert!(s.anomalies.iter().any(|a| a.kind == AnomalyKind::PasvNat));
     assert!(!s
         .anomalies
         .iter()
-        .any(|a| a.kind == "unmatched_data_connection"));
+        .any(|a| a.kind == AnomalyKind::UnmatchedDataConnection));
     let t = &s.transfers[0];
     assert!(t.matched);
     assert_eq!(t.command, "RETR");
@@ -262,7 +264,7 @@ fn reply_227_to_epsv_and_a_lost_setup() {
     let r = cap.analyze(Options::default());
     let s = &r.sessions[0];
     assert_eq!(s.transfers.len(), 2, "{:#?}", s.transfers);
-    assert_eq!(s.transfers[0].setup, "EPSV");
+    assert_eq!(s.transfers[0].setup, SetupKind::Epsv);
     assert_eq!(s.transfers[0].data_server.port, 5120);
     assert!(s.transfers[0].matched);
     // The second data connection matches no announced port, but is still reported and
@@ -274,8 +276,11 @@ fn reply_227_to_epsv_and_a_lost_setup() {
     assert!(s
         .anomalies
         .iter()
-        .any(|a| a.kind == "unmatched_data_connection"));
-    assert!(s.anomalies.iter().any(|a| a.kind == "capture_gap"));
+        .any(|a| a.kind == AnomalyKind::UnmatchedDataConnection));
+    assert!(s
+        .anomalies
+        .iter()
+        .any(|a| a.kind == AnomalyKind::CaptureGap));
     assert_eq!(r.stats.unmatched_data_connections, 1);
     // RETR was seen whole after the gap in the client's stream.
     assert!(s
@@ -307,7 +312,10 @@ fn line_split_across_segments_and_telnet_abort() {
     assert_eq!(s.commands[1].arg, "alice");
     assert_eq!(s.commands[2].command, "ABOR");
     assert_eq!(s.commands[3].arg, "caf\u{e9}");
-    assert_eq!(s.commands[3].encoding, Some("latin1"));
+    assert_eq!(
+        s.commands[3].encoding,
+        Some(ftptrace::model::TextEncoding::Latin1)
+    );
 }
 
 /// A logged-in session: greeting, USER, PASS.
@@ -320,7 +328,7 @@ fn login(cap: &mut Cap, ctl: &mut Conv) {
 }
 
 fn kinds(s: &ftptrace::model::Session) -> Vec<&'static str> {
-    s.anomalies.iter().map(|a| a.kind).collect()
+    s.anomalies.iter().map(|a| a.kind.as_str()).collect()
 }
 
 #[test]
@@ -356,12 +364,12 @@ fn lprt_and_lpsv_announce_data_ports() {
     assert_eq!(t.len(), 2, "{t:#?}");
     assert_eq!(
         (t[0].setup, t[0].matched, t[0].bytes),
-        ("LPSV", true, Some(5))
+        (SetupKind::Lpsv, true, Some(5))
     );
     assert_eq!(t[0].match_, DataMatch::Announced);
     assert_eq!(
         (t[1].setup, t[1].matched, t[1].bytes),
-        ("LPRT", true, Some(6))
+        (SetupKind::Lprt, true, Some(6))
     );
     assert_eq!(t[1].mode, Mode::Active);
     assert_eq!(r.stats.tied_data_connections, 2);
@@ -523,7 +531,7 @@ fn a_transfer_whose_data_connection_is_not_captured() {
         (TransferStatus::Complete, Some(226))
     );
     assert_eq!(t.data_server.port, 5001);
-    assert_eq!(t.setup, "PASV");
+    assert_eq!(t.setup, SetupKind::Pasv);
     // The final reply's timeline line says so.
     assert!(s
         .timeline
@@ -613,7 +621,7 @@ fn tls_data_connections_are_tied_by_hosts_and_time_within_the_grace_only() {
     assert!(!s
         .anomalies
         .iter()
-        .any(|a| a.kind == "cleartext_data_after_tls"));
+        .any(|a| a.kind == AnomalyKind::CleartextDataAfterTls));
 }
 
 #[test]
@@ -685,7 +693,7 @@ fn prot_c_data_of_a_tls_session_is_hashed_with_a_finding() {
     assert!(s
         .anomalies
         .iter()
-        .any(|a| a.kind == "cleartext_data_after_tls"));
+        .any(|a| a.kind == AnomalyKind::CleartextDataAfterTls));
 }
 
 #[test]
@@ -732,7 +740,10 @@ fn tls_data_with_two_tls_sessions_between_the_hosts_is_a_guess_and_says_so() {
     assert_eq!(sa.client.port, 51050);
     assert_eq!(sa.transfers.len(), 1);
     assert!(sb.transfers.is_empty());
-    assert!(sa.anomalies.iter().any(|x| x.kind == "tls_data_ambiguous"));
+    assert!(sa
+        .anomalies
+        .iter()
+        .any(|x| x.kind == AnomalyKind::TlsDataAmbiguous));
 }
 
 #[test]
@@ -828,7 +839,7 @@ fn a_dns_answer_over_tcp_names_the_server() {
     let dns_events: Vec<&str> = s
         .timeline
         .iter()
-        .filter(|e| e.conn == "dns")
+        .filter(|e| e.conn == Conn::Dns)
         .map(|e| e.what.as_str())
         .collect();
     assert_eq!(dns_events.len(), 2, "{dns_events:?}");
@@ -836,5 +847,5 @@ fn a_dns_answer_over_tcp_names_the_server() {
     assert!(r
         .tcp_connections
         .iter()
-        .any(|t| t.role == Some("dns") && t.server.port == 53));
+        .any(|t| t.role == Some(ConnRole::Dns) && t.server.port == 53));
 }

@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
                 offsets[d] += line.len() as u64;
             }
         }
-        for setup in std::mem::take(&mut s.new_setups) {
+        for setup in s.take_new_setups() {
             if setup.names_other_host(client) {
                 s.foreign_port(&setup, None);
             }

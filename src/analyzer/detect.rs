@@ -48,6 +48,18 @@ struct Tally {
     finding: Option<usize>,
     /// Key of this pair in `Detector::order`.
     at: (Timestamp, u64),
+    /// Sequence number the tally was started with (a pair tallied again after it expired
+    /// or was evicted is another tally).
+    gen: u64,
+}
+
+/// Which tally a session's failed logins went into: its pair and the tally's generation
+/// (see [`Detector::tally_of`], [`Detector::last_failure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TallyRef {
+    pub client: IpAddr,
+    pub server: IpAddr,
+    pub gen: u64,
 }
 
 /// What the caller does with the top-level findings after a session's failures counted.
@@ -138,6 +150,7 @@ impl Detector {
             last_session: session,
             finding: None,
             at,
+            gen: seq,
         });
         self.order.remove(&t.at);
         t.at = at;
@@ -166,6 +179,25 @@ impl Detector {
                 })
             }
         }
+    }
+
+    /// The tally failed logins from `client` to `server` go into now, if there is one.
+    pub fn tally_of(&self, client: IpAddr, server: IpAddr) -> Option<TallyRef> {
+        self.pairs.get(&(client, server)).map(|t| TallyRef {
+            client,
+            server,
+            gen: t.gen,
+        })
+    }
+
+    /// The time of the last failed login counted in tally `r` (the time its expiry counts
+    /// from), or `None` when that tally is gone (expired, evicted): then no later failed
+    /// login can change its finding.
+    pub fn last_failure(&self, r: TallyRef) -> Option<Timestamp> {
+        self.pairs
+            .get(&(r.client, r.server))
+            .filter(|t| t.gen == r.gen)
+            .map(|t| t.at.0)
     }
 
     /// The latest time in the order (a capture whose times go back keeps its order).
@@ -281,6 +313,17 @@ mod tests {
         );
         assert_eq!(d.len(), 1);
         assert_eq!(d.evicted(), 0);
+        // The first tally is gone; the pair's new one is another.
+        let r = d.tally_of(ip(2), ip(1)).unwrap();
+        assert_eq!(d.last_failure(r), Some(Timestamp(31 * 60 * S)));
+        assert_eq!(
+            d.last_failure(TallyRef {
+                gen: r.gen + 1,
+                ..r
+            }),
+            None,
+            "another generation"
+        );
         // Within the timeout the tally goes on.
         assert!(matches!(
             d.failed_logins(Timestamp(40 * 60 * S), ip(2), ip(1), 3, 4, 0),

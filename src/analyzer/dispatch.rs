@@ -17,7 +17,7 @@ impl<'a> TcpHandler for Ftp<'a> {
         if let Some((sid, setup)) = self.expectation(meta.zone, meta.server) {
             if setup.mode == model::Mode::Passive && !self.fxp_listeners.contains(&meta.server) {
                 if let Some(s) = self.sessions.get_mut(&sid) {
-                    if meta.client.ip() != s.client.ip() {
+                    if meta.client.ip() != s.client().ip() {
                         s.hijack(meta.start, meta.client, meta.server);
                     }
                 }
@@ -53,6 +53,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                 reserved: None,
             })),
         );
+        self.doc_probe_opened(meta);
         (Interest::Data, false)
     }
 
@@ -85,7 +86,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                             s.control_gap(ts, side, offset, len);
                         }
                     }
-                    if !s.new_setups.is_empty() {
+                    if s.has_new_setups() {
                         self.drain_setups(id, meta.zone);
                     }
                 }
@@ -217,23 +218,18 @@ impl<'a> TcpHandler for Ftp<'a> {
         let mut owner = None;
         match role {
             Some(Role::Control { session, .. }) => {
-                role_name = Some("ftp");
+                role_name = Some(model::ConnRole::Ftp);
                 self.stats.control_connections += 1;
                 owner = Some((session, true));
                 if let Some(s) = self.sessions.get_mut(&session) {
-                    s.control_end(sum.end);
-                    if s.end < sum.end {
-                        s.end = sum.end;
-                    }
-                    s.close = close;
-                    s.control_closed = true;
+                    s.end_control(sum.end, close);
                 }
                 self.drain_setups(session, meta.zone);
                 self.login_failures(session);
                 self.maybe_finish(session, false);
             }
             Some(Role::Data(mut d)) => {
-                role_name = Some("ftp-data");
+                role_name = Some(model::ConnRole::FtpData);
                 if d.tied {
                     self.stats.tied_data_connections += 1;
                 } else {
@@ -257,16 +253,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                     }
                     if let Some(l) = d.listing.take() {
                         let read = listing::read(l.style, &l.bytes, l.cut);
-                        let t = &s.transfers[d.transfer].t;
-                        let dir = t.path.clone();
-                        s.learn_listing_sizes(
-                            dir.as_deref(),
-                            read.entries
-                                .iter()
-                                .filter(|e| e.kind == "file")
-                                .filter_map(|e| Some((e.name.as_str(), e.size?))),
-                        );
-                        s.transfers[d.transfer].t.listing = Some(read);
+                        s.data_listing(d.transfer, read);
                     }
                     let main = if sum.seq_bytes[1] >= sum.seq_bytes[0] {
                         1
@@ -275,10 +262,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                     };
                     let digests = d.hash.take().and_then(|j| self.hasher.as_mut()?.finish(j));
                     if let Some(dg) = digests {
-                        let t = &mut s.transfers[d.transfer].t;
-                        if t.missing_bytes == Some(0) {
-                            t.sha256 = Some(hex(&dg[main]));
-                        }
+                        s.data_digest(d.transfer, hex(&dg[main]));
                     }
                     if let Some(c) = self.carver.as_mut() {
                         for (i, p) in d.pieces.iter_mut().enumerate() {
@@ -329,7 +313,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                     {
                         self.stats.untied_data_connections += 1;
                         if let Some(s) = self.sessions.get_mut(&sid) {
-                            let t = s.transfers.len() - 1;
+                            let t = s.transfer_count() - 1;
                             s.close_data(
                                 t,
                                 sum.end,
@@ -339,7 +323,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                             );
                         }
                         self.roles.remove(&meta.id);
-                        role_name = Some("ftp-data");
+                        role_name = Some(model::ConnRole::FtpData);
                         owner = Some((sid, false));
                     }
                     _ if payload => {
@@ -355,7 +339,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                             h.update(&p.buf[main]);
                         }
                         let segs = p.buf.iter().filter(|b| !b.is_empty()).count() as u64;
-                        role_name = Some("other");
+                        role_name = Some(model::ConnRole::Other);
                         if !self.untied_transfer(meta, sum, h.map(|h| hex(&h.finalize())), segs) {
                             self.stats.other_connections += 1;
                         }
@@ -389,7 +373,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                         .hash
                         .and_then(|j| self.hasher.as_mut()?.finish(j))
                         .map(|dg| hex(&dg[main]));
-                    role_name = Some("other");
+                    role_name = Some(model::ConnRole::Other);
                     if !self.untied_transfer(meta, sum, hash, l.segments) {
                         self.stats.other_connections += 1;
                     }
@@ -398,7 +382,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                 }
             }
             Some(Role::Dns(_)) => {
-                role_name = Some("dns");
+                role_name = Some(model::ConnRole::Dns);
                 self.stats.other_connections += 1;
             }
             None => self.stats.empty_connections += 1,
@@ -437,6 +421,9 @@ impl<'a> TcpHandler for Ftp<'a> {
                 close,
                 role: role_name,
             });
+        }
+        if self.doc.is_some() {
+            self.doc_conn_closed(meta);
         }
     }
 }
@@ -586,5 +573,149 @@ mod tests {
         let r = an.finish();
         assert!(r.sessions.is_empty());
         assert_eq!(r.stats.other_connections, 1);
+    }
+
+    /// A control connection (C:40000 → S:21, connection 1) that was greeted; more lines
+    /// from the client follow, each answered by the server's line after it.
+    fn control_session(f: &mut Ftp<'_>, dialogue: &[(&[u8], &[u8])]) -> ConnMeta {
+        let ctl = meta(1, (C, 40000), (S, 21), 10);
+        f.on_open(&ctl);
+        f.on_data(
+            &ctl,
+            Timestamp(11),
+            Dir::ToClient,
+            data(b"220 hi\r\n", 11),
+            true,
+        );
+        for (i, (cmd, reply)) in dialogue.iter().enumerate() {
+            let t = 12 + 2 * i as i64;
+            f.on_data(&ctl, Timestamp(t), Dir::ToServer, data(cmd, t), true);
+            f.on_data(
+                &ctl,
+                Timestamp(t + 1),
+                Dir::ToClient,
+                data(reply, t + 1),
+                true,
+            );
+        }
+        ctl
+    }
+
+    fn conn_role(f: &Ftp<'_>, id: ConnId) -> Option<&'static str> {
+        f.conn_list
+            .iter()
+            .find(|c| c.id == id)
+            .and_then(|c| c.role)
+            .map(model::ConnRole::as_str)
+    }
+
+    #[test]
+    fn a_greeting_on_another_port_makes_the_probe_a_control_connection() {
+        let mut an = Analyzer::new(Options::default(), None);
+        let f = &mut an.ftp;
+        let m = meta(1, (C, 40000), (S, 2121), 10);
+        assert_eq!(f.on_open(&m), (Interest::Data, false));
+        assert_eq!(role(f, 1), "probe");
+        let greeting = b"220 FTP server ready\r\n";
+        f.on_data(&m, Timestamp(11), Dir::ToClient, data(greeting, 11), true);
+        assert_eq!(role(f, 1), "control");
+        f.on_close(&m, &summary(12, 0, greeting.len() as u64));
+        assert_eq!(conn_role(f, 1), Some("ftp"));
+        let r = an.finish();
+        assert_eq!(r.sessions.len(), 1);
+        assert_eq!(r.sessions[0].server.port, 2121);
+    }
+
+    #[test]
+    fn a_server_connecting_to_an_active_announcement_is_tied_data() {
+        let mut an = Analyzer::new(Options::default(), None);
+        let f = &mut an.ftp;
+        // PORT 10.0.0.2:41000.
+        let ctl = control_session(f, &[(b"PORT 10,0,0,2,160,40\r\n", b"200 ok\r\n")]);
+        let d = meta(2, (S, 20), (C, 41000), 20);
+        assert_eq!(f.on_open(&d), (Interest::Data, false));
+        assert_eq!(role(f, 2), "data");
+        f.on_close(&d, &summary(21, 4, 0));
+        assert_eq!(f.stats.tied_data_connections, 1);
+        assert_eq!(conn_role(f, 2), Some("ftp-data"));
+        f.on_close(&ctl, &summary(22, 30, 20));
+        let r = an.finish();
+        assert_eq!(r.sessions[0].transfers.len(), 1);
+        assert_eq!(r.sessions[0].transfers[0].mode, model::Mode::Active);
+    }
+
+    #[test]
+    fn a_data_connection_picked_up_backwards_is_turned_around() {
+        let mut an = Analyzer::new(Options::default(), None);
+        let f = &mut an.ftp;
+        let reply: &[u8] = b"227 Entering Passive Mode (10,0,0,1,195,80)\r\n";
+        control_session(f, &[(b"PASV\r\n", reply)]);
+        // No SYN seen, and the tracker guessed the listener S:50000 as the client.
+        let mut d = meta(2, (S, 50000), (C, 41000), 20);
+        d.saw_syn = false;
+        assert_eq!(f.on_open(&d), (Interest::Data, true));
+        assert_eq!(role(f, 2), "data");
+    }
+
+    #[test]
+    fn bytes_between_a_sessions_hosts_that_nobody_announced_are_its_untied_data() {
+        let mut an = Analyzer::new(Options::default(), None);
+        let f = &mut an.ftp;
+        let ctl = control_session(f, &[]);
+        let d = meta(2, (C, 41000), (S, 50000), 20);
+        assert_eq!(f.on_open(&d), (Interest::Data, false));
+        assert_eq!(role(f, 2), "probe");
+        // No line: undecided until it closes.
+        f.on_data(
+            &d,
+            Timestamp(21),
+            Dir::ToClient,
+            data(b"\x00\x01\x02\x03", 21),
+            true,
+        );
+        assert_eq!(role(f, 2), "probe");
+        f.on_close(&d, &summary(22, 0, 4));
+        assert_eq!(role(f, 2), "none");
+        assert_eq!(conn_role(f, 2), Some("ftp-data"));
+        assert_eq!(f.stats.untied_data_connections, 1);
+        assert_eq!(f.stats.unmatched_data_connections, 1);
+        f.on_close(&ctl, &summary(23, 0, 8));
+        let r = an.finish();
+        assert_eq!(r.sessions[0].transfers.len(), 1);
+        assert_eq!(r.sessions[0].transfers[0].match_, model::DataMatch::None);
+    }
+
+    #[test]
+    fn bytes_between_hosts_without_a_session_are_another_connection() {
+        let mut an = Analyzer::new(Options::default(), None);
+        let f = &mut an.ftp;
+        let d = meta(1, (C, 41000), (S, 50000), 20);
+        f.on_open(&d);
+        f.on_data(
+            &d,
+            Timestamp(21),
+            Dir::ToClient,
+            data(b"\x00\x01\x02\x03", 21),
+            true,
+        );
+        f.on_close(&d, &summary(22, 0, 4));
+        assert_eq!(conn_role(f, 1), Some("other"));
+        assert_eq!(f.stats.untied_data_connections, 0);
+        assert!(an.finish().sessions.is_empty());
+    }
+
+    #[test]
+    fn a_connection_without_payload_is_empty() {
+        let mut an = Analyzer::new(Options::default(), None);
+        let f = &mut an.ftp;
+        let m = meta(1, (C, 41000), (S, 8080), 10);
+        f.on_open(&m);
+        f.on_close(&m, &summary(12, 0, 0));
+        assert_eq!(conn_role(f, 1), None);
+        assert_eq!(f.stats.empty_connections, 1);
+        assert_eq!(f.stats.other_connections, 0);
+        let r = an.finish();
+        assert!(r.sessions.is_empty());
+        assert_eq!(r.stats.ftp_port_probes.total, 0, "not an FTP port");
     }
 }

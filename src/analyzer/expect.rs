@@ -294,7 +294,7 @@ mod tests {
 
     fn setup(port: u16, t: i64) -> Setup {
         Setup {
-            kind: "PASV",
+            kind: crate::model::SetupKind::Pasv,
             mode: Mode::Passive,
             announced: addr(port),
             listener: addr(port),

@@ -25,7 +25,7 @@ impl<'a> Analyzer<'a> {
         };
         for id in ids {
             if let Some(s) = self.ftp.sessions.get_mut(&id) {
-                s.control_closed = true;
+                s.capture_ended();
             }
             self.ftp.maybe_finish(id, true);
         }
@@ -39,7 +39,7 @@ impl<'a> Analyzer<'a> {
         let ds = self.decoder.stats();
         let mut f = self.ftp;
         f.stats.tcp_connections = self.tcp.connections_seen();
-        if let Some(&n) = f.stats.limits.get("max_expectations_total") {
+        if let Some(&n) = f.stats.limits.get(&model::Limit::MaxExpectationsTotal) {
             let detail = format!(
                 "max_expectations_total: {n} announced data ports forgotten, the oldest, to keep at most {} waiting (a later connection to one is not tied by its announcement)",
                 f.expect.limits().total
@@ -48,7 +48,7 @@ impl<'a> Analyzer<'a> {
         }
         if f.sessions_left_out > 0 {
             let n = f.sessions_left_out;
-            f.stats.limits.insert("max_sessions", n);
+            f.stats.limits.insert(model::Limit::MaxSessions, n);
             let detail = format!(
                 "max_sessions: {n} finished sessions left out of the report, the oldest, to keep at most {} (the counts include them)",
                 f.opts.max_sessions
@@ -57,16 +57,25 @@ impl<'a> Analyzer<'a> {
         }
         let pairs = f.failures.evicted();
         if pairs > 0 {
-            f.stats.limits.insert("max_failure_pairs", pairs);
+            f.stats.limits.insert(model::Limit::MaxFailurePairs, pairs);
             let detail = format!(
                 "max_failure_pairs: {pairs} (client, server) pairs' failed logins forgotten, the least recently seen, to keep at most {} tallied (brute forcing spread wider may go unreported)",
                 f.failures.limits().pairs
             );
             f.anomalies.push(limit_finding(f.last_close, detail));
         }
+        let refused = f.hasher.as_ref().map_or(0, Hasher::refused);
+        if refused > 0 {
+            f.stats.limits.insert(model::Limit::MaxHashJobs, refused);
+            let detail = format!(
+                "max_hash_jobs: {refused} data connections not hashed (no sha256), to hash at most {} at once",
+                crate::digest::MAX_JOBS
+            );
+            f.anomalies.push(limit_finding(f.last_close, detail));
+        }
         let evicted = self.tcp.evictions();
         if evicted > 0 {
-            f.stats.limits.insert("max_connections", evicted);
+            f.stats.limits.insert(model::Limit::MaxConnections, evicted);
             let detail = format!(
                 "max_connections: {evicted} TCP connections finished early, the least recently active, to keep at most {} tracked",
                 self.tcp.max_connections()
@@ -96,7 +105,7 @@ impl<'a> Analyzer<'a> {
         })) {
             f.anomalies.push(Anomaly {
                 ts: Time::new(f.last_close, 0),
-                kind: "probe_limit",
+                kind: model::AnomalyKind::ProbeLimit,
                 detail,
                 sessions: Vec::new(), finding: None });
         }
@@ -106,12 +115,13 @@ impl<'a> Analyzer<'a> {
             .undecoded()
             .by_count()
             .into_iter()
-            .map(|(cause, packets)| model::UndecodedCause {
-                cause: cause.to_string(),
-                packets,
-            })
+            .map(|(cause, packets)| model::UndecodedCause { cause, packets })
             .collect();
         let mut sessions: Vec<model::Session> = std::mem::take(&mut f.done).into();
+        if let Some(d) = f.doc.as_mut() {
+            // The streamed document's sessions still waiting: the rest of it, in id order.
+            sessions.extend(d.take_pending());
+        }
         // Every time with the capture's final precision.
         let digits = f.digits;
         for a in f.anomalies.iter_mut() {
@@ -174,14 +184,7 @@ impl<'a> Analyzer<'a> {
                 f.stats.other_connections += 1;
                 continue;
             }
-            f.stats.untied_data_connections += 1;
-            f.stats.unmatched_data_connections += 1;
-            f.stats.data_connections += 1;
-            if let Some(c) = f.conn_list.iter_mut().find(|c| c.id == u.conn) {
-                c.role = Some("ftp-data");
-            }
-            u.t.start.digits = digits;
-            u.t.end.digits = digits;
+            f.count_untied_data(&mut u);
             let id = f
                 .session_hosts
                 .get(&u.hosts)
@@ -189,7 +192,32 @@ impl<'a> Analyzer<'a> {
                 .copied();
             match id.and_then(|id| sessions.iter_mut().find(|s| s.id == id)) {
                 Some(s) => place_untied(s, u),
-                None => untied_transfers.push(u.t),
+                None => {
+                    if let Some(d) = f.doc.as_mut().filter(|_| id.is_some()) {
+                        // Its session was written before it ended (streamed document).
+                        d.untied_late += 1;
+                    }
+                    untied_transfers.push(u.t)
+                }
+            }
+        }
+        if let Some(d) = f.doc.take() {
+            if d.forced > 0 {
+                let n = d.forced;
+                f.stats.limits.insert(model::Limit::MaxDocumentSessions, n);
+                let detail = format!(
+                    "max_document_sessions: {n} sessions written to the JSON document before they were final or out of id order, to hold at most {} finished sessions",
+                    d.max_held()
+                );
+                f.anomalies.push(limit_finding(f.last_close, detail));
+            }
+            if d.untied_late > 0 {
+                let n = d.untied_late;
+                f.stats.limits.insert(model::Limit::UntiedAfterSession, n);
+                let detail = format!(
+                    "untied_after_session: {n} untied data connections ended after their hosts' session was written to the JSON document: listed in untied_transfers"
+                );
+                f.anomalies.push(limit_finding(f.last_close, detail));
             }
         }
         f.conn_list.sort_by_key(|c| c.id);
@@ -244,7 +272,7 @@ pub(crate) fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
     let targets: Vec<String> = sc.targets.iter().map(|t| t.to_string()).collect();
     Anomaly {
         ts: sc.first,
-        kind: "port_scan",
+        kind: model::AnomalyKind::PortScan,
         detail: format!(
             "port scan from {}: {} connection attempts without payload ({} to FTP ports) to {} over {:.3} s",
             sc.source,
@@ -260,7 +288,7 @@ pub(crate) fn port_scan_finding(sc: &model::PortScan) -> Anomaly {
 fn limit_finding(at: Timestamp, detail: String) -> Anomaly {
     Anomaly {
         ts: Time::new(at, 0),
-        kind: "limit_reached",
+        kind: model::AnomalyKind::LimitReached,
         detail,
         sessions: Vec::new(),
         finding: None,

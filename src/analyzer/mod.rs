@@ -8,6 +8,7 @@
 
 pub mod detect;
 mod dispatch;
+pub mod document;
 pub mod expect;
 mod finish;
 mod probe;
@@ -262,6 +263,11 @@ struct Ftp<'a> {
     untied: Vec<Untied>,
     /// Candidates in `untied` that did not look like FTP data when they ended.
     undecided: usize,
+    /// Candidates taken out of `untied` early (placed in a session of the streamed
+    /// document): they count against [`MAX_UNTIED_TRANSFERS`] as if still there.
+    untied_placed: usize,
+    /// The `--format json` document streamed in id order ([`Analyzer::document`]).
+    doc: Option<Box<document::Document>>,
     /// Passive listeners an FXP transfer was set up to (bounded by
     /// [`MAX_ANNOUNCED_HISTORY`]): another host connecting there is no hijack.
     fxp_listeners: std::collections::VecDeque<SocketAddr>,
@@ -395,7 +401,7 @@ impl<'a> Ftp<'a> {
         } else {
             sess.open_data(meta.start, connector, listener, setup)
         };
-        let connector_is_client = sess.transfers[transfer].connector_is_client;
+        let connector_is_client = sess.connector_is_client(transfer);
         self.stats.data_connections += 1;
         if timing {
             self.stats.timing_data_connections += 1;
@@ -436,15 +442,15 @@ impl<'a> Ftp<'a> {
         let mut best: Option<(bool, Timestamp, std::cmp::Reverse<u64>)> = None;
         let mut n = [0usize; 2];
         for s in self.sessions.values() {
-            let (c, v) = (s.client.ip(), s.server.ip());
+            let (c, v) = (s.client().ip(), s.server().ip());
             if ((c == a && v == b) || (c == b && v == a))
                 && s.control_encrypted()
-                && s.start <= ts
-                && ts.0 <= s.end.0.saturating_add(TLS_DATA_GRACE_NS)
+                && s.start() <= ts
+                && ts.0 <= s.end().0.saturating_add(TLS_DATA_GRACE_NS)
             {
-                let open = !s.control_closed;
+                let open = !s.control_closed();
                 n[open as usize] += 1;
-                let key = (open, s.end, std::cmp::Reverse(s.id));
+                let key = (open, s.end(), std::cmp::Reverse(s.id()));
                 if best.is_none_or(|b| key > b) {
                     best = Some(key);
                 }
@@ -458,10 +464,10 @@ impl<'a> Ftp<'a> {
         self.sessions
             .values()
             .filter(|s| {
-                let (c, v) = (s.client.ip(), s.server.ip());
+                let (c, v) = (s.client().ip(), s.server().ip());
                 ((c == a && v == b) || (c == b && v == a)) && s.wants_data()
             })
-            .map(|s| s.id)
+            .map(|s| s.id())
             .min()
     }
 
@@ -472,10 +478,10 @@ impl<'a> Ftp<'a> {
             self.sessions
                 .values()
                 .filter(|s| {
-                    let (c, v) = (s.client.ip(), s.server.ip());
+                    let (c, v) = (s.client().ip(), s.server().ip());
                     (c == a && v == b) || (c == b && v == a)
                 })
-                .map(|s| s.id)
+                .map(|s| s.id())
                 .min()
         })
     }
@@ -549,6 +555,10 @@ impl<'a> Ftp<'a> {
                 }
                 // Carved files are named with the id every format gives the session.
                 self.carve(&mut m, id);
+                if self.doc.is_some() {
+                    self.doc_push(id, m);
+                    continue;
+                }
                 match self.sink.as_mut() {
                     Some(sink) => sink(m),
                     None => {
@@ -582,8 +592,8 @@ impl<'a> Ftp<'a> {
         let Some(s) = self.sessions.get_mut(&id) else {
             return;
         };
-        let client = s.client;
-        let setups = std::mem::take(&mut s.new_setups);
+        let client = s.client();
+        let setups = s.take_new_setups();
         for setup in setups {
             if self.announced.len() >= MAX_ANNOUNCED_HISTORY {
                 self.announced.pop_front();
@@ -601,17 +611,17 @@ impl<'a> Ftp<'a> {
                     .expectation(zone, setup.listener)
                     .filter(|(sid, other)| *sid != id && other.mode == model::Mode::Passive)
                     .and_then(|(sid, _)| self.sessions.get(&sid))
-                    .filter(|o| o.client.ip() == client.ip())
-                    .map(|o| (o.id, o.server));
+                    .filter(|o| o.client().ip() == client.ip())
+                    .map(|o| (o.id(), o.server()));
                 if let Some(s) = self.sessions.get_mut(&id) {
                     s.foreign_port(&setup, fxp);
                 }
                 if let Some((other, _)) = fxp {
-                    let server = self.sessions.get(&id).map(|s| s.server);
+                    let server = self.sessions.get(&id).map(|s| s.server());
                     if let (Some(o), Some(server)) = (self.sessions.get_mut(&other), server) {
                         o.anomaly(
                             setup.ts,
-                            "fxp",
+                            model::AnomalyKind::Fxp,
                             format!(
                                 "session {id} of the same client has {} send to this \
                                  session's passive listener {}: a server-to-server transfer",
@@ -640,7 +650,7 @@ impl<'a> Ftp<'a> {
                         *self
                             .stats
                             .limits
-                            .entry("max_expectations_total")
+                            .entry(model::Limit::MaxExpectationsTotal)
                             .or_default() += 1;
                     }
                     _ => {
@@ -670,7 +680,7 @@ impl<'a> Ftp<'a> {
         let ready = self
             .sessions
             .get(&id)
-            .is_some_and(|s| s.control_closed && (s.open_data == 0 || force));
+            .is_some_and(|s| s.ready_to_finish(force));
         if !ready {
             return;
         }
@@ -693,7 +703,7 @@ impl<'a> Ftp<'a> {
         if let Some(r) = self.session_names.remove(&id) {
             dns_step(&mut m, &r, self.digits);
         }
-        if self.sink.is_some() {
+        if self.sink.is_some() && self.doc.is_none() {
             m.set_time_digits(self.digits);
             // The cross-session finding known by now that involves this session
             // (a reference: the finding with its sessions stands once at top level).
@@ -716,11 +726,10 @@ impl<'a> Ftp<'a> {
         let Some(s) = self.sessions.get_mut(&id) else {
             return false;
         };
-        if !s.control_encrypted() || s.linger_until.is_some() {
+        let until = Timestamp(s.end().0.saturating_add(TLS_DATA_GRACE_NS));
+        if !s.linger(until) {
             return false;
         }
-        let until = Timestamp(s.end.0.saturating_add(TLS_DATA_GRACE_NS));
-        s.linger_until = Some(until);
         self.lingering.push_back((until, id));
         if let Some(t) = self.trace.as_mut() {
             t.lingered += 1;
@@ -751,16 +760,16 @@ impl<'a> Ftp<'a> {
             return;
         };
         let next = self.anomalies.len();
-        let failed = s.failed_logins;
+        let failed = s.failed_logins();
         let found = self.failures.failed_logins(
-            s.end,
-            s.client.ip(),
-            s.server.ip(),
+            s.end(),
+            s.client().ip(),
+            s.server().ip(),
             id,
-            s.failed_logins,
+            failed,
             next,
         );
-        let ts = s.end;
+        let ts = s.end();
         if let Some(t) = self.trace.as_mut() {
             t.failure_pairs_peak = t.failure_pairs_peak.max(self.failures.len());
             if failed > 0 {
@@ -768,6 +777,10 @@ impl<'a> Ftp<'a> {
                 t.failure_first = t.failure_first.min(ts.0);
                 t.failure_last = t.failure_last.max(ts.0);
             }
+        }
+        if failed > 0 && self.doc.is_some() {
+            let (c, v) = (s.client().ip(), s.server().ip());
+            self.doc_failed_logins(id, c, v);
         }
         match found {
             None => {}
@@ -777,13 +790,16 @@ impl<'a> Ftp<'a> {
                     if self.sessions.contains_key(x) {
                         self.session_findings.insert(*x, next);
                     }
+                    if self.doc.is_some() {
+                        self.doc_listed(*x, next);
+                    }
                 }
                 if let Some(t) = self.trace.as_mut() {
                     t.findings.push(t.cur);
                 }
                 self.anomalies.push(Anomaly {
                     ts: Time::new(ts, self.digits),
-                    kind: "login_bruteforce",
+                    kind: model::AnomalyKind::LoginBruteforce,
                     detail,
                     sessions,
                     finding: None,
@@ -796,6 +812,9 @@ impl<'a> Ftp<'a> {
                         a.sessions.push(x);
                     }
                     self.session_findings.insert(id, index);
+                    if self.doc.is_some() {
+                        self.doc_listed(id, index);
+                    }
                 }
             }
         }
@@ -833,7 +852,7 @@ fn dns_step(m: &mut model::Session, r: &Resolution, digits: u8) {
     if let Some(q) = r.query_ts {
         evs.push(model::Event {
             ts: Time::new(q, digits),
-            conn: "dns".into(),
+            conn: model::Conn::Dns,
             from: Side::Client,
             kind: EventKind::Dns,
             what: format!("DNS query {} {}", r.qtype, r.name),
@@ -842,7 +861,7 @@ fn dns_step(m: &mut model::Session, r: &Resolution, digits: u8) {
     }
     evs.push(model::Event {
         ts: Time::new(r.answer_ts, digits),
-        conn: "dns".into(),
+        conn: model::Conn::Dns,
         from: Side::Server,
         kind: EventKind::Dns,
         what: format!("DNS answer {answer}"),
@@ -922,6 +941,8 @@ impl<'a> Analyzer<'a> {
                 session_hosts: HashMap::default(),
                 untied: Vec::new(),
                 undecided: 0,
+                untied_placed: 0,
+                doc: None,
                 fxp_listeners: std::collections::VecDeque::new(),
                 zone_names: ZoneNames::default(),
                 session_zones: HashMap::default(),
@@ -990,6 +1011,9 @@ impl<'a> Analyzer<'a> {
         if !self.ftp.held.is_empty() {
             self.ftp.release_stale(pkt.ts);
         }
+        if self.ftp.doc.as_mut().is_some_and(|d| d.tick(pkt.ts)) {
+            self.ftp.doc_flush();
+        }
         let st = &mut self.ftp.stats;
         st.packets += 1;
         st.bytes += pkt.orig_len as u64;
@@ -1056,6 +1080,33 @@ impl<'a> Analyzer<'a> {
                 break;
             }
         }
+    }
+
+    /// Stream the `--format json` document: the sink gets each session in id order, in
+    /// its final form, once nothing can change it any more (see [`document`]); the report
+    /// from [`Analyzer::finish`] holds the sessions still waiting then. Needs a sink; call
+    /// before the first packet.
+    pub fn document(self) -> Self {
+        self.document_bounded(document::MAX_DOCUMENT_HELD)
+    }
+
+    /// [`Analyzer::document`] that also sets `floor`, before each session goes to the sink,
+    /// to a time that no session given later starts before (for outputs ordered by time:
+    /// what is earlier than the floor can be written).
+    pub fn document_floor(mut self, floor: std::rc::Rc<std::cell::Cell<Timestamp>>) -> Self {
+        self = self.document();
+        if let Some(d) = self.ftp.doc.as_mut() {
+            d.floor = Some(floor);
+        }
+        self
+    }
+
+    /// [`Analyzer::document`] holding at most `max_held` finished sessions.
+    pub fn document_bounded(mut self, max_held: usize) -> Self {
+        if self.ftp.sink.is_some() {
+            self.ftp.doc = Some(Box::new(document::Document::new(max_held)));
+        }
+        self
     }
 
     /// Record the TCP connections of these sessions (control and data) as they end; they

@@ -35,10 +35,10 @@ impl<'a> Ftp<'a> {
         }
         if candidates > 1 {
             if let Some(s) = self.sessions.get_mut(&sid) {
-                let t = s.transfers.len();
+                let t = s.transfer_count();
                 s.anomaly(
                     meta.start,
-                    "tls_data_ambiguous",
+                    model::AnomalyKind::TlsDataAmbiguous,
                     format!(
                         "data:{t} {} -> {} tied by time to the most recently active of {candidates} TLS sessions between these hosts",
                         meta.client, meta.server

@@ -21,14 +21,15 @@ impl<'a> Ftp<'a> {
             t.look_up(meta.zone, meta.client);
             t.look_up(meta.zone, meta.server);
         }
-        if self.untied.len() >= MAX_UNTIED_TRANSFERS && now {
+        let kept = self.untied.len() + self.untied_placed;
+        if kept >= MAX_UNTIED_TRANSFERS && now {
             // Counted, not listed.
             self.stats.untied_data_connections += 1;
             self.stats.unmatched_data_connections += 1;
             self.stats.data_connections += 1;
             return true;
         }
-        if self.untied.len() >= MAX_UNTIED_TRANSFERS || (!now && self.undecided >= MAX_UNDECIDED) {
+        if kept >= MAX_UNTIED_TRANSFERS || (!now && self.undecided >= MAX_UNDECIDED) {
             return false;
         }
         self.undecided += usize::from(!now);
@@ -51,7 +52,7 @@ impl<'a> Ftp<'a> {
             } else {
                 model::Mode::Passive
             },
-            setup: "unknown",
+            setup: model::SetupKind::Unknown,
             data_client: ep(meta.client),
             data_server: ep(meta.server),
             start: Time::new(meta.start, self.digits),
@@ -73,15 +74,30 @@ impl<'a> Ftp<'a> {
             listing: None,
             matched: false,
         };
+        let hosts = host_pair(meta.client.ip(), meta.server.ip());
         self.untied.push(Untied {
             conn: meta.id,
             saw_syn: meta.saw_syn,
             seq_bytes: sum.seq_bytes,
-            hosts: host_pair(meta.client.ip(), meta.server.ip()),
+            hosts,
             ends: (meta.client, meta.server),
             t,
         });
+        self.doc_untied_added(hosts);
         true
+    }
+
+    /// An untied candidate that looks like FTP data is one: counted, its connection's role
+    /// named, its times written with the capture's precision.
+    pub(super) fn count_untied_data(&mut self, u: &mut Untied) {
+        self.stats.untied_data_connections += 1;
+        self.stats.unmatched_data_connections += 1;
+        self.stats.data_connections += 1;
+        if let Some(c) = self.conn_list.iter_mut().find(|c| c.id == u.conn) {
+            c.role = Some(model::ConnRole::FtpData);
+        }
+        u.t.start.digits = self.digits;
+        u.t.end.digits = self.digits;
     }
 
     /// A connection becomes [`Role::Loose`]; returns the interest in its payload (only
@@ -119,7 +135,7 @@ impl<'a> Ftp<'a> {
                 // session that negotiated TLS has TLS data connections: elsewhere bytes
                 // that look like a record are a file's.
                 d.tls_checked = true;
-                if s.tls && tls::record_header(bytes).is_some() {
+                if s.tls() && tls::record_header(bytes).is_some() {
                     d.encrypted = true;
                     d.records = Some(Box::default());
                     if let (Some(j), Some(h)) = (d.hash.take(), self.hasher.as_mut()) {
@@ -127,7 +143,7 @@ impl<'a> Ftp<'a> {
                     }
                     s.data_encrypted(d.transfer);
                     self.stats.encrypted_data_connections += 1;
-                } else if s.tls {
+                } else if s.tls() {
                     s.data_cleartext_after_tls(ts, d.transfer);
                 }
             }
@@ -140,7 +156,7 @@ impl<'a> Ftp<'a> {
                 }
                 if !d.listing_checked && side == Side::Server {
                     d.listing_checked = true;
-                    if let Some(style) = listing::style_of(&s.transfers[d.transfer].t.command) {
+                    if let Some(style) = listing::style_of(s.transfer_command(d.transfer)) {
                         d.listing = Some(ListingBuf {
                             style,
                             dir,
@@ -161,12 +177,7 @@ impl<'a> Ftp<'a> {
                     let piece = &mut d.pieces[dir.idx()];
                     if piece.is_none() {
                         // A `REST n` download is written at offset n.
-                        let t = &s.transfers[d.transfer].t;
-                        let at = match t.direction {
-                            model::Direction::Download => t.rest.unwrap_or(0),
-                            _ => 0,
-                        };
-                        *piece = Some(c.open_at(at));
+                        *piece = Some(c.open_at(s.transfer_file_offset(d.transfer)));
                     }
                     if let Some(p) = piece.as_mut() {
                         c.write(p, bytes);
@@ -180,10 +191,10 @@ impl<'a> Ftp<'a> {
                 }
                 s.anomaly(
                     ts,
-                    "capture_gap",
+                    model::AnomalyKind::CaptureGap,
                     format!(
-                        "data:{}: {len} bytes missing at offset {offset}",
-                        d.transfer + 1
+                        "{}: {len} bytes missing at offset {offset}",
+                        model::Conn::transfer(d.transfer)
                     ),
                 );
                 if let (Some(c), Some(p)) = (self.carver.as_mut(), d.pieces[dir.idx()].as_mut()) {
@@ -325,7 +336,7 @@ impl<'a> Ftp<'a> {
         for detail in findings {
             m.anomalies.push(Anomaly {
                 ts,
-                kind: "resume_conflict",
+                kind: model::AnomalyKind::ResumeConflict,
                 detail,
                 sessions: Vec::new(),
                 finding: None,
@@ -385,7 +396,7 @@ pub(super) fn place_untied(s: &mut model::Session, u: Untied) {
         None => {
             s.anomalies.push(Anomaly {
                 ts: t.start,
-                kind: "unmatched_data_connection",
+                kind: model::AnomalyKind::UnmatchedDataConnection,
                 detail: format!(
                     "data connection {}:{} -> {}:{} matches no PORT/PASV/EPRT/EPSV",
                     t.data_client.ip, t.data_client.port, t.data_server.ip, t.data_server.port

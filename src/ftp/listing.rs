@@ -37,7 +37,7 @@ pub fn read(style: ListingStyle, payload: &[u8], cut: bool) -> Listing {
         }
         l.entries.push(ListingEntry {
             name: parse::decode_text(e.name).0.into_owned(),
-            kind: e.kind.as_str(),
+            kind: e.kind,
             size: e.size,
             time: e.time.map(|t| parse::decode_text(t).0.into_owned()),
         });
@@ -63,7 +63,7 @@ mod tests {
         assert_eq!(l.entries.len(), 2);
         assert_eq!(l.entries[1].name, "readme.txt");
         assert_eq!(l.entries[1].size, Some(1715));
-        assert_eq!(l.entries[0].kind, "dir");
+        assert_eq!(l.entries[0].kind, crate::model::EntryKind::Dir);
         assert!(!l.truncated);
     }
 

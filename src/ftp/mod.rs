@@ -5,6 +5,7 @@ pub mod listing;
 pub mod logins;
 pub mod names;
 pub mod parse;
+pub mod phase;
 pub mod probes;
 pub mod session;
 pub mod tls;

@@ -1,13 +1,16 @@
 //! One FTP session's state: command/reply pairing, login, working directory, data-channel
-//! setups and the transfers tied to its commands; the state machine is [`Session::on_reply`].
+//! setups and the transfers tied to its commands; replies are paired in
+//! [`Session::on_reply`], and the session's phases change only through [`super::phase`].
 
 use super::parse::{self, Line, ReplyAssembler, ReplyEvent, Verb};
+use super::phase::{self, Input, Output, Phase};
 use super::tls::{self, Fed, RecordStream};
 use crate::capture::Timestamp;
 use crate::model::{
-    self, Anomaly, Close, DataCapture, DataMatch, Direction, Endpoint, Event, EventKind, Login,
-    Mode, Reply, Side, Time, TransferStatus,
+    self, Anomaly, Close, DataCapture, DataMatch, Direction, Endpoint, Event, EventKind, Mode,
+    Reply, Side, Time, TransferStatus,
 };
+use crate::model::{AnomalyKind, Conn, Limit, SetupKind};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -59,7 +62,7 @@ impl Default for Limits {
 /// A data-channel setup: what a PORT/EPRT command or a 227/229 reply announced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Setup {
-    pub kind: &'static str,
+    pub kind: SetupKind,
     pub mode: Mode,
     /// The endpoint as announced on the wire.
     pub announced: SocketAddr,
@@ -74,24 +77,37 @@ impl Setup {
     pub fn names_other_host(&self, client: SocketAddr) -> bool {
         self.mode == Mode::Active && self.announced.ip() != client.ip()
     }
+
+    /// The setup a command or its reply makes (`Unknown` for a verb that makes none).
+    pub fn kind_of(verb: Verb) -> SetupKind {
+        match verb {
+            Verb::Port => SetupKind::Port,
+            Verb::Pasv => SetupKind::Pasv,
+            Verb::Eprt => SetupKind::Eprt,
+            Verb::Epsv => SetupKind::Epsv,
+            Verb::Lprt => SetupKind::Lprt,
+            Verb::Lpsv => SetupKind::Lpsv,
+            _ => SetupKind::Unknown,
+        }
+    }
 }
 
 /// A transfer under construction (one per data connection).
 #[derive(Debug)]
-pub struct TransferState {
-    pub t: model::Transfer,
+struct TransferState {
+    t: model::Transfer,
     /// Index of the command that used this data connection.
-    pub command: Option<usize>,
-    pub closed: bool,
+    command: Option<usize>,
+    closed: bool,
     /// The data connection's TCP client is the FTP client (passive mode).
-    pub connector_is_client: bool,
-    pub bytes_by_dir: [u64; 2],
+    connector_is_client: bool,
+    bytes_by_dir: [u64; 2],
     /// How the data connection ended (set by the analyzer; tells the status of a transfer
     /// whose command is not known, e.g. inside TLS).
-    pub close: Option<Close>,
+    close: Option<Close>,
     /// Application-data bytes by side [client, server] of a connection carrying TLS: they,
     /// not the handshake, tell the direction of an encrypted transfer.
-    pub tls_app_bytes: Option<[u64; 2]>,
+    tls_app_bytes: Option<[u64; 2]>,
 }
 
 /// The control connection's TLS, once AUTH was accepted or the first bytes were a
@@ -106,8 +122,6 @@ struct ControlTls {
     facts: [tls::Facts; 2],
     /// Bytes left encrypted, per direction.
     bytes: [u64; 2],
-    /// Cleartext resumed after TLS records (CCC).
-    cleared: bool,
 }
 
 #[derive(Debug)]
@@ -137,29 +151,25 @@ struct Run {
 }
 
 pub struct Session {
-    pub id: u64,
-    pub client: SocketAddr,
-    pub server: SocketAddr,
-    pub start: Timestamp,
-    pub end: Timestamp,
+    id: u64,
+    client: SocketAddr,
+    server: SocketAddr,
+    start: Timestamp,
+    end: Timestamp,
     digits: u8,
     show_passwords: bool,
     lines: [parse::LineAssembler; 2],
     replies: ReplyAssembler,
     user: Option<String>,
     password: Option<String>,
-    login: Login,
-    pub tls: bool,
+    /// Greeting, login, the control channel's TLS, its end: changed only by
+    /// [`Session::step`].
+    phase: Phase,
     /// The control connection's TLS state (None: cleartext FTP so far).
     tls_ctl: Option<Box<ControlTls>>,
     /// Whether each direction of the control connection has sent bytes yet.
     spoke: [bool; 2],
-    /// When set, the control connection ended and the session waits until then for late
-    /// data connections of its TLS (set by the analyzer).
-    pub linger_until: Option<Timestamp>,
-    pub close: Close,
-    pub control_closed: bool,
-    pub commands: Vec<model::Command>,
+    commands: Vec<model::Command>,
     cmd_state: Vec<CmdState>,
     /// Commands awaiting their final reply: index in `commands` ([`NOT_KEPT`] beyond
     /// [`MAX_COMMANDS`]) and verb.
@@ -170,16 +180,16 @@ pub struct Session {
     /// SIZE answers: (resolved path or arg, size), newest last, bounded.
     sizes: VecDeque<(String, u64)>,
     /// Setups announced since the analyzer last looked.
-    pub new_setups: Vec<Setup>,
-    pub transfers: Vec<TransferState>,
+    new_setups: Vec<Setup>,
+    transfers: Vec<TransferState>,
     /// Data commands still waiting for their data connection.
     waiting_cmds: VecDeque<usize>,
     /// Transfers (data connections) still waiting for their command.
     waiting_data: VecDeque<usize>,
-    pub open_data: usize,
+    open_data: usize,
     timeline: Vec<Event>,
     run: Option<Run>,
-    pub anomalies: Vec<Anomaly>,
+    anomalies: Vec<Anomaly>,
     cleartext_flagged: bool,
     /// The server's stream had a gap since the last reply: replies may be lost.
     server_gap: bool,
@@ -190,7 +200,7 @@ pub struct Session {
     /// capture).
     last_setup: Option<Setup>,
     /// Failed login attempts (for brute-force detection across sessions).
-    pub failed_logins: u32,
+    failed_logins: u32,
     /// Data commands (RETR, LIST, ...) sent so far: an announcement made before the
     /// latest one was used by it (see `analyzer::expect`).
     data_commands: u64,
@@ -223,13 +233,9 @@ impl Session {
             replies: ReplyAssembler::new(),
             user: None,
             password: None,
-            login: Login::None,
-            tls: false,
+            phase: Phase::START,
             tls_ctl: None,
             spoke: [false; 2],
-            linger_until: None,
-            close: Close::Open,
-            control_closed: false,
             commands: Vec::new(),
             cmd_state: Vec::new(),
             pending: VecDeque::new(),
@@ -260,6 +266,163 @@ impl Session {
     /// Data commands (RETR, STOR, LIST, ...) sent so far.
     pub fn data_commands(&self) -> u64 {
         self.data_commands
+    }
+
+    // ----- queries (what the analyzer may know of the session) -----------------------
+
+    /// The session's id (reserved when it was recognised).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The FTP client's end of the control connection.
+    pub fn client(&self) -> SocketAddr {
+        self.client
+    }
+
+    /// The FTP server's end of the control connection.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// When the control connection began.
+    pub fn start(&self) -> Timestamp {
+        self.start
+    }
+
+    /// The time of the control connection's last packet so far.
+    pub fn end(&self) -> Timestamp {
+        self.end
+    }
+
+    /// Whether the session negotiated TLS on its control connection (AUTH or implicit).
+    pub fn tls(&self) -> bool {
+        self.phase.tls()
+    }
+
+    /// Failed login attempts so far (for brute-force detection across sessions).
+    pub fn failed_logins(&self) -> u32 {
+        self.failed_logins
+    }
+
+    /// Whether the control connection has ended.
+    pub fn control_closed(&self) -> bool {
+        self.phase.closed()
+    }
+
+    /// Whether the session can be finished: its control connection ended and so did
+    /// every data connection (`force`: whatever data connections are still open).
+    pub fn ready_to_finish(&self, force: bool) -> bool {
+        self.phase.closed() && (self.open_data == 0 || force)
+    }
+
+    /// Whether data-channel setups were announced since [`Session::take_new_setups`].
+    pub fn has_new_setups(&self) -> bool {
+        !self.new_setups.is_empty()
+    }
+
+    /// The data-channel setups announced since the last call (for the expectation table).
+    pub fn take_new_setups(&mut self) -> Vec<Setup> {
+        std::mem::take(&mut self.new_setups)
+    }
+
+    /// Number of transfers kept so far (the newest is this less one).
+    pub fn transfer_count(&self) -> usize {
+        self.transfers.len()
+    }
+
+    /// Whether transfer `t`'s data connection was opened by the FTP client (passive).
+    pub fn connector_is_client(&self, t: usize) -> bool {
+        self.transfers.get(t).is_some_and(|t| t.connector_is_client)
+    }
+
+    /// The command (verb) transfer `t` is tied to ("" while it is not tied).
+    pub fn transfer_command(&self, t: usize) -> &str {
+        self.transfers.get(t).map_or("", |t| t.t.command.as_str())
+    }
+
+    /// Where transfer `t`'s first byte belongs in the file: a `REST n` download starts
+    /// at `n`, anything else at 0.
+    pub fn transfer_file_offset(&self, t: usize) -> u64 {
+        match self.transfers.get(t).map(|t| &t.t) {
+            Some(t) if t.direction == Direction::Download => t.rest.unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    // ----- commands from the analyzer ---------------------------------------------------
+
+    /// The control connection ended at `end` (`close`: how): a last line without newline
+    /// still counts, and the session's end is at least `end`.
+    pub fn end_control(&mut self, end: Timestamp, close: Close) {
+        self.control_end(end);
+        if self.end < end {
+            self.end = end;
+        }
+        self.step(Input::Closed(close));
+    }
+
+    /// The capture ended with the control connection still open.
+    pub fn capture_ended(&mut self) {
+        self.step(Input::CaptureEnded);
+    }
+
+    /// Keep this TLS session open for late data connections until `until`; false when it
+    /// is not a TLS session or already lingered once.
+    pub fn linger(&mut self, until: Timestamp) -> bool {
+        self.control_encrypted() && self.step(Input::Linger(until)) == Some(Output::Lingers)
+    }
+
+    /// The session's phase now.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Every change of the session's phase: [`phase::transition`], then what it asks for
+    /// that needs nothing but the session (the rest is left to the caller). Inlined, so
+    /// that each call site keeps only the transitions its input can take.
+    #[inline(always)]
+    fn step(&mut self, input: Input) -> Option<Output> {
+        let (next, out) = phase::transition(self.phase, input);
+        self.phase = next;
+        match out {
+            Some(Output::StartTls { implicit }) => self.start_tls(implicit),
+            Some(Output::LoginFailed) => self.failed_logins += 1,
+            Some(Output::LoginReset) => {
+                self.user = None;
+                self.password = None;
+            }
+            Some(Output::LeftTls | Output::Lingers) | None => {}
+        }
+        out
+    }
+
+    /// The listing transfer `t` carried, read: kept with the transfer, and the sizes of
+    /// the files it names remembered (for a later RETR's `expected_bytes`).
+    pub fn data_listing(&mut self, t: usize, read: model::Listing) {
+        let Some(tr) = self.transfers.get(t) else {
+            return;
+        };
+        let dir = tr.t.path.clone();
+        self.learn_listing_sizes(
+            dir.as_deref(),
+            read.entries
+                .iter()
+                .filter(|e| e.kind == model::EntryKind::File)
+                .filter_map(|e| Some((e.name.as_str(), e.size?))),
+        );
+        if let Some(tr) = self.transfers.get_mut(t) {
+            tr.t.listing = Some(read);
+        }
+    }
+
+    /// The SHA-256 of transfer `t`'s payload (kept only when no byte of it is missing).
+    pub fn data_digest(&mut self, t: usize, sha256: String) {
+        if let Some(tr) = self.transfers.get_mut(t) {
+            if tr.t.missing_bytes == Some(0) {
+                tr.t.sha256 = Some(sha256);
+            }
+        }
     }
 
     /// The same session with other per-session bounds (each at least 1).
@@ -303,7 +466,7 @@ impl Session {
         if self.timeline.len() >= self.limits.events {
             self.dropped.events += 1;
             if self.dropped.events == 1 {
-                self.limit_reached(ts, "max_events", self.limits.events, "timeline events");
+                self.limit_reached(ts, Limit::MaxEvents, self.limits.events, "timeline events");
             }
             return;
         }
@@ -367,14 +530,11 @@ impl Session {
         }
     }
 
-    pub fn anomaly(&mut self, ts: Timestamp, kind: &'static str, detail: String) {
+    pub fn anomaly(&mut self, ts: Timestamp, kind: AnomalyKind, detail: String) {
         // Findings that repeat with every command are reported once per distinct cause:
         // one hashed lookup, no allocation (a hash collision only keeps a repeat).
-        if matches!(
-            kind,
-            "pasv_nat" | "port_bounce" | "too_many_pending_commands" | "bad_data_address"
-        ) {
-            let h = cause_hash(self.causes.hasher(), kind, &detail);
+        if kind.once_per_cause() {
+            let h = cause_hash(self.causes.hasher(), kind.as_str(), &detail);
             match self.causes.get(&h) {
                 Some(&i)
                     if self
@@ -408,7 +568,7 @@ impl Session {
     fn transfer_dropped(&mut self, ts: Timestamp) {
         self.dropped.transfers += 1;
         if self.dropped.transfers == 1 {
-            self.limit_reached(ts, "max_transfers", self.limits.transfers, "transfers");
+            self.limit_reached(ts, Limit::MaxTransfers, self.limits.transfers, "transfers");
         }
     }
 
@@ -442,7 +602,7 @@ impl Session {
             if self.dropped.expired_expectations == 1 {
                 self.anomaly(
                     ts,
-                    "limit_reached",
+                    AnomalyKind::LimitReached,
                     format!(
                         "expectation_timeout: a data port announced in this session saw no connection within {limit} s: forgotten (a later connection to it is not tied by its announcement)"
                     ),
@@ -453,7 +613,7 @@ impl Session {
             if self.dropped.expectations == 1 {
                 self.anomaly(
                     ts,
-                    "limit_reached",
+                    AnomalyKind::LimitReached,
                     format!(
                         "max_expectations: more than {limit} announced data ports waiting in this session: the oldest are forgotten (a later connection to one is not tied by its announcement)"
                     ),
@@ -463,10 +623,10 @@ impl Session {
     }
 
     /// A per-session limit was hit (said once per limit; the counts are in `dropped`).
-    fn limit_reached(&mut self, ts: Timestamp, name: &str, limit: usize, what: &str) {
+    fn limit_reached(&mut self, ts: Timestamp, name: Limit, limit: usize, what: &str) {
         self.anomaly(
             ts,
-            "limit_reached",
+            AnomalyKind::LimitReached,
             format!(
                 "{name}: more than {limit} {what} in this session: the rest are counted, not kept"
             ),
@@ -479,7 +639,7 @@ impl Session {
         ts: Timestamp,
         conn: usize,
         from: Side,
-        kind: &'static str,
+        kind: AnomalyKind,
         what: String,
     ) {
         self.anomaly(ts, kind, what.clone());
@@ -503,10 +663,9 @@ impl Session {
             // TLS from the first byte: implicit FTPS (a ClientHello, or the server's
             // handshake records when the client's are missing), or a capture that began
             // after AUTH (other records). No FTP line starts with a record's first byte.
-            match tls::record_header(data).map(|h| h.content_type) {
-                Some(tls::ContentType::Handshake) => self.start_tls(true),
-                Some(_) => self.start_tls(false),
-                None => {}
+            if let Some(h) = tls::record_header(data) {
+                let implicit = h.content_type == tls::ContentType::Handshake;
+                self.step(Input::TlsFromStart { implicit });
             }
         }
         if let Some(t) = self.tls_ctl.as_mut() {
@@ -555,7 +714,6 @@ impl Session {
     /// TLS starts on the control connection (AUTH accepted, or implicit FTPS); again after
     /// a CCC, keeping what the first handshake showed until a new one shows more.
     fn start_tls(&mut self, implicit: bool) {
-        self.tls = true;
         match self.tls_ctl.as_mut() {
             Some(t) => t.streams = Default::default(),
             None => {
@@ -583,20 +741,19 @@ impl Session {
 
     /// One side of the control connection left TLS for cleartext (CCC, RFC 2228).
     fn tls_cleared(&mut self, ts: Timestamp, from: Side) {
-        let Some(t) = self.tls_ctl.as_mut() else {
+        if self.tls_ctl.is_none() {
             return;
-        };
-        let first = !t.cleared;
-        t.cleared = true;
+        }
+        let first = self.step(Input::Ccc) == Some(Output::LeftTls);
         // This side's lines start afresh after the last record.
         self.lines[side_idx(from)] = parse::LineAssembler::new();
-        if first {
+        if let Some(t) = self.tls_ctl.as_ref().filter(|_| first) {
             let alerts = t.streams[side_idx(from)].alerts;
             self.anomaly_event(
                 ts,
                 0,
                 from,
-                "tls_cleared",
+                AnomalyKind::TlsCleared,
                 format!(
                     "the {} left TLS{} and the control connection continues in cleartext (CCC)",
                     side_name(from),
@@ -627,7 +784,7 @@ impl Session {
                 let at = self.last_server_line;
                 self.anomaly(
                     at,
-                    "reply_cut_by_gap",
+                    AnomalyKind::ReplyCutByGap,
                     format!(
                         "multi-line {} reply cut after {} line{} by {len} missing bytes",
                         r.code,
@@ -643,7 +800,7 @@ impl Session {
             ts,
             0,
             from,
-            "capture_gap",
+            AnomalyKind::CaptureGap,
             format!(
                 "{len} bytes missing from the {} at offset {offset}",
                 side_name(from)
@@ -678,7 +835,7 @@ impl Session {
         if flags.too_long {
             self.anomaly(
                 ts,
-                "line_too_long",
+                AnomalyKind::LineTooLong,
                 format!(
                     "{} line of {} bytes (kept the first {})",
                     side_name(from),
@@ -698,12 +855,13 @@ impl Session {
     fn command_line(&mut self, ts: Timestamp, bytes: &[u8]) {
         let cl = parse::parse_command(bytes);
         let verb = Verb::from_bytes(cl.verb);
+        self.step(Input::Command(verb));
         if verb == Verb::Pass {
             if !self.control_encrypted() && !self.cleartext_flagged {
                 self.cleartext_flagged = true;
                 self.anomaly(
                     ts,
-                    "cleartext_credentials",
+                    AnomalyKind::CleartextCredentials,
                     format!(
                         "password for user {} sent in cleartext",
                         self.user.as_deref().unwrap_or("(none)")
@@ -715,7 +873,7 @@ impl Session {
         if self.commands.len() >= self.limits.commands {
             self.dropped.commands += 1;
             if self.dropped.commands == 1 {
-                self.limit_reached(ts, "max_commands", self.limits.commands, "commands");
+                self.limit_reached(ts, Limit::MaxCommands, self.limits.commands, "commands");
             }
             self.pending.push_back((NOT_KEPT, verb));
             if self.pending.len() > self.limits.pending {
@@ -744,7 +902,7 @@ impl Session {
             arg: arg.clone(),
             replies: Vec::new(),
             cwd: self.cwd.clone(),
-            encoding: latin1.then_some("latin1"),
+            encoding: latin1.then_some(model::TextEncoding::Latin1),
         });
         let mut note = None;
         let raw_arg = if verb == Verb::Pass {
@@ -768,7 +926,7 @@ impl Session {
                         // Naming another host is a bounce or FXP: the analyzer, which
                         // sees every session, tells which ([`Session::foreign_port`]).
                         self.announce(Setup {
-                            kind: verb.as_str(),
+                            kind: Setup::kind_of(verb),
                             mode: Mode::Active,
                             announced: a,
                             listener: a,
@@ -777,7 +935,7 @@ impl Session {
                     }
                     None => self.anomaly(
                         ts,
-                        "bad_data_address",
+                        AnomalyKind::BadDataAddress,
                         format!("cannot parse {command} {raw_arg}"),
                     ),
                 }
@@ -822,7 +980,7 @@ impl Session {
             let n = self.limits.pending;
             self.anomaly(
                 ts,
-                "too_many_pending_commands",
+                AnomalyKind::TooManyPendingCommands,
                 format!("more than {n} commands without a reply"),
             );
         }
@@ -870,7 +1028,7 @@ impl Session {
             ReplyEvent::Pending => {}
             ReplyEvent::Malformed(line) => {
                 let text = parse::decode_text(line).0.into_owned();
-                self.anomaly_event(ts, 0, Side::Server, "malformed_reply", text);
+                self.anomaly_event(ts, 0, Side::Server, AnomalyKind::MalformedReply, text);
             }
             ReplyEvent::Reply(r) => {
                 let (t, latin1) = parse::decode_text(&r.text);
@@ -893,12 +1051,8 @@ impl Session {
         let idx = match idx {
             Some((NOT_KEPT, verb)) => {
                 // A command beyond MAX_COMMANDS: only its login outcome is followed.
-                if !preliminary
-                    && (400..600).contains(&code)
-                    && matches!(verb, Verb::User | Verb::Pass | Verb::Acct)
-                {
-                    self.login = Login::Failed;
-                    self.failed_logins += 1;
+                if !preliminary {
+                    self.step(Input::UnkeptReply { verb, code });
                 }
                 return;
             }
@@ -940,7 +1094,7 @@ impl Session {
             ts: rts,
             code,
             text: text.to_owned(),
-            encoding: latin1.then_some("latin1"),
+            encoding: latin1.then_some(model::TextEncoding::Latin1),
         });
         let verb = self.cmd_state[idx].verb;
         if !preliminary {
@@ -950,18 +1104,14 @@ impl Session {
         }
         let arg = self.commands[idx].arg.clone();
         let mut note = None;
+        // Greeting, login, AUTH, REIN, QUIT: the phase.
+        let encrypted = self.control_encrypted();
+        self.step(Input::Reply {
+            verb,
+            code,
+            encrypted,
+        });
         match (verb, code) {
-            (Verb::User, 230) | (Verb::Pass, 230) | (Verb::Pass, 202) | (Verb::Acct, 230) => {
-                self.login = Login::Success;
-            }
-            (Verb::User, 331) | (Verb::User, 332) => {}
-            (Verb::User, 400..=599) | (Verb::Pass, 400..=599) | (Verb::Acct, 400..=599) => {
-                self.login = Login::Failed;
-                self.failed_logins += 1;
-            }
-            (Verb::Auth, 234) if !self.control_encrypted() => {
-                self.start_tls(false);
-            }
             (Verb::Cwd | Verb::Xcwd, 200..=299) => {
                 self.cwd = resolve(self.cwd.as_deref(), &arg);
             }
@@ -974,7 +1124,7 @@ impl Session {
                 }
             }
             (Verb::Pasv | Verb::Epsv | Verb::Lpsv, 227..=229) => {
-                let kind = verb.as_str();
+                let kind = Setup::kind_of(verb);
                 let announced = match code {
                     227 => parse::parse_pasv_reply(text.as_bytes()).map(SocketAddr::V4),
                     228 => parse::parse_lpsv_reply(text.as_bytes()),
@@ -988,7 +1138,7 @@ impl Session {
                         if a.ip() != self.server.ip() {
                             self.anomaly(
                                 ts,
-                                "pasv_nat",
+                                AnomalyKind::PasvNat,
                                 format!(
                                     "{code} names {} but the server is {}",
                                     a.ip(),
@@ -1007,7 +1157,7 @@ impl Session {
                     }
                     None => self.anomaly(
                         ts,
-                        "bad_data_address",
+                        AnomalyKind::BadDataAddress,
                         format!("cannot parse {code} {text}"),
                     ),
                 }
@@ -1023,11 +1173,6 @@ impl Session {
             }
             (Verb::Type, 200..=299) => {
                 self.transfer_type = Some(arg.trim().to_ascii_uppercase());
-            }
-            (Verb::Rein, 220) => {
-                self.login = Login::None;
-                self.user = None;
-                self.password = None;
             }
             (Verb::Stou, 125 | 150 | 226 | 250) if stou_name(text).is_some() => {
                 // STOU: the server names the file it created ("150 FILE: name").
@@ -1075,7 +1220,7 @@ impl Session {
         match fxp {
             None => self.anomaly(
                 s.ts,
-                "port_bounce",
+                AnomalyKind::PortBounce,
                 format!(
                     "{} names {} but the client is {}",
                     s.kind,
@@ -1085,7 +1230,7 @@ impl Session {
             ),
             Some((id, server)) => self.anomaly(
                 s.ts,
-                "fxp",
+                AnomalyKind::Fxp,
                 format!(
                     "{} names {}, the passive listener that session {id} of the same client \
                      opened on {}: a server-to-server transfer",
@@ -1101,7 +1246,7 @@ impl Session {
     pub fn hijack(&mut self, ts: Timestamp, connector: SocketAddr, listener: SocketAddr) {
         self.anomaly(
             ts,
-            "data_port_hijack",
+            AnomalyKind::DataPortHijack,
             format!(
                 "{connector} connected to the passive listener {listener}, but the client is {}",
                 self.client.ip()
@@ -1148,8 +1293,8 @@ impl Session {
                 Mode::Active
             });
         let kind = setup.map(|s| s.kind).unwrap_or(match mode {
-            Mode::Passive => "PASV",
-            Mode::Active => "PORT",
+            Mode::Passive => SetupKind::Pasv,
+            Mode::Active => SetupKind::Port,
         });
         // A data connection that shows up after its command's final reply (captures merged
         // from two interfaces, say) fills the transfer the dialogue already recorded.
@@ -1228,7 +1373,7 @@ impl Session {
         if setup.is_none() && !timing {
             self.anomaly(
                 ts,
-                "unmatched_data_connection",
+                AnomalyKind::UnmatchedDataConnection,
                 format!(
                     "data connection {} -> {} matches no PORT/PASV/EPRT/EPSV",
                     connector, listener
@@ -1270,7 +1415,7 @@ impl Session {
             ),
             None => (
                 Mode::Passive,
-                "unknown",
+                SetupKind::Unknown,
                 SocketAddr::new(self.client.ip(), 0),
                 SocketAddr::new(self.server.ip(), 0),
             ),
@@ -1360,7 +1505,7 @@ impl Session {
 
     /// A listing of `dir` (None: the login directory) named these files and sizes: a later
     /// RETR of one of them expects that many bytes.
-    pub fn learn_listing_sizes<'n>(
+    fn learn_listing_sizes<'n>(
         &mut self,
         dir: Option<&str>,
         files: impl Iterator<Item = (&'n str, u64)>,
@@ -1432,7 +1577,7 @@ impl Session {
                 announced.unwrap_or(0),
                 captured.min(seq_bytes),
             );
-            self.anomaly(end, "truncated_in_capture", detail);
+            self.anomaly(end, AnomalyKind::TruncatedInCapture, detail);
         }
     }
 
@@ -1462,7 +1607,7 @@ impl Session {
                 "after the control connection left TLS (CCC)"
             }
         );
-        self.anomaly(ts, "cleartext_data_after_tls", detail);
+        self.anomaly(ts, AnomalyKind::CleartextDataAfterTls, detail);
     }
 
     /// Application-data bytes the client and the server sent on an encrypted data connection.
@@ -1486,13 +1631,13 @@ impl Session {
         let cert = server.cert.as_ref();
         Some(model::TlsInfo {
             implicit: t.implicit,
-            version: server.version.map(tls::version_name),
+            version: server.version.map(model::TlsVersion::from_wire),
             sni: client.sni.clone(),
             cert_subject: cert.map(|c| c.subject.clone()),
             cert_issuer: cert.map(|c| c.issuer.clone()),
             cert_not_before: cert.map(|c| c.not_before.clone()),
             cert_not_after: cert.map(|c| c.not_after.clone()),
-            cleared: t.cleared,
+            cleared: self.phase.cleared(),
         })
     }
 
@@ -1520,7 +1665,7 @@ impl Session {
             let ts = self.end;
             self.anomaly(
                 ts,
-                "tls_handshake_too_large",
+                AnomalyKind::TlsHandshakeTooLarge,
                 format!(
                     "{oversized} TLS handshake message(s) over {} bytes were not read",
                     tls::MAX_HANDSHAKE_BYTES
@@ -1532,7 +1677,7 @@ impl Session {
             let (a, b) = (tls_bytes[0], tls_bytes[1]);
             self.anomaly(
                 ts,
-                "tls_unparsed",
+                AnomalyKind::TlsUnparsed,
                 format!(
                     "{}: {a} bytes from the client and {b} from the server left encrypted",
                     if self.tls_ctl.as_ref().is_some_and(|t| t.implicit) {
@@ -1592,10 +1737,10 @@ impl Session {
             end: Time::new(self.end, self.digits),
             user: self.user,
             password,
-            login: self.login,
+            login: self.phase.login,
             login_attempts,
-            tls: self.tls,
-            close: self.close,
+            tls: self.phase.tls(),
+            close: self.phase.close(),
             commands: self.commands,
             transfers,
             timeline: self.timeline,
@@ -1689,11 +1834,10 @@ pub fn ep(a: SocketAddr) -> Endpoint {
     }
 }
 
-pub fn conn_name(conn: usize) -> String {
-    if conn == 0 {
-        "control".to_string()
-    } else {
-        format!("data:{conn}")
+pub fn conn_name(conn: usize) -> Conn {
+    match conn.checked_sub(1) {
+        None => Conn::Control,
+        Some(t) => Conn::transfer(t),
     }
 }
 
@@ -1763,7 +1907,7 @@ mod tests {
         let limits: Vec<&str> = m
             .anomalies
             .iter()
-            .filter(|a| a.kind == "limit_reached")
+            .filter(|a| a.kind == AnomalyKind::LimitReached)
             .map(|a| a.detail.as_str())
             .collect();
         assert_eq!(
@@ -1788,7 +1932,7 @@ mod tests {
         assert!(m
             .anomalies
             .iter()
-            .any(|a| a.kind == "cleartext_credentials"));
+            .any(|a| a.kind == AnomalyKind::CleartextCredentials));
     }
 
     #[test]
@@ -1816,7 +1960,7 @@ mod tests {
         assert_eq!(
             m.anomalies
                 .iter()
-                .filter(|a| a.kind == "limit_reached")
+                .filter(|a| a.kind == AnomalyKind::LimitReached)
                 .count(),
             1
         );
@@ -1839,7 +1983,7 @@ mod tests {
     fn limit_details(m: &model::Session) -> Vec<&str> {
         m.anomalies
             .iter()
-            .filter(|a| a.kind == "limit_reached")
+            .filter(|a| a.kind == AnomalyKind::LimitReached)
             .map(|a| a.detail.as_str())
             .collect()
     }
@@ -1885,7 +2029,7 @@ mod tests {
         let found: Vec<&str> = m
             .anomalies
             .iter()
-            .filter(|a| a.kind == "too_many_pending_commands")
+            .filter(|a| a.kind == AnomalyKind::TooManyPendingCommands)
             .map(|a| a.detail.as_str())
             .collect();
         assert_eq!(found, ["more than 2 commands without a reply"]);
@@ -1922,7 +2066,11 @@ mod tests {
             ..Limits::default()
         });
         for i in 0..5 {
-            s.anomaly(Timestamp(10), "malformed_reply", format!("line {i}"));
+            s.anomaly(
+                Timestamp(10),
+                AnomalyKind::MalformedReply,
+                format!("line {i}"),
+            );
         }
         let m = s.into_model();
         assert_eq!(m.anomalies.len(), 2);
@@ -1935,22 +2083,22 @@ mod tests {
         for p in 0..100 {
             s.anomaly(
                 Timestamp(10),
-                "port_bounce",
+                AnomalyKind::PortBounce,
                 format!("PORT names 10.9.9.9:{p} not the client"),
             );
         }
         s.anomaly(
             Timestamp(11),
-            "port_bounce",
+            AnomalyKind::PortBounce,
             "PORT names 10.9.9.8:1 not the client".into(),
         );
         // Another kind with the same detail is another cause.
         s.anomaly(
             Timestamp(12),
-            "pasv_nat",
+            AnomalyKind::PasvNat,
             "PORT names 10.9.9.9:1 not the client".into(),
         );
-        let kinds: Vec<(&str, &str)> = s
+        let kinds: Vec<(AnomalyKind, &str)> = s
             .anomalies
             .iter()
             .map(|a| (a.kind, a.detail.as_str()))
@@ -1958,9 +2106,15 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                ("port_bounce", "PORT names 10.9.9.9:0 not the client"),
-                ("port_bounce", "PORT names 10.9.9.8:1 not the client"),
-                ("pasv_nat", "PORT names 10.9.9.9:1 not the client"),
+                (
+                    AnomalyKind::PortBounce,
+                    "PORT names 10.9.9.9:0 not the client"
+                ),
+                (
+                    AnomalyKind::PortBounce,
+                    "PORT names 10.9.9.8:1 not the client"
+                ),
+                (AnomalyKind::PasvNat, "PORT names 10.9.9.9:1 not the client"),
             ]
         );
         assert!(same_cause("a:123 b", "a:9 b"));
@@ -2022,7 +2176,7 @@ mod tests {
             (t.expected_bytes, t.status),
             (Some(99), TransferStatus::Complete)
         );
-        assert_eq!((t.setup, t.data_server.port), ("EPSV", 5001));
+        assert_eq!((t.setup, t.data_server.port), (SetupKind::Epsv, 5001));
     }
 
     #[test]
@@ -2075,7 +2229,7 @@ mod tests {
             b"228 Entering Long Passive Mode (4,4,10,0,0,1,2,19,137)\r\n",
         );
         let setup = s.new_setups.pop().unwrap();
-        assert_eq!((setup.kind, setup.listener.port()), ("LPSV", 5001));
+        assert_eq!((setup.kind, setup.listener.port()), (SetupKind::Lpsv, 5001));
         let t = s.open_data(
             Timestamp(14),
             "10.0.0.2:40001".parse().unwrap(),
@@ -2098,7 +2252,10 @@ mod tests {
             (x.bytes, x.captured_bytes, x.missing_bytes),
             (Some(400), Some(400), Some(500))
         );
-        assert!(m.anomalies.iter().any(|a| a.kind == "truncated_in_capture"));
+        assert!(m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::TruncatedInCapture));
     }
 
     #[test]
@@ -2128,7 +2285,10 @@ mod tests {
         s.close_data(t, Timestamp(18), 400, 400, true);
         let m = s.into_model();
         assert_eq!(m.transfers[0].missing_bytes, Some(0));
-        assert!(!m.anomalies.iter().any(|a| a.kind == "truncated_in_capture"));
+        assert!(!m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::TruncatedInCapture));
     }
 
     #[test]
@@ -2147,7 +2307,10 @@ mod tests {
         );
         let pwd = m.commands.iter().find(|c| c.command == "PWD").unwrap();
         assert_eq!(pwd.replies[0].code, 257);
-        assert!(m.anomalies.iter().any(|a| a.kind == "reply_cut_by_gap"));
+        assert!(m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::ReplyCutByGap));
     }
 
     #[test]
@@ -2160,7 +2323,7 @@ mod tests {
             b"LPRT 6,16,32,1,13,184,0,0,0,0,0,0,0,0,0,0,0,2,2,23,112\r\n",
         );
         let setup = s.new_setups.pop().unwrap();
-        assert_eq!((setup.kind, setup.mode), ("LPRT", Mode::Active));
+        assert_eq!((setup.kind, setup.mode), (SetupKind::Lprt, Mode::Active));
         assert_eq!(setup.announced, "[2001:db8::2]:6000".parse().unwrap());
         // Naming another host is left to the analyzer (bounce or FXP).
         assert!(setup.names_other_host(s.client));
@@ -2202,7 +2365,7 @@ mod tls_tests {
         s.control_data(t, Side::Server, b"220 hi\r\n");
         s.control_data(t, Side::Client, b"AUTH TLS\r\n");
         s.control_data(t, Side::Server, b"234 go\r\n");
-        assert!(s.tls && s.control_encrypted());
+        assert!(s.tls() && s.control_encrypted());
         s.control_data(t, Side::Client, CLIENT_HELLO_12);
         s.control_data(t, Side::Server, SERVER_FLIGHT_12);
         // Encrypted application data: nothing is parsed out of it.
@@ -2228,12 +2391,15 @@ mod tls_tests {
         let m = s.into_model();
         let info = m.tls_info.unwrap();
         assert!(info.cleared && !info.implicit);
-        assert_eq!(info.version.as_deref(), Some("TLSv1.2"));
+        assert_eq!(info.version, Some(model::TlsVersion::Tls12));
         assert_eq!(
             info.cert_subject.as_deref(),
             Some("CN=ftptrace-test-server")
         );
-        assert!(m.anomalies.iter().any(|a| a.kind == "tls_cleared"));
+        assert!(m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::TlsCleared));
     }
 
     #[test]
@@ -2245,7 +2411,7 @@ mod tls_tests {
         // The 234 and, in the same chunk, what would be a reply if it were cleartext.
         s.control_data(t, Side::Server, b"234 go\r\n230 in\r\n");
         assert!(s.control_encrypted());
-        assert_eq!(s.login, Login::None);
+        assert_eq!(s.phase().login, model::Login::None);
         assert_eq!(lines(&s), ["AUTH"]);
     }
 
@@ -2254,13 +2420,16 @@ mod tls_tests {
         let mut s = session();
         s.control_data(Timestamp(1), Side::Client, CLIENT_HELLO_13);
         s.control_data(Timestamp(2), Side::Server, b"\x17\x03\x03\x00\x02ab");
-        assert!(s.tls && s.control_encrypted());
+        assert!(s.tls() && s.control_encrypted());
         let m = s.into_model();
         assert!(m.commands.is_empty());
         let info = m.tls_info.unwrap();
         assert!(info.implicit && !info.cleared);
         assert_eq!(info.sni.as_deref(), Some("10.99.0.1"));
-        assert!(m.anomalies.iter().any(|a| a.kind == "tls_unparsed"));
+        assert!(m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::TlsUnparsed));
     }
 
     #[test]
@@ -2279,7 +2448,7 @@ mod tls_tests {
         let mut s = session();
         s.control_data(Timestamp(1), Side::Server, b"220 hi\r\n");
         s.control_data(Timestamp(2), Side::Client, CLIENT_HELLO_13);
-        assert!(!s.tls);
+        assert!(!s.tls());
     }
 
     #[test]
@@ -2291,7 +2460,10 @@ mod tls_tests {
         s.control_data(t, Side::Client, b"USER x\r\n");
         assert_eq!(lines(&s), ["AUTH", "USER"]);
         let m = s.into_model();
-        assert!(!m.anomalies.iter().any(|a| a.kind == "tls_cleared"));
+        assert!(!m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::TlsCleared));
     }
 
     #[test]
@@ -2320,8 +2492,8 @@ mod tls_tests {
         assert!(!m
             .anomalies
             .iter()
-            .any(|a| a.kind == "unmatched_data_connection"));
-        let ev = m.timeline.iter().find(|e| e.conn == "data:1").unwrap();
+            .any(|a| a.kind == AnomalyKind::UnmatchedDataConnection));
+        let ev = m.timeline.iter().find(|e| e.conn == Conn::Data(1)).unwrap();
         assert_eq!(ev.what, "600 bytes of TLS records in 1 segment");
     }
 }

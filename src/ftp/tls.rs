@@ -82,14 +82,7 @@ pub fn starts_with_client_hello(b: &[u8]) -> bool {
 
 /// The protocol name of a TLS version number, as Wireshark spells it.
 pub fn version_name(v: u16) -> String {
-    match v {
-        0x0300 => "SSLv3".into(),
-        0x0301 => "TLSv1.0".into(),
-        0x0302 => "TLSv1.1".into(),
-        0x0303 => "TLSv1.2".into(),
-        0x0304 => "TLSv1.3".into(),
-        x => format!("0x{x:04x}"),
-    }
+    crate::model::TlsVersion::from_wire(v).to_string()
 }
 
 /// The server certificate's facts (the first certificate of the chain).

@@ -9,6 +9,7 @@ pub mod reassembly;
 pub mod reorder;
 pub mod replay;
 pub mod tcp;
+pub mod tcpstate;
 pub mod tunnel;
 pub mod undecoded;
 pub mod zone;

@@ -6,6 +6,7 @@ use super::fasthash::FastState;
 use super::reassembly::{Chunk, HalfStream, MemBudget};
 use super::reorder::{Clock, ReorderWindow};
 use super::replay::{ClosedIsns, CLOSED_ISN_EXPIRY_NS, MAX_CLOSED_ISNS};
+use super::tcpstate::{self, ConnState, Seg};
 use super::zone::Zone;
 use super::TcpSegment;
 use crate::capture::Timestamp;
@@ -185,9 +186,6 @@ impl FlowKey {
 struct Half {
     stream: HalfStream,
     isn: Option<u32>,
-    /// Sequence number of this side's FIN, once sent.
-    fin_seq: Option<u32>,
-    fin_acked: bool,
     /// Last flag event emitted with its seq (to drop exact duplicates).
     last_event: Option<(TcpEvent, u32)>,
 }
@@ -199,8 +197,6 @@ impl Half {
         Half {
             stream,
             isn,
-            fin_seq: None,
-            fin_acked: false,
             last_event: None,
         }
     }
@@ -212,18 +208,13 @@ struct Conn {
     interest: Interest,
     /// Boxed: a connection that never got past its SYN (a flood) stays small.
     half: [Option<Box<Half>>; 2],
-    handshake_done: bool,
-    synack_seen: bool,
-    rst: bool,
+    /// Handshake, FINs, reset, finished, replayed: changed only through
+    /// [`tcpstate::transition`] ([`Conn::step`]).
+    state: ConnState,
     packets: u64,
     /// Payload bytes on the wire, both directions (the reorder window's byte clock).
     bytes: u64,
     last: Timestamp,
-    /// Closed and reported; kept a while so stray late packets are not a new connection.
-    finished: bool,
-    /// A replayed copy of this finished connection is going by (its SYN came again with
-    /// the same ISN): every segment of it is a duplicate.
-    replay: bool,
     /// Listed in the tracker's `holding` (a hole waits in the reorder window).
     holding: bool,
     /// Its key in the tracker's `lru` (the activity time it was queued with, and a
@@ -249,14 +240,10 @@ impl Conn {
                 Some(Box::new(Half::new(Some(isn), ReorderWindow::OFF))),
                 None,
             ],
-            handshake_done: false,
-            synack_seen: false,
-            rst: false,
+            state: ConnState::Replayed,
             packets: 0,
             bytes: 0,
             last: ts,
-            finished: true,
-            replay: true,
             holding: false,
             queued: (ts, 0),
         }
@@ -267,12 +254,23 @@ impl Conn {
         self.half[0].as_ref().and_then(|x| x.isn)
     }
 
+    /// Reset, or both sides sent their FIN.
     fn closed(&self) -> bool {
-        self.rst
-            || self
-                .half
-                .iter()
-                .all(|h| h.as_ref().is_some_and(|h| h.fin_seq.is_some()))
+        self.state.closed()
+    }
+
+    /// Closed and reported; kept a while so stray late packets are not a new connection.
+    #[inline]
+    fn finished(&self) -> bool {
+        self.state.finished()
+    }
+
+    /// Every change of the connection's state.
+    #[inline(always)]
+    fn step(&mut self, input: tcpstate::Input) -> tcpstate::Output {
+        let (next, out) = tcpstate::transition(self.state, input);
+        self.state = next;
+        out
     }
 }
 
@@ -452,9 +450,8 @@ impl TcpTracker {
             if let Some(c) = self.conns.get_mut(&key) {
                 if c.meta.client == src && c.client_isn() == Some(seg.seq) {
                     self.dups.syns += 1;
-                    if c.finished || c.closed() {
-                        c.replay = true;
-                    } else {
+                    c.step(tcpstate::Input::DuplicateSyn);
+                    if !c.state.replay() {
                         c.packets += 1;
                     }
                     if ts > c.last {
@@ -462,7 +459,7 @@ impl TcpTracker {
                     }
                     return;
                 }
-                if c.closed() || c.finished || c.meta.saw_syn || c.packets > 0 {
+                if c.closed() || c.finished() || c.meta.saw_syn || c.packets > 0 {
                     let mut c = self.remove_conn(&key).expect("present");
                     self.finish(&mut c, h);
                     self.retire(key, &c);
@@ -509,14 +506,10 @@ impl TcpTracker {
                     meta,
                     interest,
                     half: [None, None],
-                    handshake_done: false,
-                    synack_seen: false,
-                    rst: false,
+                    state: ConnState::new(saw_syn),
                     packets: 0,
                     bytes: 0,
                     last: ts,
-                    finished: false,
-                    replay: false,
                     holding: false,
                     queued: (ts, 0),
                 },
@@ -529,8 +522,8 @@ impl TcpTracker {
         if ts > conn.last {
             conn.last = ts;
         }
-        if conn.finished {
-            if conn.replay {
+        if conn.finished() {
+            if conn.state.replay() {
                 self.dups.segments += 1;
             } else {
                 conn.packets += 1;
@@ -557,79 +550,29 @@ impl TcpTracker {
             let half = conn.half[d].as_mut().expect("some");
             if half.isn.is_none() && half.stream.seq_bytes() == 0 {
                 **half = Half::new(Some(seg.seq), self.limits.reorder);
+                conn.step(tcpstate::Input::Reanchor(dir));
             }
         }
 
-        // Flag events.
-        let mut events: [Option<TcpEvent>; 3] = [None; 3];
-        if f.rst() {
-            conn.rst = true;
-            events[0] = Some(TcpEvent::Rst);
-        } else if f.syn() {
-            let isn = conn.half[d].as_ref().and_then(|x| x.isn);
-            if f.ack() && conn.synack_seen && isn == Some(seg.seq) {
-                // The same SYN+ACK again: retransmitted or duplicated.
-                self.dups.segments += 1;
-            } else {
-                events[0] = Some(if f.ack() {
-                    TcpEvent::SynAck
-                } else {
-                    TcpEvent::Syn
-                });
-            }
-            if f.ack() {
-                conn.synack_seen = true;
-            }
-        } else if f.ack() && !conn.handshake_done && conn.synack_seen && dir == Dir::ToServer {
-            let server_isn = conn.half[1].as_ref().and_then(|x| x.isn);
-            if server_isn.map(|i| i.wrapping_add(1)) == Some(seg.ack) {
-                conn.handshake_done = true;
-                events[0] = Some(TcpEvent::HandshakeAck);
-            }
-        }
-        if conn.meta.saw_syn && !conn.handshake_done && !f.syn() && !f.rst() && dir == Dir::ToServer
-        {
-            // Handshake ACK never seen (lost) but traffic flows: consider it done.
-            if !seg.payload.is_empty() || f.fin() {
-                conn.handshake_done = true;
-            }
-        }
-        // ACK of the peer's FIN.
-        if f.ack() && !f.rst() {
-            if let Some(peer) = conn.half[o].as_mut() {
-                if let Some(fs) = peer.fin_seq {
-                    if !peer.fin_acked && seg.ack == fs.wrapping_add(1) {
-                        peer.fin_acked = true;
-                        if !f.fin() {
-                            events[1] = Some(TcpEvent::FinAcked);
-                        }
-                    }
-                }
-            }
-        }
-        let fin_event = if f.fin() && !f.rst() {
-            let half = conn.half[d].as_mut().expect("some");
-            let fin_seq = seg.seq.wrapping_add(seg.wire_len);
-            let repeat = half.fin_seq == Some(fin_seq);
-            if half.fin_seq.is_none() {
-                half.fin_seq = Some(fin_seq);
-            }
-            // The same FIN again (retransmitted or duplicated) is not a new event.
-            if repeat {
-                if seg.wire_len == 0 {
-                    self.dups.segments += 1;
-                }
-                None
-            } else {
-                Some(if f.ack() {
-                    TcpEvent::FinAck
-                } else {
-                    TcpEvent::Fin
-                })
-            }
+        // Flag events: the state machine (not even asked in the common case).
+        let step = if conn.state.unchanged_by(f, dir) {
+            tcpstate::Output::default()
         } else {
-            None
+            conn.step(tcpstate::Input::Segment(Seg {
+                dir,
+                flags: f,
+                seq: seg.seq,
+                ack: seg.ack,
+                wire_len: seg.wire_len,
+                payload: !seg.payload.is_empty(),
+                saw_syn: conn.meta.saw_syn,
+                own_isn: conn.half[d].as_ref().and_then(|x| x.isn),
+                server_isn: conn.half[1].as_ref().and_then(|x| x.isn),
+            }))
         };
+        self.dups.segments += u64::from(step.duplicates);
+        let events = step.events;
+        let fin_event = step.fin;
 
         let mut interest = conn.interest;
         for ev in events.iter().flatten() {
@@ -723,12 +666,7 @@ impl TcpTracker {
         }
 
         // A connection that is fully closed (both FINs acked, or RST) is finished now.
-        let done = conn.rst
-            || conn.half.iter().all(|x| {
-                x.as_ref()
-                    .is_some_and(|x| x.fin_seq.is_some() && x.fin_acked)
-            });
-        if done {
+        if step.done {
             let mut c = self.remove_conn(&key).expect("present");
             self.finish(&mut c, h);
             self.insert_conn(key, c);
@@ -761,7 +699,7 @@ impl TcpTracker {
                 ts_ns: ts.0,
             };
             let meta = conn.meta;
-            let interested = !conn.finished && conn.interest == Interest::Data;
+            let interested = !conn.finished() && conn.interest == Interest::Data;
             // What a silent connection releases was captured by its last packet.
             let seen = conn.last;
             for (half, hd) in conn.half.iter_mut().zip([Dir::ToServer, Dir::ToClient]) {
@@ -797,10 +735,9 @@ impl TcpTracker {
 
     /// Flush and report a connection (once).
     fn finish(&mut self, c: &mut Conn, h: &mut dyn TcpHandler) {
-        if c.finished {
+        let Some(close) = c.step(tcpstate::Input::Finish).close else {
             return;
-        }
-        c.finished = true;
+        };
         let meta = c.meta;
         let mut summary = ConnSummary {
             packets: c.packets,
@@ -808,17 +745,7 @@ impl TcpTracker {
             seq_bytes: [0; 2],
             captured_bytes: [0; 2],
             gaps: [0; 2],
-            close: if c.rst {
-                CloseKind::Rst
-            } else if c
-                .half
-                .iter()
-                .all(|x| x.as_ref().is_some_and(|x| x.fin_seq.is_some()))
-            {
-                CloseKind::Fin
-            } else {
-                CloseKind::Open
-            },
+            close,
         };
         let interested = c.interest == Interest::Data;
         for (i, half) in c.half.iter_mut().enumerate() {
@@ -871,7 +798,7 @@ impl TcpTracker {
             .iter()
             .filter(|(_, c)| {
                 let age = now.0.saturating_sub(c.last.0);
-                age > idle || ((c.finished || c.closed()) && age > 60_000_000_000)
+                age > idle || ((c.finished() || c.closed()) && age > 60_000_000_000)
             })
             .map(|(k, c)| (c.meta.id, *k))
             .collect();
@@ -933,11 +860,15 @@ mod tests {
         events: Vec<(ConnId, TcpEvent)>,
         bytes: Vec<(ConnId, Vec<u8>)>,
         closed: Vec<(ConnId, u64)>,
+        /// What `on_open` saw, and how each connection ended.
+        metas: Vec<ConnMeta>,
+        kinds: Vec<(ConnId, CloseKind)>,
     }
 
     impl TcpHandler for Rec {
         fn on_open(&mut self, meta: &ConnMeta) -> (Interest, bool) {
             self.opened.push(meta.id);
+            self.metas.push(*meta);
             (Interest::Data, false)
         }
         fn on_event(&mut self, m: &ConnMeta, _: Timestamp, _: Dir, ev: TcpEvent) -> Interest {
@@ -959,6 +890,7 @@ mod tests {
         }
         fn on_close(&mut self, m: &ConnMeta, s: &ConnSummary) {
             self.closed.push((m.id, s.seq_bytes[0] + s.seq_bytes[1]));
+            self.kinds.push((m.id, s.close));
         }
     }
 
@@ -1207,5 +1139,149 @@ mod tests {
                 segments: 1
             }
         );
+    }
+
+    fn events_of(h: &Rec) -> Vec<TcpEvent> {
+        h.events.iter().map(|e| e.1).collect()
+    }
+
+    #[test]
+    fn handshake_and_teardown_events_in_order_closed_on_the_last_ack() {
+        use TcpEvent::*;
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        let segs = connection(1000, 0);
+        run(&mut tr, &mut h, &segs[..3]);
+        let key = tr.conns.keys().next().copied().expect("tracked");
+        assert!(matches!(
+            tr.conns[&key].state,
+            ConnState::Open {
+                handshake: tcpstate::Handshake::Established { synack: true },
+                ..
+            }
+        ));
+        run(&mut tr, &mut h, &segs[3..7]);
+        assert!(
+            h.closed.is_empty(),
+            "the client's FIN is not acknowledged yet"
+        );
+        assert!(tr.conns[&key].closed());
+        run(&mut tr, &mut h, &segs[7..]);
+        assert_eq!(
+            events_of(&h),
+            [Syn, SynAck, HandshakeAck, FinAck, FinAck, FinAcked]
+        );
+        assert_eq!(h.kinds, [(1, CloseKind::Fin)], "finished on the last ACK");
+        assert!(tr.conns[&key].finished());
+        tr.finish_all(&mut h);
+        assert_eq!(h.kinds.len(), 1, "reported once");
+    }
+
+    #[test]
+    fn simultaneous_close_finishes_when_both_fins_are_acknowledged() {
+        use TcpEvent::*;
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        let (c, s) = (1000u32, 5000u32);
+        let mut segs = connection(c, 0)[..4].to_vec();
+        let t = |n: i64| Timestamp(n);
+        // Both FINs cross: neither acknowledges the other's.
+        segs.extend([
+            (t(5), seg(false, FA, s + 9, c + 1, b"")),
+            (t(6), seg(true, FA, c + 1, s + 9, b"")),
+            (t(7), seg(false, A, s + 10, c + 2, b"")),
+        ]);
+        run(&mut tr, &mut h, &segs);
+        assert!(
+            h.kinds.is_empty(),
+            "the server's FIN is not acknowledged yet"
+        );
+        run(&mut tr, &mut h, &[(t(8), seg(true, A, c + 2, s + 10, b""))]);
+        assert_eq!(
+            events_of(&h),
+            [
+                Syn,
+                SynAck,
+                HandshakeAck,
+                FinAck,
+                FinAck,
+                FinAcked,
+                FinAcked
+            ]
+        );
+        assert_eq!(h.kinds, [(1, CloseKind::Fin)]);
+    }
+
+    #[test]
+    fn a_reset_finishes_the_connection_at_once() {
+        use TcpEvent::*;
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        run(
+            &mut tr,
+            &mut h,
+            &[
+                (Timestamp(0), seg(true, SYN, 1000, 0, b"")),
+                (Timestamp(1), seg(false, TcpFlags::RST | A, 0, 1001, b"")),
+            ],
+        );
+        assert_eq!(events_of(&h), [Syn, Rst]);
+        assert_eq!(h.kinds, [(1, CloseKind::Rst)]);
+        // A late segment of it is counted, not a new connection.
+        run(
+            &mut tr,
+            &mut h,
+            &[(Timestamp(2), seg(true, A, 1001, 1, b""))],
+        );
+        tr.finish_all(&mut h);
+        assert_eq!(h.opened, [1]);
+        assert_eq!(h.kinds.len(), 1);
+    }
+
+    #[test]
+    fn a_connection_picked_up_mid_stream_is_oriented_by_the_server_port() {
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        run(
+            &mut tr,
+            &mut h,
+            &[
+                (Timestamp(0), seg(false, PA, 7000, 3000, b"226 done\r\n")),
+                (Timestamp(1), seg(true, PA, 3000, 7010, b"QUIT\r\n")),
+            ],
+        );
+        assert_eq!(h.metas.len(), 1);
+        let m = h.metas[0];
+        assert!(!m.saw_syn);
+        assert_eq!(m.server.port(), 21);
+        assert_eq!(m.client.port(), 40000);
+        assert!(h.events.is_empty(), "no handshake seen");
+        let key = tr.conns.keys().next().copied().expect("tracked");
+        assert!(matches!(
+            tr.conns[&key].state,
+            ConnState::Open {
+                handshake: tcpstate::Handshake::MidStream,
+                ..
+            }
+        ));
+        assert_eq!(
+            h.bytes,
+            [(1, b"226 done\r\n".to_vec()), (1, b"QUIT\r\n".to_vec())]
+        );
+        tr.finish_all(&mut h);
+        assert_eq!(h.kinds, [(1, CloseKind::Open)], "no FIN or RST seen");
+    }
+
+    #[test]
+    fn a_reused_port_with_a_new_isn_opens_anew_a_replayed_syn_does_not() {
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        run(&mut tr, &mut h, &connection(1000, 0));
+        // The SYN of the finished connection again: a replay, absorbed.
+        run(&mut tr, &mut h, &connection(1000, 5)[..1]);
+        assert_eq!(h.opened, [1]);
+        let key = tr.conns.keys().next().copied().expect("tracked");
+        assert_eq!(tr.conns[&key].state, ConnState::Replayed);
+        // A SYN with another ISN on the same ports: a new connection.
+        run(&mut tr, &mut h, &connection(90_000, 10)[..1]);
+        assert_eq!(h.opened, [1, 2]);
+        assert_eq!(tr.conns[&key].state, ConnState::new(true));
+        tr.finish_all(&mut h);
+        assert_eq!(h.kinds, [(1, CloseKind::Fin), (2, CloseKind::Open)]);
     }
 }

@@ -1,45 +1,14 @@
 //! `--format alerts`: one line per finding, most severe first — severity, time, session(s),
 //! hosts, kind and the evidence.
 
-use crate::model::{Anomaly, Report, Session};
+use crate::model::{Anomaly, AnomalyKind, Report, Session};
 use std::io::{self, Write};
 
-/// How much a finding matters to an analyst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    High,
-    Medium,
-    Low,
-    Info,
-}
+pub use crate::model::Severity;
 
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::High => "HIGH",
-            Severity::Medium => "MEDIUM",
-            Severity::Low => "LOW",
-            Severity::Info => "INFO",
-        }
-    }
-}
-
-/// The severity of an anomaly kind (kinds not listed are `Low`).
-pub fn severity(kind: &str) -> Severity {
-    match kind {
-        "login_bruteforce" | "port_bounce" | "data_port_hijack" | "port_scan" | "fxp" => {
-            Severity::High
-        }
-        "cleartext_credentials"
-        | "cleartext_data_after_tls"
-        | "resume_conflict"
-        | "truncated_in_capture"
-        | "unmatched_data_connection"
-        | "pasv_nat"
-        | "tls_cleared" => Severity::Medium,
-        "capture_gap" | "reply_cut_by_gap" | "tls_unparsed" => Severity::Info,
-        _ => Severity::Low,
-    }
+/// The severity of an anomaly kind ([`AnomalyKind::severity`]).
+pub fn severity(kind: AnomalyKind) -> Severity {
+    kind.severity()
 }
 
 struct Alert<'a> {
@@ -85,7 +54,7 @@ fn alerts(r: &Report) -> Vec<Alert<'_>> {
             });
         }
     }
-    v.sort_by(|x, y| (x.sev, x.a.ts, x.a.kind).cmp(&(y.sev, y.a.ts, y.a.kind)));
+    v.sort_by_key(|x| (x.sev, x.a.ts, x.a.kind));
     v
 }
 
@@ -125,20 +94,22 @@ mod tests {
 
     #[test]
     fn most_severe_first() {
-        assert!(severity("login_bruteforce") < severity("cleartext_credentials"));
-        assert!(severity("cleartext_credentials") < severity("line_too_long"));
+        assert!(
+            severity(AnomalyKind::LoginBruteforce) < severity(AnomalyKind::CleartextCredentials)
+        );
+        assert!(severity(AnomalyKind::CleartextCredentials) < severity(AnomalyKind::LineTooLong));
         let mut r = example_report();
         let t = r.sessions[0].start;
         r.sessions[0].anomalies.push(Anomaly {
             ts: t,
-            kind: "capture_gap",
+            kind: AnomalyKind::CaptureGap,
             detail: "gap".into(),
             sessions: vec![],
             finding: None,
         });
         r.sessions[0].anomalies.push(Anomaly {
             ts: t,
-            kind: "port_bounce",
+            kind: AnomalyKind::PortBounce,
             detail: "PORT names 10.9.9.9:80".into(),
             sessions: vec![],
             finding: None,

@@ -16,7 +16,8 @@ use super::table::{
 use super::text::escape_terminal;
 use super::timeline::{conn_transfer, data_ports};
 use crate::model::{
-    Anomaly, Event, EventKind, Login, Report, Session, Side, Transfer, TransferStatus,
+    Anomaly, AnomalyKind, Conn, Event, EventKind, Login, Report, Session, Side, Transfer,
+    TransferStatus,
 };
 
 /// Escape for HTML text and attribute values; wire control characters are
@@ -56,13 +57,10 @@ const ANOMALY_COLOR: &str = "#e03131";
 /// Most listing entries drawn per listing (the JSON has them all).
 const MAX_LISTING_ROWS: usize = 500;
 
-fn conn_color(s: &Session, conn: &str) -> &'static str {
-    match conn_transfer(s, conn) {
-        Some(_) => {
-            let n: usize = conn.trim_start_matches("data:").parse().unwrap_or(1);
-            DATA_COLORS[(n - 1) % DATA_COLORS.len()]
-        }
-        None => CONTROL_COLOR,
+fn conn_color(s: &Session, conn: Conn) -> &'static str {
+    match (conn_transfer(s, conn), conn.transfer_index()) {
+        (Some(_), Some(i)) => DATA_COLORS[i % DATA_COLORS.len()],
+        _ => CONTROL_COLOR,
     }
 }
 
@@ -97,6 +95,7 @@ details.group > summary { cursor: pointer; font-weight: 600; }
 .tile .n { font-size: 22px; font-weight: 700; margin-right: 4px; }
 svg.strip { display: block; width: 100%; height: auto; background: #fff; border: 1px solid #d0d7de; border-radius: 6px; }
 svg.strip text { font: 11px ui-monospace, "DejaVu Sans Mono", Menlo, monospace; fill: #57606a; }
+svg.strip text.in { fill: #fff; }
 .tablewrap { overflow-x: auto; max-width: 100%; }
 td.mono { overflow-wrap: anywhere; }
 .meta { color: #424a53; margin: 0 0 10px; }
@@ -281,7 +280,7 @@ fn anomalies_list(list: &[&Anomaly], r: Option<&Report>, h: &mut String) {
             h,
             "<li><span class=\"mono muted\">{}</span> <b>{}</b>: {}{sessions}</li>",
             a.ts,
-            escape_html(a.kind),
+            escape_html(a.kind.as_str()),
             escape_html(&cut(&a.detail, 300)),
         );
     }
@@ -312,14 +311,14 @@ fn overview(r: &Report, h: &mut String) {
     let bytes: u64 = r.sessions.iter().map(super::session_bytes).sum();
     let dir = |d: crate::model::Direction| transfers.iter().filter(|t| t.direction == d).count();
     let all = super::distinct_anomalies(r);
-    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    let mut kinds: Vec<(AnomalyKind, usize)> = Vec::new();
     for a in &all {
         match kinds.iter_mut().find(|(k, _)| *k == a.kind) {
             Some(k) => k.1 += 1,
             None => kinds.push((a.kind, 1)),
         }
     }
-    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     h.push_str("<section class=\"overview\"><h2>Overview</h2><div class=\"tiles\">\n");
     let _ = writeln!(
         h,
@@ -357,7 +356,7 @@ fn overview(r: &Report, h: &mut String) {
     let mut k: Vec<String> = kinds
         .iter()
         .take(OVERVIEW_KINDS)
-        .map(|(k, c)| format!("{} ×{c}", escape_html(k)))
+        .map(|(k, c)| format!("{} ×{c}", escape_html(k.as_str())))
         .collect();
     if kinds.len() > OVERVIEW_KINDS {
         k.push(format!("{} more kinds", kinds.len() - OVERVIEW_KINDS));
@@ -389,7 +388,7 @@ fn time_strip(r: &Report, h: &mut String) {
     let mut bars = String::new();
     // Few sessions: one row each, labelled with its bytes and findings.
     let labelled = r.sessions.len() <= STRIP_ROWS;
-    let row_h = if labelled { 16.0 } else { 12.0 };
+    let (row_h, bar_h) = if labelled { (18.0, 13.0) } else { (12.0, 9.0) };
     for s in &r.sessions {
         let (x0, x1) = (x(s.start.ts.0), x(s.end.ts.0).max(x(s.start.ts.0) + 3.0));
         let row = match row_end.iter().position(|&e| !labelled && e + 1.0 < x0) {
@@ -416,7 +415,7 @@ fn time_strip(r: &Report, h: &mut String) {
         let (_, tr) = super::session_counts(s);
         let _ = write!(
             bars,
-            "<a href=\"#session-{id}\"><rect class=\"sbar\" data-session=\"{id}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"9\" rx=\"2\" fill=\"{fill}\"{stroke}><title>Session {id} · {} · user {} · login {} · transfers {tr} · {} findings</title></rect></a>",
+            "<a href=\"#session-{id}\"><rect class=\"sbar\" data-session=\"{id}\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bar_h}\" rx=\"2\" fill=\"{fill}\"{stroke}><title>Session {id} · {} · user {} · login {} · transfers {tr} · {} findings</title></rect></a>",
             24.0 + row as f64 * row_h,
             x1 - x0,
             escape_html(&human::endpoint(&s.client)),
@@ -437,15 +436,11 @@ fn time_strip(r: &Report, h: &mut String) {
                 human::bytes(super::session_bytes(s)),
                 human::plural(s.anomalies.len() as u64, "finding", "findings")
             );
-            let (tx, anchor) = if x1 + 8.0 + text.chars().count() as f64 * 6.7 <= 1000.0 {
-                (x1 + 6.0, "start")
-            } else {
-                (x0 - 6.0, "end")
-            };
+            let (tx, anchor, class) = label_place(x0, x1, text.chars().count(), left);
             let _ = write!(
                 bars,
-                "<text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
-                24.0 + row as f64 * row_h + 8.5,
+                "<text{class} x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}</text>",
+                24.0 + row as f64 * row_h + 10.0,
                 escape_html(&text)
             );
         }
@@ -462,6 +457,25 @@ fn time_strip(r: &Report, h: &mut String) {
         human::duration(span / 1e9),
         left + width,
     );
+}
+
+/// Width of one character of the time strip's 11 px monospace labels, in strip units.
+const STRIP_CHAR_W: f64 = 6.7;
+/// Right edge of the time strip's drawing (its viewBox width).
+const STRIP_RIGHT: f64 = 1000.0;
+
+/// Where a session bar's label of `chars` characters goes: after the bar if it fits before
+/// the strip's right edge, else before it if it fits after the `left` gutter, else inside
+/// the bar in white (a bar too wide for either side is wide enough to hold it).
+fn label_place(x0: f64, x1: f64, chars: usize, left: f64) -> (f64, &'static str, &'static str) {
+    let w = chars as f64 * STRIP_CHAR_W;
+    if x1 + 8.0 + w <= STRIP_RIGHT {
+        (x1 + 6.0, "start", "")
+    } else if x0 - 8.0 - w >= left {
+        (x0 - 6.0, "end", "")
+    } else {
+        (x0 + 4.0, "start", " class=\"in\"")
+    }
 }
 
 /// Horizontal positions of a session's lifelines.
@@ -514,7 +528,7 @@ fn comfortable_lanes(has_dns: bool) -> usize {
 /// The lane of each transfer: one each when they fit comfortably, else packed.
 fn session_lanes(s: &Session) -> Vec<usize> {
     let own = lane_map(s, false);
-    let has_dns = s.timeline.iter().any(|e| e.conn == "dns");
+    let has_dns = s.timeline.iter().any(|e| e.conn == Conn::Dns);
     if own.iter().copied().max().unwrap_or(0) <= comfortable_lanes(has_dns) {
         own
     } else {
@@ -526,26 +540,24 @@ fn session_lanes(s: &Session) -> Vec<usize> {
 /// missing)), read from the session's `capture_gap` findings ("data:N: L bytes missing
 /// at offset O"); a transfer with missing bytes but no such finding gets one gap of
 /// them all, place unknown.
-fn data_gaps(s: &Session) -> Vec<(String, Option<u64>, u64)> {
-    let mut gaps: Vec<(String, Option<u64>, u64)> = s
+fn data_gaps(s: &Session) -> Vec<(Conn, Option<u64>, u64)> {
+    let mut gaps: Vec<(Conn, Option<u64>, u64)> = s
         .anomalies
         .iter()
-        .filter(|a| a.kind == "capture_gap")
+        .filter(|a| a.kind == AnomalyKind::CaptureGap)
         .filter_map(|a| {
             let (conn, rest) = a.detail.split_once(": ")?;
-            if !conn.starts_with("data:") {
-                return None;
-            }
+            let conn: Conn = conn.parse().ok().filter(|c: &Conn| c.is_data())?;
             let (len, offset) = rest.split_once(" bytes missing at offset ")?;
             Some((
-                conn.to_string(),
+                conn,
                 Some(offset.trim().parse().ok()?),
                 len.trim().parse().ok()?,
             ))
         })
         .collect();
     for (i, t) in s.transfers.iter().enumerate() {
-        let conn = format!("data:{}", i + 1);
+        let conn = Conn::transfer(i);
         if let Some(m) = t.missing_bytes.filter(|&m| m > 0) {
             if !gaps.iter().any(|(c, _, _)| *c == conn) {
                 gaps.push((conn, None, m));
@@ -558,7 +570,7 @@ fn data_gaps(s: &Session) -> Vec<(String, Option<u64>, u64)> {
 fn lanes(s: &Session, n: usize) -> Lanes {
     let lane_left = GUTTER + 8.0;
     let ctrl = lane_left + 82.0;
-    let has_dns = s.timeline.iter().any(|e| e.conn == "dns");
+    let has_dns = s.timeline.iter().any(|e| e.conn == Conn::Dns);
     let dns_extra = if has_dns { DNS_LANE + 16.0 } else { 0.0 };
     // The widest client side that leaves the narrowest label gap within MAX_DIAGRAM
     // (the page is as wide as 2 × client side + gap − lane_left + 16 + the DNS lane).
@@ -620,12 +632,8 @@ fn lanes(s: &Session, n: usize) -> Lanes {
 fn lane_map(s: &Session, pack: bool) -> Vec<usize> {
     let mut span: Vec<Option<(i64, i64)>> = vec![None; s.transfers.len()];
     for e in &s.timeline {
-        if let Some(k) = e
-            .conn
-            .strip_prefix("data:")
-            .and_then(|k| k.parse::<usize>().ok())
-        {
-            if let Some(sp) = k.checked_sub(1).and_then(|i| span.get_mut(i)) {
+        if let Some(i) = e.conn.transfer_index() {
+            if let Some(sp) = span.get_mut(i) {
                 let t = e.ts.ts.0;
                 *sp = Some(match *sp {
                     Some((a, b)) => (a.min(t), b.max(t)),
@@ -657,13 +665,11 @@ fn lane_map(s: &Session, pack: bool) -> Vec<usize> {
     map
 }
 
-fn lane_index(s: &Session, map: &[usize], conn: &str) -> usize {
+fn lane_index(s: &Session, map: &[usize], conn: Conn) -> usize {
     match conn_transfer(s, conn) {
         Some(_) => conn
-            .trim_start_matches("data:")
-            .parse::<usize>()
-            .ok()
-            .and_then(|k| map.get(k.checked_sub(1)?).copied())
+            .transfer_index()
+            .and_then(|i| map.get(i).copied())
             .unwrap_or(0),
         None => 0,
     }
@@ -817,14 +823,18 @@ fn session_svg(s: &Session, h: &mut String) {
         } else {
             (0..map.len()).filter(|&t| map[t] == k).collect()
         };
-        let conns: Vec<String> = if k == 0 {
-            vec!["control".to_string()]
+        let conns: Vec<Conn> = if k == 0 {
+            vec![Conn::Control]
         } else {
-            on_lane.iter().map(|t| format!("data:{}", t + 1)).collect()
+            on_lane.iter().map(|&t| Conn::transfer(t)).collect()
         };
-        let lane_conn = conns.join(" ");
+        let lane_conn = conns
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
         let lane_color = if conns.len() == 1 {
-            conn_color(s, &conns[0])
+            conn_color(s, conns[0])
         } else {
             "#57606a"
         };
@@ -840,12 +850,12 @@ fn session_svg(s: &Session, h: &mut String) {
             );
             // One activation bar per connection, in its colour (and, on a shared lane,
             // its name beside it on the client side).
-            for conn in &conns {
+            for &conn in &conns {
                 let color = conn_color(s, conn);
                 let ys: Vec<f64> = rows
                     .iter()
                     .zip(&s.timeline)
-                    .filter(|(_, e)| &e.conn == conn)
+                    .filter(|(_, e)| e.conn == conn)
                     .map(|((_, y, _), _)| *y)
                     .collect();
                 if let (Some(first), Some(last)) = (ys.first(), ys.last()) {
@@ -862,7 +872,7 @@ fn session_svg(s: &Session, h: &mut String) {
                             "<text class=\"sub\" x=\"{:.1}\" y=\"{:.1}\" fill=\"{color}\" font-weight=\"700\">{}</text>",
                             x + 7.0,
                             first - 10.0,
-                            conn.replace("data:", "d")
+                            conn.to_string().replace("data:", "d")
                         );
                     }
                 }
@@ -888,7 +898,7 @@ fn session_svg(s: &Session, h: &mut String) {
                     if narrow {
                         format!("d{}", t + 1)
                     } else {
-                        format!("data:{}", t + 1)
+                        Conn::transfer(t).to_string()
                     },
                     format!(":{}", if side == "client" { cp } else { sp }),
                 )
@@ -910,7 +920,7 @@ fn session_svg(s: &Session, h: &mut String) {
         let resolver = s
             .timeline
             .iter()
-            .find(|e| e.conn == "dns")
+            .find(|e| e.conn == Conn::Dns)
             .and_then(|e| e.note.as_deref())
             .and_then(|n| n.strip_prefix("resolver "))
             .unwrap_or("");
@@ -936,12 +946,12 @@ fn session_svg(s: &Session, h: &mut String) {
     }
     // Events.
     for (idx, ((_, y, _), e)) in rows.iter().zip(&s.timeline).enumerate() {
-        let k = lane_index(s, &map, &e.conn);
-        let dns = l.dns.filter(|_| e.conn == "dns");
+        let k = lane_index(s, &map, e.conn);
+        let dns = l.dns.filter(|_| e.conn == Conn::Dns);
         let color = if dns.is_some() {
             DNS_COLOR.to_string()
         } else {
-            conn_color(s, &e.conn).to_string()
+            conn_color(s, e.conn).to_string()
         };
         let color = color.as_str();
         let (cx, sx) = (l.client[k], dns.unwrap_or(l.server[k]));
@@ -959,9 +969,9 @@ fn session_svg(s: &Session, h: &mut String) {
             h,
             "<g class=\"event\" data-session=\"{}\" data-conn=\"{}\" data-kind=\"{kind}\" data-from=\"{from}\" data-idx=\"{idx}\"><title>{} {} {}: {}</title>",
             s.id,
-            escape_html(&e.conn),
+            e.conn,
             e.ts,
-            escape_html(&e.conn),
+            e.conn,
             kind,
             escape_html(&cut(&e.what, 2000)),
         );
@@ -998,7 +1008,7 @@ fn session_svg(s: &Session, h: &mut String) {
         // The capture's gaps in this data connection, where they fall in its bytes: a
         // break in the arrow.
         if e.kind == EventKind::Data {
-            let total = conn_transfer(s, &e.conn).and_then(|t| t.bytes).unwrap_or(0);
+            let total = conn_transfer(s, e.conn).and_then(|t| t.bytes).unwrap_or(0);
             for (_, offset, len) in gaps.iter().filter(|(c, _, _)| *c == e.conn) {
                 let frac = match offset {
                     Some(o) => {
@@ -1014,7 +1024,7 @@ fn session_svg(s: &Session, h: &mut String) {
                 let _ = write!(
                     h,
                     "<g class=\"gap\" data-conn=\"{}\"><title>capture gap: {len} bytes missing {at}</title><rect x=\"{:.1}\" y=\"{:.1}\" width=\"10\" height=\"16\" fill=\"#fff\"/><line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{ANOMALY_COLOR}\" stroke-width=\"2\"/><line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{ANOMALY_COLOR}\" stroke-width=\"2\"/><text class=\"note gap\" x=\"{gx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"{ANOMALY_COLOR}\">gap: {} missing</text></g>",
-                    escape_html(&e.conn),
+                    e.conn,
                     gx - 5.0,
                     y - 8.0,
                     gx - 6.0,
@@ -1135,7 +1145,7 @@ const GROUP_MIN: usize = 3;
 /// What makes sessions near-identical: everything but ports, times and ids.
 fn signature(s: &Session) -> String {
     let verbs: Vec<&str> = s.commands.iter().map(|c| c.command.as_str()).collect();
-    let mut kinds: Vec<&str> = s.anomalies.iter().map(|a| a.kind).collect();
+    let mut kinds: Vec<&str> = s.anomalies.iter().map(|a| a.kind.as_str()).collect();
     kinds.sort_unstable();
     kinds.dedup();
     format!(
@@ -1279,6 +1289,18 @@ mod tests {
     use crate::report::testdata::{empty_report, example_report};
 
     #[test]
+    fn strip_labels_never_cross_the_gutter_or_the_edge() {
+        // A short bar on the left: after it.
+        assert_eq!(label_place(80.0, 100.0, 30, 80.0), (106.0, "start", ""));
+        // A short bar at the right edge: before it.
+        assert_eq!(label_place(900.0, 960.0, 30, 80.0), (894.0, "end", ""));
+        // A bar over the whole axis (one session): inside it, in white.
+        let (x, anchor, class) = label_place(80.0, 960.0, 36, 80.0);
+        assert_eq!((x, anchor, class), (84.0, "start", " class=\"in\""));
+        assert!(x + 36.0 * STRIP_CHAR_W <= 960.0);
+    }
+
+    #[test]
     fn no_lane_for_a_data_connection_not_in_the_capture() {
         let mut r = example_report();
         let mut t = r.sessions[0].transfers[0].clone();
@@ -1325,16 +1347,15 @@ mod tests {
         let r = example_report();
         let html = render(&r);
         let drawn = drawn_events(&html);
-        let want: Vec<(u64, String, String, usize)> = r
-            .sessions
-            .iter()
-            .flat_map(|s| {
-                s.timeline
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, e)| (s.id, e.conn.clone(), e.kind.as_str().to_string(), i))
-            })
-            .collect();
+        let want: Vec<(u64, String, String, usize)> =
+            r.sessions
+                .iter()
+                .flat_map(|s| {
+                    s.timeline.iter().enumerate().map(move |(i, e)| {
+                        (s.id, e.conn.to_string(), e.kind.as_str().to_string(), i)
+                    })
+                })
+                .collect();
         assert_eq!(drawn, want);
     }
 

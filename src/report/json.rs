@@ -87,6 +87,125 @@ pub fn write_json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     w.flush_buf()
 }
 
+/// The JSON document of [`write_json`] written as it goes: the head and each session as
+/// it comes (in id order), then the rest of the report. The same bytes as `write_json`
+/// of the whole report, so long as the sessions come in id order.
+#[derive(Debug, Default)]
+pub struct DocumentWriter {
+    /// Sessions written so far.
+    written: u64,
+}
+
+/// The document up to the opening of its `sessions` list (`schema` is fixed, and
+/// `sessions` comes next: see [`Report`]).
+const HEAD: &[u8] = b"{\n  \"schema\": \"ftptrace/1\",\n  \"sessions\": [";
+
+impl DocumentWriter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sessions written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The next session of the document.
+    pub fn session(&mut self, s: &Session, out: &mut dyn Write) -> io::Result<()> {
+        let first = self.written == 0;
+        self.written += 1;
+        buffered(out, |b| {
+            if first {
+                b.extend_from_slice(HEAD);
+                b.extend_from_slice(b"\n    ");
+            } else {
+                b.extend_from_slice(b",\n    ");
+            }
+            serde_json::to_writer(&mut *b, s).map_err(io::Error::from)
+        })
+    }
+
+    /// The rest of the document: the sessions `r` holds (after those written), then every
+    /// other member of `r`.
+    pub fn finish(&mut self, r: &mut Report, out: &mut dyn Write) -> io::Result<()> {
+        if self.written == 0 {
+            return write_json(r, out);
+        }
+        let sessions = std::mem::take(&mut r.sessions);
+        let mut res = sessions.iter().try_for_each(|s| self.session(s, out));
+        if res.is_ok() {
+            res = self.tail(r, out);
+        }
+        r.sessions = sessions;
+        res
+    }
+
+    /// What follows the sessions: `r` without them, from the close of its list.
+    fn tail(&mut self, r: &Report, out: &mut dyn Write) -> io::Result<()> {
+        let mut w = AfterHead {
+            seen: 0,
+            out: Chunked {
+                out,
+                buf: Vec::with_capacity(CHUNK + 1024),
+            },
+        };
+        let mut ser = serde_json::Serializer::with_formatter(&mut w, RecordLines::default());
+        r.serialize(&mut ser).map_err(io::Error::from)?;
+        w.out.buf.push(b'\n');
+        w.out.flush_buf()
+    }
+}
+
+/// A writer that checks a document opens with [`HEAD`] and `]` (no sessions), and
+/// passes on the rest after closing the sessions already written on their own line.
+struct AfterHead<'a> {
+    /// Bytes of the head (and its `]`) seen so far.
+    seen: usize,
+    out: Chunked<'a>,
+}
+
+impl Write for AfterHead<'_> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.write_all(b)?;
+        Ok(b.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
+        if self.seen == HEAD.len() + 1 {
+            return self.out.write_all(b);
+        }
+        self.head(b)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl AfterHead<'_> {
+    /// A write while the head is still being checked.
+    #[cold]
+    fn head(&mut self, mut b: &[u8]) -> io::Result<()> {
+        let want = HEAD.len() + 1;
+        if self.seen < want {
+            let n = b.len().min(want - self.seen);
+            let expected = HEAD.iter().chain(b"]").skip(self.seen).take(n);
+            if !b[..n].iter().eq(expected) {
+                return Err(io::Error::other(
+                    "the JSON document does not open as expected",
+                ));
+            }
+            self.seen += n;
+            b = &b[n..];
+            if self.seen == want {
+                self.out.write_all(b"\n  ]")?;
+            }
+        }
+        self.out.write_all(b)
+    }
+}
+
 /// One session as one line (JSONL).
 pub fn write_session_line(s: &Session, out: &mut dyn Write) -> io::Result<()> {
     buffered(out, |b| {

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use super::human;
 use super::text::escape_terminal;
 use super::timeline::{conn_transfer, data_ports};
-use crate::model::{Event, EventKind, Report, Session, Side};
+use crate::model::{Conn, Event, EventKind, Report, Session, Side};
 
 /// Longest message text before it is cut with "…" (a 64 KiB line would make
 /// the diagram unreadable).
@@ -32,16 +32,11 @@ pub fn escape_mermaid(s: &str) -> String {
 }
 
 /// Participant ids of one connection: (client side, server side).
-fn ids(s: &Session, conn: &str) -> (String, String) {
-    if conn == "dns" {
-        return ("C".to_string(), "N".to_string());
-    }
-    match conn_transfer(s, conn) {
-        Some(_) => {
-            let n = conn.trim_start_matches("data:");
-            (format!("D{n}C"), format!("D{n}S"))
-        }
-        None => ("C".to_string(), "S".to_string()),
+fn ids(s: &Session, conn: Conn) -> (String, String) {
+    match (conn, conn_transfer(s, conn)) {
+        (Conn::Dns, _) => ("C".to_string(), "N".to_string()),
+        (Conn::Data(n), Some(_)) => (format!("D{n}C"), format!("D{n}S")),
+        _ => ("C".to_string(), "S".to_string()),
     }
 }
 
@@ -76,7 +71,7 @@ pub fn write_mermaid_session(s: &Session, out: &mut dyn Write) -> io::Result<()>
         escape_mermaid(&super::server_label(s))
     )?;
     // The DNS lane, leftmost as in the classic diagrams, when a lookup named the server.
-    if let Some(e) = s.timeline.iter().find(|e| e.conn == "dns") {
+    if let Some(e) = s.timeline.iter().find(|e| e.conn == Conn::Dns) {
         let resolver = e
             .note
             .as_deref()
@@ -98,14 +93,8 @@ pub fn write_mermaid_session(s: &Session, out: &mut dyn Write) -> io::Result<()>
     // is not in the capture).
     let mut lane = vec![false; s.transfers.len()];
     for e in &s.timeline {
-        if let Some(k) = e
-            .conn
-            .strip_prefix("data:")
-            .and_then(|k| k.parse::<usize>().ok())
-        {
-            if let Some(h) = k.checked_sub(1).and_then(|i| lane.get_mut(i)) {
-                *h = true;
-            }
+        if let Some(h) = e.conn.transfer_index().and_then(|i| lane.get_mut(i)) {
+            *h = true;
         }
     }
     for (i, t) in s.transfers.iter().enumerate().filter(|(i, _)| lane[*i]) {
@@ -145,7 +134,7 @@ pub fn write_mermaid_session(s: &Session, out: &mut dyn Write) -> io::Result<()>
     )?;
     writeln!(out, "    end")?;
     for e in &s.timeline {
-        let (c, sv) = ids(s, &e.conn);
+        let (c, sv) = ids(s, e.conn);
         let (from, to) = match e.from {
             Side::Client => (&c, &sv),
             Side::Server => (&sv, &c),

@@ -34,7 +34,7 @@ impl Builder {
     fn ev(
         &mut self,
         us: i64,
-        conn: &str,
+        conn: Conn,
         from: Side,
         kind: EventKind,
         what: &str,
@@ -42,21 +42,28 @@ impl Builder {
     ) {
         self.timeline.push(Event {
             ts: at(self.base, us),
-            conn: conn.to_string(),
+            conn,
             from,
             kind,
             what: what.to_string(),
             note: note.map(str::to_string),
         });
     }
-    fn tcp(&mut self, us: i64, conn: &str, from: Side, flags: &str) {
+    fn tcp(&mut self, us: i64, conn: Conn, from: Side, flags: &str) {
         self.ev(us, conn, from, EventKind::Tcp, flags, None);
     }
-    fn data(&mut self, us: i64, conn: &str, from: Side, what: &str) {
+    fn data(&mut self, us: i64, conn: Conn, from: Side, what: &str) {
         self.ev(us, conn, from, EventKind::Data, what, None);
     }
-    fn anomaly(&mut self, us: i64, conn: &str, from: Side, kind: &str, detail: &str) {
-        self.ev(us, conn, from, EventKind::Anomaly, detail, Some(kind));
+    fn anomaly(&mut self, us: i64, conn: Conn, from: Side, kind: AnomalyKind, detail: &str) {
+        self.ev(
+            us,
+            conn,
+            from,
+            EventKind::Anomaly,
+            detail,
+            Some(kind.as_str()),
+        );
     }
     /// A command line (`VERB arg`), with an optional note (announced address).
     fn cmd(&mut self, us: i64, verb: &str, arg: &str, cwd: Option<&str>, note: Option<&str>) {
@@ -65,7 +72,14 @@ impl Builder {
         } else {
             format!("{verb} {arg}")
         };
-        self.ev(us, "control", Side::Client, EventKind::Command, &line, note);
+        self.ev(
+            us,
+            Conn::Control,
+            Side::Client,
+            EventKind::Command,
+            &line,
+            note,
+        );
         self.commands.push(Command {
             ts: at(self.base, us),
             command: verb.to_string(),
@@ -80,7 +94,14 @@ impl Builder {
     /// unsolicited pseudo-command (`command: ""`), as the greeting does.
     fn reply(&mut self, us: i64, code: u16, lines: &[&str], note: Option<&str>) {
         let what = lines.join("\n");
-        self.ev(us, "control", Side::Server, EventKind::Reply, &what, note);
+        self.ev(
+            us,
+            Conn::Control,
+            Side::Server,
+            EventKind::Reply,
+            &what,
+            note,
+        );
         let text = lines
             .iter()
             .map(|l| l.get(4..).unwrap_or(""))
@@ -113,9 +134,9 @@ fn documented_session(base: i64) -> Session {
     let client = ep("192.168.0.2", 1175);
     let server = ep("192.168.0.1", 21);
     let mut b = Builder::new(base);
-    b.tcp(0, "control", C, "SYN");
-    b.tcp(352, "control", S, "SYN+ACK");
-    b.tcp(411, "control", C, "ACK");
+    b.tcp(0, Conn::Control, C, "SYN");
+    b.tcp(352, Conn::Control, S, "SYN+ACK");
+    b.tcp(411, Conn::Control, C, "ACK");
     b.reply(12_104, 220, &["220 ANY-DOMAIN.COM FTP Service"], None);
     b.cmd(2_104_500, "USER", "ftp", None, None);
     b.reply(
@@ -143,20 +164,20 @@ fn documented_session(base: i64) -> Session {
     );
     b.reply(7_000_904, 200, &["200 PORT command successful."], None);
     b.cmd(7_001_230, "LIST", "", Some("/"), None);
-    b.tcp(7_003_010, "data:1", S, "SYN");
-    b.tcp(7_003_290, "data:1", C, "SYN+ACK");
-    b.tcp(7_003_350, "data:1", S, "ACK");
+    b.tcp(7_003_010, Conn::Data(1), S, "SYN");
+    b.tcp(7_003_290, Conn::Data(1), C, "SYN+ACK");
+    b.tcp(7_003_350, Conn::Data(1), S, "ACK");
     b.reply(
         7_003_602,
         150,
         &["150 Opening ASCII mode data connection for /bin/ls."],
         None,
     );
-    b.data(7_004_110, "data:1", S, "120 bytes in 1 segment");
-    b.tcp(7_004_180, "data:1", S, "FIN+ACK");
-    b.tcp(7_004_390, "data:1", C, "ACK");
-    b.tcp(7_004_420, "data:1", C, "FIN+ACK");
-    b.tcp(7_004_640, "data:1", S, "ACK");
+    b.data(7_004_110, Conn::Data(1), S, "120 bytes in 1 segment");
+    b.tcp(7_004_180, Conn::Data(1), S, "FIN+ACK");
+    b.tcp(7_004_390, Conn::Data(1), C, "ACK");
+    b.tcp(7_004_420, Conn::Data(1), C, "FIN+ACK");
+    b.tcp(7_004_640, Conn::Data(1), S, "ACK");
     b.reply(7_005_011, 226, &["226 Transfer complete."], None);
     b.cmd(9_300_000, "CWD", "pub", Some("/"), None);
     b.reply(9_300_812, 250, &["250 CWD command successful."], None);
@@ -175,14 +196,14 @@ fn documented_session(base: i64) -> Session {
         &["150 Opening ASCII mode data connection for readme.txt (1715 bytes)."],
         None,
     );
-    b.tcp(11_202_990, "data:2", S, "SYN");
-    b.tcp(11_203_270, "data:2", C, "SYN+ACK");
-    b.tcp(11_203_330, "data:2", S, "ACK");
-    b.data(11_203_600, "data:2", S, "1715 bytes in 2 segments");
-    b.tcp(11_204_010, "data:2", S, "FIN+ACK");
-    b.tcp(11_204_230, "data:2", C, "ACK");
-    b.tcp(11_204_260, "data:2", C, "FIN+ACK");
-    b.tcp(11_204_480, "data:2", S, "ACK");
+    b.tcp(11_202_990, Conn::Data(2), S, "SYN");
+    b.tcp(11_203_270, Conn::Data(2), C, "SYN+ACK");
+    b.tcp(11_203_330, Conn::Data(2), S, "ACK");
+    b.data(11_203_600, Conn::Data(2), S, "1715 bytes in 2 segments");
+    b.tcp(11_204_010, Conn::Data(2), S, "FIN+ACK");
+    b.tcp(11_204_230, Conn::Data(2), C, "ACK");
+    b.tcp(11_204_260, Conn::Data(2), C, "FIN+ACK");
+    b.tcp(11_204_480, Conn::Data(2), S, "ACK");
     b.reply(11_204_900, 226, &["226 Transfer complete."], None);
     b.cmd(14_800_000, "QUIT", "", Some("/pub"), None);
     b.reply(
@@ -191,10 +212,10 @@ fn documented_session(base: i64) -> Session {
         &["221 Thank you for visiting ftp.any-domain.com."],
         None,
     );
-    b.tcp(14_800_700, "control", S, "FIN+ACK");
-    b.tcp(14_800_950, "control", C, "ACK");
-    b.tcp(14_801_020, "control", C, "FIN+ACK");
-    b.tcp(14_801_240, "control", S, "ACK");
+    b.tcp(14_800_700, Conn::Control, S, "FIN+ACK");
+    b.tcp(14_800_950, Conn::Control, C, "ACK");
+    b.tcp(14_801_020, Conn::Control, C, "FIN+ACK");
+    b.tcp(14_801_240, Conn::Control, S, "ACK");
 
     let transfers = vec![
         Transfer {
@@ -203,7 +224,7 @@ fn documented_session(base: i64) -> Session {
             path: Some("/".into()),
             direction: Direction::Listing,
             mode: Mode::Active,
-            setup: "PORT",
+            setup: SetupKind::Port,
             data_client: ep("192.168.0.1", 20),
             data_server: ep("192.168.0.2", 5001),
             start: at(base, 7_003_010),
@@ -231,7 +252,7 @@ fn documented_session(base: i64) -> Session {
             path: Some("/pub/readme.txt".into()),
             direction: Direction::Download,
             mode: Mode::Active,
-            setup: "PORT",
+            setup: SetupKind::Port,
             data_client: ep("192.168.0.1", 20),
             data_server: ep("192.168.0.2", 5002),
             start: at(base, 11_202_990),
@@ -272,7 +293,7 @@ fn documented_session(base: i64) -> Session {
         timeline: b.timeline,
         anomalies: vec![Anomaly {
             ts: at(base, 5_008_000),
-            kind: "cleartext_credentials",
+            kind: AnomalyKind::CleartextCredentials,
             detail: "USER/PASS sent without TLS".into(),
             sessions: Vec::new(),
             finding: None,
@@ -289,9 +310,9 @@ fn documented_session(base: i64) -> Session {
 fn failed_login_session(base: i64) -> Session {
     use Side::{Client as C, Server as S};
     let mut b = Builder::new(base);
-    b.tcp(0, "control", C, "SYN");
-    b.tcp(201, "control", S, "SYN+ACK");
-    b.tcp(260, "control", C, "ACK");
+    b.tcp(0, Conn::Control, C, "SYN");
+    b.tcp(201, Conn::Control, S, "SYN+ACK");
+    b.tcp(260, Conn::Control, C, "ACK");
     b.reply(3_512, 220, &["220 (vsFTPd 3.0.3)"], None);
     b.cmd(40_003, "USER", "\x1b[2J\x1b[31mroot", None, None);
     b.reply(40_512, 331, &["331 Please specify the password."], None);
@@ -299,9 +320,9 @@ fn failed_login_session(base: i64) -> Session {
     b.reply(3_081_004, 530, &["530 Login incorrect."], None);
     b.anomaly(
         3_081_100,
-        "control",
+        Conn::Control,
         S,
-        "malformed_reply",
+        AnomalyKind::MalformedReply,
         "not an FTP reply: \"<script>alert(1)</script>\x07\"",
     );
     b.cmd(3_200_000, "PASV", "", None, None);
@@ -311,7 +332,7 @@ fn failed_login_session(base: i64) -> Session {
         &["530 Please login with USER and PASS."],
         None,
     );
-    b.tcp(3_300_000, "control", S, "RST");
+    b.tcp(3_300_000, Conn::Control, S, "RST");
     Session {
         dropped: None,
         id: 2,
@@ -331,14 +352,14 @@ fn failed_login_session(base: i64) -> Session {
         anomalies: vec![
             Anomaly {
                 ts: at(base, 80_250),
-                kind: "cleartext_credentials",
+                kind: AnomalyKind::CleartextCredentials,
                 detail: "USER/PASS sent without TLS".into(),
                 sessions: Vec::new(),
                 finding: None,
             },
             Anomaly {
                 ts: at(base, 3_081_100),
-                kind: "malformed_reply",
+                kind: AnomalyKind::MalformedReply,
                 detail: "not an FTP reply: \"<script>alert(1)</script>\x07\"".into(),
                 sessions: Vec::new(),
                 finding: None,
@@ -355,9 +376,9 @@ fn failed_login_session(base: i64) -> Session {
 fn passive_upload_session(base: i64) -> Session {
     use Side::{Client as C, Server as S};
     let mut b = Builder::new(base);
-    b.tcp(0, "control", C, "SYN");
-    b.tcp(120, "control", S, "SYN+ACK");
-    b.tcp(150, "control", C, "ACK");
+    b.tcp(0, Conn::Control, C, "SYN");
+    b.tcp(120, Conn::Control, S, "SYN+ACK");
+    b.tcp(150, Conn::Control, C, "ACK");
     b.reply(2_010, 220, &["220 backup.example.net FTP ready"], None);
     b.cmd(30_000, "USER", "alice", None, None);
     b.reply(30_300, 331, &["331 Password required for alice"], None);
@@ -379,19 +400,24 @@ fn passive_upload_session(base: i64) -> Session {
         Some("/home/alice"),
         None,
     );
-    b.tcp(62_100, "data:1", C, "SYN");
-    b.tcp(62_200, "data:1", S, "SYN+ACK");
-    b.tcp(62_260, "data:1", C, "ACK");
+    b.tcp(62_100, Conn::Data(1), C, "SYN");
+    b.tcp(62_200, Conn::Data(1), S, "SYN+ACK");
+    b.tcp(62_260, Conn::Data(1), C, "ACK");
     b.reply(62_500, 150, &["150 Ok to send data."], None);
-    b.data(63_000, "data:1", C, "2896000 bytes in 2000 segments");
+    b.data(63_000, Conn::Data(1), C, "2896000 bytes in 2000 segments");
     b.anomaly(
         1_563_000,
-        "data:1",
+        Conn::Data(1),
         C,
-        "capture_gap",
+        AnomalyKind::CaptureGap,
         "4344 bytes missing from the capture",
     );
-    b.data(1_563_100, "data:1", C, "1448000 bytes in 1000 segments");
+    b.data(
+        1_563_100,
+        Conn::Data(1),
+        C,
+        "1448000 bytes in 1000 segments",
+    );
     Session {
         dropped: None,
         id: 3,
@@ -412,7 +438,7 @@ fn passive_upload_session(base: i64) -> Session {
             path: Some("/home/alice/backup;#1.tar.gz".into()),
             direction: Direction::Upload,
             mode: Mode::Passive,
-            setup: "EPSV",
+            setup: SetupKind::Epsv,
             data_client: ep("2001:db8::2", 50313),
             data_server: ep("2001:db8::1", 50000),
             start: at(base, 62_100),
@@ -437,7 +463,7 @@ fn passive_upload_session(base: i64) -> Session {
         timeline: b.timeline,
         anomalies: vec![Anomaly {
             ts: at(base, 1_563_000),
-            kind: "capture_gap",
+            kind: AnomalyKind::CaptureGap,
             detail: "4344 bytes missing from the capture".into(),
             sessions: Vec::new(),
             finding: None,
@@ -517,17 +543,17 @@ pub fn with_data_connections(k: usize, overlap: bool) -> Report {
     let evs: Vec<crate::model::Event> = s
         .timeline
         .iter()
-        .filter(|e| e.conn == "data:2")
+        .filter(|e| e.conn == Conn::Data(2))
         .cloned()
         .collect();
-    s.timeline.retain(|e| !e.conn.starts_with("data:"));
+    s.timeline.retain(|e| !e.conn.is_data());
     s.transfers.clear();
     for i in 0..k {
         s.transfers.push(t.clone());
         let shift = i as i64 * if overlap { 100_000 } else { 10_000_000 };
         for e in &evs {
             let mut e = e.clone();
-            e.conn = format!("data:{}", i + 1);
+            e.conn = Conn::transfer(i);
             e.ts.ts.0 += shift;
             s.timeline.push(e);
         }

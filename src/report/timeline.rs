@@ -8,7 +8,7 @@ use super::table::{
     transfer_path,
 };
 use super::text::escape_terminal;
-use crate::model::{Anomaly, Event, EventKind, Login, Mode, Report, Session, Side, Transfer};
+use crate::model::{Anomaly, Conn, Event, EventKind, Login, Mode, Report, Session, Side, Transfer};
 
 /// What to print. The CLI decides `color` (stdout is a terminal and
 /// `NO_COLOR` is unset), `compact` and `width`; nothing here looks at the terminal.
@@ -65,19 +65,18 @@ pub(crate) fn data_ports(t: &Transfer) -> (u16, u16) {
 }
 
 /// The transfer a `"data:N"` connection names.
-pub(crate) fn conn_transfer<'a>(s: &'a Session, conn: &str) -> Option<&'a Transfer> {
-    let n: usize = conn.strip_prefix("data:")?.parse().ok()?;
-    s.transfers.get(n.checked_sub(1)?)
+pub(crate) fn conn_transfer(s: &Session, conn: Conn) -> Option<&Transfer> {
+    s.transfers.get(conn.transfer_index()?)
 }
 
 /// `"control"` or `"data:1 5001↔20"` (client port ↔ server port).
-fn conn_label(s: &Session, conn: &str) -> String {
+fn conn_label(s: &Session, conn: Conn) -> String {
     match conn_transfer(s, conn) {
         Some(t) => {
             let (c, sv) = data_ports(t);
             format!("{conn} {c}↔{sv}")
         }
-        None => escape_terminal(conn).into_owned(),
+        None => conn.to_string(),
     }
 }
 
@@ -248,7 +247,7 @@ fn write_header(s: &Session, p: Paint, width: Option<u16>, out: &mut dyn Write) 
         let status = format!("{:?}", t.status).to_lowercase();
         write_fields(
             &[
-                field(p, Some(MAGENTA), format!("data:{}", i + 1)),
+                field(p, Some(MAGENTA), Conn::transfer(i).to_string()),
                 field(
                     p,
                     None,
@@ -324,7 +323,7 @@ fn write_anomalies(
             format!(" (sessions {})", ids.join(", "))
         };
         let ts = a.ts.to_string();
-        let kind = escape_terminal(a.kind);
+        let kind = a.kind.as_str();
         let text = format!("{}{}", escape_terminal(&a.detail), sessions);
         match width {
             // The time on a line of its own, the finding wrapped between words under it.
@@ -339,7 +338,7 @@ fn write_anomalies(
                     .enumerate()
                 {
                     let l = if i == 0 {
-                        format!("{}{}", p.wrap(RED_BOLD, &kind), &l[kind.len()..])
+                        format!("{}{}", p.wrap(RED_BOLD, kind), &l[kind.len()..])
                     } else {
                         l.clone()
                     };
@@ -350,7 +349,7 @@ fn write_anomalies(
                 out,
                 "  {}  {}: {}",
                 p.wrap(DIM, &ts),
-                p.wrap(RED_BOLD, &kind),
+                p.wrap(RED_BOLD, kind),
                 text
             )?,
         }
@@ -378,18 +377,16 @@ fn wrap_words(line: &str, room: usize) -> Vec<String> {
 }
 
 /// `control` → `ctl`, `data:2` → `d2`, `dns` → `dns`: the compact prefix's connection.
-fn compact_conn(conn: &str) -> String {
+fn compact_conn(conn: Conn) -> String {
     match conn {
-        "control" => "ctl".to_string(),
-        c => match c.strip_prefix("data:") {
-            Some(n) => format!("d{}", escape_terminal(n)),
-            None => escape_terminal(c).into_owned(),
-        },
+        Conn::Control => "ctl".to_string(),
+        Conn::Data(n) => format!("d{n}"),
+        Conn::Dns => "dns".to_string(),
     }
 }
 
 fn arrow(e: &Event, compact: bool) -> &'static str {
-    match (e.from, e.conn == "dns", compact) {
+    match (e.from, e.conn == Conn::Dns, compact) {
         (Side::Client, false, false) => "C → S",
         (Side::Server, false, false) => "C ← S",
         (Side::Client, true, false) => "C → N",
@@ -428,9 +425,9 @@ fn write_events(
         .iter()
         .map(|(s, e)| {
             if compact {
-                compact_conn(&e.conn)
+                compact_conn(e.conn)
             } else {
-                conn_label(s, &e.conn)
+                conn_label(s, e.conn)
             }
         })
         .collect();
@@ -455,7 +452,7 @@ fn write_events(
             lead += mark_w + sep.len();
             write!(out, "{}{sep}", p.wrap(BOLD, &format!("{mark:<mark_w$}")))?;
         }
-        let is_data = e.conn.starts_with("data:");
+        let is_data = e.conn.is_data();
         let pad_conn = format!("{label:<conn_w$}");
         let conn_text = if is_data {
             p.wrap(MAGENTA, &pad_conn)

@@ -296,15 +296,16 @@ fn tsv_field(f: &Field) -> String {
 }
 
 fn open_stamp(r: &Report) -> String {
-    let first = r.sessions.iter().map(|s| s.start).min().unwrap_or_default();
+    stamp_of(r.sessions.iter().map(|s| s.start).min().unwrap_or_default())
+}
+
+fn stamp_of(first: Time) -> String {
     let s = first.to_string();
     // 2012-09-01T10:20:30.123Z → 2012-09-01-10-20-30
     s.get(..19).unwrap_or("").replace(['T', ':'], "-")
 }
 
-/// Write `ftp.log` (TSV) for the report's sessions.
-pub fn write_zeek(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let stamp = open_stamp(r);
+fn write_header(stamp: &str, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "#separator \\x09")?;
     writeln!(out, "#set_separator\t,")?;
     writeln!(out, "#empty_field\t(empty)")?;
@@ -312,17 +313,132 @@ pub fn write_zeek(r: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "#path\tftp")?;
     writeln!(out, "#open\t{stamp}")?;
     writeln!(out, "#fields\t{}", FIELDS.join("\t"))?;
-    writeln!(out, "#types\t{}", TYPES.join("\t"))?;
-    let mut rows: Vec<Row> = r.sessions.iter().flat_map(session_rows).collect();
-    rows.sort_by_key(|row| match row.first() {
+    writeln!(out, "#types\t{}", TYPES.join("\t"))
+}
+
+fn row_time(row: &Row) -> Time {
+    match row.first() {
         Some(Field::Time(t)) => *t,
         _ => Time::default(),
-    });
+    }
+}
+
+fn row_line(row: &Row) -> String {
+    let line: Vec<String> = row.iter().map(tsv_field).collect();
+    line.join("\t")
+}
+
+/// Write `ftp.log` (TSV) for the report's sessions.
+pub fn write_zeek(r: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let stamp = open_stamp(r);
+    write_header(&stamp, out)?;
+    let mut rows: Vec<Row> = r.sessions.iter().flat_map(session_rows).collect();
+    rows.sort_by_key(row_time);
     for row in rows {
-        let line: Vec<String> = row.iter().map(tsv_field).collect();
-        writeln!(out, "{}", line.join("\t"))?;
+        writeln!(out, "{}", row_line(&row))?;
     }
     writeln!(out, "#close\t{stamp}")
+}
+
+/// Most rows [`ZeekStream`] holds back for time order; beyond it the earliest is written
+/// at once, before an earlier row may still come (counted: [`ZeekStream::forced`]).
+pub const MAX_HELD_ROWS: usize = 65_536;
+
+/// `ftp.log` (TSV) written as sessions come (in id order, each with a floor: a time no
+/// later session starts before): rows are held until no session still to come can have
+/// an earlier one, so the log is [`write_zeek`]'s, row for row, in bounded memory.
+#[derive(Debug, Default)]
+pub struct ZeekStream {
+    /// The header is written (with the stamp known then).
+    started: bool,
+    /// The earliest session start seen.
+    first: Option<Time>,
+    /// Rows by (time, session id, row of the session): the whole log's order.
+    rows: std::collections::BTreeMap<(Time, u64, usize), String>,
+    /// The key of the last row written.
+    last: Option<(Time, u64, usize)>,
+    forced: u64,
+}
+
+impl ZeekStream {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rows written at the bound before an earlier row could still come, and rows that
+    /// came after a later one was written.
+    pub fn forced(&self) -> u64 {
+        self.forced
+    }
+
+    /// The next session (ids ascending); no session after it starts before `floor`.
+    pub fn session(
+        &mut self,
+        s: &Session,
+        floor: crate::capture::Timestamp,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        self.add(s);
+        self.flush(Some(floor), out)
+    }
+
+    fn add(&mut self, s: &Session) {
+        if self.first.is_none_or(|f| s.start < f) {
+            self.first = Some(s.start);
+        }
+        for (i, row) in session_rows(s).iter().enumerate() {
+            let key = (row_time(row), s.id, i);
+            if self.last.is_some_and(|l| key < l) {
+                self.forced += 1;
+            }
+            self.rows.insert(key, row_line(row));
+        }
+    }
+
+    /// Write the rows earlier than `floor` (all of them: `None`), and beyond the bound the
+    /// earliest.
+    fn flush(
+        &mut self,
+        floor: Option<crate::capture::Timestamp>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let mut buf = Vec::new();
+        loop {
+            let held = self.rows.len();
+            let Some(e) = self.rows.first_entry() else {
+                break;
+            };
+            let ready = floor.is_none_or(|f| e.key().0.ts < f);
+            if !ready && held <= MAX_HELD_ROWS {
+                break;
+            }
+            if !ready {
+                self.forced += 1;
+            }
+            if !self.started {
+                self.started = true;
+                write_header(&stamp_of(self.first.unwrap_or_default()), &mut buf)?;
+            }
+            self.last = Some(*e.key());
+            buf.extend_from_slice(e.remove().as_bytes());
+            buf.push(b'\n');
+        }
+        out.write_all(&buf)
+    }
+
+    /// The sessions the report still holds, the rows held, and the log's close.
+    pub fn finish(&mut self, r: &Report, out: &mut dyn Write) -> io::Result<()> {
+        for s in &r.sessions {
+            self.add(s);
+        }
+        self.flush(None, out)?;
+        let stamp = stamp_of(self.first.unwrap_or_default());
+        if !self.started {
+            self.started = true;
+            write_header(&stamp, out)?;
+        }
+        writeln!(out, "#close\t{stamp}")
+    }
 }
 
 /// One session's rows as Zeek's JSON log lines (unset fields left out, `ts` in epoch seconds).
@@ -361,6 +477,63 @@ pub fn write_zeek_json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Three copies of the documented session, 1 ms apart: their rows interleave.
+    fn overlapping() -> Report {
+        let mut r = crate::report::testdata::documented_report();
+        let one = r.sessions[0].clone();
+        r.sessions.clear();
+        for i in 0..3u64 {
+            let mut s = one.clone();
+            s.id = i + 1;
+            s.client.port += i as u16;
+            let shift = i as i64 * 1_000_000;
+            s.start.ts.0 += shift;
+            s.end.ts.0 += shift;
+            for c in s.commands.iter_mut() {
+                c.ts.ts.0 += shift;
+            }
+            r.sessions.push(s);
+        }
+        r
+    }
+
+    fn streamed(r: &Report, floor: impl Fn(usize) -> crate::capture::Timestamp) -> (String, u64) {
+        let mut z = ZeekStream::new();
+        let mut out = Vec::new();
+        for (i, s) in r.sessions.iter().enumerate() {
+            z.session(s, floor(i), &mut out).unwrap();
+        }
+        let mut rest = r.clone();
+        rest.sessions.clear();
+        z.finish(&rest, &mut out).unwrap();
+        (String::from_utf8(out).unwrap(), z.forced())
+    }
+
+    #[test]
+    fn the_stream_holds_rows_until_no_later_session_can_come_before_them() {
+        let r = overlapping();
+        let mut whole = Vec::new();
+        write_zeek(&r, &mut whole).unwrap();
+        let whole = String::from_utf8(whole).unwrap();
+        // The floor: the start of the next session (none after the last).
+        let starts: Vec<_> = r.sessions.iter().map(|s| s.start.ts).collect();
+        let floor = |i: usize| {
+            starts
+                .get(i + 1)
+                .copied()
+                .unwrap_or(crate::capture::Timestamp(i64::MAX))
+        };
+        assert_eq!(streamed(&r, floor), (whole.clone(), 0));
+        // Nothing known of later sessions: everything waits for the end.
+        let none = |_| crate::capture::Timestamp(i64::MIN);
+        assert_eq!(streamed(&r, none), (whole.clone(), 0));
+        // A floor that was wrong: rows out of order, counted, never silent.
+        let wrong = |_| crate::capture::Timestamp(i64::MAX);
+        let (text, forced) = streamed(&r, wrong);
+        assert_ne!(text, whole);
+        assert!(forced > 0);
+    }
 
     #[test]
     fn paths_compress_like_zeek() {

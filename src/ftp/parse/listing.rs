@@ -1,29 +1,7 @@
 //! Directory listings as servers send them on the data connection: MLSD/MLST facts
 //! (RFC 3659), Unix `ls -l` lines, Windows/IIS DOS-style lines, and NLST names.
 
-/// What a listing entry names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind {
-    File,
-    Dir,
-    Link,
-    /// MLSD `cdir`/`pdir`, devices, sockets, ... .
-    Other,
-    /// NLST gives names only.
-    Unknown,
-}
-
-impl EntryKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryKind::File => "file",
-            EntryKind::Dir => "dir",
-            EntryKind::Link => "link",
-            EntryKind::Other => "other",
-            EntryKind::Unknown => "unknown",
-        }
-    }
-}
+pub use crate::model::EntryKind;
 
 /// One entry, borrowed from the line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
