@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the seed corpora of the fuzz targets from the real captures in samples/.
 #
-#   fuzz/seed-corpus.sh            # writes fuzz/corpus/<target>/seed-*
+#   fuzz/seed-corpus.sh [DIR]      # writes DIR/<target>/seed-* (default: fuzz/corpus)
 #
 # Whole captures (cut to 64 KiB) for reader and analyze; packet records for decode;
 # control-connection streams, transcripts, address lines, listings, TLS records and
@@ -11,8 +11,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 samples=$(cd "$here/../samples" && pwd)
-out="$here/corpus"
+out=${1:-$here/corpus}
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 
 # Whole captures: the reader and the whole pipeline.
 for t in reader analyze; do

@@ -691,22 +691,23 @@ impl Session {
                 }
             }
         }
-        // Collect lines first: the assembler is borrowed while lines change the session.
-        let mut lines: Vec<(Vec<u8>, LineFlags)> = Vec::new();
+        // Each line is handled as the assembler hands it out (borrowed from the chunk when
+        // it lies whole in it: no copy); the assembler is taken out of the session meanwhile.
         let mut asm = std::mem::take(&mut self.lines[d]);
-        asm.feed(data, &mut |line: Line<'_>| {
-            lines.push((line.bytes.to_vec(), LineFlags::of(&line)))
-        });
-        self.lines[d] = asm;
         let was_tls = self.tls_ctl.is_some();
-        for (bytes, flags) in lines {
-            self.line(ts, from, &bytes, flags);
-            if !was_tls && self.tls_ctl.is_some() {
-                // Everything after AUTH's 234 is encrypted; count what remains of this chunk.
-                self.lines[0] = parse::LineAssembler::new();
-                self.lines[1] = parse::LineAssembler::new();
-                break;
+        let mut tls_started = false;
+        asm.feed(data, |line: Line<'_>| {
+            if !tls_started {
+                self.line(ts, from, line.bytes, LineFlags::of(&line));
+                tls_started = !was_tls && self.tls_ctl.is_some();
             }
+        });
+        if tls_started {
+            // Everything after AUTH's 234 is encrypted: the rest of this chunk is no lines.
+            self.lines[0] = parse::LineAssembler::new();
+            self.lines[1] = parse::LineAssembler::new();
+        } else {
+            self.lines[d] = asm;
         }
     }
 
@@ -780,7 +781,6 @@ impl Session {
             // carried its last line; the lines after the gap start afresh.
             if let Some(r) = self.replies.gap() {
                 let (t, latin1) = parse::decode_text(&r.text);
-                let t = t.into_owned();
                 let at = self.last_server_line;
                 self.anomaly(
                     at,
@@ -792,7 +792,7 @@ impl Session {
                         if r.lines == 1 { "" } else { "s" }
                     ),
                 );
-                self.on_reply(at, r.code, t, latin1);
+                self.on_reply(at, r.code, &t, latin1);
             }
             self.server_gap = true;
         }
@@ -827,8 +827,7 @@ impl Session {
         // A multi-line reply the capture ended inside still counts.
         if let Some(r) = self.replies.finish() {
             let (t, latin1) = parse::decode_text(&r.text);
-            let t = t.into_owned();
-            self.on_reply(ts, r.code, t, latin1);
+            self.on_reply(ts, r.code, &t, latin1);
         }
     }
 
@@ -857,13 +856,6 @@ impl Session {
         let cl = parse::parse_command(bytes);
         let verb = Verb::from_bytes(cl.verb);
         self.step(Input::Command(verb));
-        let command = parse::uppercase_verb(cl.verb);
-        let (arg_text, latin1) = parse::decode_text(cl.arg);
-        let mut arg = arg_text.into_owned();
-        let mut shown = String::from_utf8_lossy(bytes).into_owned();
-        if latin1 {
-            shown = parse::decode_text(bytes).0.into_owned();
-        }
         if verb == Verb::Pass {
             if !self.control_encrypted() && !self.cleartext_flagged {
                 self.cleartext_flagged = true;
@@ -876,11 +868,7 @@ impl Session {
                     ),
                 );
             }
-            self.password = Some(arg.clone());
-            if !self.show_passwords {
-                arg = "<hidden>".to_string();
-                shown = format!("{} <hidden>", command);
-            }
+            self.password = Some(parse::decode_text(cl.arg).0.into_owned());
         }
         if self.commands.len() >= self.limits.commands {
             self.dropped.commands += 1;
@@ -893,6 +881,19 @@ impl Session {
                 self.dropped.pending += 1;
             }
             return;
+        }
+        // A kept command: its strings are made only now (one past the cap allocates nothing).
+        let (arg_text, latin1) = parse::decode_text(cl.arg);
+        let command = parse::uppercase_verb(cl.verb);
+        let mut arg = arg_text.into_owned();
+        let mut shown = if latin1 {
+            parse::decode_text(bytes).0.into_owned()
+        } else {
+            String::from_utf8_lossy(bytes).into_owned()
+        };
+        if verb == Verb::Pass && !self.show_passwords {
+            arg = "<hidden>".to_string();
+            shown = format!("{} <hidden>", command);
         }
         let idx = self.commands.len();
         self.commands.push(model::Command {
@@ -1031,14 +1032,13 @@ impl Session {
             }
             ReplyEvent::Reply(r) => {
                 let (t, latin1) = parse::decode_text(&r.text);
-                let t = t.into_owned();
-                self.on_reply(ts, r.code, t, latin1);
+                self.on_reply(ts, r.code, &t, latin1);
             }
         }
     }
 
     /// The session state machine: a complete reply, paired with the command it answers.
-    fn on_reply(&mut self, ts: Timestamp, code: u16, text: String, latin1: bool) {
+    fn on_reply(&mut self, ts: Timestamp, code: u16, text: &str, latin1: bool) {
         let preliminary = (100..200).contains(&code);
         if std::mem::take(&mut self.server_gap) {
             self.skip_lost_replies(code);
@@ -1093,7 +1093,7 @@ impl Session {
         self.commands[idx].replies.push(Reply {
             ts: rts,
             code,
-            text: text.clone(),
+            text: text.to_owned(),
             encoding: latin1.then_some(model::TextEncoding::Latin1),
         });
         let verb = self.cmd_state[idx].verb;
@@ -1174,9 +1174,9 @@ impl Session {
             (Verb::Type, 200..=299) => {
                 self.transfer_type = Some(arg.trim().to_ascii_uppercase());
             }
-            (Verb::Stou, 125 | 150 | 226 | 250) if stou_name(&text).is_some() => {
+            (Verb::Stou, 125 | 150 | 226 | 250) if stou_name(text).is_some() => {
                 // STOU: the server names the file it created ("150 FILE: name").
-                let name = stou_name(&text).unwrap_or_default();
+                let name = stou_name(text).unwrap_or_default();
                 let path = resolve(self.commands[idx].cwd.as_deref(), &name);
                 self.cmd_state[idx].path = path.clone();
                 for t in self.transfers.iter_mut().filter(|t| t.command == Some(idx)) {
@@ -1917,6 +1917,25 @@ mod tests {
     }
 
     #[test]
+    fn a_password_beyond_the_command_limit_still_counts() {
+        let mut s = limited(Limits {
+            commands: 2,
+            ..Limits::default()
+        });
+        say(&mut s, 10, Side::Client, b"USER bob\r\nPASS secret\r\n");
+        say(&mut s, 11, Side::Server, b"331 pw\r\n530 no\r\n");
+        assert_eq!(s.password.as_deref(), Some("secret"));
+        assert_eq!(s.failed_logins, 1);
+        let m = s.into_model();
+        assert_eq!(m.commands.len(), 2);
+        assert_eq!(m.commands[1].command, "USER");
+        assert!(m
+            .anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::CleartextCredentials));
+    }
+
+    #[test]
     fn events_beyond_the_limit_are_counted_not_kept() {
         let mut s = session();
         let kept = s.timeline.len();
@@ -2381,6 +2400,19 @@ mod tls_tests {
             .anomalies
             .iter()
             .any(|a| a.kind == AnomalyKind::TlsCleared));
+    }
+
+    #[test]
+    fn lines_after_auth_234_in_the_same_chunk_are_not_parsed() {
+        let mut s = session();
+        let t = Timestamp(1);
+        s.control_data(t, Side::Server, b"220 hi\r\n");
+        s.control_data(t, Side::Client, b"AUTH TLS\r\n");
+        // The 234 and, in the same chunk, what would be a reply if it were cleartext.
+        s.control_data(t, Side::Server, b"234 go\r\n230 in\r\n");
+        assert!(s.control_encrypted());
+        assert_eq!(s.phase().login, model::Login::None);
+        assert_eq!(lines(&s), ["AUTH"]);
     }
 
     #[test]

@@ -71,6 +71,18 @@ impl Direction {
     }
 }
 
+/// A verb of up to 4 bytes as one integer: its length, then its bytes (distinct for every
+/// byte string of length 0..=4, so `CWD` and `CWD\0` differ).
+const fn verb_key(b: &[u8]) -> u64 {
+    let mut k = b.len() as u64;
+    let mut i = 0;
+    while i < b.len() && i < 4 {
+        k = (k << 8) | b[i] as u64;
+        i += 1;
+    }
+    k
+}
+
 macro_rules! verbs {
     ($($v:ident => $s:literal),* $(,)?) => {
         /// FTP command verbs (RFC 959, 2228, 2389, 2428, 3659, 1639, 775 and
@@ -86,11 +98,20 @@ macro_rules! verbs {
             Other,
         }
 
+        /// Each verb's spelling as a [`verb_key`]: the patterns of [`Verb::from_bytes`].
+        struct Key;
+
+        #[allow(non_upper_case_globals)]
+        impl Key {
+            $(const $v: u64 = verb_key($s.as_bytes());)*
+        }
+
         impl Verb {
             /// Every known verb (without `Other`).
             pub const ALL: &'static [Verb] = &[$(Verb::$v),*];
 
             /// The verb for `bytes`, case-insensitive; [`Verb::Other`] when unknown.
+            /// One `match` on an integer (every command line of a session goes through here).
             pub fn from_bytes(bytes: &[u8]) -> Verb {
                 if bytes.len() < 3 || bytes.len() > 4 {
                     return Verb::Other;
@@ -99,8 +120,8 @@ macro_rules! verbs {
                 for (d, s) in up.iter_mut().zip(bytes) {
                     *d = s.to_ascii_uppercase();
                 }
-                match &up[..bytes.len()] {
-                    $(x if x == $s.as_bytes() => Verb::$v,)*
+                match verb_key(&up[..bytes.len()]) {
+                    $(Key::$v => Verb::$v,)*
                     _ => Verb::Other,
                 }
             }
@@ -233,6 +254,10 @@ mod tests {
         assert_eq!(Verb::from_bytes(b"RE"), Verb::Other);
         assert_eq!(Verb::from_bytes(b""), Verb::Other);
         assert_eq!(Verb::from_bytes(b"R\xc3\xa9T"), Verb::Other);
+        assert_eq!(Verb::from_bytes(b"CWD\0"), Verb::Other);
+        assert_eq!(Verb::from_bytes(b"\0CWD"), Verb::Other);
+        assert_eq!(Verb::from_bytes(b"CW"), Verb::Other);
+        assert_eq!(Verb::from_bytes(b"NOO"), Verb::Other);
         for &v in Verb::ALL {
             assert_eq!(Verb::from_bytes(v.as_str().as_bytes()), v);
             assert_eq!(
