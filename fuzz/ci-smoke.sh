@@ -25,6 +25,9 @@
 # Corpus: seeds are written to a temporary directory (seed-corpus.sh); what the runs find
 # goes to another one, removed at the end, so fuzz/corpus is left alone. Findings are
 # kept in fuzz/artifacts/<target>/ and logs in fuzz/logs/smoke-<target>.log.
+# Runs use a fixed libFuzzer seed (FUZZ_SMOKE_SEED, default 1), so a run explores a prefix
+# of the same sequence of inputs each time, and a timeout of 30 s per input, so a loaded
+# machine does not turn a slow input into a "hang".
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
@@ -84,7 +87,7 @@ run_one() { # target
   local t=$1
   mkdir -p "$work/seeds/$t" "$work/new/$t" "artifacts/$t"
   nice -n 10 "$bindir/$t" "$work/new/$t" "$work/seeds/$t" \
-    -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    -max_total_time="$secs" -seed="${FUZZ_SMOKE_SEED:-1}" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
     -artifact_prefix="artifacts/$t/" ${FUZZ_SMOKE_ARGS:-} > "logs/smoke-$t.log" 2>&1
   local rc=$?
   local execs last
