@@ -8,19 +8,7 @@ use ftptrace::report::json::{write_json, DocumentWriter};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use support::{root, run, skip_or_fail};
-
-fn captures_in(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| {
-        let n = p.file_name().unwrap().to_string_lossy().to_string();
-        n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".pcap.gz")
-    });
-    v.sort();
-    v
-}
+use support::{captures_in, root, run, skip_or_fail};
 
 fn all_captures() -> Vec<PathBuf> {
     let mut v = captures_in(&root().join("samples"));

@@ -7,7 +7,7 @@ mod support;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use support::{root, run, skip_or_fail};
+use support::{captures_in, root, run, skip_or_fail};
 
 fn zeek_dir() -> PathBuf {
     root().join("../shared/corpus/zeek")
@@ -21,18 +21,6 @@ fn json_of(path: &Path, extra: &[&str]) -> Value {
     assert_eq!(code, 0, "{p}: exit {code}: {err}");
     assert!(err.is_empty(), "{p}: stderr: {err}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{p}: bad JSON: {e}"))
-}
-
-fn captures_in(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| {
-        let n = p.file_name().unwrap().to_string_lossy().to_string();
-        n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".pcap.gz")
-    });
-    v.sort();
-    v
 }
 
 fn all_captures() -> Vec<PathBuf> {

@@ -5,6 +5,20 @@ pub mod cap;
 
 use std::path::PathBuf;
 
+/// The capture files (`.pcap`, `.pcapng`, `.pcap.gz`) directly in `dir`, sorted; none if
+/// it cannot be read.
+pub fn captures_in(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| {
+        let n = p.file_name().unwrap().to_string_lossy().to_string();
+        n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".pcap.gz")
+    });
+    v.sort();
+    v
+}
+
 /// The checkout.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
