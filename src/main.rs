@@ -31,6 +31,11 @@ enum Cmd {
         /// Capture files, analyzed together as one capture in time order.
         #[arg(required = true, value_name = "CAPTURE")]
         captures: Vec<String>,
+        /// Read capture files with read() instead of mapping them into memory (for files
+        /// another process may truncate while they are read: a mapped file that shrinks
+        /// ends the process with SIGBUS).
+        #[arg(long)]
+        no_mmap: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -66,6 +71,11 @@ enum Cmd {
         /// Capture files or directories, read together as one capture in time order.
         #[arg(required = true, value_name = "CAPTURE")]
         captures: Vec<String>,
+        /// Read capture files with read() instead of mapping them into memory (for files
+        /// another process may truncate while they are read: a mapped file that shrinks
+        /// ends the process with SIGBUS).
+        #[arg(long)]
+        no_mmap: bool,
     },
     /// Print shell completions.
     Completions {
@@ -275,7 +285,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.cmd {
-        Cmd::Analyze { captures, common } => analyze(&captures, &common),
+        Cmd::Analyze {
+            captures,
+            no_mmap,
+            common,
+        } => analyze(&captures, read_mode(no_mmap), &common),
         Cmd::Sniff {
             interface,
             filter,
@@ -287,7 +301,8 @@ fn run(cli: Cli) -> Result<u8> {
             output,
             ports,
             captures,
-        } => export(&session, &output, ports, &captures),
+            no_mmap,
+        } => export(&session, &output, ports, &captures, read_mode(no_mmap)),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "ftptrace", &mut io::stdout());
             Ok(0)
@@ -572,11 +587,12 @@ fn document_sink(
 /// inputs that give nothing (printed).
 fn open_inputs(
     inputs: capture::inputs::Inputs,
+    mode: capture::ReadMode,
 ) -> (capture::MergedSource, Vec<capture::CaptureError>) {
     for n in &inputs.notes {
         eprintln!("ftptrace: {n}");
     }
-    let (src, open_errors) = capture::merge::open_all(&inputs.files);
+    let (src, open_errors) = capture::open_all_with(&inputs.files, mode);
     let mut errors = inputs.errors;
     errors.extend(open_errors);
     for e in &errors {
@@ -585,11 +601,20 @@ fn open_inputs(
     (src, errors)
 }
 
-fn analyze(captures: &[String], c: &Common) -> Result<u8> {
+/// `--no-mmap` → how capture files are read.
+fn read_mode(no_mmap: bool) -> capture::ReadMode {
+    if no_mmap {
+        capture::ReadMode::Read
+    } else {
+        capture::ReadMode::Map
+    }
+}
+
+fn analyze(captures: &[String], mode: capture::ReadMode, c: &Common) -> Result<u8> {
     let inputs = capture::inputs::expand(captures);
     let files = inputs.files.clone();
     let out = open_output(c, &inputs.files)?;
-    let (mut src, open_errors) = open_inputs(inputs);
+    let (mut src, open_errors) = open_inputs(inputs, mode);
     if src.is_empty() {
         return Ok(finish_outputs(out, 2, None));
     }
@@ -603,7 +628,7 @@ fn analyze(captures: &[String], c: &Common) -> Result<u8> {
                 if std::env::var_os("FTPTRACE_DEBUG_THREADS").is_some() {
                     eprintln!("ftptrace: one thread after all: {}", why.0);
                 }
-                src = capture::merge::open_all(&files).0;
+                src = capture::open_all_with(&files, mode).0;
             }
         }
     }
@@ -925,6 +950,7 @@ fn export(
     out: &std::path::Path,
     ports: Vec<u16>,
     captures: &[String],
+    mode: capture::ReadMode,
 ) -> Result<u8> {
     use ftptrace::export;
     if captures.iter().any(|c| c == "-") {
@@ -934,7 +960,7 @@ fn export(
     let inputs = capture::inputs::expand(captures);
     let files = inputs.files.clone();
     output::refuse_inputs(out, &files)?;
-    let (mut src, open_errors) = open_inputs(inputs);
+    let (mut src, open_errors) = open_inputs(inputs, mode);
     if src.is_empty() {
         return Ok(2);
     }
@@ -991,7 +1017,7 @@ fn export(
             let mut w =
                 export::writer(io::BufWriter::with_capacity(1 << 16, f), container, digits)?;
             let frags = if report.stats.ip_fragments > 0 {
-                let (mut again, _) = capture::merge::open_all(&files);
+                let (mut again, _) = capture::open_all_with(&files, mode);
                 export::scan_fragments(&mut again, &spans)
             } else {
                 export::Fragments::default()
@@ -1003,7 +1029,7 @@ fn export(
                     export::MAX_FRAGMENTED_DATAGRAMS
                 );
             }
-            let (mut again, _) = capture::merge::open_all(&files);
+            let (mut again, _) = capture::open_all_with(&files, mode);
             export::copy(&mut again, &spans, &frags, &mut *w)
         });
     match written {

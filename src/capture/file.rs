@@ -1,15 +1,18 @@
 //! Streaming capture-file reader: classic pcap (µs/ns, both byte orders), pcapng and gzip of either, detected by magic.
 //!
-//! [`FileSource`] reads its input with large `read()` calls into one buffer that it
-//! refills (moving the unread tail to the front) and hands out [`Packet`]s that borrow
-//! from that buffer. Memory stays bounded by the buffer plus one maximum-size record,
-//! whatever the file size, and nothing is allocated per packet.
+//! [`FileSource`] parses a regular file of at least a megabyte in place, mapped read-only
+//! ([`super::mapped`]); other inputs (stdin, pipes, gzip, small files, `--no-mmap`) it
+//! reads with large `read()` calls into one buffer that it refills (moving the unread
+//! tail to the front). Either way it hands out [`Packet`]s that borrow from those bytes.
+//! Memory stays bounded by the buffer plus one maximum-size record (or by the mapping's
+//! release step), whatever the file size, and nothing is allocated per packet.
 //!
 //! Damaged input never panics: the first bad record ends the file with one
 //! [`CaptureError`] naming the file, the byte offset (in the decompressed stream) where
 //! the bad record starts and the packet number; every good packet before it is
 //! returned first, and later calls return `Ok(None)`.
 
+use super::mapped::Mapping;
 use super::{CaptureError, CaptureErrorKind, LinkType, Packet, PacketSource, Timestamp};
 use flate2::bufread::MultiGzDecoder;
 use std::io::{self, BufReader, Read};
@@ -30,6 +33,34 @@ const NG_IDB: u32 = 1;
 const NG_PB: u32 = 2;
 const NG_SPB: u32 = 3;
 const NG_EPB: u32 = 6;
+
+/// How a capture file's bytes reach the parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadMode {
+    /// Map regular files of at least [`super::mapped::MIN_MAP`] bytes (not gzip) and parse
+    /// them in place; read the rest.
+    #[default]
+    Map,
+    /// Always read with `read()` into a buffer (`--no-mmap`: for files another process
+    /// may truncate while they are read).
+    Read,
+}
+
+/// Where the unread bytes are: a buffer refilled by `read()`, or the whole file mapped.
+enum Store {
+    Read(Vec<u8>),
+    Mapped(Mapping),
+}
+
+impl Store {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Store::Read(v) => v,
+            Store::Mapped(m) => m.bytes(),
+        }
+    }
+}
 
 /// The container format of a capture file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +163,7 @@ enum Step {
 pub struct FileSource {
     name: String,
     input: Input,
-    buf: Vec<u8>,
+    buf: Store,
     /// Start of unread data in `buf`.
     pos: usize,
     /// End of valid data in `buf`.
@@ -215,6 +246,16 @@ impl FileSource {
 
     /// [`FileSource::open`] with a chosen read buffer size.
     pub fn open_with_capacity(path: &str, capacity: usize) -> Result<FileSource, CaptureError> {
+        Self::open_with(path, capacity, ReadMode::Map)
+    }
+
+    /// [`FileSource::open`] with a chosen read buffer size (for inputs that are read) and
+    /// read mode.
+    pub fn open_with(
+        path: &str,
+        capacity: usize,
+        mode: ReadMode,
+    ) -> Result<FileSource, CaptureError> {
         if path == "-" {
             return Self::with_capacity(path, Box::new(io::stdin()), None, capacity);
         }
@@ -226,6 +267,17 @@ impl FileSource {
         };
         let f = std::fs::File::open(path).map_err(unreadable)?;
         let total = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+        if mode == ReadMode::Map {
+            if let Some(map) = Mapping::of(&f) {
+                if map.bytes().get(..2) != Some(&[0x1f, 0x8b][..]) {
+                    let nothing = Counting {
+                        inner: io::Cursor::new(Vec::new()).chain(Box::new(io::empty()) as _),
+                        count: 0,
+                    };
+                    return Self::start(path, Input::Plain(nothing), Store::Mapped(map), total);
+                }
+            }
+        }
         Self::with_capacity(path, Box::new(f), total, capacity)
     }
 
@@ -273,14 +325,36 @@ impl FileSource {
         } else {
             Input::Plain(raw)
         };
+        Self::start(name, input, Store::Read(vec![0; capacity.max(64)]), total)
+    }
+
+    /// Find the format from the first bytes of `buf` and read the file header.
+    fn start(
+        name: &str,
+        input: Input,
+        buf: Store,
+        total: Option<u64>,
+    ) -> Result<FileSource, CaptureError> {
+        let unreadable = |kind: CaptureErrorKind| CaptureError {
+            path: name.to_string(),
+            offset: 0,
+            packet: 1,
+            kind,
+        };
+        let gzip = matches!(input, Input::Gzip(_));
+        // A mapping's first window is there already.
+        let (end, eof) = match &buf {
+            Store::Mapped(m) => (m.bytes().len(), m.at_end()),
+            Store::Read(_) => (0, false),
+        };
         let mut s = FileSource {
             name: name.to_string(),
             input,
-            buf: vec![0; capacity.max(64)],
+            buf,
             pos: 0,
-            end: 0,
+            end,
             base: 0,
-            eof: false,
+            eof,
             read_err: None,
             done: false,
             format: CaptureFormat::Pcap,
@@ -309,7 +383,7 @@ impl FileSource {
             };
             return Err(unreadable(CaptureErrorKind::Corrupt(what)));
         }
-        let magic = b4(&s.buf, 0);
+        let magic = b4(s.buf.bytes(), 0);
         let le = u32::from_le_bytes(magic);
         let be = u32::from_be_bytes(magic);
         let pcap_kind = |m: u32| match m {
@@ -335,7 +409,7 @@ impl FileSource {
             if !s.fill(PCAP_HDR) {
                 return Err(s.end_error(0));
             }
-            let hdr = s.buf.get(..PCAP_HDR).unwrap_or(&[]);
+            let hdr = s.buf.bytes().get(..PCAP_HDR).unwrap_or(&[]);
             let network = rd32(big, b4(hdr, 20));
             s.pcap_linktype = LinkType(network & 0xFFFF);
             s.rec_hdr = if fmt == CaptureFormat::PcapModified {
@@ -399,7 +473,12 @@ impl FileSource {
             _ => self.pcap_next(),
         };
         match r {
-            Ok(true) => Ok(true),
+            Ok(true) => {
+                if let Store::Mapped(m) = &mut self.buf {
+                    m.next_at(self.pos);
+                }
+                Ok(true)
+            }
             Ok(false) => {
                 self.done = true;
                 Ok(false)
@@ -419,7 +498,11 @@ impl FileSource {
         Some(Packet {
             ts: m.ts,
             linktype: m.linktype,
-            data: self.buf.get(m.start..m.start + m.len).unwrap_or(&[]),
+            data: self
+                .buf
+                .bytes()
+                .get(m.start..m.start + m.len)
+                .unwrap_or(&[]),
             orig_len: m.orig_len,
         })
     }
@@ -443,8 +526,29 @@ impl FileSource {
     #[cold]
     #[inline(never)]
     fn refill(&mut self, need: usize) -> bool {
+        let buf = match &mut self.buf {
+            Store::Read(buf) => buf,
+            Store::Mapped(m) => {
+                if self.eof {
+                    return false;
+                }
+                let from = self.base + self.pos as u64;
+                if !m.slide(from, need) {
+                    self.read_err = Some(io::Error::other(format!(
+                        "cannot map the file from offset {from} (--no-mmap reads it instead)"
+                    )));
+                    self.eof = true;
+                    return false;
+                }
+                self.base = m.start();
+                self.pos = (from - m.start()) as usize;
+                self.end = m.bytes().len();
+                self.eof = m.at_end();
+                return self.end - self.pos >= need;
+            }
+        };
         if self.pos > 0 {
-            self.buf.copy_within(self.pos..self.end, 0);
+            buf.copy_within(self.pos..self.end, 0);
             self.base += self.pos as u64;
             self.end -= self.pos;
             self.pos = 0;
@@ -453,13 +557,13 @@ impl FileSource {
             if self.eof {
                 return false;
             }
-            if self.end == self.buf.len() {
+            if self.end == buf.len() {
                 // Grow only as data actually arrives, so that a lying length field in
                 // a short input cannot make us allocate much.
-                let new_len = need.min(self.buf.len().saturating_mul(2)).max(self.end + 1);
-                self.buf.resize(new_len, 0);
+                let new_len = need.min(buf.len().saturating_mul(2)).max(self.end + 1);
+                buf.resize(new_len, 0);
             }
-            let space = match self.buf.get_mut(self.end..) {
+            let space = match buf.get_mut(self.end..) {
                 Some(s) => s,
                 None => return false,
             };
@@ -537,7 +641,7 @@ impl FileSource {
     fn pcap_next(&mut self) -> Result<bool, CaptureError> {
         let hl = self.rec_hdr;
         loop {
-            let avail = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+            let avail = self.buf.bytes().get(self.pos..self.end).unwrap_or(&[]);
             let need = match avail.get(..16) {
                 Some(&[s0, s1, s2, s3, f0, f1, f2, f3, c0, c1, c2, c3, o0, o1, o2, o3])
                     if avail.len() >= hl =>
@@ -589,7 +693,7 @@ impl FileSource {
             return Err(self.end_error(off));
         }
         let off = self.base + self.pos as u64;
-        let head = self.buf.get(self.pos..self.pos + 12).unwrap_or(&[]);
+        let head = self.buf.bytes().get(self.pos..self.pos + 12).unwrap_or(&[]);
         let raw_type = b4(head, 0);
         if u32::from_le_bytes(raw_type) == NG_SHB {
             self.be = match b4(head, 8) {
@@ -629,7 +733,7 @@ impl FileSource {
             if !self.discard(blen as u64 - 4) || !self.fill(4) {
                 return Err(self.end_error(off));
             }
-            let trailer = rd32(be, b4(&self.buf, self.pos));
+            let trailer = rd32(be, b4(self.buf.bytes(), self.pos));
             if trailer != blen32 {
                 return Err(self.corrupt(
                     off,
@@ -649,7 +753,7 @@ impl FileSource {
             return Err(self.end_error(off));
         }
         let pos = self.pos;
-        let block = self.buf.get(pos..pos + blen).unwrap_or(&[]);
+        let block = self.buf.bytes().get(pos..pos + blen).unwrap_or(&[]);
         let trailer = rd32(be, b4(block, blen - 4));
         if trailer != blen32 {
             return Err(self.corrupt(
@@ -1265,6 +1369,59 @@ mod tests {
         let p = Pcap::new(false, false, 1).rec(1, 0, &payload(9, 70_000));
         let (got, _) = read_ok(&p.out);
         assert_eq!(got[0].2, payload(9, 70_000));
+    }
+
+    /// Packets, the error (as text) and the final progress of a file read in `mode`.
+    fn read_file(path: &str, mode: ReadMode) -> (Got, Option<String>, (u64, Option<u64>), bool) {
+        let mut s = FileSource::open_with(path, 128 * 1024, mode).unwrap();
+        let mapped = matches!(s.buf, Store::Mapped(_));
+        let (got, err) = drain(&mut s);
+        (got, err.map(|e| e.to_string()), s.progress(), mapped)
+    }
+
+    #[test]
+    fn mapped_files_read_as_read_files() {
+        use crate::capture::mapped::WINDOW;
+        // Records of every size up to the largest, across several windows; then the same
+        // file cut inside a record, and with a bad record length, in pcap and pcapng.
+        let sizes = [60usize, 1514, 9000, 70_000, MAX_CAPLEN, 3, 40_000];
+        let mut pcap = Pcap::new(false, true, 1);
+        let mut ng = Ng::new().shb(false).idb(1, 0, Some(9), None);
+        let mut i = 0usize;
+        while pcap.out.len() < 3 * WINDOW + 12_345 {
+            let data = payload((i % 251) as u8, sizes[i % sizes.len()]);
+            pcap = pcap.rec(i as u32, 7, &data);
+            ng = ng.epb(0, i as u64 * 1_000, &data);
+            i += 1;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut cut = pcap.out.clone();
+        cut.truncate(cut.len() - 1000);
+        let mut bad = pcap.out.clone();
+        // The caplen of a record well inside the second window: bigger than MAX_CAPLEN.
+        let mut off = PCAP_HDR;
+        while off < WINDOW + 5000 {
+            off += 16 + u32::from_le_bytes(b4(&bad, off + 8)) as usize;
+        }
+        bad[off + 8..off + 12].copy_from_slice(&(MAX_CAPLEN as u32 + 1).to_le_bytes());
+        for (name, bytes) in [
+            ("p", &pcap.out),
+            ("ng", &ng.out),
+            ("cut", &cut),
+            ("bad", &bad),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let path = path.to_str().unwrap();
+            let (got_map, err_map, prog_map, mapped) = read_file(path, ReadMode::Map);
+            let (got_read, err_read, prog_read, read_mapped) = read_file(path, ReadMode::Read);
+            assert!(mapped && !read_mapped, "{name}");
+            assert_eq!(got_map.len(), got_read.len(), "{name}");
+            assert!(got_map == got_read, "{name}: packets differ");
+            assert_eq!(err_map, err_read, "{name}");
+            assert_eq!(prog_map, prog_read, "{name}");
+            assert!(got_map.len() > 50, "{name}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Several capture files read as one capture in time order (k-way merge by timestamp, ties by file order).
 
-use super::file::DEFAULT_BUFFER;
+use super::file::{ReadMode, DEFAULT_BUFFER};
 use super::{CaptureError, FileSource, Packet, PacketSource, Timestamp};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -8,12 +8,17 @@ use std::collections::BinaryHeap;
 /// Open every path (`"-"` is stdin). Files that cannot be opened (or are not captures)
 /// come back in the `Vec`, in the order given; the others are merged.
 pub fn open_all(paths: &[String]) -> (MergedSource, Vec<CaptureError>) {
+    open_all_with(paths, ReadMode::Map)
+}
+
+/// [`open_all`] with a chosen [`ReadMode`].
+pub fn open_all_with(paths: &[String], mode: ReadMode) -> (MergedSource, Vec<CaptureError>) {
     let mut sources = Vec::with_capacity(paths.len());
     let mut errors = Vec::new();
     // Many files: smaller buffers, so that memory stays bounded (8 MiB in all).
     let capacity = (8 * DEFAULT_BUFFER / paths.len().max(1)).clamp(128 * 1024, DEFAULT_BUFFER);
     for p in paths {
-        match FileSource::open_with_capacity(p, capacity) {
+        match FileSource::open_with(p, capacity, mode) {
             Ok(s) => sources.push(s),
             Err(e) => errors.push(e),
         }

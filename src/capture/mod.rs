@@ -6,6 +6,7 @@ pub mod file;
 pub mod inputs;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod mapped;
 pub mod merge;
 pub mod pcap_writer;
 pub mod pcapng_writer;
@@ -14,10 +15,11 @@ mod testutil;
 #[cfg(test)]
 mod writer_tests;
 
+pub use file::ReadMode;
 pub use file::{CaptureFormat, FileSource};
 #[cfg(feature = "live")]
 pub use live::{LiveSource, LiveStats};
-pub use merge::{open_all, MergedSource};
+pub use merge::{open_all, open_all_with, MergedSource};
 pub use pcap_writer::PcapWriter;
 pub use pcapng_writer::PcapngWriter;
 
