@@ -915,6 +915,41 @@ fn stdin_and_several_files() {
 }
 
 #[test]
+fn mapped_and_read_inputs_give_the_same_report() {
+    // loss.pcap is over a megabyte, so by default it is parsed through a mapping; with
+    // --no-mmap through read(). The pcapng and the gzip beside it are read either way.
+    let big = sample("loss.pcap");
+    assert!(std::fs::metadata(&big).unwrap().len() >= 1 << 20);
+    let (ng, gz) = (
+        sample("curl-epsv-vsftpd.pcapng"),
+        sample("curl-pasv-vsftpd.pcap.gz"),
+    );
+    let together = |extra: &[&str]| {
+        let mut args = vec!["analyze", "--format", "json"];
+        args.extend_from_slice(extra);
+        args.extend([
+            big.to_str().unwrap(),
+            ng.to_str().unwrap(),
+            gz.to_str().unwrap(),
+        ]);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()
+    };
+    let mapped = together(&[]);
+    assert_eq!(mapped["sessions"].as_array().unwrap().len(), 6);
+    assert_eq!(mapped, together(&["--no-mmap"]));
+    let alone = json_of(&big, &[]);
+    assert!(
+        alone["sessions"][0]["transfers"][0]["bytes"]
+            .as_u64()
+            .unwrap()
+            > 100_000
+    );
+    assert_eq!(alone, json_of(&big, &["--no-mmap"]));
+}
+
+#[test]
 fn closed_stdout_ends_quietly() {
     use std::process::Stdio;
     let cap = sample("parallel-4.pcap");
