@@ -12,7 +12,7 @@
 //! the bad record starts and the packet number; every good packet before it is
 //! returned first, and later calls return `Ok(None)`.
 
-use super::mapped::Mapping;
+use super::mapped::{Mapping, Shape};
 use super::{CaptureError, CaptureErrorKind, LinkType, Packet, PacketSource, Timestamp};
 use flate2::bufread::MultiGzDecoder;
 use std::io::{self, BufReader, Read};
@@ -475,7 +475,21 @@ impl FileSource {
         match r {
             Ok(true) => {
                 if let Store::Mapped(m) = &mut self.buf {
-                    m.next_at(self.pos);
+                    let shape = match self.format {
+                        CaptureFormat::Pcapng => Shape {
+                            len_at: 4,
+                            extra: 0,
+                            big_endian: self.be,
+                            max: MAX_BLOCK,
+                        },
+                        _ => Shape {
+                            len_at: 8,
+                            extra: self.rec_hdr,
+                            big_endian: self.be,
+                            max: MAX_CAPLEN,
+                        },
+                    };
+                    m.next_at(self.pos, shape);
                 }
                 Ok(true)
             }

@@ -26,9 +26,25 @@ pub const WINDOW: usize = 4 << 20;
 /// Windows start on a multiple of this (a page size on every platform; the size of a
 /// huge page, so that a window does not cut a large page-cache folio).
 const ALIGN: u64 = 2 << 20;
-/// Bytes of the next record asked into the CPU cache while the current packet is
-/// analyzed: its record header and the link, IP and TCP headers behind it.
+/// Bytes of a record asked into the CPU cache ahead of the parser: its record header and
+/// the link, IP and TCP headers behind it.
 const HEADERS: usize = 128;
+/// Records the scout keeps ahead of the parser.
+const SCOUT_AHEAD: u32 = 8;
+
+/// Where a record's length is, to find the next record without parsing this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Offset of the 32-bit length in the record.
+    pub len_at: usize,
+    /// Bytes of the record besides that length (a pcap record header; 0 for a pcapng
+    /// block, whose length counts the whole block).
+    pub extra: usize,
+    /// Byte order of the length.
+    pub big_endian: bool,
+    /// Longest record believed; a longer one stops the scout until the parser passes it.
+    pub max: usize,
+}
 
 /// A read-only window onto a regular file.
 pub struct Mapping {
@@ -38,6 +54,10 @@ pub struct Mapping {
     map: Mmap,
     /// File offset of `map[0]`.
     start: u64,
+    /// The next record the scout reads (an offset in the window) ...
+    scout: usize,
+    /// ... and how many records it is ahead of the parser.
+    lead: u32,
 }
 
 impl Mapping {
@@ -55,6 +75,8 @@ impl Mapping {
             size: meta.len(),
             map,
             start: 0,
+            scout: 0,
+            lead: 0,
         })
     }
 
@@ -89,20 +111,48 @@ impl Mapping {
             Some(map) => {
                 self.map = map;
                 self.start = start;
+                self.scout = 0;
+                self.lead = 0;
                 true
             }
             None => false,
         }
     }
 
-    /// The next record starts at `pos` (in the window): ask its headers into the CPU
-    /// cache now, so that they arrive while the current packet is analyzed. The parser
-    /// touches a packet's headers once, at offsets no hardware prefetcher can guess, so
-    /// without this every packet began with a wait on memory.
+    /// The parser took one record and the next starts at `pos` (in the window).
+    ///
+    /// The parser touches a packet's headers once, at offsets no hardware prefetcher can
+    /// guess, so without help every packet began with a wait on memory. A scout walks
+    /// the records' lengths [`SCOUT_AHEAD`] records ahead of the parser and asks each
+    /// record's headers into the CPU cache as it finds it; its one read per record is
+    /// of a line it asked for a record earlier. A length it does not believe (damage: the
+    /// parser will report it) stops it until the parser is past.
     #[inline]
-    pub fn next_at(&self, pos: usize) {
-        for line in (0..HEADERS).step_by(64) {
-            prefetch(self.map.get(pos.saturating_add(line)..).unwrap_or(&[]));
+    pub fn next_at(&mut self, pos: usize, shape: Shape) {
+        if self.scout <= pos {
+            self.scout = pos;
+            self.lead = 0;
+        } else {
+            self.lead = self.lead.saturating_sub(1);
+        }
+        while self.lead < SCOUT_AHEAD {
+            let at = self.scout;
+            let Some(&[a, b, c, d]) = self.map.get(at + shape.len_at..at + shape.len_at + 4) else {
+                return;
+            };
+            let len = if shape.big_endian {
+                u32::from_be_bytes([a, b, c, d])
+            } else {
+                u32::from_le_bytes([a, b, c, d])
+            } as usize;
+            if len == 0 || len > shape.max {
+                return;
+            }
+            self.scout = at + shape.extra + len;
+            self.lead += 1;
+            for line in (0..HEADERS).step_by(64) {
+                prefetch(self.map.get(self.scout + line..).unwrap_or(&[]));
+            }
         }
     }
 }
@@ -185,8 +235,14 @@ mod tests {
         assert!(m.slide(2 * WINDOW as u64 + 10, 10));
         assert!(m.at_end());
         assert_eq!(m.bytes(), &data[2 * WINDOW..]);
-        m.next_at(0);
-        m.next_at(usize::MAX);
+        let shape = Shape {
+            len_at: 8,
+            extra: 16,
+            big_endian: false,
+            max: 1000,
+        };
+        m.next_at(0, shape);
+        m.next_at(usize::MAX, shape);
         // Past the end there is nothing to map.
         assert!(!m.slide(data.len() as u64, 1));
     }
