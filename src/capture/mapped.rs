@@ -137,7 +137,8 @@ impl Mapping {
         }
         while self.lead < SCOUT_AHEAD {
             let at = self.scout;
-            let Some(&[a, b, c, d]) = self.map.get(at + shape.len_at..at + shape.len_at + 4) else {
+            let len_at = at.saturating_add(shape.len_at);
+            let Some(&[a, b, c, d]) = self.map.get(len_at..len_at.saturating_add(4)) else {
                 return;
             };
             let len = if shape.big_endian {
