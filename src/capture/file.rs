@@ -1514,4 +1514,53 @@ mod tests {
             run_to_end(&bytes);
         }
     }
+
+    proptest! {
+        #![proptest_config(crate::testing::prop_config(24))]
+        /// Damage anywhere in a file big enough to be mapped reads the same mapped as read:
+        /// the same packets, the same error at the same offset.
+        #[test]
+        fn mutated_mapped_files_read_as_read_files(
+            ng in any::<bool>(),
+            muts in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+            cut in any::<usize>(),
+        ) {
+            let mut bytes = if ng {
+                let mut n = Ng::new().shb(false).idb(1, 0, None, None);
+                for i in 0..900u64 {
+                    n = n.epb(0, i, &payload(i as u8, 1000 + (i as usize * 37) % 1400));
+                }
+                n.out
+            } else {
+                let mut p = Pcap::new(false, false, 1);
+                for i in 0..900u32 {
+                    p = p.rec(i, 0, &payload(i as u8, 1000 + (i as usize * 37) % 1400));
+                }
+                p.out
+            };
+            for (at, v) in muts {
+                let i = at % bytes.len();
+                bytes[i] = v;
+            }
+            let cut = crate::capture::mapped::MIN_MAP as usize
+                + cut % (bytes.len() + 1 - crate::capture::mapped::MIN_MAP as usize);
+            bytes.truncate(cut);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("m");
+            std::fs::write(&path, &bytes).unwrap();
+            let path = path.to_str().unwrap();
+            let opened = (
+                FileSource::open_with(path, 4096, ReadMode::Map).err().map(|e| e.to_string()),
+                FileSource::open_with(path, 4096, ReadMode::Read).err().map(|e| e.to_string()),
+            );
+            prop_assert_eq!(&opened.0, &opened.1);
+            if opened.0.is_none() {
+                let (got_map, err_map, _, mapped) = read_file(path, ReadMode::Map);
+                let (got_read, err_read, _, _) = read_file(path, ReadMode::Read);
+                prop_assert!(mapped);
+                prop_assert!(got_map == got_read);
+                prop_assert_eq!(err_map, err_read);
+            }
+        }
+    }
 }
