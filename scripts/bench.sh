@@ -210,6 +210,8 @@ targets_for() { # FILE HASH
             add "base $fmt" "$BASE analyze --no-progress --format $fmt -o /dev/null $1"
         fi
     done
+    # The same through read() instead of the mapping (the reader's share of the run).
+    add "ftptrace json --no-mmap" "$FT analyze --no-progress --no-mmap --format json -o /dev/null $1"
     if [ "$2" = 1 ]; then
         add "ftptrace --hash json" "$FT analyze --no-progress --hash --format json -o /dev/null $1"
         if [ -n "${BASE:-}" ]; then
