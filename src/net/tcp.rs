@@ -166,6 +166,23 @@ impl Hash for FlowKey {
 /// connections; other keys are kept whole.
 type Key4 = [u32; 4];
 
+/// A flow key in the memory of connections gone (their ISNs): IPv4 packed in 16 bytes
+/// (24 with the tag), others boxed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum GoneKey {
+    V4(Key4),
+    Other(Box<FlowKey>),
+}
+
+impl GoneKey {
+    fn of(key: &FlowKey) -> Self {
+        match key.pack4() {
+            Some(k) => GoneKey::V4(k),
+            None => GoneKey::Other(Box::new(*key)),
+        }
+    }
+}
+
 impl FlowKey {
     /// The key in 16 bytes, when both ends are IPv4.
     #[inline]
@@ -353,7 +370,7 @@ pub struct TcpTracker {
     /// Finished connections forgotten before their minute was out (`max_lingering`).
     lingering_forgotten: u64,
     /// ISNs of connections no longer in `conns`, to recognise their replayed SYNs.
-    closed_isns: ClosedIsns<FlowKey>,
+    closed_isns: ClosedIsns<GoneKey>,
     dups: DuplicateStats,
     /// Late segments that filled acknowledged holes, over finished connections.
     reordered_segments: u64,
@@ -467,14 +484,17 @@ impl TcpTracker {
     /// A connection leaves the table: remember its ISN so that a replay is recognised.
     fn retire(&mut self, key: FlowKey, c: &Conn) {
         if let Some(isn) = c.client_isn() {
-            self.closed_isns.remember(key, c.meta.client, isn, c.last);
+            let client_b = c.meta.client != key.a;
+            self.closed_isns
+                .remember(GoneKey::of(&key), client_b, isn, c.last);
         }
     }
 
     /// A finished connection's minute is over: remember its ISN like [`Self::retire`].
     fn retire_lingering(&mut self, key: FlowKey, l: &Linger) {
         if let Some(isn) = l.isn() {
-            self.closed_isns.remember(key, key.client(l), isn, l.last);
+            self.closed_isns
+                .remember(GoneKey::of(&key), l.client_b(), isn, l.last);
         }
     }
 
@@ -586,7 +606,10 @@ impl TcpTracker {
                 // A port reuse: the finished connection's minute is over.
                 let l = self.remove_lingering(&key).expect("present");
                 self.retire_lingering(key, &l);
-            } else if self.closed_isns.is_replay(&key, src, seg.seq, ts) {
+            } else if self
+                .closed_isns
+                .is_replay(&GoneKey::of(&key), src != key.a, seg.seq, ts)
+            {
                 // The replay of a connection that already left the table: a stand-in that
                 // absorbs the rest of the copy, never reported.
                 self.dups.syns += 1;
