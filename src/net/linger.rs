@@ -1,26 +1,24 @@
 //! Finished TCP connections waiting out their minute: per connection only what its late
 //! packets need (which side is the client, the client's ISN, the time of its last packet,
 //! whether a replayed copy is going by), apart from the live connections, in a compact
-//! table kept in order of last activity (least recently active first out at its bound).
+//! table (40 bytes an entry for an IPv4 flow).
 
 use super::fasthash::FastState;
 use super::tcp::ConnId;
 use crate::capture::Timestamp;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::Hash;
 
 /// Default of the bound on finished connections waiting out their minute
-/// (`stats.limits.max_lingering_connections`). 2^19: a table of about 50 MB at most,
-/// and room for the ~340,000 connections a capture of a session every 350 µs finishes
-/// within a minute.
-pub const MAX_LINGERING_CONNECTIONS: usize = 1 << 19;
+/// (`stats.limits.max_lingering_connections`). The sweep runs once a minute, so one waits
+/// one to two minutes: 2^20 is room for ~8,700 connections finishing a second (a capture
+/// of a session every 350 µs finishes ~5,700), in about 40 MB (80 MB at most).
+pub const MAX_LINGERING_CONNECTIONS: usize = 1 << 20;
 
 const HAS_ISN: u8 = 1;
 /// The client is the flow key's second address.
 const CLIENT_B: u8 = 2;
 const REPLAYED: u8 = 4;
-/// The slot was left (its connection was touched again, or left the table).
-const DEAD: u8 = 8;
 
 /// What is kept of a finished connection (24 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,34 +67,24 @@ impl Linger {
         self.flags & REPLAYED != 0
     }
 
-    fn dead(&self) -> bool {
-        self.flags & DEAD != 0
+    /// The order in which entries go at the bound: least recently active first.
+    pub fn age_key(&self) -> (Timestamp, ConnId) {
+        (self.last, self.id)
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Slot<K> {
-    key: K,
-    l: Linger,
-}
-
-/// Finished connections by flow key, in order of last activity: `order` holds every
-/// entry once (and the slots it left, marked dead, until they reach its front or the
-/// queue is compacted); `by_key` gives an entry's position in it.
+/// Finished connections by flow key. Nothing else is kept per entry: the sweep and the
+/// bound go over the table (once a minute of capture time, and an eighth of it at a
+/// time), which costs less than a queue in order of activity would in memory.
 #[derive(Debug)]
 pub struct LingerTable<K> {
-    by_key: HashMap<K, u64, FastState>,
-    order: VecDeque<Slot<K>>,
-    /// Position of `order[0]` (positions are never reused).
-    base: u64,
+    by_key: HashMap<K, Linger, FastState>,
 }
 
-impl<K: Hash + Eq + Copy> Default for LingerTable<K> {
+impl<K> Default for LingerTable<K> {
     fn default() -> Self {
         LingerTable {
             by_key: HashMap::default(),
-            order: VecDeque::new(),
-            base: 0,
         }
     }
 }
@@ -111,120 +99,59 @@ impl<K: Hash + Eq + Copy> LingerTable<K> {
         self.by_key.is_empty()
     }
 
-    #[inline]
-    fn slot(&self, pos: u64) -> &Slot<K> {
-        &self.order[(pos - self.base) as usize]
-    }
-
-    #[inline]
-    fn slot_mut(&mut self, pos: u64) -> &mut Slot<K> {
-        &mut self.order[(pos - self.base) as usize]
-    }
-
     /// The entry of `key`.
     #[inline]
     pub fn get(&self, key: &K) -> Option<Linger> {
-        let &pos = self.by_key.get(key)?;
-        Some(self.slot(pos).l)
+        self.by_key.get(key).copied()
     }
 
-    /// Put an entry in (replacing the key's entry, if any), as the most recently active.
+    /// Put an entry in (replacing the key's entry, if any).
     pub fn insert(&mut self, key: K, l: Linger) {
-        let pos = self.base + self.order.len() as u64;
-        self.order.push_back(Slot { key, l });
-        if let Some(old) = self.by_key.insert(key, pos) {
-            self.slot_mut(old).l.flags |= DEAD;
-        }
-        self.tidy();
+        self.by_key.insert(key, l);
     }
 
-    /// A packet of the connection at `ts`: its last activity is now the latest, and with
-    /// `replayed` a replayed copy of it is going by. `None` when `key` has no entry.
+    /// A packet of the connection at `ts`: its last activity is the latest of the two,
+    /// and with `replayed` a replayed copy of it is going by. `None` when `key` has no
+    /// entry.
+    #[inline]
     pub fn touch(&mut self, key: &K, ts: Timestamp, replayed: bool) -> Option<Linger> {
-        let pos = *self.by_key.get(key)?;
-        let back = self.base + self.order.len() as u64 - 1;
-        let s = self.slot_mut(pos);
-        if ts > s.l.last {
-            s.l.last = ts;
+        let l = self.by_key.get_mut(key)?;
+        if ts > l.last {
+            l.last = ts;
         }
         if replayed {
-            s.l.flags |= REPLAYED;
+            l.flags |= REPLAYED;
         }
-        let l = s.l;
-        if pos != back {
-            // Move it to the back: the queue stays in order of activity.
-            s.l.flags |= DEAD;
-            let key = s.key;
-            self.order.push_back(Slot { key, l });
-            self.by_key.insert(key, back + 1);
-            self.tidy();
-        }
-        Some(l)
+        Some(*l)
     }
 
     /// Take the entry of `key` out.
     pub fn remove(&mut self, key: &K) -> Option<Linger> {
-        let pos = self.by_key.remove(key)?;
-        let s = self.slot_mut(pos);
-        s.l.flags |= DEAD;
-        let l = s.l;
-        self.tidy();
-        Some(l)
+        self.by_key.remove(key)
     }
 
-    /// The least recently active entry, without taking it out.
-    pub fn oldest(&self) -> Option<(K, Linger)> {
-        self.order
-            .iter()
-            .find(|s| !s.l.dead())
-            .map(|s| (s.key, s.l))
-    }
-
-    /// Take the least recently active entry out.
-    pub fn pop_oldest(&mut self) -> Option<(K, Linger)> {
-        while let Some(s) = self.order.pop_front() {
-            self.base += 1;
-            if !s.l.dead() {
-                self.by_key.remove(&s.key);
-                return Some((s.key, s.l));
+    /// Take out every entry for which `f` is true (in no particular order).
+    pub fn take_where(&mut self, mut f: impl FnMut(&Linger) -> bool) -> Vec<(K, Linger)> {
+        let mut out = Vec::new();
+        self.by_key.retain(|k, l| {
+            if f(l) {
+                out.push((*k, *l));
+                false
+            } else {
+                true
             }
-        }
-        None
+        });
+        out
     }
 
-    /// Every entry for which `f` is true (in order of activity).
-    pub fn matching(&self, mut f: impl FnMut(&Linger) -> bool) -> Vec<(K, Linger)> {
-        self.order
-            .iter()
-            .filter(|s| !s.l.dead() && f(&s.l))
-            .map(|s| (s.key, s.l))
-            .collect()
+    /// Every entry's [`Linger::age_key`].
+    pub fn age_keys(&self) -> impl Iterator<Item = (Timestamp, ConnId)> + '_ {
+        self.by_key.values().map(Linger::age_key)
     }
 
     /// Forget everything.
     pub fn clear(&mut self) {
-        self.base += self.order.len() as u64;
-        self.order.clear();
         self.by_key.clear();
-    }
-
-    /// Drop dead slots from the front; when they still are most of the queue (entries
-    /// left in its middle), rebuild it with the live ones only (amortised O(1)).
-    fn tidy(&mut self) {
-        while self.order.front().is_some_and(|s| s.l.dead()) {
-            self.order.pop_front();
-            self.base += 1;
-        }
-        if self.order.len() > 2 * self.by_key.len() + 64 {
-            self.base += self.order.len() as u64;
-            let old = std::mem::take(&mut self.order);
-            for s in old.into_iter().filter(|s| !s.l.dead()) {
-                let pos = self.base + self.order.len() as u64;
-                self.by_key.insert(s.key, pos);
-                self.order.push_back(s);
-            }
-            self.order.shrink_to(2 * self.order.len().max(32));
-        }
     }
 }
 
@@ -232,12 +159,8 @@ impl<K: Hash + Eq + Copy> LingerTable<K> {
 mod tests {
     use super::*;
 
-    fn l(id: ConnId, t: i64) -> Linger {
-        Linger::new(id, Timestamp(t), Some(1000 + id as u32), id % 2 == 0, false)
-    }
-
     #[test]
-    fn an_entry_keeps_what_late_packets_need() {
+    fn an_entry_keeps_what_late_packets_need_in_24_bytes() {
         let x = Linger::new(7, Timestamp(5), Some(0), true, false);
         assert_eq!(
             (x.id, x.last, x.isn(), x.client_b(), x.replayed()),
@@ -246,54 +169,42 @@ mod tests {
         let y = Linger::new(8, Timestamp(5), None, false, true);
         assert_eq!((y.isn(), y.client_b(), y.replayed()), (None, false, true));
         assert_eq!(std::mem::size_of::<Linger>(), 24);
-        assert_eq!(std::mem::size_of::<Slot<[u32; 4]>>(), 40);
+        assert_eq!(std::mem::size_of::<([u32; 4], Linger)>(), 40);
     }
 
     #[test]
-    fn touched_entries_move_to_the_back_and_the_oldest_goes_first() {
+    fn touch_keeps_the_latest_time_and_marks_a_replay() {
         let mut t = LingerTable::<u32>::default();
-        for k in 1..=3 {
-            t.insert(k, l(k as u64, k as i64));
-        }
-        assert_eq!(t.oldest().map(|x| x.0), Some(1));
-        let got = t.touch(&1, Timestamp(10), true).expect("there");
-        assert_eq!((got.last, got.replayed()), (Timestamp(10), true));
-        // An earlier time does not move its last packet back.
-        assert_eq!(
-            t.touch(&1, Timestamp(4), false).unwrap().last,
-            Timestamp(10)
-        );
-        assert!(t.touch(&9, Timestamp(4), false).is_none());
-        assert_eq!(t.pop_oldest().map(|x| x.0), Some(2));
-        assert_eq!(t.remove(&3).map(|x| x.id), Some(3));
-        assert_eq!(t.len(), 1);
-        assert_eq!(t.pop_oldest().map(|x| x.0), Some(1));
-        assert!(t.pop_oldest().is_none() && t.is_empty());
+        t.insert(1, Linger::new(1, Timestamp(10), Some(5), false, false));
+        let got = t.touch(&1, Timestamp(20), false).expect("there");
+        assert_eq!((got.last, got.replayed()), (Timestamp(20), false));
+        let got = t.touch(&1, Timestamp(15), true).expect("there");
+        assert_eq!((got.last, got.replayed()), (Timestamp(20), true));
+        assert_eq!(t.get(&1), Some(got));
+        assert!(t.touch(&2, Timestamp(15), true).is_none());
+        assert!(t.get(&2).is_none());
     }
 
     #[test]
-    fn the_queue_stays_within_twice_the_table() {
+    fn take_where_takes_exactly_the_matching_entries() {
         let mut t = LingerTable::<u32>::default();
-        for k in 0..1000u32 {
-            t.insert(k, l(u64::from(k), i64::from(k)));
+        for k in 0..100u32 {
+            t.insert(
+                k,
+                Linger::new(u64::from(k), Timestamp(i64::from(k)), None, false, false),
+            );
         }
-        // Entries left from the middle, and one touched over and over at the front.
-        for k in (1..1000u32).filter(|k| k % 3 != 0) {
-            t.remove(&k);
-        }
-        for i in 0..5000 {
-            t.touch(&0, Timestamp(2000 + i), false);
-            t.touch(&3, Timestamp(2000 + i), false);
-        }
-        assert!(t.order.len() <= 2 * t.len() + 64, "{}", t.order.len());
-        let left: Vec<u32> = t.matching(|_| true).into_iter().map(|x| x.0).collect();
-        assert_eq!(left.len(), t.len());
-        assert_eq!(&left[left.len() - 2..], &[0, 3]);
-        for k in (6..1000u32).step_by(3) {
-            assert_eq!(t.get(&k).map(|x| x.id), Some(u64::from(k)));
-        }
-        t.insert(3, l(3, 9000));
-        assert_eq!(t.get(&3).map(|x| x.last), Some(Timestamp(9000)));
-        assert_eq!(t.len(), 334);
+        let mut gone: Vec<u32> = t
+            .take_where(|l| l.last < Timestamp(30))
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        gone.sort_unstable();
+        assert_eq!(gone, (0..30).collect::<Vec<_>>());
+        assert_eq!(t.len(), 70);
+        assert_eq!(t.age_keys().min(), Some((Timestamp(30), 30)));
+        assert_eq!(t.remove(&30).map(|l| l.id), Some(30));
+        t.clear();
+        assert!(t.is_empty());
     }
 }
