@@ -132,7 +132,12 @@ impl<K: Hash + Eq + Copy> LingerTable<K> {
 
     /// Take out every entry for which `f` is true (in no particular order).
     pub fn take_where(&mut self, mut f: impl FnMut(&Linger) -> bool) -> Vec<(K, Linger)> {
-        let mut out = Vec::new();
+        // Counted first: the sweep takes out up to half the table at once.
+        let n = self.by_key.values().filter(|l| f(l)).count();
+        if n == 0 {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(n);
         self.by_key.retain(|k, l| {
             if f(l) {
                 out.push((*k, *l));

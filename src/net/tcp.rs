@@ -335,6 +335,26 @@ impl Default for TcpLimits {
     }
 }
 
+/// Two sequences, each in order, as one in order (`first(x, y)`: x goes before y).
+fn merge_by<T>(
+    a: impl IntoIterator<Item = T>,
+    b: impl IntoIterator<Item = T>,
+    first: impl Fn(&T, &T) -> bool,
+) -> impl Iterator<Item = T> {
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) => {
+            if first(x, y) {
+                a.next()
+            } else {
+                b.next()
+            }
+        }
+        (Some(_), None) => a.next(),
+        _ => b.next(),
+    })
+}
+
 /// Whether a chunk begins what one captured segment brought.
 fn starts_segment(chunk: &Chunk<'_>) -> bool {
     matches!(
@@ -523,18 +543,6 @@ impl TcpTracker {
         }
     }
 
-    /// Take out the finished connections for which `f` is true, with their keys.
-    fn take_lingering(&mut self, f: impl Fn(&Linger) -> bool) -> Vec<(FlowKey, Linger)> {
-        let mut out: Vec<(FlowKey, Linger)> = self
-            .linger4
-            .take_where(&f)
-            .into_iter()
-            .map(|(k, l)| (FlowKey::unpack4(&k), l))
-            .collect();
-        out.extend(self.linger6.take_where(&f));
-        out
-    }
-
     /// A finished connection waits out its minute. At the bound, the least recently
     /// active eighth of those waiting goes at once (amortised O(1) a connection), least
     /// recently active first, each ISN remembered like any retired connection's.
@@ -550,10 +558,13 @@ impl TcpTracker {
             let nth = ages.len() / 8;
             let (_, &mut cut, _) = ages.select_nth_unstable(nth);
             drop(ages);
-            let mut gone = self.take_lingering(|l| l.age_key() <= cut);
-            gone.sort_unstable_by_key(|(_, l)| l.age_key());
-            self.lingering_forgotten += gone.len() as u64;
-            for (k, old) in gone {
+            let mut gone4 = self.linger4.take_where(|l| l.age_key() <= cut);
+            let mut gone6 = self.linger6.take_where(|l| l.age_key() <= cut);
+            gone4.sort_unstable_by_key(|(_, l)| l.age_key());
+            gone6.sort_unstable_by_key(|(_, l)| l.age_key());
+            self.lingering_forgotten += (gone4.len() + gone6.len()) as u64;
+            let gone4 = gone4.into_iter().map(|(k, l)| (FlowKey::unpack4(&k), l));
+            for (k, old) in merge_by(gone4, gone6, |x, y| x.1.age_key() <= y.1.age_key()) {
                 self.retire_lingering(k, &old);
             }
         }
@@ -956,21 +967,28 @@ impl TcpTracker {
             let age = now.0.saturating_sub(last.0);
             age > idle || (closed && age > 60_000_000_000)
         };
-        // (id, last, key, what waited of a finished one)
-        let mut stale: Vec<(ConnId, Timestamp, FlowKey, Option<Linger>)> = self
+        let mut stale: Vec<(ConnId, FlowKey)> = self
             .conns
             .iter()
             .filter(|(_, c)| old(c.last, c.finished() || c.closed()))
-            .map(|(k, c)| (c.meta.id, c.last, *k, None))
+            .map(|(k, c)| (c.meta.id, *k))
             .collect();
-        // Finished ones leave their table at once (nothing else sees it meanwhile).
-        for (k, l) in self.take_lingering(|l| old(l.last, true)) {
-            stale.push((l.id, l.last, k, Some(l)));
-        }
         // In order of first packet, not of the table's (per-run seeded) hash: the
         // sessions these connections finish are written in this order (JSONL).
-        stale.sort_unstable_by_key(|&(id, last, _, _)| (id, last));
-        for (_, _, key, finished) in stale {
+        stale.sort_unstable_by_key(|&(id, _)| id);
+        // Finished ones waiting out their minute leave their tables at once (nothing
+        // else sees them meanwhile) and go in the same order among the others, their
+        // keys unpacked one at a time.
+        let by_id = |l: &Linger| (l.id, l.last);
+        let mut done4 = self.linger4.take_where(|l| old(l.last, true));
+        let mut done6 = self.linger6.take_where(|l| old(l.last, true));
+        done4.sort_unstable_by_key(|(_, l)| by_id(l));
+        done6.sort_unstable_by_key(|(_, l)| by_id(l));
+        let done4 = done4.into_iter().map(|(k, l)| (FlowKey::unpack4(&k), l));
+        let done = merge_by(done4, done6, |x, y| by_id(&x.1) <= by_id(&y.1))
+            .map(|(k, l)| (l.id, k, Some(l)));
+        let live = stale.into_iter().map(|(id, k)| (id, k, None));
+        for (_, key, finished) in merge_by(live, done, |x, y| x.0 <= y.0) {
             if let Some(l) = finished {
                 self.retire_lingering(key, &l);
             } else if let Some(mut c) = self.remove_conn(&key) {
