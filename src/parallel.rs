@@ -281,6 +281,7 @@ fn merge(parts: Vec<(Report, Trace)>, reader: &ReaderFacts) -> Result<Report, Fa
     let mut announcements = 0;
     let mut untied_calls = 0;
     let (mut conns_at_once, mut buffered_at_once, mut expectations_at_once) = (0, 0, 0);
+    let mut lingering_at_once = 0;
     let mut failure_pairs_at_once = 0;
     let (mut failures_first, mut failures_last) = (i64::MAX, i64::MIN);
     for (r, t) in &parts {
@@ -306,6 +307,7 @@ fn merge(parts: Vec<(Report, Trace)>, reader: &ReaderFacts) -> Result<Report, Fa
             return fallback("DNS over TCP");
         }
         conns_at_once += t.peak_connections;
+        lingering_at_once += t.peak_lingering;
         buffered_at_once += t.peak_buffered;
         expectations_at_once += t.peak_expectations;
         failure_pairs_at_once += t.failure_pairs_peak;
@@ -315,6 +317,9 @@ fn merge(parts: Vec<(Report, Trace)>, reader: &ReaderFacts) -> Result<Report, Fa
         }
         if s.limits.contains_key(&Limit::MaxConnections) {
             return fallback("max_connections reached");
+        }
+        if s.limits.contains_key(&Limit::MaxLingeringConnections) {
+            return fallback("max_lingering_connections reached");
         }
         if s.reassembly_buffer_giveups > 0 {
             return fallback("reassembly buffer giveups");
@@ -341,6 +346,9 @@ fn merge(parts: Vec<(Report, Trace)>, reader: &ReaderFacts) -> Result<Report, Fa
     let caps = |f: fn(&Trace) -> usize| parts.iter().map(|(_, t)| f(t)).max().unwrap_or(0);
     if conns_at_once >= caps(|t| t.max_connections) {
         return fallback("TCP connections at once near max_connections");
+    }
+    if lingering_at_once >= caps(|t| t.max_lingering) {
+        return fallback("finished TCP connections at once near max_lingering_connections");
     }
     // A segment of up to 64 KiB per part may have been turned away over the budget.
     if buffered_at_once + parts.len() * 65_536 >= caps(|t| t.max_buffered) {

@@ -166,6 +166,9 @@ pub struct Trace {
     pub peak_buffered: usize,
     pub peak_expectations: usize,
     pub max_connections: usize,
+    /// Most finished TCP connections waiting out their minute at once, and their cap.
+    pub peak_lingering: usize,
+    pub max_lingering: usize,
     pub max_buffered: usize,
     pub max_expectations: usize,
     /// Most (client, server) pairs with failed logins tallied at once (seen as each
@@ -211,6 +214,8 @@ impl Default for Trace {
             peak_buffered: 0,
             peak_expectations: 0,
             max_connections: 0,
+            peak_lingering: 0,
+            max_lingering: 0,
             max_buffered: 0,
             max_expectations: 0,
             failure_pairs_peak: 0,

@@ -134,6 +134,8 @@ impl TcpHandler for Checker {
 fuzz_target!(|inp: Input| {
     let limits = TcpLimits {
         max_connections: usize::from(inp.max_connections % 6) + 1,
+        // 1 to 16 finished connections waiting: the bound's batch goes often.
+        max_lingering: usize::from(inp.max_connections >> 4) + 1,
         max_buffered: usize::from(inp.max_buffered),
         idle_timeout_ns: 30_000_000_000,
         reorder: if inp.window {

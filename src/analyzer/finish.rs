@@ -82,6 +82,17 @@ impl<'a> Analyzer<'a> {
             );
             f.anomalies.push(limit_finding(f.last_close, detail));
         }
+        let forgotten = self.tcp.lingering_forgotten();
+        if forgotten > 0 {
+            f.stats
+                .limits
+                .insert(model::Limit::MaxLingeringConnections, forgotten);
+            let detail = format!(
+                "max_lingering_connections: {forgotten} finished TCP connections forgotten before their minute was out, the least recently active, to keep at most {} (a late packet of one counts as a new connection)",
+                self.tcp.max_lingering()
+            );
+            f.anomalies.push(limit_finding(f.last_close, detail));
+        }
 
         f.stats.reordered_segments = self.tcp.reordered_segments();
         f.stats.reorder_window_expiries = self.tcp.reorder_expiries();
@@ -249,6 +260,7 @@ impl<'a> Analyzer<'a> {
             t.session_hosts = f.session_hosts.len();
             t.last_close = f.last_close;
             t.max_connections = self.tcp.max_connections();
+            t.max_lingering = self.tcp.max_lingering();
             t.max_buffered = self.tcp.max_buffered();
             t.max_expectations = f.expect.limits().total;
             t.max_failure_pairs = f.failures.limits().pairs;

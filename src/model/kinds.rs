@@ -365,6 +365,8 @@ spelled!(SetupKind);
 pub enum Limit {
     /// TCP connections tracked at once.
     MaxConnections,
+    /// Finished TCP connections waiting out their minute (for late packets and replays).
+    MaxLingeringConnections,
     /// Commands kept per session.
     MaxCommands,
     /// Timeline events kept per session.
@@ -396,6 +398,7 @@ pub enum Limit {
 impl Limit {
     pub const ALL: &'static [Limit] = &[
         Limit::MaxConnections,
+        Limit::MaxLingeringConnections,
         Limit::MaxCommands,
         Limit::MaxEvents,
         Limit::MaxPending,
@@ -415,6 +418,7 @@ impl Limit {
     pub fn as_str(self) -> &'static str {
         match self {
             Limit::MaxConnections => "max_connections",
+            Limit::MaxLingeringConnections => "max_lingering_connections",
             Limit::MaxCommands => "max_commands",
             Limit::MaxEvents => "max_events",
             Limit::MaxPending => "max_pending",

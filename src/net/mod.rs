@@ -4,6 +4,7 @@ pub mod decode;
 pub mod dns;
 pub mod fasthash;
 pub mod ipfrag;
+pub mod linger;
 pub mod link;
 pub mod reassembly;
 pub mod reorder;

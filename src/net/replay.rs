@@ -5,7 +5,6 @@
 use crate::capture::Timestamp;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
-use std::net::SocketAddr;
 
 /// Most closed connections remembered at once; the oldest are forgotten first.
 pub const MAX_CLOSED_ISNS: usize = 65_536;
@@ -14,12 +13,13 @@ pub const MAX_CLOSED_ISNS: usize = 65_536;
 /// reuse draws a new ISN, so a SYN with the same one within this window is a replay.
 pub const CLOSED_ISN_EXPIRY_NS: i64 = 2 * 3600 * 1_000_000_000;
 
-/// The client endpoint and ISN of a closed connection, and when it was last seen.
+/// Which end of its flow key a closed connection's client was, its ISN, and when it was
+/// last seen (16 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Closed {
-    client: SocketAddr,
-    isn: u32,
     last: Timestamp,
+    isn: u32,
+    client: bool,
 }
 
 /// Closed connections by flow key, with their order of closing for expiry.
@@ -35,7 +35,7 @@ pub struct ClosedIsns<K> {
     forgotten_full: u64,
 }
 
-impl<K: Hash + Eq + Copy> ClosedIsns<K> {
+impl<K: Hash + Eq + Clone> ClosedIsns<K> {
     pub fn new(max: usize, expiry_ns: i64) -> Self {
         ClosedIsns {
             by_key: HashMap::new(),
@@ -46,8 +46,9 @@ impl<K: Hash + Eq + Copy> ClosedIsns<K> {
         }
     }
 
-    /// Remember that the connection `key` opened by `client` with `isn` was last seen at `last`.
-    pub fn remember(&mut self, key: K, client: SocketAddr, isn: u32, last: Timestamp) {
+    /// Remember that the connection `key` opened by `client` (which end of the key) with
+    /// `isn` was last seen at `last`.
+    pub fn remember(&mut self, key: K, client: bool, isn: u32, last: Timestamp) {
         self.expire(last);
         while self.by_key.len() >= self.max {
             if !self.pop_oldest() {
@@ -55,8 +56,8 @@ impl<K: Hash + Eq + Copy> ClosedIsns<K> {
             }
             self.forgotten_full += 1;
         }
-        let c = Closed { client, isn, last };
-        self.by_key.insert(key, c);
+        let c = Closed { last, isn, client };
+        self.by_key.insert(key.clone(), c);
         self.order.push_back((key, c));
         // Overwritten entries leave stale items in `order`: keep it within twice the table.
         while self.order.len() > 2 * self.max {
@@ -64,8 +65,9 @@ impl<K: Hash + Eq + Copy> ClosedIsns<K> {
         }
     }
 
-    /// Whether a SYN from `client` with `isn` at `now` repeats a remembered connection.
-    pub fn is_replay(&mut self, key: &K, client: SocketAddr, isn: u32, now: Timestamp) -> bool {
+    /// Whether a SYN from `client` (which end of the key) with `isn` at `now` repeats a
+    /// remembered connection.
+    pub fn is_replay(&mut self, key: &K, client: bool, isn: u32, now: Timestamp) -> bool {
         self.expire(now);
         self.by_key
             .get(key)
@@ -112,26 +114,26 @@ impl<K: Hash + Eq + Copy> ClosedIsns<K> {
 mod tests {
     use super::*;
 
-    fn sa(s: &str) -> SocketAddr {
-        s.parse().unwrap()
-    }
+    /// The client is the key's first end ([`CLIENT_B`]: its second).
+    const CLIENT_A: bool = false;
+    const CLIENT_B: bool = true;
     const S: i64 = 1_000_000_000;
 
     #[test]
     fn same_client_and_isn_is_a_replay_another_isn_is_not() {
         let mut t = ClosedIsns::new(8, 10 * S);
-        t.remember(1u32, sa("10.0.0.2:4000"), 1000, Timestamp(0));
-        assert!(t.is_replay(&1, sa("10.0.0.2:4000"), 1000, Timestamp(5 * S)));
-        assert!(!t.is_replay(&1, sa("10.0.0.2:4000"), 1001, Timestamp(5 * S)));
-        assert!(!t.is_replay(&1, sa("10.0.0.1:21"), 1000, Timestamp(5 * S)));
-        assert!(!t.is_replay(&2, sa("10.0.0.2:4000"), 1000, Timestamp(5 * S)));
+        t.remember(1u32, CLIENT_A, 1000, Timestamp(0));
+        assert!(t.is_replay(&1, CLIENT_A, 1000, Timestamp(5 * S)));
+        assert!(!t.is_replay(&1, CLIENT_A, 1001, Timestamp(5 * S)));
+        assert!(!t.is_replay(&1, CLIENT_B, 1000, Timestamp(5 * S)));
+        assert!(!t.is_replay(&2, CLIENT_A, 1000, Timestamp(5 * S)));
     }
 
     #[test]
     fn entries_expire_in_capture_time() {
         let mut t = ClosedIsns::new(8, 10 * S);
-        t.remember(1u32, sa("10.0.0.2:4000"), 1000, Timestamp(0));
-        assert!(!t.is_replay(&1, sa("10.0.0.2:4000"), 1000, Timestamp(11 * S)));
+        t.remember(1u32, CLIENT_A, 1000, Timestamp(0));
+        assert!(!t.is_replay(&1, CLIENT_A, 1000, Timestamp(11 * S)));
         assert!(t.is_empty());
     }
 
@@ -139,25 +141,25 @@ mod tests {
     fn a_full_table_forgets_the_oldest_and_counts_it() {
         let mut t = ClosedIsns::new(2, 100 * S);
         for k in 0..3u32 {
-            t.remember(k, sa("10.0.0.2:4000"), k, Timestamp(i64::from(k)));
+            t.remember(k, CLIENT_A, k, Timestamp(i64::from(k)));
         }
         assert_eq!(t.len(), 2);
         assert_eq!(t.forgotten_full(), 1);
-        assert!(!t.is_replay(&0, sa("10.0.0.2:4000"), 0, Timestamp(3)));
-        assert!(t.is_replay(&2, sa("10.0.0.2:4000"), 2, Timestamp(3)));
+        assert!(!t.is_replay(&0, CLIENT_A, 0, Timestamp(3)));
+        assert!(t.is_replay(&2, CLIENT_A, 2, Timestamp(3)));
     }
 
     #[test]
     fn overwriting_a_key_keeps_the_newer_entry_when_the_older_expires() {
         let mut t = ClosedIsns::new(4, 10 * S);
-        t.remember(1u32, sa("10.0.0.2:4000"), 1, Timestamp(0));
-        t.remember(1u32, sa("10.0.0.2:4000"), 2, Timestamp(8 * S));
+        t.remember(1u32, CLIENT_A, 1, Timestamp(0));
+        t.remember(1u32, CLIENT_A, 2, Timestamp(8 * S));
         // The first item expires at 10 s; the key's newer entry stays.
-        assert!(t.is_replay(&1, sa("10.0.0.2:4000"), 2, Timestamp(12 * S)));
-        assert!(!t.is_replay(&1, sa("10.0.0.2:4000"), 1, Timestamp(12 * S)));
+        assert!(t.is_replay(&1, CLIENT_A, 2, Timestamp(12 * S)));
+        assert!(!t.is_replay(&1, CLIENT_A, 1, Timestamp(12 * S)));
         // Stale queue items never grow past twice the table.
         for i in 0..100 {
-            t.remember(1u32, sa("10.0.0.2:4000"), i, Timestamp(12 * S));
+            t.remember(1u32, CLIENT_A, i, Timestamp(12 * S));
         }
         assert!(t.order.len() <= 8);
     }

@@ -3,6 +3,7 @@
 //! seen before, a replayed copy of a connection, repeated segments) counted, not handed on.
 
 use super::fasthash::FastState;
+use super::linger::{Linger, LingerTable, MAX_LINGERING_CONNECTIONS};
 use super::reassembly::{Chunk, HalfStream, MemBudget};
 use super::reorder::{Clock, ReorderWindow};
 use super::replay::{ClosedIsns, CLOSED_ISN_EXPIRY_NS, MAX_CLOSED_ISNS};
@@ -12,7 +13,7 @@ use super::TcpSegment;
 use crate::capture::Timestamp;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 /// Index of a connection in the tracker (stable for the whole run, never reused).
 pub type ConnId = u64;
@@ -161,7 +162,61 @@ impl Hash for FlowKey {
     }
 }
 
+/// An IPv4 flow key in 16 bytes (addresses, ports, zone) for the table of finished
+/// connections; other keys are kept whole.
+type Key4 = [u32; 4];
+
+/// A flow key in the memory of connections gone (their ISNs): IPv4 packed in 16 bytes
+/// (24 with the tag), others boxed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum GoneKey {
+    V4(Key4),
+    Other(Box<FlowKey>),
+}
+
+impl GoneKey {
+    fn of(key: &FlowKey) -> Self {
+        match key.pack4() {
+            Some(k) => GoneKey::V4(k),
+            None => GoneKey::Other(Box::new(*key)),
+        }
+    }
+}
+
 impl FlowKey {
+    /// The key in 16 bytes, when both ends are IPv4.
+    #[inline]
+    fn pack4(&self) -> Option<Key4> {
+        match (&self.a, &self.b) {
+            (SocketAddr::V4(a), SocketAddr::V4(b)) => Some([
+                u32::from(*a.ip()),
+                u32::from(*b.ip()),
+                u32::from(a.port()) << 16 | u32::from(b.port()),
+                self.zone.0,
+            ]),
+            _ => None,
+        }
+    }
+
+    fn unpack4(k: &Key4) -> Self {
+        let end =
+            |ip: u32, port: u32| SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), port as u16));
+        FlowKey {
+            a: end(k[0], k[2] >> 16),
+            b: end(k[1], k[2] & 0xffff),
+            zone: Zone(k[3]),
+        }
+    }
+
+    /// The client's address, for a finished connection's entry.
+    fn client(&self, l: &Linger) -> SocketAddr {
+        if l.client_b() {
+            self.b
+        } else {
+            self.a
+        }
+    }
+
     #[inline]
     fn new(x: SocketAddr, y: SocketAddr, zone: Zone) -> Self {
         // IPv4 (the common case): address and port packed in one word, compared at once.
@@ -220,42 +275,12 @@ struct Conn {
     /// Its key in the tracker's `lru` (the activity time it was queued with, and a
     /// sequence number that makes the key unique).
     queued: (Timestamp, u64),
-    /// The client's ISN once the connection is finished and its halves are dropped (a
-    /// finished connection lingers only to absorb late packets and to know its SYN).
-    finished_isn: Option<u32>,
 }
 
 impl Conn {
-    /// The stand-in for a replayed copy of a connection that already left the table:
-    /// finished from the start, so every segment of the copy is counted and dropped.
-    fn ghost(client: SocketAddr, server: SocketAddr, zone: Zone, isn: u32, ts: Timestamp) -> Self {
-        Conn {
-            meta: ConnMeta {
-                id: 0,
-                client,
-                server,
-                zone,
-                saw_syn: true,
-                start: ts,
-            },
-            interest: Interest::Ignore,
-            half: [None, None],
-            state: ConnState::Replayed,
-            packets: 0,
-            bytes: 0,
-            last: ts,
-            holding: false,
-            queued: (ts, 0),
-            finished_isn: Some(isn),
-        }
-    }
-
     /// The client's initial sequence number, when its SYN was seen.
     fn client_isn(&self) -> Option<u32> {
-        self.half[0]
-            .as_ref()
-            .and_then(|x| x.isn)
-            .or(self.finished_isn)
+        self.half[0].as_ref().and_then(|x| x.isn)
     }
 
     /// Reset, or both sides sent their FIN.
@@ -287,6 +312,9 @@ pub const MAX_CONNECTIONS: usize = 262_144;
 pub struct TcpLimits {
     /// Most connections tracked at once; beyond it the least recently active are evicted.
     pub max_connections: usize,
+    /// Most finished connections waiting out their minute (to absorb late packets and
+    /// know their SYN); beyond it the least recently active are forgotten.
+    pub max_lingering: usize,
     /// Global cap on out-of-order bytes buffered by all connections.
     pub max_buffered: usize,
     /// Connections idle this long (capture time) are finished.
@@ -299,11 +327,32 @@ impl Default for TcpLimits {
     fn default() -> Self {
         TcpLimits {
             max_connections: MAX_CONNECTIONS,
+            max_lingering: MAX_LINGERING_CONNECTIONS,
             max_buffered: 256 << 20,
             idle_timeout_ns: 2 * 3600 * 1_000_000_000,
             reorder: ReorderWindow::default(),
         }
     }
+}
+
+/// Two sequences, each in order, as one in order (`first(x, y)`: x goes before y).
+fn merge_by<T>(
+    a: impl IntoIterator<Item = T>,
+    b: impl IntoIterator<Item = T>,
+    first: impl Fn(&T, &T) -> bool,
+) -> impl Iterator<Item = T> {
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) => {
+            if first(x, y) {
+                a.next()
+            } else {
+                b.next()
+            }
+        }
+        (Some(_), None) => a.next(),
+        _ => b.next(),
+    })
 }
 
 /// Whether a chunk begins what one captured segment brought.
@@ -334,8 +383,14 @@ pub struct TcpTracker {
     last_sweep: Timestamp,
     /// Well-known server ports used to orient connections picked up mid-stream.
     server_ports: Vec<u16>,
+    /// Connections finished in the last minute (or so), out of `conns`: what their late
+    /// packets need, IPv4 keys packed, other keys whole. A key is in `conns` or here.
+    linger4: LingerTable<Key4>,
+    linger6: LingerTable<FlowKey>,
+    /// Finished connections forgotten before their minute was out (`max_lingering`).
+    lingering_forgotten: u64,
     /// ISNs of connections no longer in `conns`, to recognise their replayed SYNs.
-    closed_isns: ClosedIsns<FlowKey>,
+    closed_isns: ClosedIsns<GoneKey>,
     dups: DuplicateStats,
     /// Late segments that filled acknowledged holes, over finished connections.
     reordered_segments: u64,
@@ -375,6 +430,9 @@ impl TcpTracker {
             next_id: 1,
             last_sweep: Timestamp(i64::MIN),
             server_ports,
+            linger4: LingerTable::default(),
+            linger6: LingerTable::default(),
+            lingering_forgotten: 0,
             closed_isns: ClosedIsns::new(MAX_CLOSED_ISNS, CLOSED_ISN_EXPIRY_NS),
             dups: DuplicateStats::default(),
             reordered_segments: 0,
@@ -395,9 +453,25 @@ impl TcpTracker {
         self.limits.max_buffered
     }
 
-    /// Connections tracked now.
+    /// Connections tracked now (finished ones waiting out their minute are not).
     pub fn live(&self) -> usize {
         self.conns.len()
+    }
+
+    /// Finished connections waiting out their minute now.
+    pub fn lingering(&self) -> usize {
+        self.linger4.len() + self.linger6.len()
+    }
+
+    /// Most finished connections waiting out their minute at once.
+    pub fn max_lingering(&self) -> usize {
+        self.limits.max_lingering
+    }
+
+    /// Finished connections forgotten before their minute was out because
+    /// `max_lingering` were waiting.
+    pub fn lingering_forgotten(&self) -> u64 {
+        self.lingering_forgotten
     }
 
     /// Connections finished early because `max_connections` were tracked.
@@ -430,8 +504,85 @@ impl TcpTracker {
     /// A connection leaves the table: remember its ISN so that a replay is recognised.
     fn retire(&mut self, key: FlowKey, c: &Conn) {
         if let Some(isn) = c.client_isn() {
-            self.closed_isns.remember(key, c.meta.client, isn, c.last);
+            let client_b = c.meta.client != key.a;
+            self.closed_isns
+                .remember(GoneKey::of(&key), client_b, isn, c.last);
         }
+    }
+
+    /// A finished connection's minute is over: remember its ISN like [`Self::retire`].
+    fn retire_lingering(&mut self, key: FlowKey, l: &Linger) {
+        if let Some(isn) = l.isn() {
+            self.closed_isns
+                .remember(GoneKey::of(&key), l.client_b(), isn, l.last);
+        }
+    }
+
+    /// The finished connection of `key`, waiting out its minute.
+    #[inline]
+    fn lingering_conn(&self, key: &FlowKey) -> Option<Linger> {
+        match key.pack4() {
+            Some(k) => self.linger4.get(&k),
+            None => self.linger6.get(key),
+        }
+    }
+
+    /// A packet of the finished connection of `key` (see [`LingerTable::touch`]).
+    #[inline]
+    fn touch_lingering(&mut self, key: &FlowKey, ts: Timestamp, replayed: bool) -> Option<Linger> {
+        match key.pack4() {
+            Some(k) => self.linger4.touch(&k, ts, replayed),
+            None => self.linger6.touch(key, ts, replayed),
+        }
+    }
+
+    fn remove_lingering(&mut self, key: &FlowKey) -> Option<Linger> {
+        match key.pack4() {
+            Some(k) => self.linger4.remove(&k),
+            None => self.linger6.remove(key),
+        }
+    }
+
+    /// A finished connection waits out its minute. At the bound, the least recently
+    /// active eighth of those waiting goes at once (amortised O(1) a connection), least
+    /// recently active first, each ISN remembered like any retired connection's.
+    fn linger(&mut self, key: FlowKey, l: Linger) {
+        if self.lingering() >= self.limits.max_lingering.max(1)
+            && self.lingering_conn(&key).is_none()
+        {
+            let mut ages: Vec<(Timestamp, ConnId)> = self
+                .linger4
+                .age_keys()
+                .chain(self.linger6.age_keys())
+                .collect();
+            let nth = ages.len() / 8;
+            let (_, &mut cut, _) = ages.select_nth_unstable(nth);
+            drop(ages);
+            let mut gone4 = self.linger4.take_where(|l| l.age_key() <= cut);
+            let mut gone6 = self.linger6.take_where(|l| l.age_key() <= cut);
+            gone4.sort_unstable_by_key(|(_, l)| l.age_key());
+            gone6.sort_unstable_by_key(|(_, l)| l.age_key());
+            self.lingering_forgotten += (gone4.len() + gone6.len()) as u64;
+            let gone4 = gone4.into_iter().map(|(k, l)| (FlowKey::unpack4(&k), l));
+            for (k, old) in merge_by(gone4, gone6, |x, y| x.1.age_key() <= y.1.age_key()) {
+                self.retire_lingering(k, &old);
+            }
+        }
+        match key.pack4() {
+            Some(k) => self.linger4.insert(k, l),
+            None => self.linger6.insert(key, l),
+        }
+    }
+
+    /// What waits of a connection that just finished.
+    fn linger_entry(key: &FlowKey, c: &Conn) -> Linger {
+        Linger::new(
+            c.meta.id,
+            c.last,
+            c.client_isn(),
+            c.meta.client != key.a,
+            c.state.replay(),
+        )
     }
 
     /// Connections seen so far.
@@ -468,16 +619,37 @@ impl TcpTracker {
                     self.finish(&mut c, h);
                     self.retire(key, &c);
                 }
-            } else if self.closed_isns.is_replay(&key, src, seg.seq, ts) {
-                // The replay of a connection that already left the table: a ghost that
+            } else if let Some(l) = self.lingering_conn(&key) {
+                if key.client(&l) == src && l.isn() == Some(seg.seq) {
+                    // Its SYN again: a replayed copy of it follows.
+                    self.dups.syns += 1;
+                    self.touch_lingering(&key, ts, true);
+                    return;
+                }
+                // A port reuse: the finished connection's minute is over.
+                let l = self.remove_lingering(&key).expect("present");
+                self.retire_lingering(key, &l);
+            } else if self
+                .closed_isns
+                .is_replay(&GoneKey::of(&key), src != key.a, seg.seq, ts)
+            {
+                // The replay of a connection that already left the table: a stand-in that
                 // absorbs the rest of the copy, never reported.
                 self.dups.syns += 1;
-                self.insert_conn(key, Conn::ghost(src, dst, seg.zone, seg.seq, ts));
+                let client_b = src != key.a;
+                self.linger(key, Linger::new(0, ts, Some(seg.seq), client_b, true));
                 return;
             }
         }
 
         if !self.conns.contains_key(&key) {
+            // A late packet of a finished connection: counted, not a new connection.
+            if let Some(l) = self.touch_lingering(&key, ts, false) {
+                if l.replayed() {
+                    self.dups.segments += 1;
+                }
+                return;
+            }
             if self.conns.len() >= self.limits.max_connections {
                 self.evict_oldest(h);
             }
@@ -516,7 +688,6 @@ impl TcpTracker {
                     last: ts,
                     holding: false,
                     queued: (ts, 0),
-                    finished_isn: None,
                 },
             );
         }
@@ -527,14 +698,7 @@ impl TcpTracker {
         if ts > conn.last {
             conn.last = ts;
         }
-        if conn.finished() {
-            if conn.state.replay() {
-                self.dups.segments += 1;
-            } else {
-                conn.packets += 1;
-            }
-            return;
-        }
+        debug_assert!(!conn.finished(), "finished connections wait in linger4/6");
         conn.packets += 1;
         let dir = if src == conn.meta.client {
             Dir::ToServer
@@ -674,7 +838,7 @@ impl TcpTracker {
         if step.done {
             let mut c = self.remove_conn(&key).expect("present");
             self.finish(&mut c, h);
-            self.insert_conn(key, c);
+            self.linger(key, Self::linger_entry(&key, &c));
         }
 
         if !self.holding.is_empty()
@@ -771,11 +935,6 @@ impl TcpTracker {
             }
         }
         h.on_close(&meta, &summary);
-        // What lingers of a finished connection is what its late packets need: no
-        // reassembly state (the table of connections closed in the last minute stays small).
-        c.finished_isn = c.client_isn();
-        c.half = [None, None];
-        c.holding = false;
     }
 
     /// Finish the least recently active connection (amortised O(log n): an entry is
@@ -800,23 +959,39 @@ impl TcpTracker {
         }
     }
 
-    /// Finish connections idle past the timeout, and closed ones idle for a minute.
+    /// Finish connections idle past the timeout, and closed ones idle for a minute; let
+    /// finished ones go after their minute.
     fn sweep(&mut self, now: Timestamp, h: &mut dyn TcpHandler) {
         let idle = self.limits.idle_timeout_ns;
+        let old = |last: Timestamp, closed: bool| {
+            let age = now.0.saturating_sub(last.0);
+            age > idle || (closed && age > 60_000_000_000)
+        };
         let mut stale: Vec<(ConnId, FlowKey)> = self
             .conns
             .iter()
-            .filter(|(_, c)| {
-                let age = now.0.saturating_sub(c.last.0);
-                age > idle || ((c.finished() || c.closed()) && age > 60_000_000_000)
-            })
+            .filter(|(_, c)| old(c.last, c.finished() || c.closed()))
             .map(|(k, c)| (c.meta.id, *k))
             .collect();
         // In order of first packet, not of the table's (per-run seeded) hash: the
         // sessions these connections finish are written in this order (JSONL).
         stale.sort_unstable_by_key(|&(id, _)| id);
-        for (_, key) in stale {
-            if let Some(mut c) = self.remove_conn(&key) {
+        // Finished ones waiting out their minute leave their tables at once (nothing
+        // else sees them meanwhile) and go in the same order among the others, their
+        // keys unpacked one at a time.
+        let by_id = |l: &Linger| (l.id, l.last);
+        let mut done4 = self.linger4.take_where(|l| old(l.last, true));
+        let mut done6 = self.linger6.take_where(|l| old(l.last, true));
+        done4.sort_unstable_by_key(|(_, l)| by_id(l));
+        done6.sort_unstable_by_key(|(_, l)| by_id(l));
+        let done4 = done4.into_iter().map(|(k, l)| (FlowKey::unpack4(&k), l));
+        let done = merge_by(done4, done6, |x, y| by_id(&x.1) <= by_id(&y.1))
+            .map(|(k, l)| (l.id, k, Some(l)));
+        let live = stale.into_iter().map(|(id, k)| (id, k, None));
+        for (_, key, finished) in merge_by(live, done, |x, y| x.0 <= y.0) {
+            if let Some(l) = finished {
+                self.retire_lingering(key, &l);
+            } else if let Some(mut c) = self.remove_conn(&key) {
                 self.finish(&mut c, h);
                 self.retire(key, &c);
             }
@@ -826,6 +1001,8 @@ impl TcpTracker {
     /// End of capture: finish every connection in order of first packet.
     pub fn finish_all(&mut self, h: &mut dyn TcpHandler) {
         self.lru.clear();
+        self.linger4.clear();
+        self.linger6.clear();
         let mut all: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
         all.sort_by_key(|c| c.meta.id);
         for mut c in all {
@@ -993,6 +1170,127 @@ mod tests {
 
     fn tracker() -> TcpTracker {
         TcpTracker::new(TcpLimits::default(), vec![21])
+    }
+
+    /// A late ACK of connection `isn` (its last one again) at `t` seconds.
+    fn late_ack(isn: u32, t: i64) -> (Timestamp, TcpSegment<'static>) {
+        (Timestamp(t * SEC), seg(false, A, 5010, isn + 2, b""))
+    }
+
+    #[test]
+    fn finished_connections_wait_apart_and_do_not_count_against_max_connections() {
+        let limits = TcpLimits {
+            max_connections: 1,
+            ..TcpLimits::default()
+        };
+        let (mut tr, mut h) = (TcpTracker::new(limits, vec![21]), Rec::default());
+        for (i, isn) in [1000u32, 2000, 3000].into_iter().enumerate() {
+            let mut segs = connection(isn, i as i64);
+            for (_, s) in segs.iter_mut() {
+                if s.sport == 21 {
+                    s.dport += i as u16;
+                } else {
+                    s.sport += i as u16;
+                }
+            }
+            run(&mut tr, &mut h, &segs);
+        }
+        assert_eq!((tr.live(), tr.lingering(), tr.evictions()), (0, 3, 0));
+        // A late packet of a finished connection is absorbed, not a new connection.
+        run(&mut tr, &mut h, &[late_ack(1000, 30)]);
+        assert_eq!(h.opened, [1, 2, 3]);
+        assert_eq!(tr.lingering(), 3);
+    }
+
+    #[test]
+    fn the_bound_on_finished_connections_forgets_the_least_recently_active() {
+        let limits = TcpLimits {
+            max_lingering: 2,
+            ..TcpLimits::default()
+        };
+        let (mut tr, mut h) = (TcpTracker::new(limits, vec![21]), Rec::default());
+        let on_port = |segs: &mut Vec<(Timestamp, TcpSegment<'static>)>, i: u16| {
+            for (_, s) in segs.iter_mut() {
+                if s.sport == 21 {
+                    s.dport += i;
+                } else {
+                    s.sport += i;
+                }
+            }
+        };
+        for i in 0..3u16 {
+            let mut segs = connection(1000, i64::from(i));
+            on_port(&mut segs, i);
+            run(&mut tr, &mut h, &segs);
+            if i == 1 {
+                // The first is active again: the second is now the least recently active.
+                let mut late = vec![late_ack(1000, 2)];
+                on_port(&mut late, 0);
+                run(&mut tr, &mut h, &late);
+            }
+        }
+        assert_eq!((tr.lingering(), tr.lingering_forgotten()), (2, 1));
+        // A late packet of the forgotten one is a new connection; of the others, not.
+        for port in [0, 2, 1] {
+            let mut late = vec![late_ack(1000, 10)];
+            on_port(&mut late, port);
+            run(&mut tr, &mut h, &late);
+        }
+        assert_eq!(h.opened, [1, 2, 3, 4]);
+        assert_eq!(h.metas[3].client.port(), 40001);
+        // Its ISN was remembered as it went: a replay of it is still recognised.
+        let mut again = connection(1000, 20)[..1].to_vec();
+        on_port(&mut again, 1);
+        tr.finish_all(&mut h);
+        run(&mut tr, &mut h, &again);
+        assert_eq!(h.opened.len(), 4);
+        assert_eq!(tr.duplicates().syns, 1);
+    }
+
+    #[test]
+    fn at_the_bound_the_least_recently_active_eighth_goes_at_once() {
+        let limits = TcpLimits {
+            max_lingering: 16,
+            ..TcpLimits::default()
+        };
+        let (mut tr, mut h) = (TcpTracker::new(limits, vec![21]), Rec::default());
+        for i in 0..40u16 {
+            let mut segs = connection(1000, i64::from(i));
+            for (_, s) in segs.iter_mut() {
+                if s.sport == 21 {
+                    s.dport += i;
+                } else {
+                    s.sport += i;
+                }
+            }
+            run(&mut tr, &mut h, &segs);
+            assert!(tr.lingering() <= 16);
+        }
+        assert_eq!(tr.lingering() as u64 + tr.lingering_forgotten(), 40);
+        // What waits is the most recently finished.
+        let mut left: Vec<ConnId> = tr.linger4.age_keys().map(|(_, id)| id).collect();
+        left.sort_unstable();
+        let n = left.len() as u64;
+        assert_eq!(left, (41 - n..=40).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_finished_connection_absorbs_late_packets_for_a_minute_then_leaves() {
+        let (mut tr, mut h) = (tracker(), Rec::default());
+        run(&mut tr, &mut h, &connection(1000, 0));
+        // Late packets within the minute are absorbed (and keep it a minute longer).
+        run(&mut tr, &mut h, &[late_ack(1000, 50), late_ack(1000, 100)]);
+        assert_eq!(h.opened, [1]);
+        // Traffic elsewhere sweeps the table: 100 s after its last packet it has left.
+        let mut other = seg(true, A, 1, 1, b"");
+        other.sport = 50000;
+        tr.segment(Timestamp(150 * SEC), &other, &mut h);
+        assert_eq!(tr.lingering(), 1, "its last packet was 50 s ago");
+        tr.segment(Timestamp(220 * SEC), &other, &mut h);
+        assert_eq!(tr.lingering(), 0);
+        run(&mut tr, &mut h, &[late_ack(1000, 230)]);
+        assert_eq!(h.opened, [1, 2, 3], "now a new connection");
+        assert_eq!(tr.duplicates(), DuplicateStats::default());
     }
 
     #[test]
@@ -1181,10 +1479,13 @@ mod tests {
             [Syn, SynAck, HandshakeAck, FinAck, FinAck, FinAcked]
         );
         assert_eq!(h.kinds, [(1, CloseKind::Fin)], "finished on the last ACK");
-        assert!(tr.conns[&key].finished());
-        // It lingers without its reassembly state, still knowing its SYN.
-        assert!(tr.conns[&key].half.iter().all(Option::is_none));
-        assert_eq!(tr.conns[&key].client_isn(), Some(1000));
+        // It waits out its minute apart, without its reassembly state, still knowing its
+        // SYN and its client.
+        assert!(tr.conns.is_empty());
+        let l = tr.lingering_conn(&key).expect("lingering");
+        assert_eq!((l.id, l.isn(), l.replayed()), (1, Some(1000), false));
+        assert_eq!(key.client(&l), h.metas[0].client);
+        assert_eq!(l.last, segs[7].0);
         tr.finish_all(&mut h);
         assert_eq!(h.kinds.len(), 1, "reported once");
     }
@@ -1288,12 +1589,16 @@ mod tests {
         // The SYN of the finished connection again: a replay, absorbed.
         run(&mut tr, &mut h, &connection(1000, 5)[..1]);
         assert_eq!(h.opened, [1]);
-        let key = tr.conns.keys().next().copied().expect("tracked");
-        assert_eq!(tr.conns[&key].state, ConnState::Replayed);
+        assert!(tr.conns.is_empty());
+        let key = FlowKey::new(h.metas[0].client, h.metas[0].server, Zone::default());
+        assert!(tr.lingering_conn(&key).expect("lingering").replayed());
         // A SYN with another ISN on the same ports: a new connection.
         run(&mut tr, &mut h, &connection(90_000, 10)[..1]);
         assert_eq!(h.opened, [1, 2]);
         assert_eq!(tr.conns[&key].state, ConnState::new(true));
+        assert_eq!(tr.lingering(), 0);
+        // The first one's ISN is remembered as it left.
+        assert!(!tr.closed_isns.is_empty());
         tr.finish_all(&mut h);
         assert_eq!(h.kinds, [(1, CloseKind::Fin), (2, CloseKind::Open)]);
     }
