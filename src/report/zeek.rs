@@ -253,45 +253,70 @@ pub fn session_rows(s: &Session) -> Vec<Row> {
     rows
 }
 
-fn epoch(t: Time) -> String {
+fn epoch_into(t: Time, out: &mut String) {
+    use std::fmt::Write as _;
     let n = t.ts.0;
-    format!(
+    let _ = write!(
+        out,
         "{}.{:06}",
         n.div_euclid(1_000_000_000),
         n.rem_euclid(1_000_000_000) / 1000
-    )
+    );
 }
 
-/// Zeek's TSV escaping: the separator, `\` and non-printable bytes as `\xNN`.
+#[cfg(test)]
 fn tsv(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::new();
+    tsv_into(s, &mut out);
+    out
+}
+
+/// Zeek's TSV escaping, appended to `out`: the separator, `\` and non-printable bytes
+/// as `\xNN`; the empty string as `(empty)`.
+fn tsv_into(s: &str, out: &mut String) {
+    use std::fmt::Write as _;
+    if s.is_empty() {
+        out.push_str("(empty)");
+        return;
+    }
+    // Nothing to escape (no tab, `\`, C0/DEL, nor a C1 control, which starts with 0xC2):
+    // the text as it is.
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || b == 0x7f || b == b'\\' || b == 0xc2)
+    {
+        out.push_str(s);
+        return;
+    }
     for ch in s.chars() {
         match ch {
-            '\t' | '\\' => out.push_str(&format!("\\x{:02x}", ch as u32)),
+            '\t' | '\\' => {
+                let _ = write!(out, "\\x{:02x}", ch as u32);
+            }
             c if c.is_control() => {
                 let mut b = [0u8; 4];
                 for byte in c.encode_utf8(&mut b).bytes() {
-                    out.push_str(&format!("\\x{byte:02x}"));
+                    let _ = write!(out, "\\x{byte:02x}");
                 }
             }
             c => out.push(c),
         }
     }
-    if out.is_empty() {
-        "(empty)".to_string()
-    } else {
-        out
-    }
 }
 
-fn tsv_field(f: &Field) -> String {
+fn tsv_field_into(f: &Field, out: &mut String) {
+    use std::fmt::Write as _;
     match f {
-        Field::Unset => "-".to_string(),
-        Field::Str(s) => tsv(s),
-        Field::Count(n) => n.to_string(),
-        Field::Bool(b) => if *b { "T" } else { "F" }.to_string(),
-        Field::Addr(a) => a.to_string(),
-        Field::Time(t) => epoch(*t),
+        Field::Unset => out.push('-'),
+        Field::Str(s) => tsv_into(s, out),
+        Field::Count(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Field::Bool(b) => out.push(if *b { 'T' } else { 'F' }),
+        Field::Addr(a) => {
+            let _ = write!(out, "{a}");
+        }
+        Field::Time(t) => epoch_into(*t, out),
     }
 }
 
@@ -324,8 +349,14 @@ fn row_time(row: &Row) -> Time {
 }
 
 fn row_line(row: &Row) -> String {
-    let line: Vec<String> = row.iter().map(tsv_field).collect();
-    line.join("\t")
+    let mut line = String::with_capacity(256);
+    for (i, f) in row.iter().enumerate() {
+        if i > 0 {
+            line.push('\t');
+        }
+        tsv_field_into(f, &mut line);
+    }
+    line
 }
 
 /// Write `ftp.log` (TSV) for the report's sessions.
