@@ -297,7 +297,7 @@ fn session_records(s: &Session, b: &mut Vec<u8>) -> io::Result<()> {
     }
     out.sort_by_key(|(t, _)| *t);
     for (_, r) in &out {
-        serde_json::to_writer(&mut *b, r)?;
+        super::compact::to_vec(b, r)?;
         b.push(b'\n');
     }
     Ok(())

@@ -5,6 +5,7 @@
 //! on the terminal unless the caller says so (colour, width).
 
 pub mod alerts;
+pub mod compact;
 pub mod csv;
 pub mod eve;
 pub mod filter;
