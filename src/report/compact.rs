@@ -62,9 +62,76 @@ fn needs_escape(b: &[u8]) -> bool {
     bad(&last)
 }
 
+/// Whether any byte of the word needs an escape (below 0x20, `"` or `\\`): the exact
+/// "has a byte less than / equal to" word tests.
+#[inline(always)]
+fn word_needs_escape(x: u64) -> bool {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES * 0x80;
+    let below = x.wrapping_sub(ONES * 0x20) & !x;
+    let q = x ^ (ONES * u64::from(b'"'));
+    let quote = q.wrapping_sub(ONES) & !q;
+    let s = x ^ (ONES * u64::from(b'\\'));
+    let backslash = s.wrapping_sub(ONES) & !s;
+    (below | quote | backslash) & HIGH != 0
+}
+
+#[inline(always)]
+fn word8(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b.try_into().expect("8 bytes"))
+}
+
+#[inline(always)]
+fn word4(b: &[u8]) -> u32 {
+    u32::from_le_bytes(b.try_into().expect("4 bytes"))
+}
+
+/// A string of at most 16 bytes that needs no escape, written with fixed-size copies
+/// (two overlapping words) instead of a `memcpy` call; `false` (nothing written) when it
+/// is longer or needs an escape.
+#[inline(always)]
+fn write_short(out: &mut Vec<u8>, b: &[u8]) -> bool {
+    let n = b.len();
+    if n > 16 {
+        return false;
+    }
+    let p = out.len();
+    if n >= 8 {
+        let (head, tail) = (word8(&b[..8]), word8(&b[n - 8..]));
+        if word_needs_escape(head) || word_needs_escape(tail) {
+            return false;
+        }
+        out.extend_from_slice(&[b'"'; 18]);
+        out[p + 1..p + 9].copy_from_slice(&head.to_le_bytes());
+        out[p + 1 + n - 8..p + 1 + n].copy_from_slice(&tail.to_le_bytes());
+    } else if n >= 4 {
+        let (head, tail) = (word4(&b[..4]), word4(&b[n - 4..]));
+        if word_needs_escape(u64::from(head) | u64::from(tail) << 32) {
+            return false;
+        }
+        out.extend_from_slice(&[b'"'; 18]);
+        out[p + 1..p + 5].copy_from_slice(&head.to_le_bytes());
+        out[p + 1 + n - 4..p + 1 + n].copy_from_slice(&tail.to_le_bytes());
+    } else {
+        if b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\') {
+            return false;
+        }
+        out.extend_from_slice(&[b'"'; 18]);
+        for (i, &c) in b.iter().enumerate() {
+            out[p + 1 + i] = c;
+        }
+    }
+    // The closing quote is the one after the copies.
+    out.truncate(p + n + 2);
+    true
+}
+
 /// `s` as a JSON string, escaped as serde_json escapes.
 fn write_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
+    if write_short(out, b) {
+        return;
+    }
     out.reserve(b.len() + 2);
     out.push(b'"');
     if !needs_escape(b) {
@@ -638,6 +705,20 @@ mod tests {
         }
         same("");
         same("\u{2028}\u{fffd}\"\\");
+        // Every length around the word and block sizes, with one byte that needs an
+        // escape (or a high one) at every place.
+        for n in 0..40 {
+            same(&"x".repeat(n));
+            for at in 0..n {
+                for c in [
+                    '"', '\\', '\n', '\u{1f}', '\u{0}', ' ', '\u{7f}', 'é', '!', '#', '[', ']',
+                ] {
+                    let mut s: Vec<char> = vec!['y'; n];
+                    s[at] = c;
+                    same(&s.into_iter().collect::<String>());
+                }
+            }
+        }
     }
 
     #[test]
