@@ -388,19 +388,23 @@ impl Session {
     /// Write every time of this session with `digits` sub-second digits: the capture's
     /// precision is final only once its headers (pcapng interface blocks) have been read.
     pub fn set_time_digits(&mut self, digits: u8) {
-        let mut times: Vec<&mut Time> = vec![&mut self.start, &mut self.end];
+        self.start.digits = digits;
+        self.end.digits = digits;
         for c in &mut self.commands {
-            times.push(&mut c.ts);
-            times.extend(c.replies.iter_mut().map(|r| &mut r.ts));
+            c.ts.digits = digits;
+            for r in &mut c.replies {
+                r.ts.digits = digits;
+            }
         }
         for t in &mut self.transfers {
-            times.push(&mut t.start);
-            times.push(&mut t.end);
+            t.start.digits = digits;
+            t.end.digits = digits;
         }
-        times.extend(self.timeline.iter_mut().map(|e| &mut e.ts));
-        times.extend(self.anomalies.iter_mut().map(|a| &mut a.ts));
-        for t in times {
-            t.digits = digits;
+        for e in &mut self.timeline {
+            e.ts.digits = digits;
+        }
+        for a in &mut self.anomalies {
+            a.ts.digits = digits;
         }
     }
 }
