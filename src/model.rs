@@ -625,7 +625,8 @@ pub struct Event {
     pub conn: Conn,
     pub from: Side,
     pub kind: EventKind,
-    pub what: String,
+    /// Fixed texts ("SYN", "FIN+ACK", ...) are borrowed, not allocated per event.
+    pub what: std::borrow::Cow<'static, str>,
     /// A decoded explanation, e.g. the endpoint a PORT/PASV/EPRT/EPSV announced
     /// (`"192.168.0.2:5001"`), or the anomaly kind for `kind: "anomaly"`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -11,6 +11,7 @@ use crate::model::{
     Reply, Side, Time, TransferStatus,
 };
 use crate::model::{AnomalyKind, Conn, Limit, SetupKind};
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -448,7 +449,14 @@ impl Session {
     }
 
     /// Append a timeline event (closing any open data run).
-    pub fn event(&mut self, ts: Timestamp, conn: usize, from: Side, kind: EventKind, what: String) {
+    pub fn event(
+        &mut self,
+        ts: Timestamp,
+        conn: usize,
+        from: Side,
+        kind: EventKind,
+        what: impl Into<Cow<'static, str>>,
+    ) {
         self.event_note(ts, conn, from, kind, what, None);
     }
 
@@ -458,7 +466,7 @@ impl Session {
         conn: usize,
         from: Side,
         kind: EventKind,
-        what: String,
+        what: impl Into<Cow<'static, str>>,
         note: Option<String>,
     ) {
         self.close_run();
@@ -475,7 +483,7 @@ impl Session {
             conn: conn_name(conn),
             from,
             kind,
-            what,
+            what: what.into(),
             note,
         });
     }
@@ -504,7 +512,8 @@ impl Session {
                     if tls { " of TLS records" } else { "" },
                     run.segments,
                     if run.segments == 1 { "" } else { "s" }
-                );
+                )
+                .into();
             }
         }
     }
