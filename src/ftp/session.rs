@@ -905,29 +905,26 @@ impl Session {
             shown = format!("{} <hidden>", command);
         }
         let idx = self.commands.len();
+        // The strings move into the model; what follows reads them there.
         self.commands.push(model::Command {
             ts: self.time(ts),
-            command: command.clone(),
-            arg: arg.clone(),
+            command,
+            arg,
             replies: Vec::new(),
             cwd: self.cwd.clone(),
             encoding: latin1.then_some(model::TextEncoding::Latin1),
         });
         let mut note = None;
-        let raw_arg = if verb == Verb::Pass {
-            String::new()
-        } else {
-            arg.clone()
-        };
         match verb {
             Verb::User => {
-                self.user = Some(raw_arg);
+                self.user = Some(self.commands[idx].arg.clone());
             }
             Verb::Port | Verb::Eprt | Verb::Lprt => {
+                let raw_arg = self.commands[idx].arg.as_bytes();
                 let addr = match verb {
-                    Verb::Port => parse::parse_port(raw_arg.as_bytes()).map(SocketAddr::V4),
-                    Verb::Eprt => parse::parse_eprt(raw_arg.as_bytes()),
-                    _ => parse::parse_lprt(raw_arg.as_bytes()),
+                    Verb::Port => parse::parse_port(raw_arg).map(SocketAddr::V4),
+                    Verb::Eprt => parse::parse_eprt(raw_arg),
+                    _ => parse::parse_lprt(raw_arg),
                 };
                 match addr {
                     Some(a) => {
@@ -942,11 +939,11 @@ impl Session {
                             ts,
                         });
                     }
-                    None => self.anomaly(
-                        ts,
-                        AnomalyKind::BadDataAddress,
-                        format!("cannot parse {command} {raw_arg}"),
-                    ),
+                    None => {
+                        let c = &self.commands[idx];
+                        let detail = format!("cannot parse {} {}", c.command, c.arg);
+                        self.anomaly(ts, AnomalyKind::BadDataAddress, detail);
+                    }
                 }
             }
             v if v.uses_data_channel() => {
@@ -1117,7 +1114,9 @@ impl Session {
         } else if verb.uses_data_channel() && self.cmd_state[idx].started.is_none() {
             self.cmd_state[idx].started = Some(ts);
         }
-        let arg = self.commands[idx].arg.clone();
+        // Borrowed out of the command while its reply is handled (put back below: nothing
+        // in between reads it there), not copied.
+        let arg = std::mem::take(&mut self.commands[idx].arg);
         let mut note = None;
         // Greeting, login, AUTH, REIN, QUIT: the phase.
         let encrypted = self.control_encrypted();
@@ -1212,6 +1211,7 @@ impl Session {
             }
             _ => {}
         }
+        self.commands[idx].arg = arg;
         if !preliminary && (400..600).contains(&code) && verb.uses_data_channel() {
             self.waiting_cmds.retain(|&c| c != idx);
         }
