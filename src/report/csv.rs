@@ -89,13 +89,6 @@ impl Row<'_> {
             let _ = write!(b, "{v}");
         });
     }
-    fn opt(&mut self, v: Option<impl std::fmt::Display>) {
-        self.cell(|b| {
-            if let Some(v) = v {
-                let _ = write!(b, "{v}");
-            }
-        });
-    }
     /// A serde enum's wire name (`not_captured`), as in the JSON.
     fn name<T: Serialize>(&mut self, v: &T) {
         self.cell(|b| {
@@ -114,14 +107,59 @@ impl Row<'_> {
         });
     }
     fn endpoint(&mut self, e: &crate::model::Endpoint) {
-        self.display(std::net::SocketAddr::new(e.ip, e.port));
+        self.cell(|b| match e.ip {
+            // `a.b.c.d:port`, as `SocketAddr`'s Display writes it, without its machinery.
+            std::net::IpAddr::V4(a) => {
+                for (i, o) in a.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        b.push(b'.');
+                    }
+                    push_decimal(b, o.into());
+                }
+                b.push(b':');
+                push_decimal(b, e.port.into());
+            }
+            std::net::IpAddr::V6(_) => {
+                let _ = write!(b, "{}", std::net::SocketAddr::new(e.ip, e.port));
+            }
+        });
     }
+    fn num(&mut self, n: u64) {
+        self.cell(|b| push_decimal(b, n));
+    }
+    fn opt_num(&mut self, n: Option<u64>) {
+        self.cell(|b| {
+            if let Some(n) = n {
+                push_decimal(b, n);
+            }
+        });
+    }
+    fn time(&mut self, t: crate::model::Time) {
+        self.cell(|b| {
+            b.extend_from_slice(t.rfc3339(&mut [0; crate::model::RFC3339_MAX]).as_bytes())
+        });
+    }
+}
+
+/// The decimal digits of `n`.
+fn push_decimal(b: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    b.extend_from_slice(&buf[i..]);
 }
 
 fn write_row(s: &Session, i: usize, t: &Transfer, b: &mut Vec<u8>) {
     let mut r = Row { b, first: true };
-    r.display(s.id);
-    r.display(i + 1);
+    r.num(s.id);
+    r.num(i as u64 + 1);
     r.endpoint(&s.client);
     r.endpoint(&s.server);
     r.str(s.user.as_deref().unwrap_or_default());
@@ -133,17 +171,17 @@ fn write_row(s: &Session, i: usize, t: &Transfer, b: &mut Vec<u8>) {
     r.display(t.setup);
     r.endpoint(&t.data_client);
     r.endpoint(&t.data_server);
-    r.display(t.start);
-    r.display(t.end);
+    r.time(t.start);
+    r.time(t.end);
     r.name(&t.data);
     r.name(&t.match_);
-    r.opt(t.bytes);
-    r.opt(t.captured_bytes);
-    r.opt(t.missing_bytes);
-    r.opt(t.expected_bytes);
-    r.opt(t.rest);
+    r.opt_num(t.bytes);
+    r.opt_num(t.captured_bytes);
+    r.opt_num(t.missing_bytes);
+    r.opt_num(t.expected_bytes);
+    r.opt_num(t.rest);
     r.name(&t.status);
-    r.opt(t.reply_code);
+    r.opt_num(t.reply_code.map(u64::from));
     r.str(t.sha256.as_deref().unwrap_or_default());
     r.str(t.extracted.as_deref().unwrap_or_default());
     r.display(t.matched);
