@@ -104,9 +104,35 @@ fn url(server: IpAddr, cwd: &str, arg: &str) -> String {
     if !path.starts_with('/') {
         path.insert(0, '/');
     }
+    let mut url = String::with_capacity(path.len() + 48);
+    url.push_str("ftp://");
     match server {
-        IpAddr::V6(a) => format!("ftp://[{a}]{path}"),
-        IpAddr::V4(a) => format!("ftp://{a}{path}"),
+        IpAddr::V6(_) => {
+            url.push('[');
+            push_ip(&mut url, server);
+            url.push(']');
+        }
+        IpAddr::V4(_) => push_ip(&mut url, server),
+    }
+    url.push_str(&path);
+    url
+}
+
+/// An address as its Display writes it (IPv4 without the formatting machinery).
+fn push_ip(out: &mut String, ip: IpAddr) {
+    use std::fmt::Write as _;
+    match ip {
+        IpAddr::V4(a) => {
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(out, o.into(), 1);
+            }
+        }
+        IpAddr::V6(a) => {
+            let _ = write!(out, "{a}");
+        }
     }
 }
 
@@ -126,13 +152,16 @@ fn zeek_id(prefix: char, seed: &str) -> String {
 
 /// The connection uid of a session.
 pub fn session_uid(s: &Session) -> String {
-    zeek_id(
-        'C',
-        &format!(
-            "{}|{}|{}|{}|{}",
-            s.id, s.client.ip, s.client.port, s.server.ip, s.server.port
-        ),
-    )
+    // "{id}|{client ip}|{client port}|{server ip}|{server port}"
+    let mut seed = String::with_capacity(96);
+    push_decimal(&mut seed, s.id, 1);
+    for e in [&s.client, &s.server] {
+        seed.push('|');
+        push_ip(&mut seed, e.ip);
+        seed.push('|');
+        push_decimal(&mut seed, e.port.into(), 1);
+    }
+    zeek_id('C', &seed)
 }
 
 fn last_line(text: &str) -> &str {
@@ -210,7 +239,11 @@ pub fn session_rows(s: &Session) -> Vec<Row> {
                 .map_or(Field::Unset, Field::Count);
             let fuid = match transfer {
                 Some((i, t)) if t.bytes.is_some_and(|b| b > 0) => {
-                    Field::Str(zeek_id('F', &format!("{uid}|{i}")))
+                    let mut seed = String::with_capacity(uid.len() + 8);
+                    seed.push_str(&uid);
+                    seed.push('|');
+                    push_decimal(&mut seed, i as u64, 1);
+                    Field::Str(zeek_id('F', &seed))
                 }
                 _ => Field::Unset,
             };
@@ -254,14 +287,32 @@ pub fn session_rows(s: &Session) -> Vec<Row> {
 }
 
 fn epoch_into(t: Time, out: &mut String) {
-    use std::fmt::Write as _;
     let n = t.ts.0;
-    let _ = write!(
-        out,
-        "{}.{:06}",
-        n.div_euclid(1_000_000_000),
-        n.rem_euclid(1_000_000_000) / 1000
-    );
+    let secs = n.div_euclid(1_000_000_000);
+    if secs < 0 {
+        out.push('-');
+    }
+    push_decimal(out, secs.unsigned_abs(), 1);
+    out.push('.');
+    push_decimal(out, (n.rem_euclid(1_000_000_000) / 1000) as u64, 6);
+}
+
+/// The decimal digits of `n`, at least `width` of them (zeros in front).
+fn push_decimal(out: &mut String, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = i.min(buf.len() - width.min(buf.len()));
+    for &d in &buf[start..] {
+        out.push(char::from(d));
+    }
 }
 
 #[cfg(test)]
@@ -305,17 +356,12 @@ fn tsv_into(s: &str, out: &mut String) {
 }
 
 fn tsv_field_into(f: &Field, out: &mut String) {
-    use std::fmt::Write as _;
     match f {
         Field::Unset => out.push('-'),
         Field::Str(s) => tsv_into(s, out),
-        Field::Count(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Field::Count(n) => push_decimal(out, *n, 1),
         Field::Bool(b) => out.push(if *b { 'T' } else { 'F' }),
-        Field::Addr(a) => {
-            let _ = write!(out, "{a}");
-        }
+        Field::Addr(a) => push_ip(out, *a),
         Field::Time(t) => epoch_into(*t, out),
     }
 }
