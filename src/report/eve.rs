@@ -47,7 +47,16 @@ fn flow_id(a: &Endpoint, b: &Endpoint, salt: u64) -> u64 {
         }
     }
     let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-    format!("{}|{}|{}|{}|{salt}", a.ip, a.port, b.ip, b.port).hash(&mut h);
+    // "{a.ip}|{a.port}|{b.ip}|{b.port}|{salt}"
+    let mut text = String::with_capacity(96);
+    for e in [a, b] {
+        super::push_ip(&mut text, e.ip);
+        text.push('|');
+        super::push_decimal(&mut text, e.port.into(), 1);
+        text.push('|');
+    }
+    super::push_decimal(&mut text, salt, 1);
+    text.hash(&mut h);
     h.finish() & ((1 << 51) - 1)
 }
 
@@ -222,14 +231,20 @@ fn ftp_object(c: &Command) -> Ftp<'_> {
     }
 }
 
+fn ip_text(ip: std::net::IpAddr) -> String {
+    let mut s = String::with_capacity(39);
+    super::push_ip(&mut s, ip);
+    s
+}
+
 fn file_name(t: &Transfer) -> &str {
     t.path.as_deref().unwrap_or(&t.arg)
 }
 
 /// Serialize one session's eve records in time order, one line each.
 fn session_records(s: &Session, b: &mut Vec<u8>) -> io::Result<()> {
-    let client_ip = s.client.ip.to_string();
-    let server_ip = s.server.ip.to_string();
+    let client_ip = ip_text(s.client.ip);
+    let server_ip = ip_text(s.server.ip);
     let control = Ends {
         src_ip: &client_ip,
         src_port: s.client.port,
@@ -240,7 +255,7 @@ fn session_records(s: &Session, b: &mut Vec<u8>) -> io::Result<()> {
     let data_ips: Vec<(String, String)> = s
         .transfers
         .iter()
-        .map(|t| (t.data_client.ip.to_string(), t.data_server.ip.to_string()))
+        .map(|t| (ip_text(t.data_client.ip), ip_text(t.data_server.ip)))
         .collect();
     let mut out: Vec<(Time, Record<'_>)> = Vec::new();
     for c in &s.commands {

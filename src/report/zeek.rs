@@ -9,6 +9,7 @@
 //! (`<hidden>` unless `--show-passwords`, anonymous ones included), `mime_type` is not
 //! guessed (`-`), and `uid`/`fuid` are derived from the session, not random.
 
+use super::{push_decimal, push_ip};
 use crate::ftp::parse;
 use crate::model::{Command, Report, Session, Time, Transfer};
 use serde_json::{json, Map, Value};
@@ -116,24 +117,6 @@ fn url(server: IpAddr, cwd: &str, arg: &str) -> String {
     }
     url.push_str(&path);
     url
-}
-
-/// An address as its Display writes it (IPv4 without the formatting machinery).
-fn push_ip(out: &mut String, ip: IpAddr) {
-    use std::fmt::Write as _;
-    match ip {
-        IpAddr::V4(a) => {
-            for (i, o) in a.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push('.');
-                }
-                push_decimal(out, o.into(), 1);
-            }
-        }
-        IpAddr::V6(a) => {
-            let _ = write!(out, "{a}");
-        }
-    }
 }
 
 /// A short id like Zeek's (`C` + 17 base62 characters), derived from `seed`.
@@ -295,24 +278,6 @@ fn epoch_into(t: Time, out: &mut String) {
     push_decimal(out, secs.unsigned_abs(), 1);
     out.push('.');
     push_decimal(out, (n.rem_euclid(1_000_000_000) / 1000) as u64, 6);
-}
-
-/// The decimal digits of `n`, at least `width` of them (zeros in front).
-fn push_decimal(out: &mut String, mut n: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let start = i.min(buf.len() - width.min(buf.len()));
-    for &d in &buf[start..] {
-        out.push(char::from(d));
-    }
 }
 
 #[cfg(test)]
