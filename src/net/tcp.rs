@@ -826,10 +826,11 @@ impl TcpTracker {
     /// End of capture: finish every connection in order of first packet.
     pub fn finish_all(&mut self, h: &mut dyn TcpHandler) {
         self.lru.clear();
-        // Sort the (id, key) pairs, not the connections (large structs moved around).
+        // Sort the (id, key) pairs, not the connections (large structs moved around), and
+        // those through a sorted list of ids (a stable sort, each pair moved once).
         let mut order: Vec<(u64, FlowKey)> =
             self.conns.iter().map(|(k, c)| (c.meta.id, *k)).collect();
-        order.sort_by_key(|&(id, _)| id);
+        order.sort_by_cached_key(|&(id, _)| id);
         let mut all = std::mem::take(&mut self.conns);
         for (_, key) in order {
             if let Some(mut c) = all.remove(&key) {
