@@ -36,27 +36,7 @@ impl Time {
     pub fn rfc3339<'b>(&self, buf: &'b mut [u8; RFC3339_MAX]) -> &'b str {
         let secs = self.ts.secs();
         let nanos = self.ts.subsec_nanos();
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400) as u32;
-        let (y, m, d) = civil_from_days(days);
-        let two = |b: &mut [u8], v: u32| {
-            b[0] = b'0' + (v / 10) as u8;
-            b[1] = b'0' + (v % 10) as u8;
-        };
-        let y = y as u32; // 1677..=2262
-        buf[0] = b'0' + (y / 1000 % 10) as u8;
-        buf[1] = b'0' + (y / 100 % 10) as u8;
-        two(&mut buf[2..4], y % 100);
-        buf[4] = b'-';
-        two(&mut buf[5..7], m);
-        buf[7] = b'-';
-        two(&mut buf[8..10], d);
-        buf[10] = b'T';
-        two(&mut buf[11..13], sod / 3600);
-        buf[13] = b':';
-        two(&mut buf[14..16], sod / 60 % 60);
-        buf[16] = b':';
-        two(&mut buf[17..19], sod % 60);
+        buf[..19].copy_from_slice(&date_time(secs));
         let mut n = 19;
         let digits = self.digits.min(9) as usize;
         if digits > 0 {
@@ -72,6 +52,45 @@ impl Time {
         // Only ASCII digits and punctuation were written.
         std::str::from_utf8(&buf[..n + 1]).unwrap_or("")
     }
+}
+
+thread_local! {
+    /// The whole second [`date_time`] wrote last, and what it wrote: a capture's times
+    /// come in runs within one second.
+    static LAST_SECOND: std::cell::Cell<(i64, [u8; 19])> =
+        const { std::cell::Cell::new((i64::MIN, [0; 19])) };
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a second since the epoch.
+fn date_time(secs: i64) -> [u8; 19] {
+    let (last, text) = LAST_SECOND.get();
+    if last == secs {
+        return text;
+    }
+    let mut buf = [0u8; 19];
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400) as u32;
+    let (y, m, d) = civil_from_days(days);
+    let two = |b: &mut [u8], v: u32| {
+        b[0] = b'0' + (v / 10) as u8;
+        b[1] = b'0' + (v % 10) as u8;
+    };
+    let y = y as u32; // 1677..=2262
+    buf[0] = b'0' + (y / 1000 % 10) as u8;
+    buf[1] = b'0' + (y / 100 % 10) as u8;
+    two(&mut buf[2..4], y % 100);
+    buf[4] = b'-';
+    two(&mut buf[5..7], m);
+    buf[7] = b'-';
+    two(&mut buf[8..10], d);
+    buf[10] = b'T';
+    two(&mut buf[11..13], sod / 3600);
+    buf[13] = b':';
+    two(&mut buf[14..16], sod / 60 % 60);
+    buf[16] = b':';
+    two(&mut buf[17..19], sod % 60);
+    LAST_SECOND.set((secs, buf));
+    buf
 }
 
 /// Longest [`Time::rfc3339`] form: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
@@ -388,19 +407,23 @@ impl Session {
     /// Write every time of this session with `digits` sub-second digits: the capture's
     /// precision is final only once its headers (pcapng interface blocks) have been read.
     pub fn set_time_digits(&mut self, digits: u8) {
-        let mut times: Vec<&mut Time> = vec![&mut self.start, &mut self.end];
+        self.start.digits = digits;
+        self.end.digits = digits;
         for c in &mut self.commands {
-            times.push(&mut c.ts);
-            times.extend(c.replies.iter_mut().map(|r| &mut r.ts));
+            c.ts.digits = digits;
+            for r in &mut c.replies {
+                r.ts.digits = digits;
+            }
         }
         for t in &mut self.transfers {
-            times.push(&mut t.start);
-            times.push(&mut t.end);
+            t.start.digits = digits;
+            t.end.digits = digits;
         }
-        times.extend(self.timeline.iter_mut().map(|e| &mut e.ts));
-        times.extend(self.anomalies.iter_mut().map(|a| &mut a.ts));
-        for t in times {
-            t.digits = digits;
+        for e in &mut self.timeline {
+            e.ts.digits = digits;
+        }
+        for a in &mut self.anomalies {
+            a.ts.digits = digits;
         }
     }
 }
@@ -602,7 +625,8 @@ pub struct Event {
     pub conn: Conn,
     pub from: Side,
     pub kind: EventKind,
-    pub what: String,
+    /// Fixed texts ("SYN", "FIN+ACK", ...) are borrowed, not allocated per event.
+    pub what: std::borrow::Cow<'static, str>,
     /// A decoded explanation, e.g. the endpoint a PORT/PASV/EPRT/EPSV announced
     /// (`"192.168.0.2:5001"`), or the anomaly kind for `kind: "anomaly"`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -80,7 +80,7 @@ fn connections_without_an_ftp_byte_are_probes_and_a_banner_grab_is_a_session() {
         .timeline
         .iter()
         .take(4)
-        .map(|e| e.what.as_str())
+        .map(|e| e.what.as_ref())
         .collect();
     assert_eq!(whats, ["SYN", "SYN+ACK", "ACK", "220 hi"]);
     assert_eq!(r.sessions[0].commands[0].replies[0].code, 220);
@@ -180,7 +180,7 @@ fn greeting_on_an_odd_port_keeps_the_handshake() {
     cap.close(&mut ctl);
     let r = cap.analyze(Options::default());
     let s = &r.sessions[0];
-    let what: Vec<&str> = s.timeline.iter().map(|e| e.what.as_str()).collect();
+    let what: Vec<&str> = s.timeline.iter().map(|e| e.what.as_ref()).collect();
     assert_eq!(&what[..4], ["SYN", "SYN+ACK", "ACK", "220 hello"]);
     assert_eq!(format!("{:?}", s.close), "Fin");
 }
@@ -840,7 +840,7 @@ fn a_dns_answer_over_tcp_names_the_server() {
         .timeline
         .iter()
         .filter(|e| e.conn == Conn::Dns)
-        .map(|e| e.what.as_str())
+        .map(|e| e.what.as_ref())
         .collect();
     assert_eq!(dns_events.len(), 2, "{dns_events:?}");
     assert!(dns_events[1].contains("ftp.example.test"), "{dns_events:?}");

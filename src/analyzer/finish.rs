@@ -231,7 +231,8 @@ impl<'a> Analyzer<'a> {
                 f.anomalies.push(limit_finding(f.last_close, detail));
             }
         }
-        f.conn_list.sort_by_key(|c| c.id);
+        // Stable, through a sorted list of ids: each (large) entry moved once.
+        f.conn_list.sort_by_cached_key(|c| c.id);
         let extract = f.opts.extract.as_ref().map(|dir| {
             let mut sum = match f.carver.take() {
                 Some(c) => c.finish(),

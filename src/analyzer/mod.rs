@@ -510,19 +510,13 @@ impl<'a> Ftp<'a> {
             }) => {
                 let side = Self::side(*client_is_tcp_client, dir);
                 if let Some(s) = self.sessions.get_mut(session) {
-                    s.event(ts, 0, side, EventKind::Tcp, ev.as_str().to_string());
+                    s.event(ts, 0, side, EventKind::Tcp, ev.as_str());
                 }
             }
             Some(Role::Data(d)) => {
                 let side = Self::side(d.connector_is_client, dir);
                 if let Some(s) = self.sessions.get_mut(&d.session) {
-                    s.event(
-                        ts,
-                        d.transfer + 1,
-                        side,
-                        EventKind::Tcp,
-                        ev.as_str().to_string(),
-                    );
+                    s.event(ts, d.transfer + 1, side, EventKind::Tcp, ev.as_str());
                 }
             }
             Some(Role::Probe(p)) if p.events.len() < PROBE_EVENTS => {
@@ -855,7 +849,7 @@ fn dns_step(m: &mut model::Session, r: &Resolution, digits: u8) {
             conn: model::Conn::Dns,
             from: Side::Client,
             kind: EventKind::Dns,
-            what: format!("DNS query {} {}", r.qtype, r.name),
+            what: format!("DNS query {} {}", r.qtype, r.name).into(),
             note: Some(format!("resolver {resolver}")),
         });
     }
@@ -864,7 +858,7 @@ fn dns_step(m: &mut model::Session, r: &Resolution, digits: u8) {
         conn: model::Conn::Dns,
         from: Side::Server,
         kind: EventKind::Dns,
-        what: format!("DNS answer {answer}"),
+        what: format!("DNS answer {answer}").into(),
         note: Some(format!("resolver {resolver}")),
     });
     m.timeline.splice(0..0, evs);

@@ -11,6 +11,7 @@ use crate::model::{
     Reply, Side, Time, TransferStatus,
 };
 use crate::model::{AnomalyKind, Conn, Limit, SetupKind};
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
@@ -448,7 +449,14 @@ impl Session {
     }
 
     /// Append a timeline event (closing any open data run).
-    pub fn event(&mut self, ts: Timestamp, conn: usize, from: Side, kind: EventKind, what: String) {
+    pub fn event(
+        &mut self,
+        ts: Timestamp,
+        conn: usize,
+        from: Side,
+        kind: EventKind,
+        what: impl Into<Cow<'static, str>>,
+    ) {
         self.event_note(ts, conn, from, kind, what, None);
     }
 
@@ -458,7 +466,7 @@ impl Session {
         conn: usize,
         from: Side,
         kind: EventKind,
-        what: String,
+        what: impl Into<Cow<'static, str>>,
         note: Option<String>,
     ) {
         self.close_run();
@@ -475,7 +483,7 @@ impl Session {
             conn: conn_name(conn),
             from,
             kind,
-            what,
+            what: what.into(),
             note,
         });
     }
@@ -504,7 +512,8 @@ impl Session {
                     if tls { " of TLS records" } else { "" },
                     run.segments,
                     if run.segments == 1 { "" } else { "s" }
-                );
+                )
+                .into();
             }
         }
     }
@@ -896,29 +905,26 @@ impl Session {
             shown = format!("{} <hidden>", command);
         }
         let idx = self.commands.len();
+        // The strings move into the model; what follows reads them there.
         self.commands.push(model::Command {
             ts: self.time(ts),
-            command: command.clone(),
-            arg: arg.clone(),
+            command,
+            arg,
             replies: Vec::new(),
             cwd: self.cwd.clone(),
             encoding: latin1.then_some(model::TextEncoding::Latin1),
         });
         let mut note = None;
-        let raw_arg = if verb == Verb::Pass {
-            String::new()
-        } else {
-            arg.clone()
-        };
         match verb {
             Verb::User => {
-                self.user = Some(raw_arg);
+                self.user = Some(self.commands[idx].arg.clone());
             }
             Verb::Port | Verb::Eprt | Verb::Lprt => {
+                let raw_arg = self.commands[idx].arg.as_bytes();
                 let addr = match verb {
-                    Verb::Port => parse::parse_port(raw_arg.as_bytes()).map(SocketAddr::V4),
-                    Verb::Eprt => parse::parse_eprt(raw_arg.as_bytes()),
-                    _ => parse::parse_lprt(raw_arg.as_bytes()),
+                    Verb::Port => parse::parse_port(raw_arg).map(SocketAddr::V4),
+                    Verb::Eprt => parse::parse_eprt(raw_arg),
+                    _ => parse::parse_lprt(raw_arg),
                 };
                 match addr {
                     Some(a) => {
@@ -933,11 +939,11 @@ impl Session {
                             ts,
                         });
                     }
-                    None => self.anomaly(
-                        ts,
-                        AnomalyKind::BadDataAddress,
-                        format!("cannot parse {command} {raw_arg}"),
-                    ),
+                    None => {
+                        let c = &self.commands[idx];
+                        let detail = format!("cannot parse {} {}", c.command, c.arg);
+                        self.anomaly(ts, AnomalyKind::BadDataAddress, detail);
+                    }
                 }
             }
             v if v.uses_data_channel() => {
@@ -1085,10 +1091,16 @@ impl Session {
                 i
             }
         };
-        let shown = match text.split_once('\n') {
-            None => format!("{code} {text}"),
-            Some(_) => format!("{code} {}", text.replace('\n', "\n    ")),
-        };
+        // "{code} {text}", continuation lines indented (built without the formatting
+        // machinery: once per reply).
+        let mut shown = String::with_capacity(text.len() + 8);
+        push_decimal(&mut shown, code);
+        shown.push(' ');
+        if text.contains('\n') {
+            shown.push_str(&text.replace('\n', "\n    "));
+        } else {
+            shown.push_str(text);
+        }
         let rts = self.time(ts);
         self.commands[idx].replies.push(Reply {
             ts: rts,
@@ -1102,7 +1114,9 @@ impl Session {
         } else if verb.uses_data_channel() && self.cmd_state[idx].started.is_none() {
             self.cmd_state[idx].started = Some(ts);
         }
-        let arg = self.commands[idx].arg.clone();
+        // Borrowed out of the command while its reply is handled (put back below: nothing
+        // in between reads it there), not copied.
+        let arg = std::mem::take(&mut self.commands[idx].arg);
         let mut note = None;
         // Greeting, login, AUTH, REIN, QUIT: the phase.
         let encrypted = self.control_encrypted();
@@ -1197,6 +1211,7 @@ impl Session {
             }
             _ => {}
         }
+        self.commands[idx].arg = arg;
         if !preliminary && (400..600).contains(&code) && verb.uses_data_channel() {
             self.waiting_cmds.retain(|&c| c != idx);
         }
@@ -1845,6 +1860,24 @@ fn side_idx(s: Side) -> usize {
     match s {
         Side::Client => 0,
         Side::Server => 1,
+    }
+}
+
+/// The decimal digits of `n` appended to `s`.
+fn push_decimal(s: &mut String, n: u16) {
+    let mut buf = [0u8; 5];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &buf[i..] {
+        s.push(char::from(d));
     }
 }
 

@@ -274,13 +274,33 @@ impl std::str::FromStr for Conn {
 }
 
 impl Serialize for Conn {
+    #[inline]
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Conn::Control => s.serialize_str("control"),
             Conn::Dns => s.serialize_str("dns"),
-            Conn::Data(_) => s.collect_str(self),
+            Conn::Data(n) => serialize_data_conn(*n, s),
         }
     }
+}
+
+/// `"data:N"` from a buffer on the stack (no String, no formatting machinery).
+fn serialize_data_conn<S: Serializer>(mut n: u32, s: S) -> Result<S::Ok, S::Error> {
+    let mut buf = [0u8; 15];
+    buf[..5].copy_from_slice(b"data:");
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let len = 5 + digits.len() - i;
+    buf[5..len].copy_from_slice(&digits[i..]);
+    s.serialize_str(std::str::from_utf8(&buf[..len]).unwrap_or("data:"))
 }
 
 /// What a TCP connection turned out to be (`tcp_connections[].role`; null: no payload).

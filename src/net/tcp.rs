@@ -1003,10 +1003,16 @@ impl TcpTracker {
         self.lru.clear();
         self.linger4.clear();
         self.linger6.clear();
-        let mut all: Vec<Conn> = self.conns.drain().map(|(_, c)| c).collect();
-        all.sort_by_key(|c| c.meta.id);
-        for mut c in all {
-            self.finish(&mut c, h);
+        // Sort the (id, key) pairs, not the connections (large structs moved around); ids
+        // are unique.
+        let mut order: Vec<(u64, FlowKey)> =
+            self.conns.iter().map(|(k, c)| (c.meta.id, *k)).collect();
+        order.sort_unstable_by_key(|&(id, _)| id);
+        let mut all = std::mem::take(&mut self.conns);
+        for (_, key) in order {
+            if let Some(mut c) = all.remove(&key) {
+                self.finish(&mut c, h);
+            }
         }
     }
 

@@ -37,80 +37,179 @@ pub const COLUMNS: [&str; 27] = [
 ];
 
 /// One field, quoted when it must be.
+#[cfg(test)]
 fn field(s: &str) -> String {
-    if s.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+    let mut b = Vec::new();
+    b.extend_from_slice(s.as_bytes());
+    quote_from(&mut b, 0);
+    String::from_utf8(b).unwrap_or_default()
+}
+
+/// Quote the field that starts at `start` (the end of `b`) when it must be: in quotes,
+/// its quotes doubled.
+fn quote_from(b: &mut Vec<u8>, start: usize) {
+    if !b[start..]
+        .iter()
+        .any(|c| matches!(c, b',' | b'"' | b'\r' | b'\n'))
+    {
+        return;
+    }
+    let raw = b.split_off(start);
+    b.push(b'"');
+    for &c in &raw {
+        if c == b'"' {
+            b.push(b'"');
+        }
+        b.push(c);
+    }
+    b.push(b'"');
+}
+
+/// A row being written into one buffer, field by field.
+struct Row<'a> {
+    b: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl Row<'_> {
+    /// Write one field with `f`, then quote it when it must be.
+    fn cell(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
+        if !std::mem::take(&mut self.first) {
+            self.b.push(b',');
+        }
+        let start = self.b.len();
+        f(self.b);
+        quote_from(self.b, start);
+    }
+    fn str(&mut self, s: &str) {
+        self.cell(|b| b.extend_from_slice(s.as_bytes()));
+    }
+    fn display(&mut self, v: impl std::fmt::Display) {
+        self.cell(|b| {
+            let _ = write!(b, "{v}");
+        });
+    }
+    /// A serde enum's wire name (`not_captured`), as in the JSON.
+    fn name<T: Serialize>(&mut self, v: &T) {
+        self.cell(|b| {
+            let start = b.len();
+            if serde_json::to_writer(&mut *b, v).is_err() {
+                b.truncate(start);
+                return;
+            }
+            // A string in quotes: keep what is inside (wire names need no escapes).
+            if b.len() - start >= 2 && b[start] == b'"' && b[b.len() - 1] == b'"' {
+                b.pop();
+                b.remove(start);
+            } else {
+                b.truncate(start);
+            }
+        });
+    }
+    fn endpoint(&mut self, e: &crate::model::Endpoint) {
+        self.cell(|b| match e.ip {
+            // `a.b.c.d:port`, as `SocketAddr`'s Display writes it, without its machinery.
+            std::net::IpAddr::V4(a) => {
+                for (i, o) in a.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        b.push(b'.');
+                    }
+                    push_decimal(b, o.into());
+                }
+                b.push(b':');
+                push_decimal(b, e.port.into());
+            }
+            std::net::IpAddr::V6(_) => {
+                let _ = write!(b, "{}", std::net::SocketAddr::new(e.ip, e.port));
+            }
+        });
+    }
+    fn num(&mut self, n: u64) {
+        self.cell(|b| push_decimal(b, n));
+    }
+    fn opt_num(&mut self, n: Option<u64>) {
+        self.cell(|b| {
+            if let Some(n) = n {
+                push_decimal(b, n);
+            }
+        });
+    }
+    fn time(&mut self, t: crate::model::Time) {
+        self.cell(|b| {
+            b.extend_from_slice(t.rfc3339(&mut [0; crate::model::RFC3339_MAX]).as_bytes())
+        });
     }
 }
 
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
+/// The decimal digits of `n`.
+fn push_decimal(b: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    b.extend_from_slice(&buf[i..]);
 }
 
-/// A serde enum's wire name (`"not_captured"`), as in the JSON.
-fn name<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
-fn endpoint(e: &crate::model::Endpoint) -> String {
-    super::human::endpoint(e)
-}
-
-fn row(s: &Session, i: usize, t: &Transfer) -> Vec<String> {
-    vec![
-        s.id.to_string(),
-        (i + 1).to_string(),
-        endpoint(&s.client),
-        endpoint(&s.server),
-        s.user.clone().unwrap_or_default(),
-        t.command.clone(),
-        t.arg.clone(),
-        t.path.clone().unwrap_or_default(),
-        name(&t.direction),
-        name(&t.mode),
-        t.setup.to_string(),
-        endpoint(&t.data_client),
-        endpoint(&t.data_server),
-        t.start.to_string(),
-        t.end.to_string(),
-        name(&t.data),
-        name(&t.match_),
-        opt(t.bytes),
-        opt(t.captured_bytes),
-        opt(t.missing_bytes),
-        opt(t.expected_bytes),
-        opt(t.rest),
-        name(&t.status),
-        opt(t.reply_code),
-        t.sha256.clone().unwrap_or_default(),
-        t.extracted.clone().unwrap_or_default(),
-        t.matched.to_string(),
-    ]
-}
-
-fn write_row(cells: &[String], out: &mut dyn Write) -> io::Result<()> {
-    let line: Vec<String> = cells.iter().map(|c| field(c)).collect();
-    out.write_all(line.join(",").as_bytes())?;
-    out.write_all(b"\r\n")
+fn write_row(s: &Session, i: usize, t: &Transfer, b: &mut Vec<u8>) {
+    let mut r = Row { b, first: true };
+    r.num(s.id);
+    r.num(i as u64 + 1);
+    r.endpoint(&s.client);
+    r.endpoint(&s.server);
+    r.str(s.user.as_deref().unwrap_or_default());
+    r.str(&t.command);
+    r.str(&t.arg);
+    r.str(t.path.as_deref().unwrap_or_default());
+    r.name(&t.direction);
+    r.name(&t.mode);
+    r.display(t.setup);
+    r.endpoint(&t.data_client);
+    r.endpoint(&t.data_server);
+    r.time(t.start);
+    r.time(t.end);
+    r.name(&t.data);
+    r.name(&t.match_);
+    r.opt_num(t.bytes);
+    r.opt_num(t.captured_bytes);
+    r.opt_num(t.missing_bytes);
+    r.opt_num(t.expected_bytes);
+    r.opt_num(t.rest);
+    r.name(&t.status);
+    r.opt_num(t.reply_code.map(u64::from));
+    r.str(t.sha256.as_deref().unwrap_or_default());
+    r.str(t.extracted.as_deref().unwrap_or_default());
+    r.display(t.matched);
+    r.b.extend_from_slice(b"\r\n");
 }
 
 /// The header line.
 pub fn write_header(out: &mut dyn Write) -> io::Result<()> {
-    let h: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
-    write_row(&h, out)
+    let mut b = Vec::new();
+    let mut r = Row {
+        b: &mut b,
+        first: true,
+    };
+    for c in COLUMNS {
+        r.str(c);
+    }
+    b.extend_from_slice(b"\r\n");
+    out.write_all(&b)
 }
 
 /// One session's rows.
 pub fn write_session(s: &Session, out: &mut dyn Write) -> io::Result<()> {
-    for (i, t) in s.transfers.iter().enumerate() {
-        write_row(&row(s, i, t), out)?;
-    }
-    Ok(())
+    super::json::buffered(out, |b| {
+        for (i, t) in s.transfers.iter().enumerate() {
+            write_row(s, i, t, b);
+        }
+        Ok(())
+    })
 }
 
 /// The header and every transfer of the report.

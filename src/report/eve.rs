@@ -2,18 +2,32 @@
 //! its replies), `ftp_data` (one per data connection) and `fileinfo` (one per transferred
 //! file), with Suricata's field names, so that existing eve consumers read them.
 
-use crate::model::{Command, Direction, Endpoint, Report, Session, Time, Transfer, TransferStatus};
-use serde_json::{json, Map, Value};
+use crate::model::{
+    Command, DataCapture, Direction, Endpoint, Reply, Report, Session, Time, Transfer,
+    TransferStatus, RFC3339_MAX,
+};
+use serde::ser::{SerializeSeq, Serializer};
+use serde::Serialize;
 use std::io::{self, Write};
 
 /// Suricata's timestamp: `2012-09-01T10:20:30.123456+0000` (always microseconds).
-fn eve_time(t: Time) -> String {
-    let us = Time {
-        ts: t.ts,
-        digits: 6,
+#[derive(Clone, Copy)]
+struct EveTime(Time);
+
+impl Serialize for EveTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let us = Time {
+            ts: self.0.ts,
+            digits: 6,
+        };
+        let mut buf = [0u8; RFC3339_MAX + 5];
+        let n = us
+            .rfc3339((&mut buf[..RFC3339_MAX]).try_into().expect("size"))
+            .len();
+        // Replace the `Z` with `+0000`.
+        buf[n - 1..n + 4].copy_from_slice(b"+0000");
+        s.serialize_str(std::str::from_utf8(&buf[..n + 4]).unwrap_or(""))
     }
-    .to_string();
-    format!("{}+0000", us.trim_end_matches('Z'))
 }
 
 /// A stable flow id (Suricata's is a 51-bit hash of the flow): from the two endpoints.
@@ -33,41 +47,166 @@ fn flow_id(a: &Endpoint, b: &Endpoint, salt: u64) -> u64 {
         }
     }
     let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-    format!("{}|{}|{}|{}|{salt}", a.ip, a.port, b.ip, b.port).hash(&mut h);
+    // "{a.ip}|{a.port}|{b.ip}|{b.port}|{salt}"
+    let mut text = String::with_capacity(96);
+    for e in [a, b] {
+        super::push_ip(&mut text, e.ip);
+        text.push('|');
+        super::push_decimal(&mut text, e.port.into(), 1);
+        text.push('|');
+    }
+    super::push_decimal(&mut text, salt, 1);
+    text.hash(&mut h);
     h.finish() & ((1 << 51) - 1)
 }
 
-fn header(
-    ts: Time,
-    event_type: &str,
-    src: &Endpoint,
-    dst: &Endpoint,
-    flow: u64,
-) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("timestamp".into(), json!(eve_time(ts)));
-    m.insert("flow_id".into(), json!(flow));
-    m.insert("event_type".into(), json!(event_type));
-    m.insert("src_ip".into(), json!(src.ip.to_string()));
-    m.insert("src_port".into(), json!(src.port));
-    m.insert("dest_ip".into(), json!(dst.ip.to_string()));
-    m.insert("dest_port".into(), json!(dst.port));
-    m.insert("proto".into(), json!("TCP"));
-    m
+/// One eve record. The fields are in byte order of their names: the order the records
+/// had when they were built as `serde_json::Map`s (a `BTreeMap`), which the output keeps.
+#[derive(Serialize)]
+struct Record<'a> {
+    app_proto: &'static str,
+    dest_ip: &'a str,
+    dest_port: u16,
+    event_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fileinfo: Option<FileInfo<'a>>,
+    flow_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ftp: Option<Ftp<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ftp_data: Option<FtpData<'a>>,
+    ftptrace: Ours,
+    proto: &'static str,
+    src_ip: &'a str,
+    src_port: u16,
+    timestamp: EveTime,
 }
 
-fn ftp_object(c: &Command, s: &Session) -> Value {
-    let mut f = Map::new();
-    f.insert("command".into(), json!(c.command));
-    if !c.arg.is_empty() {
-        f.insert("command_data".into(), json!(c.arg));
+/// The two ends of a record, addresses written once per connection.
+struct Ends<'a> {
+    src_ip: &'a str,
+    src_port: u16,
+    dest_ip: &'a str,
+    dest_port: u16,
+    flow: u64,
+}
+
+impl<'a> Record<'a> {
+    fn new(ts: Time, event_type: &'static str, app_proto: &'static str, e: &Ends<'a>) -> Self {
+        Record {
+            app_proto,
+            dest_ip: e.dest_ip,
+            dest_port: e.dest_port,
+            event_type,
+            fileinfo: None,
+            flow_id: e.flow,
+            ftp: None,
+            ftp_data: None,
+            ftptrace: Ours {
+                data: None,
+                session: 0,
+                transfer: None,
+            },
+            proto: "TCP",
+            src_ip: e.src_ip,
+            src_port: e.src_port,
+            timestamp: EveTime(ts),
+        }
     }
-    if !c.replies.is_empty() {
-        let lines: Vec<&str> = c.replies.iter().flat_map(|r| r.text.split('\n')).collect();
-        f.insert("reply".into(), json!(lines));
-        let codes: Vec<String> = c.replies.iter().map(|r| r.code.to_string()).collect();
-        f.insert("completion_code".into(), json!(codes));
+}
+
+/// `ftptrace`: what ties the record to this tool's session and transfer.
+#[derive(Serialize)]
+struct Ours {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<DataCapture>,
+    session: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transfer: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Ftp<'a> {
+    command: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command_data: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completion_code: Option<Codes<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dynamic_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply: Option<Lines<'a>>,
+    reply_received: &'static str,
+}
+
+/// The replies' lines, one array element each.
+struct Lines<'a>(&'a [Reply]);
+
+impl Serialize for Lines<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for line in self.0.iter().flat_map(|r| r.text.split('\n')) {
+            seq.serialize_element(line)?;
+        }
+        seq.end()
     }
+}
+
+/// The replies' codes, as strings.
+struct Codes<'a>(&'a [Reply]);
+
+impl Serialize for Codes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for r in self.0 {
+            seq.serialize_element(&Code(r.code))?;
+        }
+        seq.end()
+    }
+}
+
+struct Code(u16);
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 5];
+        let mut n = self.0;
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        s.serialize_str(std::str::from_utf8(&buf[i..]).unwrap_or(""))
+    }
+}
+
+#[derive(Serialize)]
+struct FtpData<'a> {
+    command: &'a str,
+    filename: &'a str,
+}
+
+#[derive(Serialize)]
+struct FileInfo<'a> {
+    filename: &'a str,
+    gaps: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<&'a str>,
+    size: u64,
+    state: &'static str,
+    stored: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storing_file: Option<&'a str>,
+    tx_id: u8,
+}
+
+fn ftp_object(c: &Command) -> Ftp<'_> {
     // The data port a PORT/EPRT announced or a 227/229 reply gave.
     let port = match c.command.as_str() {
         "PORT" => crate::ftp::parse::parse_port(c.arg.as_bytes()).map(|a| (a.port(), "active")),
@@ -80,95 +219,108 @@ fn ftp_object(c: &Command, s: &Session) -> Value {
         }),
         _ => None,
     };
-    if let Some((p, mode)) = port {
-        f.insert("dynamic_port".into(), json!(p));
-        f.insert("mode".into(), json!(mode));
+    let replied = !c.replies.is_empty();
+    Ftp {
+        command: &c.command,
+        command_data: (!c.arg.is_empty()).then_some(c.arg.as_str()),
+        completion_code: replied.then_some(Codes(&c.replies)),
+        dynamic_port: port.map(|(p, _)| p),
+        mode: port.map(|(_, m)| m),
+        reply: replied.then_some(Lines(&c.replies)),
+        reply_received: if replied { "yes" } else { "no" },
     }
-    f.insert(
-        "reply_received".into(),
-        json!(if c.replies.is_empty() { "no" } else { "yes" }),
-    );
-    let _ = s;
-    Value::Object(f)
 }
 
-fn file_name(t: &Transfer) -> String {
-    t.path.clone().unwrap_or_else(|| t.arg.clone())
+fn ip_text(ip: std::net::IpAddr) -> String {
+    let mut s = String::with_capacity(39);
+    super::push_ip(&mut s, ip);
+    s
 }
 
-/// One session's eve records in time order.
-pub fn session_events(s: &Session) -> Vec<Value> {
-    let control_flow = flow_id(&s.client, &s.server, s.id);
-    let mut out: Vec<(Time, Value)> = Vec::new();
+fn file_name(t: &Transfer) -> &str {
+    t.path.as_deref().unwrap_or(&t.arg)
+}
+
+/// Serialize one session's eve records in time order, one line each.
+fn session_records(s: &Session, b: &mut Vec<u8>) -> io::Result<()> {
+    let client_ip = ip_text(s.client.ip);
+    let server_ip = ip_text(s.server.ip);
+    let control = Ends {
+        src_ip: &client_ip,
+        src_port: s.client.port,
+        dest_ip: &server_ip,
+        dest_port: s.server.port,
+        flow: flow_id(&s.client, &s.server, s.id),
+    };
+    let data_ips: Vec<(String, String)> = s
+        .transfers
+        .iter()
+        .map(|t| (ip_text(t.data_client.ip), ip_text(t.data_server.ip)))
+        .collect();
+    let mut out: Vec<(Time, Record<'_>)> = Vec::new();
     for c in &s.commands {
         if c.command.is_empty() {
             continue; // the greeting and unsolicited replies are not transactions
         }
-        let mut m = header(c.ts, "ftp", &s.client, &s.server, control_flow);
-        m.insert("app_proto".into(), json!("ftp"));
-        m.insert("ftp".into(), ftp_object(c, s));
-        m.insert("ftptrace".into(), json!({"session": s.id}));
-        out.push((c.ts, Value::Object(m)));
+        let mut m = Record::new(c.ts, "ftp", "ftp", &control);
+        m.ftp = Some(ftp_object(c));
+        m.ftptrace.session = s.id;
+        out.push((c.ts, m));
     }
-    for (i, t) in s.transfers.iter().enumerate() {
-        let flow = flow_id(&t.data_client, &t.data_server, s.id * 1_000_003 + i as u64);
-        let (src, dst) = (&t.data_client, &t.data_server);
+    for (i, (t, ips)) in s.transfers.iter().zip(&data_ips).enumerate() {
+        let data = Ends {
+            src_ip: &ips.0,
+            src_port: t.data_client.port,
+            dest_ip: &ips.1,
+            dest_port: t.data_server.port,
+            flow: flow_id(&t.data_client, &t.data_server, s.id * 1_000_003 + i as u64),
+        };
         let name = file_name(t);
-        let mut m = header(t.start, "ftp_data", src, dst, flow);
-        m.insert("app_proto".into(), json!("ftp-data"));
-        m.insert(
-            "ftp_data".into(),
-            json!({"filename": name, "command": t.command}),
-        );
-        m.insert(
-            "ftptrace".into(),
-            json!({"session": s.id, "transfer": i + 1, "data": t.data}),
-        );
-        out.push((t.start, Value::Object(m)));
+        let ours = || Ours {
+            data: Some(t.data),
+            session: s.id,
+            transfer: Some(i + 1),
+        };
+        let mut m = Record::new(t.start, "ftp_data", "ftp-data", &data);
+        m.ftp_data = Some(FtpData {
+            command: &t.command,
+            filename: name,
+        });
+        m.ftptrace = ours();
+        out.push((t.start, m));
         if t.direction == Direction::Listing && t.bytes.is_none() {
             continue;
         }
-        let mut m = header(t.end, "fileinfo", src, dst, flow);
-        m.insert("app_proto".into(), json!("ftp-data"));
+        let mut m = Record::new(t.end, "fileinfo", "ftp-data", &data);
         let state = match t.status {
             TransferStatus::Complete if t.missing_bytes == Some(0) => "CLOSED",
             TransferStatus::Complete | TransferStatus::Incomplete => "TRUNCATED",
             TransferStatus::Aborted | TransferStatus::Failed => "ERROR",
         };
-        let mut fi = Map::new();
-        fi.insert("filename".into(), json!(name));
-        fi.insert("gaps".into(), json!(t.missing_bytes.is_some_and(|m| m > 0)));
-        fi.insert("state".into(), json!(state));
-        if let Some(h) = &t.sha256 {
-            fi.insert("sha256".into(), json!(h));
-        }
-        fi.insert("stored".into(), json!(t.extracted.is_some()));
-        if let Some(f) = &t.extracted {
-            fi.insert("storing_file".into(), json!(f));
-        }
-        fi.insert("size".into(), json!(t.captured_bytes.unwrap_or(0)));
-        fi.insert("tx_id".into(), json!(0));
-        m.insert("fileinfo".into(), Value::Object(fi));
-        m.insert(
-            "ftptrace".into(),
-            json!({"session": s.id, "transfer": i + 1, "data": t.data}),
-        );
-        out.push((t.end, Value::Object(m)));
+        m.fileinfo = Some(FileInfo {
+            filename: name,
+            gaps: t.missing_bytes.is_some_and(|m| m > 0),
+            sha256: t.sha256.as_deref(),
+            size: t.captured_bytes.unwrap_or(0),
+            state,
+            stored: t.extracted.is_some(),
+            storing_file: t.extracted.as_deref(),
+            tx_id: 0,
+        });
+        m.ftptrace = ours();
+        out.push((t.end, m));
     }
     out.sort_by_key(|(t, _)| *t);
-    out.into_iter().map(|(_, v)| v).collect()
+    for (_, r) in &out {
+        super::compact::to_vec(b, r)?;
+        b.push(b'\n');
+    }
+    Ok(())
 }
 
 /// One session's eve lines.
 pub fn write_eve_session(s: &Session, out: &mut dyn Write) -> io::Result<()> {
-    let events = session_events(s);
-    super::json::buffered(out, |b| {
-        for v in &events {
-            serde_json::to_writer(&mut *b, v)?;
-            b.push(b'\n');
-        }
-        Ok(())
-    })
+    super::json::buffered(out, |b| session_records(s, b))
 }
 
 /// Every session's eve lines.
@@ -183,6 +335,7 @@ pub fn write_eve(r: &Report, out: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::report::testdata::documented_report;
+    use serde_json::{json, Value};
 
     #[test]
     fn suricata_shape() {

@@ -121,7 +121,7 @@ impl DocumentWriter {
             } else {
                 b.extend_from_slice(b",\n    ");
             }
-            serde_json::to_writer(&mut *b, s).map_err(io::Error::from)
+            super::compact::to_vec(b, s).map_err(io::Error::from)
         })
     }
 
@@ -209,7 +209,7 @@ impl AfterHead<'_> {
 /// One session as one line (JSONL).
 pub fn write_session_line(s: &Session, out: &mut dyn Write) -> io::Result<()> {
     buffered(out, |b| {
-        serde_json::to_writer(&mut *b, s).map_err(io::Error::from)?;
+        super::compact::to_vec(b, s).map_err(io::Error::from)?;
         b.push(b'\n');
         Ok(())
     })

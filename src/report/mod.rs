@@ -5,6 +5,7 @@
 //! on the terminal unless the caller says so (colour, width).
 
 pub mod alerts;
+pub mod compact;
 pub mod csv;
 pub mod eve;
 pub mod filter;
@@ -22,6 +23,43 @@ pub mod zeek;
 pub mod testdata;
 
 use crate::model::{Anomaly, Report, Session};
+use std::net::IpAddr;
+
+/// The decimal digits of `n`, at least `width` of them (zeros in front).
+pub(crate) fn push_decimal(out: &mut String, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = i.min(buf.len() - width.min(buf.len()));
+    for &d in &buf[start..] {
+        out.push(char::from(d));
+    }
+}
+
+/// An address as its Display writes it (IPv4 without the formatting machinery).
+pub(crate) fn push_ip(out: &mut String, ip: IpAddr) {
+    use std::fmt::Write as _;
+    match ip {
+        IpAddr::V4(a) => {
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(out, o.into(), 1);
+            }
+        }
+        IpAddr::V6(a) => {
+            let _ = write!(out, "{a}");
+        }
+    }
+}
 
 /// Every distinct anomaly of the report: the top-level ones and each
 /// session's, a finding listed in several places counted once, in time order.

@@ -45,7 +45,7 @@ impl Builder {
             conn,
             from,
             kind,
-            what: what.to_string(),
+            what: what.to_string().into(),
             note: note.map(str::to_string),
         });
     }

@@ -9,6 +9,7 @@
 //! (`<hidden>` unless `--show-passwords`, anonymous ones included), `mime_type` is not
 //! guessed (`-`), and `uid`/`fuid` are derived from the session, not random.
 
+use super::{push_decimal, push_ip};
 use crate::ftp::parse;
 use crate::model::{Command, Report, Session, Time, Transfer};
 use serde_json::{json, Map, Value};
@@ -104,10 +105,18 @@ fn url(server: IpAddr, cwd: &str, arg: &str) -> String {
     if !path.starts_with('/') {
         path.insert(0, '/');
     }
+    let mut url = String::with_capacity(path.len() + 48);
+    url.push_str("ftp://");
     match server {
-        IpAddr::V6(a) => format!("ftp://[{a}]{path}"),
-        IpAddr::V4(a) => format!("ftp://{a}{path}"),
+        IpAddr::V6(_) => {
+            url.push('[');
+            push_ip(&mut url, server);
+            url.push(']');
+        }
+        IpAddr::V4(_) => push_ip(&mut url, server),
     }
+    url.push_str(&path);
+    url
 }
 
 /// A short id like Zeek's (`C` + 17 base62 characters), derived from `seed`.
@@ -126,13 +135,16 @@ fn zeek_id(prefix: char, seed: &str) -> String {
 
 /// The connection uid of a session.
 pub fn session_uid(s: &Session) -> String {
-    zeek_id(
-        'C',
-        &format!(
-            "{}|{}|{}|{}|{}",
-            s.id, s.client.ip, s.client.port, s.server.ip, s.server.port
-        ),
-    )
+    // "{id}|{client ip}|{client port}|{server ip}|{server port}"
+    let mut seed = String::with_capacity(96);
+    push_decimal(&mut seed, s.id, 1);
+    for e in [&s.client, &s.server] {
+        seed.push('|');
+        push_ip(&mut seed, e.ip);
+        seed.push('|');
+        push_decimal(&mut seed, e.port.into(), 1);
+    }
+    zeek_id('C', &seed)
 }
 
 fn last_line(text: &str) -> &str {
@@ -210,7 +222,11 @@ pub fn session_rows(s: &Session) -> Vec<Row> {
                 .map_or(Field::Unset, Field::Count);
             let fuid = match transfer {
                 Some((i, t)) if t.bytes.is_some_and(|b| b > 0) => {
-                    Field::Str(zeek_id('F', &format!("{uid}|{i}")))
+                    let mut seed = String::with_capacity(uid.len() + 8);
+                    seed.push_str(&uid);
+                    seed.push('|');
+                    push_decimal(&mut seed, i as u64, 1);
+                    Field::Str(zeek_id('F', &seed))
                 }
                 _ => Field::Unset,
             };
@@ -253,45 +269,65 @@ pub fn session_rows(s: &Session) -> Vec<Row> {
     rows
 }
 
-fn epoch(t: Time) -> String {
+fn epoch_into(t: Time, out: &mut String) {
     let n = t.ts.0;
-    format!(
-        "{}.{:06}",
-        n.div_euclid(1_000_000_000),
-        n.rem_euclid(1_000_000_000) / 1000
-    )
+    let secs = n.div_euclid(1_000_000_000);
+    if secs < 0 {
+        out.push('-');
+    }
+    push_decimal(out, secs.unsigned_abs(), 1);
+    out.push('.');
+    push_decimal(out, (n.rem_euclid(1_000_000_000) / 1000) as u64, 6);
 }
 
-/// Zeek's TSV escaping: the separator, `\` and non-printable bytes as `\xNN`.
+#[cfg(test)]
 fn tsv(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::new();
+    tsv_into(s, &mut out);
+    out
+}
+
+/// Zeek's TSV escaping, appended to `out`: the separator, `\` and non-printable bytes
+/// as `\xNN`; the empty string as `(empty)`.
+fn tsv_into(s: &str, out: &mut String) {
+    use std::fmt::Write as _;
+    if s.is_empty() {
+        out.push_str("(empty)");
+        return;
+    }
+    // Nothing to escape (no tab, `\`, C0/DEL, nor a C1 control, which starts with 0xC2):
+    // the text as it is.
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || b == 0x7f || b == b'\\' || b == 0xc2)
+    {
+        out.push_str(s);
+        return;
+    }
     for ch in s.chars() {
         match ch {
-            '\t' | '\\' => out.push_str(&format!("\\x{:02x}", ch as u32)),
+            '\t' | '\\' => {
+                let _ = write!(out, "\\x{:02x}", ch as u32);
+            }
             c if c.is_control() => {
                 let mut b = [0u8; 4];
                 for byte in c.encode_utf8(&mut b).bytes() {
-                    out.push_str(&format!("\\x{byte:02x}"));
+                    let _ = write!(out, "\\x{byte:02x}");
                 }
             }
             c => out.push(c),
         }
     }
-    if out.is_empty() {
-        "(empty)".to_string()
-    } else {
-        out
-    }
 }
 
-fn tsv_field(f: &Field) -> String {
+fn tsv_field_into(f: &Field, out: &mut String) {
     match f {
-        Field::Unset => "-".to_string(),
-        Field::Str(s) => tsv(s),
-        Field::Count(n) => n.to_string(),
-        Field::Bool(b) => if *b { "T" } else { "F" }.to_string(),
-        Field::Addr(a) => a.to_string(),
-        Field::Time(t) => epoch(*t),
+        Field::Unset => out.push('-'),
+        Field::Str(s) => tsv_into(s, out),
+        Field::Count(n) => push_decimal(out, *n, 1),
+        Field::Bool(b) => out.push(if *b { 'T' } else { 'F' }),
+        Field::Addr(a) => push_ip(out, *a),
+        Field::Time(t) => epoch_into(*t, out),
     }
 }
 
@@ -324,8 +360,14 @@ fn row_time(row: &Row) -> Time {
 }
 
 fn row_line(row: &Row) -> String {
-    let line: Vec<String> = row.iter().map(tsv_field).collect();
-    line.join("\t")
+    let mut line = String::with_capacity(256);
+    for (i, f) in row.iter().enumerate() {
+        if i > 0 {
+            line.push('\t');
+        }
+        tsv_field_into(f, &mut line);
+    }
+    line
 }
 
 /// Write `ftp.log` (TSV) for the report's sessions.

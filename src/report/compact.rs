@@ -1,0 +1,786 @@
+//! Compact JSON into a `Vec<u8>`, byte for byte what `serde_json::to_writer` writes, for
+//! the sessions of `--format json`/`jsonl`/`eve`: strings that need no escape (nearly all)
+//! are checked many bytes at a time and copied whole (serde_json looks at every byte
+//! through a table, a sixth of the time of a report of many short sessions), and nothing
+//! goes through `io::Write`.
+
+use serde::ser;
+use serde::Serialize;
+use std::fmt;
+
+/// An error a `Serialize` implementation raised (the model's never do).
+#[derive(Debug)]
+pub struct Error(String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl ser::Error for Error {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Error(msg.to_string())
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        std::io::Error::other(e)
+    }
+}
+
+/// Append `v` as compact JSON to `out` (as `serde_json::to_writer` would write it).
+pub fn to_vec<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), Error> {
+    v.serialize(&mut Writer { out })
+}
+
+/// Whether a JSON string of these bytes needs an escape: 16 bytes at a time without a
+/// branch (the compiler turns each block into a few vector instructions); the last,
+/// short block padded.
+#[inline]
+fn needs_escape(b: &[u8]) -> bool {
+    #[inline(always)]
+    fn bad(block: &[u8; 16]) -> bool {
+        let mut m = 0u8;
+        for &c in block {
+            m |= u8::from(c < 0x20) | u8::from(c == b'"') | u8::from(c == b'\\');
+        }
+        m != 0
+    }
+    let mut blocks = b.chunks_exact(16);
+    for block in &mut blocks {
+        if bad(block.try_into().expect("16 bytes")) {
+            return true;
+        }
+    }
+    let rest = blocks.remainder();
+    let mut last = [b' '; 16];
+    last[..rest.len()].copy_from_slice(rest);
+    bad(&last)
+}
+
+/// Whether any byte of the word needs an escape (below 0x20, `"` or `\\`): the exact
+/// "has a byte less than / equal to" word tests.
+#[inline(always)]
+fn word_needs_escape(x: u64) -> bool {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES * 0x80;
+    let below = x.wrapping_sub(ONES * 0x20) & !x;
+    let q = x ^ (ONES * u64::from(b'"'));
+    let quote = q.wrapping_sub(ONES) & !q;
+    let s = x ^ (ONES * u64::from(b'\\'));
+    let backslash = s.wrapping_sub(ONES) & !s;
+    (below | quote | backslash) & HIGH != 0
+}
+
+#[inline(always)]
+fn word8(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b.try_into().expect("8 bytes"))
+}
+
+#[inline(always)]
+fn word4(b: &[u8]) -> u32 {
+    u32::from_le_bytes(b.try_into().expect("4 bytes"))
+}
+
+/// A string of at most 16 bytes that needs no escape, written with fixed-size copies
+/// (two overlapping words) instead of a `memcpy` call; `false` (nothing written) when it
+/// is longer or needs an escape.
+#[inline(always)]
+fn write_short(out: &mut Vec<u8>, b: &[u8]) -> bool {
+    let n = b.len();
+    if n > 16 {
+        return false;
+    }
+    let p = out.len();
+    if n >= 8 {
+        let (head, tail) = (word8(&b[..8]), word8(&b[n - 8..]));
+        if word_needs_escape(head) || word_needs_escape(tail) {
+            return false;
+        }
+        out.extend_from_slice(&[b'"'; 18]);
+        out[p + 1..p + 9].copy_from_slice(&head.to_le_bytes());
+        out[p + 1 + n - 8..p + 1 + n].copy_from_slice(&tail.to_le_bytes());
+    } else if n >= 4 {
+        let (head, tail) = (word4(&b[..4]), word4(&b[n - 4..]));
+        if word_needs_escape(u64::from(head) | u64::from(tail) << 32) {
+            return false;
+        }
+        out.extend_from_slice(&[b'"'; 18]);
+        out[p + 1..p + 5].copy_from_slice(&head.to_le_bytes());
+        out[p + 1 + n - 4..p + 1 + n].copy_from_slice(&tail.to_le_bytes());
+    } else {
+        if b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\') {
+            return false;
+        }
+        out.extend_from_slice(&[b'"'; 18]);
+        for (i, &c) in b.iter().enumerate() {
+            out[p + 1 + i] = c;
+        }
+    }
+    // The closing quote is the one after the copies.
+    out.truncate(p + n + 2);
+    true
+}
+
+/// `s` as a JSON string, escaped as serde_json escapes.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    if write_short(out, b) {
+        return;
+    }
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    if !needs_escape(b) {
+        out.extend_from_slice(b);
+    } else {
+        let mut start = 0;
+        for (i, &c) in b.iter().enumerate() {
+            let esc: &[u8] = match c {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                0x08 => b"\\b",
+                b'\t' => b"\\t",
+                b'\n' => b"\\n",
+                0x0c => b"\\f",
+                b'\r' => b"\\r",
+                0..=0x1f => &[],
+                _ => continue,
+            };
+            out.extend_from_slice(&b[start..i]);
+            start = i + 1;
+            if esc.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(c >> 4) as usize],
+                    HEX[(c & 0xf) as usize],
+                ]);
+            } else {
+                out.extend_from_slice(esc);
+            }
+        }
+        out.extend_from_slice(&b[start..]);
+    }
+    out.push(b'"');
+}
+
+/// The decimal digits of `n`.
+#[inline]
+fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+#[inline]
+fn write_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, n.unsigned_abs());
+}
+
+/// Anything else serde_json's way (floats: the same shortest form).
+fn via_serde_json<T: Serialize>(out: &mut Vec<u8>, v: &T) -> Result<(), Error> {
+    serde_json::to_writer(&mut *out, v).map_err(|e| Error(e.to_string()))
+}
+
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+/// A list or object being written: whether the next element is its first.
+pub struct Compound<'w, 'a> {
+    w: &'w mut Writer<'a>,
+    first: bool,
+}
+
+impl Compound<'_, '_> {
+    #[inline]
+    fn comma(&mut self) {
+        if !std::mem::take(&mut self.first) {
+            self.w.out.push(b',');
+        }
+    }
+    #[inline]
+    fn key(&mut self, k: &str) {
+        self.comma();
+        write_str(self.w.out, k);
+        self.w.out.push(b':');
+    }
+}
+
+impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Compound<'w, 'a>;
+    type SerializeTuple = Compound<'w, 'a>;
+    type SerializeTupleStruct = Compound<'w, 'a>;
+    type SerializeTupleVariant = Compound<'w, 'a>;
+    type SerializeMap = Compound<'w, 'a>;
+    type SerializeStruct = Compound<'w, 'a>;
+    type SerializeStructVariant = Compound<'w, 'a>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Error> {
+        self.out
+            .extend_from_slice(if v { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Error> {
+        write_i64(self.out, v.into());
+        Ok(())
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Error> {
+        write_i64(self.out, v.into());
+        Ok(())
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Error> {
+        write_i64(self.out, v.into());
+        Ok(())
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Error> {
+        write_i64(self.out, v);
+        Ok(())
+    }
+    fn serialize_i128(self, v: i128) -> Result<(), Error> {
+        via_serde_json(self.out, &v)
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Error> {
+        write_u64(self.out, v.into());
+        Ok(())
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Error> {
+        write_u64(self.out, v.into());
+        Ok(())
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Error> {
+        write_u64(self.out, v.into());
+        Ok(())
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Error> {
+        write_u64(self.out, v);
+        Ok(())
+    }
+    fn serialize_u128(self, v: u128) -> Result<(), Error> {
+        via_serde_json(self.out, &v)
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Error> {
+        via_serde_json(self.out, &v)
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Error> {
+        via_serde_json(self.out, &v)
+    }
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        write_str(self.out, v.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        write_str(self.out, v);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
+        via_serde_json(self.out, &v)
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        self.serialize_unit()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), Error> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), Error> {
+        write_str(self.out, variant);
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        self.out.push(b'{');
+        write_str(self.out, variant);
+        self.out.push(b':');
+        v.serialize(&mut *self)?;
+        self.out.push(b'}');
+        Ok(())
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'w, 'a>, Error> {
+        self.out.push(b'[');
+        Ok(Compound {
+            w: self,
+            first: true,
+        })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'w, 'a>, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<Compound<'w, 'a>, Error> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Compound<'w, 'a>, Error> {
+        self.out.push(b'{');
+        write_str(self.out, variant);
+        self.out.push(b':');
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'w, 'a>, Error> {
+        self.out.push(b'{');
+        Ok(Compound {
+            w: self,
+            first: true,
+        })
+    }
+    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'w, 'a>, Error> {
+        self.serialize_map(Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Compound<'w, 'a>, Error> {
+        self.out.push(b'{');
+        write_str(self.out, variant);
+        self.out.push(b':');
+        self.serialize_map(Some(len))
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        self.comma();
+        v.serialize(&mut *self.w)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.w.out.push(b']');
+        Ok(())
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> Result<(), Error> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> Result<(), Error> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeTupleVariant for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        ser::SerializeSeq::serialize_element(self, v)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.w.out.extend_from_slice(b"]}");
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), Error> {
+        self.comma();
+        k.serialize(MapKey { out: self.w.out })?;
+        self.w.out.push(b':');
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
+        v.serialize(&mut *self.w)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.w.out.push(b'}');
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        self.key(key);
+        v.serialize(&mut *self.w)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.w.out.push(b'}');
+        Ok(())
+    }
+}
+
+impl ser::SerializeStructVariant for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        self.key(key);
+        v.serialize(&mut *self.w)
+    }
+    fn end(self) -> Result<(), Error> {
+        self.w.out.extend_from_slice(b"}}");
+        Ok(())
+    }
+}
+
+/// An object key: a string as it is, a number or a bool in quotes (as serde_json does);
+/// anything else, serde_json's way (which refuses what JSON cannot have as a key).
+struct MapKey<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl MapKey<'_> {
+    fn quoted(self, f: impl FnOnce(&mut Vec<u8>)) -> Result<(), Error> {
+        self.out.push(b'"');
+        f(self.out);
+        self.out.push(b'"');
+        Ok(())
+    }
+    /// serde_json's key for a value this writer does not spell itself.
+    fn via_serde_json<T: Serialize>(self, v: &T) -> Result<(), Error> {
+        struct Key<'t, T>(&'t T);
+        impl<T: Serialize> Serialize for Key<'_, T> {
+            fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use ser::SerializeMap;
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry(self.0, &())?;
+                m.end()
+            }
+        }
+        let mut tmp = Vec::new();
+        serde_json::to_writer(&mut tmp, &Key(v)).map_err(|e| Error(e.to_string()))?;
+        // `{KEY:null}` → `KEY`
+        let inner = tmp
+            .get(1..tmp.len().saturating_sub(6))
+            .ok_or_else(|| Error("key".into()))?;
+        self.out.extend_from_slice(inner);
+        Ok(())
+    }
+}
+
+macro_rules! key_via_serde_json {
+    ($($f:ident: $t:ty),*) => {
+        $(fn $f(self, v: $t) -> Result<(), Error> {
+            self.via_serde_json(&v)
+        })*
+    };
+}
+
+impl ser::Serializer for MapKey<'_> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<(), Error>;
+    type SerializeTuple = ser::Impossible<(), Error>;
+    type SerializeTupleStruct = ser::Impossible<(), Error>;
+    type SerializeTupleVariant = ser::Impossible<(), Error>;
+    type SerializeMap = ser::Impossible<(), Error>;
+    type SerializeStruct = ser::Impossible<(), Error>;
+    type SerializeStructVariant = ser::Impossible<(), Error>;
+
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        write_str(self.out, v);
+        Ok(())
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), Error> {
+        write_str(self.out, variant);
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        v: &T,
+    ) -> Result<(), Error> {
+        v.serialize(self)
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Error> {
+        self.quoted(|o| write_u64(o, v))
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Error> {
+        self.quoted(|o| write_u64(o, v.into()))
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Error> {
+        self.quoted(|o| write_u64(o, v.into()))
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Error> {
+        self.quoted(|o| write_u64(o, v.into()))
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Error> {
+        self.quoted(|o| write_i64(o, v))
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Error> {
+        self.quoted(|o| write_i64(o, v.into()))
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Error> {
+        self.quoted(|o| write_i64(o, v.into()))
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Error> {
+        self.quoted(|o| write_i64(o, v.into()))
+    }
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        write_str(self.out, v.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+    key_via_serde_json!(
+        serialize_bool: bool,
+        serialize_i128: i128,
+        serialize_u128: u128,
+        serialize_f32: f32,
+        serialize_f64: f64
+    );
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
+        self.via_serde_json(&v)
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        self.via_serde_json(&())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), Error> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        self.via_serde_json(&())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
+        self.via_serde_json(&())
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _v: &T,
+    ) -> Result<(), Error> {
+        Err(Error("key must be a string".into()))
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        Err(Error("key must be a string".into()))
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
+        Err(Error("key must be a string".into()))
+    }
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleStruct, Error> {
+        Err(Error("key must be a string".into()))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(Error("key must be a string".into()))
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        Err(Error("key must be a string".into()))
+    }
+    fn serialize_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStruct, Error> {
+        Err(Error("key must be a string".into()))
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        Err(Error("key must be a string".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testdata::{documented_report, example_report};
+    use std::collections::BTreeMap;
+
+    fn same<T: Serialize + ?Sized>(v: &T) {
+        let mut ours = Vec::new();
+        let theirs = serde_json::to_vec(v).map_err(|e| e.to_string());
+        match to_vec(&mut ours, v) {
+            Ok(()) => assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&theirs.expect("serde_json too"))
+            ),
+            Err(_) => assert!(theirs.is_err()),
+        }
+    }
+
+    #[test]
+    fn sessions_as_serde_json_writes_them() {
+        for r in [documented_report(), example_report()] {
+            for s in &r.sessions {
+                same(s);
+            }
+            same(&r);
+        }
+    }
+
+    #[test]
+    fn every_byte_escaped_as_serde_json_escapes_it() {
+        let all: String = (0u32..0x100).filter_map(char::from_u32).collect();
+        same(&all);
+        for c in (0u32..0x100).filter_map(char::from_u32) {
+            same(&format!("a{c}b"));
+            same(&c);
+        }
+        same("");
+        same("\u{2028}\u{fffd}\"\\");
+        // Every length around the word and block sizes, with one byte that needs an
+        // escape (or a high one) at every place.
+        for n in 0..40 {
+            same(&"x".repeat(n));
+            for at in 0..n {
+                for c in [
+                    '"', '\\', '\n', '\u{1f}', '\u{0}', ' ', '\u{7f}', 'é', '!', '#', '[', ']',
+                ] {
+                    let mut s: Vec<char> = vec!['y'; n];
+                    s[at] = c;
+                    same(&s.into_iter().collect::<String>());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shapes_as_serde_json_writes_them() {
+        #[derive(Serialize)]
+        enum E {
+            Unit,
+            New(u8),
+            Tuple(u8, i64),
+            Struct { a: Option<u8>, b: () },
+        }
+        #[derive(Serialize)]
+        struct Unit;
+        #[derive(Serialize)]
+        struct New(i32);
+        same(&vec![
+            E::Unit,
+            E::New(7),
+            E::Tuple(1, -2),
+            E::Struct { a: None, b: () },
+        ]);
+        same(&(
+            Unit,
+            New(-5),
+            1.5f64,
+            f64::NAN,
+            0.1f32,
+            u128::MAX,
+            i128::MIN,
+            'x',
+        ));
+        same(&[u64::MAX, 0, 10]);
+        same(&[i64::MIN, -1, 0, i64::MAX]);
+        let mut m = BTreeMap::new();
+        m.insert(3u16, "x");
+        m.insert(10u16, "y\n");
+        same(&m);
+        let mut m = BTreeMap::new();
+        m.insert(-3i8, ());
+        same(&m);
+        let mut m = BTreeMap::new();
+        m.insert(true, 1);
+        same(&m);
+        let mut m = BTreeMap::new();
+        m.insert((1, 2), 1);
+        same(&m);
+        let mut m = BTreeMap::new();
+        m.insert("k\"ey".to_string(), Some(vec![Some(1)]));
+        same(&m);
+        same(&serde_bytes_like());
+        let empty: Vec<u8> = Vec::new();
+        same(&empty);
+    }
+
+    /// A byte string through `serialize_bytes`.
+    fn serde_bytes_like() -> impl Serialize {
+        struct B;
+        impl Serialize for B {
+            fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(b"\x00ab")
+            }
+        }
+        B
+    }
+}
