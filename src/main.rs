@@ -376,6 +376,8 @@ fn options(c: &Common) -> Options {
             ..Default::default()
         },
         max_sessions: 0,
+        // Only the JSON document prints the list of every TCP connection.
+        skip_tcp_connections: c.format != Format::Json,
     }
 }
 

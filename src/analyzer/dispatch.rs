@@ -406,7 +406,7 @@ impl<'a> TcpHandler for Ftp<'a> {
                 });
             }
         }
-        if self.conn_list.len() < MAX_CONN_LIST {
+        if !self.opts.skip_tcp_connections && self.conn_list.len() < MAX_CONN_LIST {
             self.conn_list.push(model::TcpConnection {
                 id: meta.id,
                 client: ep(meta.client),

@@ -173,8 +173,8 @@ impl<'a> Ftp<'a> {
             || self.held.contains_key(&x)
             || self.doc.as_ref().is_some_and(|d| {
                 self.final_ids
-                    .get(&x)
-                    .is_some_and(|f| d.pending.contains_key(f))
+                    .get(x)
+                    .is_some_and(|f| d.pending.contains_key(&f))
             });
         if let Some(d) = self.doc.as_mut().filter(|_| waiting) {
             d.refs.insert(x, index);

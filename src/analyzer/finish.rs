@@ -152,13 +152,13 @@ impl<'a> Analyzer<'a> {
         // Top-level findings name sessions by their final ids.
         for a in f.anomalies.iter_mut() {
             for x in a.sessions.iter_mut() {
-                *x = f.final_ids.get(x).copied().unwrap_or(*x);
+                *x = f.final_ids.get(*x).unwrap_or(*x);
             }
         }
         for s in sessions.iter_mut() {
             for a in s.anomalies.iter_mut() {
                 for x in a.sessions.iter_mut() {
-                    *x = f.final_ids.get(x).copied().unwrap_or(*x);
+                    *x = f.final_ids.get(*x).unwrap_or(*x);
                 }
             }
         }
@@ -199,8 +199,7 @@ impl<'a> Analyzer<'a> {
             let id = f
                 .session_hosts
                 .get(&u.hosts)
-                .and_then(|old| f.final_ids.get(old))
-                .copied();
+                .and_then(|&old| f.final_ids.get(old));
             match id.and_then(|id| sessions.iter_mut().find(|s| s.id == id)) {
                 Some(s) => place_untied(s, u),
                 None => {
@@ -250,7 +249,7 @@ impl<'a> Analyzer<'a> {
         });
         let mut spans = std::mem::take(&mut f.spans);
         for c in spans.iter_mut() {
-            c.session = f.final_ids.get(&c.session).copied().unwrap_or(c.session);
+            c.session = f.final_ids.get(c.session).unwrap_or(c.session);
         }
         spans.retain(|c| f.collect.contains(&c.session));
         spans.truncate(MAX_COLLECTED_CONNECTIONS);

@@ -20,7 +20,7 @@ use transfer::{hex, place_untied};
 use crate::capture::{Packet, PacketSource, Timestamp};
 use crate::carve::{self, Carver, Piece};
 use crate::digest::{Hasher, Job};
-use crate::ftp::ids::IdBook;
+use crate::ftp::ids::{FinalIds, IdBook};
 use crate::ftp::names::{NameBook, Resolution};
 use crate::ftp::probes::ProbeBook;
 use crate::ftp::session::{self, ep, Session, Setup};
@@ -67,6 +67,9 @@ pub struct Options {
     /// Most finished sessions kept for the report when there is no sink (0: all);
     /// `sniff` keeps [`MAX_SNIFF_SESSIONS`] for its final table or HTML.
     pub max_sessions: usize,
+    /// Leave the report's `tcp_connections` list empty (formats that do not print it):
+    /// up to [`MAX_CONN_LIST`] entries, ~17 MB, not kept.
+    pub skip_tcp_connections: bool,
 }
 
 /// Most finished sessions `sniff` keeps for its final table/HTML/JSON (a live capture has
@@ -220,8 +223,8 @@ struct Ftp<'a> {
     /// Finished sessions waiting for their final id before going to the sink (or the report).
     held: BTreeMap<u64, (Timestamp, model::Session)>,
     /// Final id of every written session by its reserved id (top-level findings name
-    /// sessions by reserved id until the end). One entry per session, like the report.
-    final_ids: HashMap<u64, u64, FastState>,
+    /// sessions by reserved id until the end), as runs: one for a capture without probes.
+    final_ids: FinalIds,
     /// Latest end of a closed connection (when findings about limits are dated).
     last_close: Timestamp,
     /// Sessions whose reserved id had been given up early (a hold bound was hit).
@@ -544,7 +547,7 @@ impl<'a> Ftp<'a> {
                 m.id = fid;
                 for a in m.anomalies.iter_mut() {
                     for x in a.sessions.iter_mut() {
-                        *x = self.final_ids.get(x).copied().unwrap_or(*x);
+                        *x = self.final_ids.get(*x).unwrap_or(*x);
                     }
                 }
                 // Carved files are named with the id every format gives the session.
@@ -912,7 +915,7 @@ impl<'a> Analyzer<'a> {
                 ids: IdBook::default(),
                 probes: ProbeBook::default(),
                 held: BTreeMap::new(),
-                final_ids: HashMap::default(),
+                final_ids: FinalIds::default(),
                 last_close: Timestamp(0),
                 late_sessions: 0,
                 roles: HashMap::default(),
@@ -1160,6 +1163,29 @@ mod tests {
                 && c.client.port() == t.data_client.port
                 && c.server.port() == t.data_server.port));
         }
+    }
+
+    #[test]
+    fn the_connection_list_can_be_left_out_and_the_count_stays() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/parallel-4.pcap");
+        let report = |skip: bool| {
+            let mut src = FileSource::open(path).unwrap();
+            let opts = Options {
+                skip_tcp_connections: skip,
+                ..Options::default()
+            };
+            let mut an = Analyzer::new(opts, None);
+            an.run(&mut src, |e| panic!("{e}"));
+            an.finish()
+        };
+        let (kept, skipped) = (report(false), report(true));
+        assert!(kept.tcp_connections.len() >= 8);
+        assert!(skipped.tcp_connections.is_empty());
+        assert_eq!(kept.stats.tcp_connections, skipped.stats.tcp_connections);
+        assert_eq!(
+            serde_json::to_string(&kept.sessions).unwrap(),
+            serde_json::to_string(&skipped.sessions).unwrap()
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! decided, so that a session written as it ends (JSONL) has the id the whole report
 //! gives it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Most decisions kept waiting behind the oldest undecided reservation (a scan going by
 /// while one connection stays undecided); beyond it that reservation is given up early.
@@ -113,6 +113,61 @@ impl IdBook {
     }
 }
 
+/// The final id of every written session by its reserved id, kept as runs: a run starts
+/// at a reserved id and gives the ids from there to the next run's start the same offset.
+/// Final ids follow reservation order, so a run ends only where a reservation was given up
+/// (a probe) between two sessions: a capture without probes needs one entry, whatever the
+/// number of sessions (a map of every session took ~35 MB at a million). Asking for an id
+/// never settled as a session answers for its run: callers ask only for sessions' ids.
+#[derive(Debug, Default)]
+pub struct FinalIds {
+    runs: BTreeMap<u64, i64>,
+    /// The largest reserved id written.
+    last: u64,
+}
+
+impl FinalIds {
+    /// Session `reserved` was written with id `fin`.
+    pub fn insert(&mut self, reserved: u64, fin: u64) {
+        let off = fin as i64 - reserved as i64;
+        let had = self.offset(reserved);
+        let last = self.last;
+        self.last = self.last.max(reserved);
+        if had == Some(off) {
+            return;
+        }
+        // Ids already written after this one keep the offset their run had.
+        if let Some(next) = reserved.checked_add(1).filter(|&n| n <= last) {
+            if let (Some(h), false) = (had, self.runs.contains_key(&next)) {
+                self.runs.insert(next, h);
+            }
+            if self.runs.get(&next) == Some(&off) {
+                self.runs.remove(&next);
+            }
+        }
+        let before = self.runs.range(..reserved).next_back().map(|(_, &o)| o);
+        if before == Some(off) {
+            self.runs.remove(&reserved);
+        } else {
+            self.runs.insert(reserved, off);
+        }
+    }
+
+    fn offset(&self, reserved: u64) -> Option<i64> {
+        self.runs.range(..=reserved).next_back().map(|(_, &o)| o)
+    }
+
+    /// The final id of session `reserved` (see the type's note).
+    pub fn get(&self, reserved: u64) -> Option<u64> {
+        self.offset(reserved).map(|o| (reserved as i64 + o) as u64)
+    }
+
+    /// Runs kept (one for a capture without probes).
+    pub fn runs(&self) -> usize {
+        self.runs.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,5 +236,81 @@ mod tests {
         assert!(!b.is_undecided(old));
         assert!(b.decided.is_empty());
         assert_eq!(b.forced(), 1);
+    }
+
+    #[test]
+    fn final_ids_are_runs() {
+        let mut f = FinalIds::default();
+        // Sessions 1..=1000 keep their ids: one run.
+        for id in 1..=1000 {
+            f.insert(id, id);
+        }
+        assert_eq!(f.runs(), 1);
+        assert_eq!(f.get(1), Some(1));
+        assert_eq!(f.get(1000), Some(1000));
+        // Reservations 1001..=1003 were probes: 1004.. are sessions 1001...
+        for id in 1004..=2000 {
+            f.insert(id, id - 3);
+        }
+        assert_eq!(f.runs(), 2);
+        assert_eq!(f.get(1000), Some(1000));
+        assert_eq!(f.get(1004), Some(1001));
+        assert_eq!(f.get(2000), Some(1997));
+        // Out of order (a split run numbers by key): each insert adds at most two runs and
+        // leaves every other answer as it was.
+        let mut g = FinalIds::default();
+        let pairs = [
+            (50u64, 7u64),
+            (10, 3),
+            (11, 4),
+            (60, 8),
+            (30, 5),
+            (12, 5),
+            (31, 6),
+        ];
+        for (i, &(r, fin)) in pairs.iter().enumerate() {
+            g.insert(r, fin);
+            for &(r2, f2) in &pairs[..=i] {
+                assert_eq!(g.get(r2), Some(f2), "after {i}: {r2}");
+            }
+        }
+        assert!(g.runs() <= 2 * pairs.len());
+        assert_eq!(FinalIds::default().get(5), None);
+    }
+
+    proptest::proptest! {
+        /// Any order of writes: every id written answers its final id, and a run of
+        /// sessions written in order with no probe between them costs one entry.
+        #[test]
+        fn final_ids_answer_every_written_id(
+            ids in proptest::collection::hash_set(1u64..400, 1..120),
+            shuffle in proptest::collection::vec(proptest::prelude::any::<u32>(), 120),
+        ) {
+            let mut ids: Vec<u64> = ids.into_iter().collect();
+            ids.sort_unstable();
+            // Final ids 1..n in reserved order (given-up ids between them are skipped)...
+            let pairs: Vec<(u64, u64)> = ids.iter().enumerate().map(|(i, &r)| (r, i as u64 + 1)).collect();
+            // ... written in order, or shuffled (as a split run may).
+            let mut order = pairs.clone();
+            for (i, k) in shuffle.iter().enumerate().take(order.len()) {
+                let j = *k as usize % order.len();
+                order.swap(i, j);
+            }
+            for seq in [&pairs, &order] {
+                let mut f = FinalIds::default();
+                for (i, &(r, fin)) in seq.iter().enumerate() {
+                    f.insert(r, fin);
+                    for &(r2, f2) in &seq[..=i] {
+                        proptest::prop_assert_eq!(f.get(r2), Some(f2));
+                    }
+                }
+            }
+            let mut f = FinalIds::default();
+            for &(r, fin) in &pairs {
+                f.insert(r, fin);
+            }
+            let gaps = pairs.windows(2).filter(|w| w[1].0 != w[0].0 + 1).count();
+            proptest::prop_assert!(f.runs() <= 1 + gaps);
+        }
     }
 }
