@@ -1516,7 +1516,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(crate::testing::prop_config(24))]
+        #![proptest_config(crate::testing::prop_config(64))]
         /// Damage anywhere in a file big enough to be mapped reads the same mapped as read:
         /// the same packets, the same error at the same offset.
         #[test]
