@@ -225,6 +225,16 @@ fn b2(b: &[u8], off: usize) -> [u8; 2] {
     }
 }
 
+/// An input that cannot be read at all (it fails at its first byte).
+fn unreadable(name: &str, kind: CaptureErrorKind) -> CaptureError {
+    CaptureError {
+        path: name.to_string(),
+        offset: 0,
+        packet: 1,
+        kind,
+    }
+}
+
 /// Sub-second digits that a resolution of `units` per second needs (capped at 9).
 fn digits_for_units(units: u64) -> u8 {
     let mut d = 0u8;
@@ -259,13 +269,7 @@ impl FileSource {
         if path == "-" {
             return Self::with_capacity(path, Box::new(io::stdin()), None, capacity);
         }
-        let unreadable = |e: io::Error| CaptureError {
-            path: path.to_string(),
-            offset: 0,
-            packet: 1,
-            kind: CaptureErrorKind::Io(e),
-        };
-        let f = std::fs::File::open(path).map_err(unreadable)?;
+        let f = std::fs::File::open(path).map_err(|e| unreadable(path, CaptureErrorKind::Io(e)))?;
         let total = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         if mode == ReadMode::Map {
             if let Some(map) = Mapping::of(&f) {
@@ -294,12 +298,7 @@ impl FileSource {
         total: Option<u64>,
         capacity: usize,
     ) -> Result<FileSource, CaptureError> {
-        let unreadable = |kind: CaptureErrorKind| CaptureError {
-            path: name.to_string(),
-            offset: 0,
-            packet: 1,
-            kind,
-        };
+        let unreadable = |kind| unreadable(name, kind);
         // Peek at the first bytes to tell gzip from the rest.
         let mut head = [0u8; 2];
         let mut got = 0;
@@ -335,12 +334,7 @@ impl FileSource {
         buf: Store,
         total: Option<u64>,
     ) -> Result<FileSource, CaptureError> {
-        let unreadable = |kind: CaptureErrorKind| CaptureError {
-            path: name.to_string(),
-            offset: 0,
-            packet: 1,
-            kind,
-        };
+        let unreadable = |kind| unreadable(name, kind);
         let gzip = matches!(input, Input::Gzip(_));
         // A mapping's first window is there already.
         let (end, eof) = match &buf {

@@ -142,18 +142,8 @@ impl Row<'_> {
 }
 
 /// The decimal digits of `n`.
-fn push_decimal(b: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    b.extend_from_slice(&buf[i..]);
+fn push_decimal(b: &mut Vec<u8>, n: u64) {
+    b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 fn write_row(s: &Session, i: usize, t: &Transfer, b: &mut Vec<u8>) {

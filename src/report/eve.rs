@@ -171,18 +171,7 @@ struct Code(u16);
 
 impl Serialize for Code {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; 5];
-        let mut n = self.0;
-        let mut i = buf.len();
-        loop {
-            i -= 1;
-            buf[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        s.serialize_str(std::str::from_utf8(&buf[i..]).unwrap_or(""))
+        s.serialize_str(itoa::Buffer::new().format(self.0))
     }
 }
 

@@ -26,21 +26,13 @@ use crate::model::{Anomaly, Report, Session};
 use std::net::IpAddr;
 
 /// The decimal digits of `n`, at least `width` of them (zeros in front).
-pub(crate) fn push_decimal(out: &mut String, mut n: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+pub(crate) fn push_decimal(out: &mut String, n: u64, width: usize) {
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(n);
+    for _ in digits.len()..width.min(20) {
+        out.push('0');
     }
-    let start = i.min(buf.len() - width.min(buf.len()));
-    for &d in &buf[start..] {
-        out.push(char::from(d));
-    }
+    out.push_str(digits);
 }
 
 /// An address as its Display writes it (IPv4 without the formatting machinery).
