@@ -16,7 +16,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 # Whole captures: the reader and the whole pipeline.
-for t in reader analyze; do
+for t in reader reader_mapped analyze; do
   mkdir -p "$out/$t"
   for f in "$samples"/*.pcap "$samples"/*.pcapng "$samples"/*.gz "$samples"/blind/*.pcap; do
     [ -e "$f" ] || continue
