@@ -1,11 +1,11 @@
 //! Streaming capture-file reader: classic pcap (µs/ns, both byte orders), pcapng and gzip of either, detected by magic.
 //!
-//! [`FileSource`] parses a regular file of at least a megabyte in place, mapped read-only
-//! ([`super::mapped`]); other inputs (stdin, pipes, gzip, small files, `--no-mmap`) it
+//! [`FileSource`] parses a regular file of at least a megabyte in place, through a
+//! read-only mapping that slides over it ([`super::mapped`]); other inputs (stdin, pipes, gzip, small files, `--no-mmap`) it
 //! reads with large `read()` calls into one buffer that it refills (moving the unread
 //! tail to the front). Either way it hands out [`Packet`]s that borrow from those bytes.
-//! Memory stays bounded by the buffer plus one maximum-size record (or by the mapping's
-//! release step), whatever the file size, and nothing is allocated per packet.
+//! Memory stays bounded by the buffer (or the mapped window) plus one maximum-size record,
+//! whatever the file size, and nothing is allocated per packet.
 //!
 //! Damaged input never panics: the first bad record ends the file with one
 //! [`CaptureError`] naming the file, the byte offset (in the decompressed stream) where
@@ -46,7 +46,8 @@ pub enum ReadMode {
     Read,
 }
 
-/// Where the unread bytes are: a buffer refilled by `read()`, or the whole file mapped.
+/// Where the unread bytes are: a buffer refilled by `read()`, or a mapped window of the
+/// file (slid on, not refilled).
 enum Store {
     Read(Vec<u8>),
     Mapped(Mapping),
