@@ -1094,7 +1094,7 @@ impl Session {
         // "{code} {text}", continuation lines indented (built without the formatting
         // machinery: once per reply).
         let mut shown = String::with_capacity(text.len() + 8);
-        push_decimal(&mut shown, code);
+        shown.push_str(itoa::Buffer::new().format(code));
         shown.push(' ');
         if text.contains('\n') {
             shown.push_str(&text.replace('\n', "\n    "));
@@ -1860,24 +1860,6 @@ fn side_idx(s: Side) -> usize {
     match s {
         Side::Client => 0,
         Side::Server => 1,
-    }
-}
-
-/// The decimal digits of `n` appended to `s`.
-fn push_decimal(s: &mut String, n: u16) {
-    let mut buf = [0u8; 5];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &buf[i..] {
-        s.push(char::from(d));
     }
 }
 

@@ -285,21 +285,13 @@ impl Serialize for Conn {
 }
 
 /// `"data:N"` from a buffer on the stack (no String, no formatting machinery).
-fn serialize_data_conn<S: Serializer>(mut n: u32, s: S) -> Result<S::Ok, S::Error> {
+fn serialize_data_conn<S: Serializer>(n: u32, s: S) -> Result<S::Ok, S::Error> {
+    let mut itoa = itoa::Buffer::new();
+    let digits = itoa.format(n).as_bytes();
     let mut buf = [0u8; 15];
     buf[..5].copy_from_slice(b"data:");
-    let mut digits = [0u8; 10];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let len = 5 + digits.len() - i;
-    buf[5..len].copy_from_slice(&digits[i..]);
+    let len = 5 + digits.len();
+    buf[5..len].copy_from_slice(digits);
     s.serialize_str(std::str::from_utf8(&buf[..len]).unwrap_or("data:"))
 }
 

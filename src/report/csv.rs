@@ -1,6 +1,7 @@
 //! `--format csv`: one row per transfer with a header (RFC 4180: comma-separated, fields
 //! quoted when they hold a comma, quote, CR or LF, quotes doubled, CRLF line ends).
 
+use super::{push_decimal, push_ip, Text as _};
 use crate::model::{Report, Session, Transfer};
 use serde::Serialize;
 use std::io::{self, Write};
@@ -109,28 +110,21 @@ impl Row<'_> {
     fn endpoint(&mut self, e: &crate::model::Endpoint) {
         self.cell(|b| match e.ip {
             // `a.b.c.d:port`, as `SocketAddr`'s Display writes it, without its machinery.
-            std::net::IpAddr::V4(a) => {
-                for (i, o) in a.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        b.push(b'.');
-                    }
-                    push_decimal(b, o.into());
-                }
+            std::net::IpAddr::V4(_) => {
+                push_ip(b, e.ip);
                 b.push(b':');
-                push_decimal(b, e.port.into());
+                push_decimal(b, e.port.into(), 1);
             }
-            std::net::IpAddr::V6(_) => {
-                let _ = write!(b, "{}", std::net::SocketAddr::new(e.ip, e.port));
-            }
+            std::net::IpAddr::V6(_) => b.put_display(std::net::SocketAddr::new(e.ip, e.port)),
         });
     }
     fn num(&mut self, n: u64) {
-        self.cell(|b| push_decimal(b, n));
+        self.cell(|b| push_decimal(b, n, 1));
     }
     fn opt_num(&mut self, n: Option<u64>) {
         self.cell(|b| {
             if let Some(n) = n {
-                push_decimal(b, n);
+                push_decimal(b, n, 1);
             }
         });
     }
@@ -139,11 +133,6 @@ impl Row<'_> {
             b.extend_from_slice(t.rfc3339(&mut [0; crate::model::RFC3339_MAX]).as_bytes())
         });
     }
-}
-
-/// The decimal digits of `n`.
-fn push_decimal(b: &mut Vec<u8>, n: u64) {
-    b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 fn write_row(s: &Session, i: usize, t: &Transfer, b: &mut Vec<u8>) {

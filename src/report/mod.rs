@@ -25,31 +25,56 @@ pub mod testdata;
 use crate::model::{Anomaly, Report, Session};
 use std::net::IpAddr;
 
+/// Where the reporters append text piece by piece: a `String`, or the byte buffer of a
+/// row or record.
+pub(crate) trait Text {
+    fn put(&mut self, s: &str);
+    /// What `v`'s Display writes.
+    fn put_display(&mut self, v: impl std::fmt::Display);
+}
+
+impl Text for String {
+    fn put(&mut self, s: &str) {
+        self.push_str(s);
+    }
+    fn put_display(&mut self, v: impl std::fmt::Display) {
+        use std::fmt::Write as _;
+        let _ = write!(self, "{v}");
+    }
+}
+
+impl Text for Vec<u8> {
+    fn put(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+    fn put_display(&mut self, v: impl std::fmt::Display) {
+        use std::io::Write as _;
+        let _ = write!(self, "{v}");
+    }
+}
+
 /// The decimal digits of `n`, at least `width` of them (zeros in front).
-pub(crate) fn push_decimal(out: &mut String, n: u64, width: usize) {
+pub(crate) fn push_decimal(out: &mut impl Text, n: u64, width: usize) {
     let mut buf = itoa::Buffer::new();
     let digits = buf.format(n);
     for _ in digits.len()..width.min(20) {
-        out.push('0');
+        out.put("0");
     }
-    out.push_str(digits);
+    out.put(digits);
 }
 
 /// An address as its Display writes it (IPv4 without the formatting machinery).
-pub(crate) fn push_ip(out: &mut String, ip: IpAddr) {
-    use std::fmt::Write as _;
+pub(crate) fn push_ip(out: &mut impl Text, ip: IpAddr) {
     match ip {
         IpAddr::V4(a) => {
             for (i, o) in a.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push('.');
+                    out.put(".");
                 }
                 push_decimal(out, o.into(), 1);
             }
         }
-        IpAddr::V6(a) => {
-            let _ = write!(out, "{a}");
-        }
+        IpAddr::V6(a) => out.put_display(a),
     }
 }
 
