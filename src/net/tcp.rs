@@ -335,6 +335,77 @@ impl Default for TcpLimits {
     }
 }
 
+/// Finished connections waiting out their minute, apart from the live ones: IPv4 keys
+/// packed in 16 bytes, other keys whole.
+#[derive(Debug, Default)]
+struct Lingering {
+    v4: LingerTable<Key4>,
+    v6: LingerTable<FlowKey>,
+}
+
+impl Lingering {
+    fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    fn clear(&mut self) {
+        self.v4.clear();
+        self.v6.clear();
+    }
+
+    /// The finished connection of `key`.
+    #[inline]
+    fn get(&self, key: &FlowKey) -> Option<Linger> {
+        match key.pack4() {
+            Some(k) => self.v4.get(&k),
+            None => self.v6.get(key),
+        }
+    }
+
+    /// A packet of the finished connection of `key` (see [`LingerTable::touch`]).
+    #[inline]
+    fn touch(&mut self, key: &FlowKey, ts: Timestamp, replayed: bool) -> Option<Linger> {
+        match key.pack4() {
+            Some(k) => self.v4.touch(&k, ts, replayed),
+            None => self.v6.touch(key, ts, replayed),
+        }
+    }
+
+    fn remove(&mut self, key: &FlowKey) -> Option<Linger> {
+        match key.pack4() {
+            Some(k) => self.v4.remove(&k),
+            None => self.v6.remove(key),
+        }
+    }
+
+    fn insert(&mut self, key: FlowKey, l: Linger) {
+        match key.pack4() {
+            Some(k) => self.v4.insert(k, l),
+            None => self.v6.insert(key, l),
+        }
+    }
+
+    fn age_keys(&self) -> impl Iterator<Item = (Timestamp, ConnId)> + '_ {
+        self.v4.age_keys().chain(self.v6.age_keys())
+    }
+
+    /// Take out every entry for which `f` is true, in the order of `order` (ties: IPv4
+    /// first); keys are unpacked one at a time as the entries are handed out.
+    fn take_in_order<O: Ord>(
+        &mut self,
+        f: impl Fn(&Linger) -> bool,
+        order: impl Fn(&Linger) -> O + Copy,
+    ) -> (usize, impl Iterator<Item = (FlowKey, Linger)>) {
+        let mut v4 = self.v4.take_where(&f);
+        let mut v6 = self.v6.take_where(&f);
+        v4.sort_unstable_by_key(|(_, l)| order(l));
+        v6.sort_unstable_by_key(|(_, l)| order(l));
+        let n = v4.len() + v6.len();
+        let v4 = v4.into_iter().map(|(k, l)| (FlowKey::unpack4(&k), l));
+        (n, merge_by(v4, v6, move |x, y| order(&x.1) <= order(&y.1)))
+    }
+}
+
 /// Two sequences, each in order, as one in order (`first(x, y)`: x goes before y).
 fn merge_by<T>(
     a: impl IntoIterator<Item = T>,
@@ -384,9 +455,8 @@ pub struct TcpTracker {
     /// Well-known server ports used to orient connections picked up mid-stream.
     server_ports: Vec<u16>,
     /// Connections finished in the last minute (or so), out of `conns`: what their late
-    /// packets need, IPv4 keys packed, other keys whole. A key is in `conns` or here.
-    linger4: LingerTable<Key4>,
-    linger6: LingerTable<FlowKey>,
+    /// packets need. A key is in `conns` or here.
+    lingering: Lingering,
     /// Finished connections forgotten before their minute was out (`max_lingering`).
     lingering_forgotten: u64,
     /// ISNs of connections no longer in `conns`, to recognise their replayed SYNs.
@@ -430,8 +500,7 @@ impl TcpTracker {
             next_id: 1,
             last_sweep: Timestamp(i64::MIN),
             server_ports,
-            linger4: LingerTable::default(),
-            linger6: LingerTable::default(),
+            lingering: Lingering::default(),
             lingering_forgotten: 0,
             closed_isns: ClosedIsns::new(MAX_CLOSED_ISNS, CLOSED_ISN_EXPIRY_NS),
             dups: DuplicateStats::default(),
@@ -460,7 +529,7 @@ impl TcpTracker {
 
     /// Finished connections waiting out their minute now.
     pub fn lingering(&self) -> usize {
-        self.linger4.len() + self.linger6.len()
+        self.lingering.len()
     }
 
     /// Most finished connections waiting out their minute at once.
@@ -518,60 +587,26 @@ impl TcpTracker {
         }
     }
 
-    /// The finished connection of `key`, waiting out its minute.
-    #[inline]
-    fn lingering_conn(&self, key: &FlowKey) -> Option<Linger> {
-        match key.pack4() {
-            Some(k) => self.linger4.get(&k),
-            None => self.linger6.get(key),
-        }
-    }
-
-    /// A packet of the finished connection of `key` (see [`LingerTable::touch`]).
-    #[inline]
-    fn touch_lingering(&mut self, key: &FlowKey, ts: Timestamp, replayed: bool) -> Option<Linger> {
-        match key.pack4() {
-            Some(k) => self.linger4.touch(&k, ts, replayed),
-            None => self.linger6.touch(key, ts, replayed),
-        }
-    }
-
-    fn remove_lingering(&mut self, key: &FlowKey) -> Option<Linger> {
-        match key.pack4() {
-            Some(k) => self.linger4.remove(&k),
-            None => self.linger6.remove(key),
-        }
-    }
-
     /// A finished connection waits out its minute. At the bound, the least recently
     /// active eighth of those waiting goes at once (amortised O(1) a connection), least
     /// recently active first, each ISN remembered like any retired connection's.
     fn linger(&mut self, key: FlowKey, l: Linger) {
         if self.lingering() >= self.limits.max_lingering.max(1)
-            && self.lingering_conn(&key).is_none()
+            && self.lingering.get(&key).is_none()
         {
-            let mut ages: Vec<(Timestamp, ConnId)> = self
-                .linger4
-                .age_keys()
-                .chain(self.linger6.age_keys())
-                .collect();
+            let mut ages: Vec<(Timestamp, ConnId)> = self.lingering.age_keys().collect();
             let nth = ages.len() / 8;
             let (_, &mut cut, _) = ages.select_nth_unstable(nth);
             drop(ages);
-            let mut gone4 = self.linger4.take_where(|l| l.age_key() <= cut);
-            let mut gone6 = self.linger6.take_where(|l| l.age_key() <= cut);
-            gone4.sort_unstable_by_key(|(_, l)| l.age_key());
-            gone6.sort_unstable_by_key(|(_, l)| l.age_key());
-            self.lingering_forgotten += (gone4.len() + gone6.len()) as u64;
-            let gone4 = gone4.into_iter().map(|(k, l)| (FlowKey::unpack4(&k), l));
-            for (k, old) in merge_by(gone4, gone6, |x, y| x.1.age_key() <= y.1.age_key()) {
+            let (n, gone) = self
+                .lingering
+                .take_in_order(|l| l.age_key() <= cut, Linger::age_key);
+            self.lingering_forgotten += n as u64;
+            for (k, old) in gone {
                 self.retire_lingering(k, &old);
             }
         }
-        match key.pack4() {
-            Some(k) => self.linger4.insert(k, l),
-            None => self.linger6.insert(key, l),
-        }
+        self.lingering.insert(key, l);
     }
 
     /// What waits of a connection that just finished.
@@ -619,15 +654,15 @@ impl TcpTracker {
                     self.finish(&mut c, h);
                     self.retire(key, &c);
                 }
-            } else if let Some(l) = self.lingering_conn(&key) {
+            } else if let Some(l) = self.lingering.get(&key) {
                 if key.client(&l) == src && l.isn() == Some(seg.seq) {
                     // Its SYN again: a replayed copy of it follows.
                     self.dups.syns += 1;
-                    self.touch_lingering(&key, ts, true);
+                    self.lingering.touch(&key, ts, true);
                     return;
                 }
                 // A port reuse: the finished connection's minute is over.
-                let l = self.remove_lingering(&key).expect("present");
+                let l = self.lingering.remove(&key).expect("present");
                 self.retire_lingering(key, &l);
             } else if self
                 .closed_isns
@@ -644,7 +679,7 @@ impl TcpTracker {
 
         if !self.conns.contains_key(&key) {
             // A late packet of a finished connection: counted, not a new connection.
-            if let Some(l) = self.touch_lingering(&key, ts, false) {
+            if let Some(l) = self.lingering.touch(&key, ts, false) {
                 if l.replayed() {
                     self.dups.segments += 1;
                 }
@@ -698,7 +733,7 @@ impl TcpTracker {
         if ts > conn.last {
             conn.last = ts;
         }
-        debug_assert!(!conn.finished(), "finished connections wait in linger4/6");
+        debug_assert!(!conn.finished(), "finished connections wait in `lingering`");
         conn.packets += 1;
         let dir = if src == conn.meta.client {
             Dir::ToServer
@@ -979,14 +1014,10 @@ impl TcpTracker {
         // Finished ones waiting out their minute leave their tables at once (nothing
         // else sees them meanwhile) and go in the same order among the others, their
         // keys unpacked one at a time.
-        let by_id = |l: &Linger| (l.id, l.last);
-        let mut done4 = self.linger4.take_where(|l| old(l.last, true));
-        let mut done6 = self.linger6.take_where(|l| old(l.last, true));
-        done4.sort_unstable_by_key(|(_, l)| by_id(l));
-        done6.sort_unstable_by_key(|(_, l)| by_id(l));
-        let done4 = done4.into_iter().map(|(k, l)| (FlowKey::unpack4(&k), l));
-        let done = merge_by(done4, done6, |x, y| by_id(&x.1) <= by_id(&y.1))
-            .map(|(k, l)| (l.id, k, Some(l)));
+        let (_, done) = self
+            .lingering
+            .take_in_order(|l| old(l.last, true), |l| (l.id, l.last));
+        let done = done.map(|(k, l)| (l.id, k, Some(l)));
         let live = stale.into_iter().map(|(id, k)| (id, k, None));
         for (_, key, finished) in merge_by(live, done, |x, y| x.0 <= y.0) {
             if let Some(l) = finished {
@@ -1001,8 +1032,7 @@ impl TcpTracker {
     /// End of capture: finish every connection in order of first packet.
     pub fn finish_all(&mut self, h: &mut dyn TcpHandler) {
         self.lru.clear();
-        self.linger4.clear();
-        self.linger6.clear();
+        self.lingering.clear();
         // Sort the (id, key) pairs, not the connections (large structs moved around); ids
         // are unique.
         let mut order: Vec<(u64, FlowKey)> =
@@ -1178,6 +1208,17 @@ mod tests {
         TcpTracker::new(TcpLimits::default(), vec![21])
     }
 
+    /// The same segments between the client port shifted by `i` and the server port 21.
+    fn on_port(segs: &mut [(Timestamp, TcpSegment<'static>)], i: u16) {
+        for (_, s) in segs.iter_mut() {
+            if s.sport == 21 {
+                s.dport += i;
+            } else {
+                s.sport += i;
+            }
+        }
+    }
+
     /// A late ACK of connection `isn` (its last one again) at `t` seconds.
     fn late_ack(isn: u32, t: i64) -> (Timestamp, TcpSegment<'static>) {
         (Timestamp(t * SEC), seg(false, A, 5010, isn + 2, b""))
@@ -1192,13 +1233,7 @@ mod tests {
         let (mut tr, mut h) = (TcpTracker::new(limits, vec![21]), Rec::default());
         for (i, isn) in [1000u32, 2000, 3000].into_iter().enumerate() {
             let mut segs = connection(isn, i as i64);
-            for (_, s) in segs.iter_mut() {
-                if s.sport == 21 {
-                    s.dport += i as u16;
-                } else {
-                    s.sport += i as u16;
-                }
-            }
+            on_port(&mut segs, i as u16);
             run(&mut tr, &mut h, &segs);
         }
         assert_eq!((tr.live(), tr.lingering(), tr.evictions()), (0, 3, 0));
@@ -1215,15 +1250,6 @@ mod tests {
             ..TcpLimits::default()
         };
         let (mut tr, mut h) = (TcpTracker::new(limits, vec![21]), Rec::default());
-        let on_port = |segs: &mut Vec<(Timestamp, TcpSegment<'static>)>, i: u16| {
-            for (_, s) in segs.iter_mut() {
-                if s.sport == 21 {
-                    s.dport += i;
-                } else {
-                    s.sport += i;
-                }
-            }
-        };
         for i in 0..3u16 {
             let mut segs = connection(1000, i64::from(i));
             on_port(&mut segs, i);
@@ -1262,19 +1288,13 @@ mod tests {
         let (mut tr, mut h) = (TcpTracker::new(limits, vec![21]), Rec::default());
         for i in 0..40u16 {
             let mut segs = connection(1000, i64::from(i));
-            for (_, s) in segs.iter_mut() {
-                if s.sport == 21 {
-                    s.dport += i;
-                } else {
-                    s.sport += i;
-                }
-            }
+            on_port(&mut segs, i);
             run(&mut tr, &mut h, &segs);
             assert!(tr.lingering() <= 16);
         }
         assert_eq!(tr.lingering() as u64 + tr.lingering_forgotten(), 40);
         // What waits is the most recently finished.
-        let mut left: Vec<ConnId> = tr.linger4.age_keys().map(|(_, id)| id).collect();
+        let mut left: Vec<ConnId> = tr.lingering.age_keys().map(|(_, id)| id).collect();
         left.sort_unstable();
         let n = left.len() as u64;
         assert_eq!(left, (41 - n..=40).collect::<Vec<_>>());
@@ -1488,7 +1508,7 @@ mod tests {
         // It waits out its minute apart, without its reassembly state, still knowing its
         // SYN and its client.
         assert!(tr.conns.is_empty());
-        let l = tr.lingering_conn(&key).expect("lingering");
+        let l = tr.lingering.get(&key).expect("lingering");
         assert_eq!((l.id, l.isn(), l.replayed()), (1, Some(1000), false));
         assert_eq!(key.client(&l), h.metas[0].client);
         assert_eq!(l.last, segs[7].0);
@@ -1597,7 +1617,7 @@ mod tests {
         assert_eq!(h.opened, [1]);
         assert!(tr.conns.is_empty());
         let key = FlowKey::new(h.metas[0].client, h.metas[0].server, Zone::default());
-        assert!(tr.lingering_conn(&key).expect("lingering").replayed());
+        assert!(tr.lingering.get(&key).expect("lingering").replayed());
         // A SYN with another ISN on the same ports: a new connection.
         run(&mut tr, &mut h, &connection(90_000, 10)[..1]);
         assert_eq!(h.opened, [1, 2]);
