@@ -572,14 +572,11 @@ impl TcpTracker {
 
     /// A connection leaves the table: remember its ISN so that a replay is recognised.
     fn retire(&mut self, key: FlowKey, c: &Conn) {
-        if let Some(isn) = c.client_isn() {
-            let client_b = c.meta.client != key.a;
-            self.closed_isns
-                .remember(GoneKey::of(&key), client_b, isn, c.last);
-        }
+        self.retire_lingering(key, &Self::linger_entry(&key, c));
     }
 
-    /// A finished connection's minute is over: remember its ISN like [`Self::retire`].
+    /// A finished connection's minute is over (or a connection leaves the table, its
+    /// entry made by [`Self::linger_entry`]): remember its client's ISN.
     fn retire_lingering(&mut self, key: FlowKey, l: &Linger) {
         if let Some(isn) = l.isn() {
             self.closed_isns
