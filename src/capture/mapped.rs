@@ -31,6 +31,11 @@ const ALIGN: u64 = 2 << 20;
 const HEADERS: usize = 128;
 /// Records the scout keeps ahead of the parser.
 const SCOUT_AHEAD: u32 = 8;
+/// Records the guess reaches beyond the scout: the next [`GUESS`] records are guessed to
+/// span what the last [`GUESS`] did (exact for any repeating pattern of record sizes whose
+/// period divides it: 1, 2, 3, 4, 6, 8, 12 or 24 records, as a bulk transfer's segments
+/// and its delayed ACKs make).
+const GUESS: usize = 24;
 
 /// Where a record's length is, to find the next record without parsing this one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +63,38 @@ pub struct Mapping {
     scout: usize,
     /// ... and how many records it is ahead of the parser.
     lead: u32,
+    /// Where the scout's next records are likely to be.
+    guess: Guess,
+}
+
+/// Guesses where a record [`GUESS`] records further on starts, from where the last
+/// [`GUESS`] records started (offsets in the window).
+#[derive(Debug, Clone, Copy)]
+struct Guess {
+    /// A ring of the last offsets.
+    seen: [usize; GUESS],
+    /// The ring's oldest entry.
+    oldest: usize,
+}
+
+impl Guess {
+    const NEW: Guess = Guess {
+        seen: [0; GUESS],
+        oldest: 0,
+    };
+
+    /// A record starts at `at`: the guess for the one [`GUESS`] records after it is that
+    /// the next [`GUESS`] records span what the last [`GUESS`] did.
+    #[inline]
+    fn next(&mut self, at: usize) -> usize {
+        let back = std::mem::replace(&mut self.seen[self.oldest], at);
+        self.oldest = if self.oldest + 1 == GUESS {
+            0
+        } else {
+            self.oldest + 1
+        };
+        at.saturating_add(at - back.min(at))
+    }
 }
 
 impl Mapping {
@@ -77,6 +114,7 @@ impl Mapping {
             start: 0,
             scout: 0,
             lead: 0,
+            guess: Guess::NEW,
         })
     }
 
@@ -113,6 +151,7 @@ impl Mapping {
                 self.start = start;
                 self.scout = 0;
                 self.lead = 0;
+                self.guess = Guess::NEW;
                 true
             }
             None => false,
@@ -124,8 +163,10 @@ impl Mapping {
     /// The parser touches a packet's headers once, at offsets no hardware prefetcher can
     /// guess, so without help every packet began with a wait on memory. A scout walks
     /// the records' lengths [`SCOUT_AHEAD`] records ahead of the parser and asks each
-    /// record's headers into the CPU cache as it finds it; its one read per record is
-    /// of a line it asked for a record earlier. A length it does not believe (damage: the
+    /// record's headers into the CPU cache as it finds it. Its one read per record is of
+    /// a line it asked for only a record earlier, too late to hide a miss, so it also asks
+    /// for the lines where it guesses a record [`GUESS`] records further on starts (see
+    /// [`Guess`]). A length it does not believe (damage: the
     /// parser will report it) stops it until the parser is past.
     #[inline]
     pub fn next_at(&mut self, pos: usize, shape: Shape) {
@@ -151,8 +192,14 @@ impl Mapping {
             }
             self.scout = at + shape.extra + len;
             self.lead += 1;
+            // The scout's own next read is of a line asked for only one record earlier;
+            // the guess asks for lines [`GUESS`] records further on, so that when the
+            // scout gets there (and the guess was right) its read finds them waiting.
+            // A wrong guess costs a line read for nothing.
+            let guess = self.guess.next(self.scout);
             for line in (0..HEADERS).step_by(64) {
                 prefetch(self.map.get(self.scout + line..).unwrap_or(&[]));
+                prefetch(self.map.get(guess + line..).unwrap_or(&[]));
             }
         }
     }
@@ -204,6 +251,47 @@ fn prefetch(b: &[u8]) {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// Where 200 records start whose sizes repeat `pattern`.
+    fn starts_of(pattern: &[usize]) -> Vec<usize> {
+        (0..200)
+            .scan(0, |at, i| {
+                let this = *at;
+                *at += pattern[i % pattern.len()];
+                Some(this)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_guess_is_exact_for_repeating_record_sizes() {
+        // A download's frames with an ACK after every second one (period 3), a period of
+        // 8, and one size: after one ring of records, every guess is where the record
+        // GUESS further on starts.
+        for pattern in [
+            &[1530, 1530, 82][..],
+            &[100, 200, 300, 400, 50, 60, 70, 80],
+            &[9],
+        ] {
+            let starts = starts_of(pattern);
+            let mut g = Guess::NEW;
+            for (i, &at) in starts.iter().enumerate().take(200 - GUESS) {
+                let guess = g.next(at);
+                if i >= GUESS {
+                    assert_eq!(guess, starts[i + GUESS], "{pattern:?} record {i}");
+                }
+            }
+        }
+        // A period that does not divide it is not guessed (the lines are asked for in vain).
+        let starts = starts_of(&[1530, 82, 82, 82, 82]);
+        let mut g = Guess::NEW;
+        let mut wrong = 0;
+        for (i, &at) in starts.iter().enumerate().take(200 - GUESS) {
+            let guess = g.next(at);
+            wrong += usize::from(i >= GUESS && guess != starts[i + GUESS]);
+        }
+        assert!(wrong > 0);
+    }
 
     #[test]
     fn small_files_and_devices_are_not_mapped() {
