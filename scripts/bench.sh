@@ -28,7 +28,7 @@
 # many <= 1.5x tcpdump, big <= 0.6x tcpdump, peak RSS <= 32 MiB, --hash ~ openssl.
 #
 # Runs go round-robin over the commands. Every command runs under /usr/bin/time -v
-# ("Maximum resident set size" = peak RSS); wall time is measured around it (date +%s%N). The page cache is warmed first, so this
+# ("Maximum resident set size" = peak RSS); wall time is measured around it (date +%s%N). The page cache is warmed before every run, so this
 # measures CPU cost, not the disk. Prints a Markdown table (see docs/BENCHMARKS.md).
 set -eu
 cd "$(dirname "$0")/.."
@@ -124,6 +124,10 @@ add() { # NAME CMD (a shell command line; paths must not contain spaces)
     : >"$TMP/$K.m"
 }
 run_once() { # K
+    # Warmed again before every run: on a VM whose host reclaims cold memory (DAMON's
+    # kdamond on this one drops ~10 % of a 1 GB file's cached pages within 20 s), a
+    # file warmed once is partly read from disk by later runs.
+    cat "$WARM" >/dev/null
     t0=$(date +%s%N)
     # shellcheck disable=SC2046
     if ! /usr/bin/time -v -o "$TMP/v" $(cat "$TMP/$1.cmd") >/dev/null 2>"$TMP/err"; then
@@ -137,8 +141,8 @@ run_once() { # K
 }
 run_set() { # FILE RUNS: run the registered commands, report, and clear them
     f=$1 n=$2
+    WARM=$f
     log "$f ($(stat -c %s "$f") bytes), $n rounds of $K commands:"
-    cat "$f" >/dev/null
     i=0
     while [ "$i" -lt "$n" ]; do
         k=1

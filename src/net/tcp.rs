@@ -674,7 +674,10 @@ impl TcpTracker {
             }
         }
 
-        if !self.conns.contains_key(&key) {
+        // One lookup for a connection already in the table (nearly every packet).
+        let conn = if let Some(conn) = self.conns.get_mut(&key) {
+            conn
+        } else {
             // A late packet of a finished connection: counted, not a new connection.
             if let Some(l) = self.lingering.touch(&key, ts, false) {
                 if l.replayed() {
@@ -722,8 +725,8 @@ impl TcpTracker {
                     queued: (ts, 0),
                 },
             );
-        }
-        let conn = self.conns.get_mut(&key).expect("inserted");
+            self.conns.get_mut(&key).expect("inserted")
+        };
         conn.bytes = conn
             .bytes
             .saturating_add(u64::from(seg.wire_len.max(seg.payload.len() as u32)));
