@@ -2,11 +2,13 @@
 //! the sessions of `--format json`/`jsonl`/`eve`: strings that need no escape (nearly all)
 //! are checked many bytes at a time and copied whole (serde_json looks at every byte
 //! through a table, a sixth of the time of a report of many short sessions), and nothing
-//! goes through `io::Write`.
+//! goes through `io::Write`. The JSON document's layout (its top levels one member a
+//! line) is written the same way, a level count deciding what is laid out.
 
 use serde::ser;
 use serde::Serialize;
 use std::fmt;
+use std::io;
 
 /// An error a `Serialize` implementation raised (the model's never do).
 #[derive(Debug)]
@@ -26,6 +28,12 @@ impl ser::Error for Error {
     }
 }
 
+impl Error {
+    fn io(e: io::Error) -> Self {
+        Error(e.to_string())
+    }
+}
+
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         std::io::Error::other(e)
@@ -34,7 +42,34 @@ impl From<Error> for std::io::Error {
 
 /// Append `v` as compact JSON to `out` (as `serde_json::to_writer` would write it).
 pub fn to_vec<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), Error> {
-    v.serialize(&mut Writer { out })
+    v.serialize(&mut Writer::<false> {
+        out,
+        pretty_levels: 0,
+        depth: 0,
+        sink: None,
+    })
+}
+
+/// Bytes a laid-out document gathers before they go to its sink.
+const CHUNK: usize = 64 << 10;
+
+/// Write `v` to `sink` with its containers down to `pretty_levels` deep laid out one
+/// member a line (two spaces a level, `": "` after a key), everything deeper compact;
+/// written in pieces of about [`CHUNK`] bytes as it grows.
+pub fn to_writer_laid_out<T: Serialize + ?Sized>(
+    sink: &mut dyn io::Write,
+    v: &T,
+    pretty_levels: u32,
+) -> io::Result<()> {
+    let mut out = Vec::with_capacity(CHUNK + 1024);
+    let mut w = Writer::<true> {
+        out: &mut out,
+        pretty_levels,
+        depth: 0,
+        sink: Some(sink),
+    };
+    v.serialize(&mut w)?;
+    w.sink.take().map_or(Ok(()), |s| s.write_all(w.out))
 }
 
 /// Whether a JSON string of these bytes needs an escape: 16 bytes at a time without a
@@ -190,41 +225,141 @@ fn via_serde_json<T: Serialize>(out: &mut Vec<u8>, v: &T) -> Result<(), Error> {
     serde_json::to_writer(&mut *out, v).map_err(|e| Error(e.to_string()))
 }
 
-struct Writer<'a> {
+/// `LAID`: the layout's bookkeeping is compiled in (false: compact, with none of it).
+struct Writer<'a, const LAID: bool> {
     out: &'a mut Vec<u8>,
+    /// Containers opened at a depth below this are laid out (0: all compact).
+    pretty_levels: u32,
+    /// Containers open.
+    depth: u32,
+    /// Where a laid-out document goes between its members, once `out` holds [`CHUNK`].
+    sink: Option<&'a mut dyn io::Write>,
 }
 
-/// A list or object being written: whether the next element is its first.
-pub struct Compound<'w, 'a> {
-    w: &'w mut Writer<'a>,
-    first: bool,
-}
-
-impl Compound<'_, '_> {
+impl<'a, const LAID: bool> Writer<'a, LAID> {
+    /// Open a container with `b`; whether it is laid out.
     #[inline]
-    fn comma(&mut self) {
-        if !std::mem::take(&mut self.first) {
-            self.w.out.push(b',');
+    fn open(&mut self, b: u8) -> bool {
+        self.out.push(b);
+        if !LAID {
+            return false;
+        }
+        let pretty = self.depth < self.pretty_levels;
+        self.depth += 1;
+        pretty
+    }
+
+    /// Before a member of a container: the comma, and in a laid-out one the new line.
+    #[inline]
+    fn member(&mut self, first: bool, pretty: bool) -> Result<(), Error> {
+        if !first {
+            self.out.push(b',');
+        }
+        if LAID && pretty {
+            if self.out.len() >= CHUNK {
+                if let Some(sink) = self.sink.as_mut() {
+                    sink.write_all(self.out).map_err(Error::io)?;
+                    self.out.clear();
+                }
+            }
+            self.newline();
+        }
+        Ok(())
+    }
+
+    fn newline(&mut self) {
+        self.out.push(b'\n');
+        for _ in 0..self.depth {
+            self.out.extend_from_slice(b"  ");
         }
     }
+
+    /// Between a key and its value.
     #[inline]
-    fn key(&mut self, k: &str) {
-        self.comma();
-        write_str(self.w.out, k);
-        self.w.out.push(b':');
+    fn colon(&mut self, pretty: bool) {
+        if LAID && pretty {
+            self.out.extend_from_slice(b": ");
+        } else {
+            self.out.push(b':');
+        }
+    }
+
+    /// Close a container with `b` (`had`: it has a member).
+    #[inline]
+    fn close(&mut self, b: u8, pretty: bool, had: bool) {
+        if LAID {
+            self.depth -= 1;
+            if pretty && had {
+                self.newline();
+            }
+        }
+        self.out.push(b);
+    }
+
+    /// `{"variant":` of an enum variant with content, opened.
+    fn variant(&mut self, variant: &str) -> Result<bool, Error> {
+        let pretty = self.open(b'{');
+        self.member(true, pretty)?;
+        write_str(self.out, variant);
+        self.colon(pretty);
+        Ok(pretty)
+    }
+
+    /// A list or object opened with `b`.
+    fn compound<'w>(&'w mut self, b: u8, variant: Option<bool>) -> Compound<'w, 'a, LAID> {
+        let pretty = self.open(b);
+        Compound {
+            w: self,
+            first: true,
+            pretty,
+            variant,
+        }
     }
 }
 
-impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
+/// A list or object being written: whether the next element is its first, whether it is
+/// laid out, and for an enum variant's content whether the `{"variant":` around it is.
+pub struct Compound<'w, 'a, const LAID: bool> {
+    w: &'w mut Writer<'a, LAID>,
+    first: bool,
+    pretty: bool,
+    variant: Option<bool>,
+}
+
+impl<const LAID: bool> Compound<'_, '_, LAID> {
+    #[inline]
+    fn comma(&mut self) -> Result<(), Error> {
+        let first = std::mem::take(&mut self.first);
+        self.w.member(first, self.pretty)
+    }
+    #[inline]
+    fn key(&mut self, k: &str) -> Result<(), Error> {
+        self.comma()?;
+        write_str(self.w.out, k);
+        self.w.colon(self.pretty);
+        Ok(())
+    }
+    /// Close with `b` (and the variant around it).
+    #[inline]
+    fn close(self, b: u8) -> Result<(), Error> {
+        self.w.close(b, self.pretty, !self.first);
+        if let Some(pretty) = self.variant {
+            self.w.close(b'}', pretty, true);
+        }
+        Ok(())
+    }
+}
+
+impl<'w, 'a, const LAID: bool> ser::Serializer for &'w mut Writer<'a, LAID> {
     type Ok = ();
     type Error = Error;
-    type SerializeSeq = Compound<'w, 'a>;
-    type SerializeTuple = Compound<'w, 'a>;
-    type SerializeTupleStruct = Compound<'w, 'a>;
-    type SerializeTupleVariant = Compound<'w, 'a>;
-    type SerializeMap = Compound<'w, 'a>;
-    type SerializeStruct = Compound<'w, 'a>;
-    type SerializeStructVariant = Compound<'w, 'a>;
+    type SerializeSeq = Compound<'w, 'a, LAID>;
+    type SerializeTuple = Compound<'w, 'a, LAID>;
+    type SerializeTupleStruct = Compound<'w, 'a, LAID>;
+    type SerializeTupleVariant = Compound<'w, 'a, LAID>;
+    type SerializeMap = Compound<'w, 'a, LAID>;
+    type SerializeStruct = Compound<'w, 'a, LAID>;
+    type SerializeStructVariant = Compound<'w, 'a, LAID>;
 
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
         self.out
@@ -284,7 +419,13 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         Ok(())
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
-        via_serde_json(self.out, &v)
+        // A list of numbers, as serde_json writes it.
+        use ser::SerializeSeq;
+        let mut seq = self.compound(b'[', None);
+        for b in v {
+            seq.serialize_element(b)?;
+        }
+        seq.end()
     }
     fn serialize_none(self) -> Result<(), Error> {
         self.serialize_unit()
@@ -322,28 +463,22 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         variant: &'static str,
         v: &T,
     ) -> Result<(), Error> {
-        self.out.push(b'{');
-        write_str(self.out, variant);
-        self.out.push(b':');
+        let pretty = self.variant(variant)?;
         v.serialize(&mut *self)?;
-        self.out.push(b'}');
+        self.close(b'}', pretty, true);
         Ok(())
     }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'w, 'a>, Error> {
-        self.out.push(b'[');
-        Ok(Compound {
-            w: self,
-            first: true,
-        })
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'w, 'a, LAID>, Error> {
+        Ok(self.compound(b'[', None))
     }
-    fn serialize_tuple(self, len: usize) -> Result<Compound<'w, 'a>, Error> {
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'w, 'a, LAID>, Error> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_struct(
         self,
         _name: &'static str,
         len: usize,
-    ) -> Result<Compound<'w, 'a>, Error> {
+    ) -> Result<Compound<'w, 'a, LAID>, Error> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(
@@ -352,20 +487,19 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         _index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<Compound<'w, 'a>, Error> {
-        self.out.push(b'{');
-        write_str(self.out, variant);
-        self.out.push(b':');
-        self.serialize_seq(Some(len))
+    ) -> Result<Compound<'w, 'a, LAID>, Error> {
+        let _ = len;
+        let pretty = self.variant(variant)?;
+        Ok(self.compound(b'[', Some(pretty)))
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'w, 'a>, Error> {
-        self.out.push(b'{');
-        Ok(Compound {
-            w: self,
-            first: true,
-        })
+    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'w, 'a, LAID>, Error> {
+        Ok(self.compound(b'{', None))
     }
-    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Compound<'w, 'a>, Error> {
+    fn serialize_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<Compound<'w, 'a, LAID>, Error> {
         self.serialize_map(Some(len))
     }
     fn serialize_struct_variant(
@@ -374,28 +508,26 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         _index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<Compound<'w, 'a>, Error> {
-        self.out.push(b'{');
-        write_str(self.out, variant);
-        self.out.push(b':');
-        self.serialize_map(Some(len))
+    ) -> Result<Compound<'w, 'a, LAID>, Error> {
+        let _ = len;
+        let pretty = self.variant(variant)?;
+        Ok(self.compound(b'{', Some(pretty)))
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_> {
+impl<const LAID: bool> ser::SerializeSeq for Compound<'_, '_, LAID> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.comma();
+        self.comma()?;
         v.serialize(&mut *self.w)
     }
     fn end(self) -> Result<(), Error> {
-        self.w.out.push(b']');
-        Ok(())
+        self.close(b']')
     }
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
+impl<const LAID: bool> ser::SerializeTuple for Compound<'_, '_, LAID> {
     type Ok = ();
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
@@ -406,7 +538,7 @@ impl ser::SerializeTuple for Compound<'_, '_> {
     }
 }
 
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
+impl<const LAID: bool> ser::SerializeTupleStruct for Compound<'_, '_, LAID> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
@@ -417,37 +549,35 @@ impl ser::SerializeTupleStruct for Compound<'_, '_> {
     }
 }
 
-impl ser::SerializeTupleVariant for Compound<'_, '_> {
+impl<const LAID: bool> ser::SerializeTupleVariant for Compound<'_, '_, LAID> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
         ser::SerializeSeq::serialize_element(self, v)
     }
     fn end(self) -> Result<(), Error> {
-        self.w.out.extend_from_slice(b"]}");
-        Ok(())
+        self.close(b']')
     }
 }
 
-impl ser::SerializeMap for Compound<'_, '_> {
+impl<const LAID: bool> ser::SerializeMap for Compound<'_, '_, LAID> {
     type Ok = ();
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), Error> {
-        self.comma();
+        self.comma()?;
         k.serialize(MapKey { out: self.w.out })?;
-        self.w.out.push(b':');
+        self.w.colon(self.pretty);
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
         v.serialize(&mut *self.w)
     }
     fn end(self) -> Result<(), Error> {
-        self.w.out.push(b'}');
-        Ok(())
+        self.close(b'}')
     }
 }
 
-impl ser::SerializeStruct for Compound<'_, '_> {
+impl<const LAID: bool> ser::SerializeStruct for Compound<'_, '_, LAID> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(
@@ -455,16 +585,15 @@ impl ser::SerializeStruct for Compound<'_, '_> {
         key: &'static str,
         v: &T,
     ) -> Result<(), Error> {
-        self.key(key);
+        self.key(key)?;
         v.serialize(&mut *self.w)
     }
     fn end(self) -> Result<(), Error> {
-        self.w.out.push(b'}');
-        Ok(())
+        self.close(b'}')
     }
 }
 
-impl ser::SerializeStructVariant for Compound<'_, '_> {
+impl<const LAID: bool> ser::SerializeStructVariant for Compound<'_, '_, LAID> {
     type Ok = ();
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(
@@ -472,12 +601,11 @@ impl ser::SerializeStructVariant for Compound<'_, '_> {
         key: &'static str,
         v: &T,
     ) -> Result<(), Error> {
-        self.key(key);
+        self.key(key)?;
         v.serialize(&mut *self.w)
     }
     fn end(self) -> Result<(), Error> {
-        self.w.out.extend_from_slice(b"}}");
-        Ok(())
+        self.close(b'}')
     }
 }
 
@@ -662,7 +790,9 @@ mod tests {
     use super::*;
     use crate::report::testdata::{documented_report, example_report};
     use std::collections::BTreeMap;
+    use std::io::Write;
 
+    /// `v` compact and laid out as serde_json writes it (the layout at every depth).
     fn same<T: Serialize + ?Sized>(v: &T) {
         let mut ours = Vec::new();
         let theirs = serde_json::to_vec(v).map_err(|e| e.to_string());
@@ -672,6 +802,125 @@ mod tests {
                 String::from_utf8_lossy(&theirs.expect("serde_json too"))
             ),
             Err(_) => assert!(theirs.is_err()),
+        }
+        for levels in 0..4 {
+            let mut ours = Vec::new();
+            let mut theirs = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(
+                &mut theirs,
+                RecordLines {
+                    levels,
+                    ..Default::default()
+                },
+            );
+            let theirs = v.serialize(&mut ser).map(|_| theirs);
+            match to_writer_laid_out(&mut ours, v, levels as u32) {
+                Ok(()) => assert_eq!(
+                    String::from_utf8_lossy(&ours),
+                    String::from_utf8_lossy(&theirs.expect("serde_json too")),
+                    "{levels} levels"
+                ),
+                Err(_) => assert!(theirs.is_err()),
+            }
+        }
+    }
+
+    /// serde_json with the document's layout (what `--format json` was written with before
+    /// this writer): the oracle for [`to_writer_laid_out`].
+    #[derive(Default)]
+    struct RecordLines {
+        /// Levels of containers laid out.
+        levels: usize,
+        /// For each open container, whether it is pretty-printed.
+        open: Vec<bool>,
+        /// The innermost container written so far has a member.
+        has_value: bool,
+    }
+
+    impl RecordLines {
+        fn begin<W: ?Sized + Write>(&mut self, w: &mut W, open: &[u8]) -> io::Result<()> {
+            self.open.push(self.open.len() < self.levels);
+            self.has_value = false;
+            w.write_all(open)
+        }
+
+        fn end<W: ?Sized + Write>(&mut self, w: &mut W, close: &[u8]) -> io::Result<()> {
+            let pretty = self.open.pop().unwrap_or(false);
+            if pretty && self.has_value {
+                w.write_all(b"\n")?;
+                indent(w, self.open.len())?;
+            }
+            w.write_all(close)
+        }
+
+        fn member<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+            if !first {
+                w.write_all(b",")?;
+            }
+            if self.open.last().copied().unwrap_or(false) {
+                w.write_all(b"\n")?;
+                indent(w, self.open.len())?;
+            }
+            Ok(())
+        }
+    }
+
+    fn indent<W: ?Sized + Write>(w: &mut W, levels: usize) -> io::Result<()> {
+        for _ in 0..levels {
+            w.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+
+    impl serde_json::ser::Formatter for RecordLines {
+        fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.begin(w, b"[")
+        }
+
+        fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.end(w, b"]")
+        }
+
+        fn begin_array_value<W: ?Sized + Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> io::Result<()> {
+            self.member(w, first)
+        }
+
+        fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+            self.has_value = true;
+            Ok(())
+        }
+
+        fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.begin(w, b"{")
+        }
+
+        fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+            self.end(w, b"}")
+        }
+
+        fn begin_object_key<W: ?Sized + Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> io::Result<()> {
+            self.member(w, first)
+        }
+
+        fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+            if self.open.last().copied().unwrap_or(false) {
+                w.write_all(b": ")
+            } else {
+                w.write_all(b":")
+            }
+        }
+
+        fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+            self.has_value = true;
+            Ok(())
         }
     }
 

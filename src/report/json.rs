@@ -1,15 +1,11 @@
 //! JSON and JSONL output of the model (SPEC.md `ftptrace/1`).
 
 use crate::model::{Report, Session};
-use serde::Serialize;
 use std::cell::RefCell;
 use std::io::{self, Write};
 
 /// Largest buffer kept for reuse between sessions (a larger one is freed after use).
 const MAX_KEPT_BUFFER: usize = 4 << 20;
-
-/// Bytes gathered before they go to the output.
-const CHUNK: usize = 64 << 10;
 
 thread_local! {
     static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -35,41 +31,6 @@ pub(crate) fn buffered(
     })
 }
 
-/// A writer that gathers serde_json's small writes and hands them to the output in
-/// chunks of [`CHUNK`] bytes.
-struct Chunked<'a> {
-    out: &'a mut dyn Write,
-    buf: Vec<u8>,
-}
-
-impl Chunked<'_> {
-    fn flush_buf(&mut self) -> io::Result<()> {
-        let r = self.out.write_all(&self.buf);
-        self.buf.clear();
-        r
-    }
-}
-
-impl Write for Chunked<'_> {
-    #[inline]
-    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        self.write_all(b)?;
-        Ok(b.len())
-    }
-    #[inline]
-    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
-        self.buf.extend_from_slice(b);
-        if self.buf.len() >= CHUNK {
-            self.flush_buf()?;
-        }
-        Ok(())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.flush_buf()?;
-        self.out.flush()
-    }
-}
-
 /// The whole report as one JSON document, followed by a newline: the top level and its
 /// direct members laid out one per line, and each element of a top-level list (a
 /// session, a finding, a connection) compact on its own line, so that the document reads
@@ -77,15 +38,12 @@ impl Write for Chunked<'_> {
 /// 43% of the document in indentation: 4.9x the size of a brute-force capture; this is
 /// 2.8x).
 pub fn write_json(r: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let mut w = Chunked {
-        out,
-        buf: Vec::with_capacity(CHUNK + 1024),
-    };
-    let mut ser = serde_json::Serializer::with_formatter(&mut w, RecordLines::default());
-    r.serialize(&mut ser).map_err(io::Error::from)?;
-    w.buf.push(b'\n');
-    w.flush_buf()
+    super::compact::to_writer_laid_out(out, r, PRETTY_LEVELS)?;
+    out.write_all(b"\n")
 }
+
+/// Levels of containers laid out one member a line: the document and its direct members.
+const PRETTY_LEVELS: u32 = 2;
 
 /// The JSON document of [`write_json`] written as it goes: the head and each session as
 /// it comes (in id order), then the rest of the report. The same bytes as `write_json`
@@ -144,15 +102,10 @@ impl DocumentWriter {
     fn tail(&mut self, r: &Report, out: &mut dyn Write) -> io::Result<()> {
         let mut w = AfterHead {
             seen: 0,
-            out: Chunked {
-                out,
-                buf: Vec::with_capacity(CHUNK + 1024),
-            },
+            out: &mut *out,
         };
-        let mut ser = serde_json::Serializer::with_formatter(&mut w, RecordLines::default());
-        r.serialize(&mut ser).map_err(io::Error::from)?;
-        w.out.buf.push(b'\n');
-        w.out.flush_buf()
+        super::compact::to_writer_laid_out(&mut w, r, PRETTY_LEVELS)?;
+        out.write_all(b"\n")
     }
 }
 
@@ -161,7 +114,7 @@ impl DocumentWriter {
 struct AfterHead<'a> {
     /// Bytes of the head (and its `]`) seen so far.
     seen: usize,
-    out: Chunked<'a>,
+    out: &'a mut dyn Write,
 }
 
 impl Write for AfterHead<'_> {
@@ -215,98 +168,6 @@ pub fn write_session_line(s: &Session, out: &mut dyn Write) -> io::Result<()> {
     })
 }
 
-/// A JSON layout: containers at the top two levels are pretty-printed (two spaces a
-/// level), everything inside them compact.
-#[derive(Default)]
-struct RecordLines {
-    /// For each open container, whether it is pretty-printed.
-    open: Vec<bool>,
-    /// The innermost container written so far has a member.
-    has_value: bool,
-}
-
-impl RecordLines {
-    /// Levels of containers pretty-printed: the document and its direct members.
-    const PRETTY_LEVELS: usize = 2;
-
-    fn begin<W: ?Sized + Write>(&mut self, w: &mut W, open: &[u8]) -> io::Result<()> {
-        self.open.push(self.open.len() < Self::PRETTY_LEVELS);
-        self.has_value = false;
-        w.write_all(open)
-    }
-
-    fn end<W: ?Sized + Write>(&mut self, w: &mut W, close: &[u8]) -> io::Result<()> {
-        let pretty = self.open.pop().unwrap_or(false);
-        if pretty && self.has_value {
-            w.write_all(b"\n")?;
-            indent(w, self.open.len())?;
-        }
-        w.write_all(close)
-    }
-
-    fn member<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        if !first {
-            w.write_all(b",")?;
-        }
-        if self.open.last().copied().unwrap_or(false) {
-            w.write_all(b"\n")?;
-            indent(w, self.open.len())?;
-        }
-        Ok(())
-    }
-}
-
-fn indent<W: ?Sized + Write>(w: &mut W, levels: usize) -> io::Result<()> {
-    for _ in 0..levels {
-        w.write_all(b"  ")?;
-    }
-    Ok(())
-}
-
-impl serde_json::ser::Formatter for RecordLines {
-    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.begin(w, b"[")
-    }
-
-    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.end(w, b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.member(w, first)
-    }
-
-    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.begin(w, b"{")
-    }
-
-    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.end(w, b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
-        self.member(w, first)
-    }
-
-    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        if self.open.last().copied().unwrap_or(false) {
-            w.write_all(b": ")
-        } else {
-            w.write_all(b":")
-        }
-    }
-
-    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,8 +175,7 @@ mod tests {
 
     fn layout(v: &serde_json::Value) -> String {
         let mut out = Vec::new();
-        let mut ser = serde_json::Serializer::with_formatter(&mut out, RecordLines::default());
-        v.serialize(&mut ser).unwrap();
+        super::super::compact::to_writer_laid_out(&mut out, v, PRETTY_LEVELS).unwrap();
         String::from_utf8(out).unwrap()
     }
 
