@@ -34,27 +34,94 @@ impl Time {
     /// (hand-written: chrono's strftime was a sixth of the time of a report of many
     /// short sessions). Every `i64` of nanoseconds is a year between 1677 and 2262.
     pub fn rfc3339<'b>(&self, buf: &'b mut [u8; RFC3339_MAX]) -> &'b str {
+        // Only ASCII digits and punctuation are written.
+        std::str::from_utf8(self.rfc3339_bytes(buf)).unwrap_or("")
+    }
+
+    /// [`Time::rfc3339`] as bytes.
+    pub fn rfc3339_bytes<'b>(&self, buf: &'b mut [u8; RFC3339_MAX]) -> &'b [u8] {
+        buf[..19].copy_from_slice(&date_time(self.ts.secs()));
+        let n = 19 + self.fraction(&mut buf[19..]);
+        &buf[..n]
+    }
+
+    /// Call `f` with [`Time::rfc3339`] (in a string kept per thread: a second's date and
+    /// time of day written once, no UTF-8 check of every time written).
+    pub fn with_rfc3339<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        TEXT.with(|t| match t.try_borrow_mut() {
+            Ok(mut t) => {
+                let (second, text) = &mut *t;
+                self.text_into(second, text);
+                f(text)
+            }
+            // A call inside `f` (no caller does that): a string of its own.
+            Err(_) => {
+                let (mut second, mut text) = (i64::MIN, String::with_capacity(RFC3339_MAX));
+                self.text_into(&mut second, &mut text);
+                f(&text)
+            }
+        })
+    }
+
+    /// The form into `text`, which holds the form of a time within `second` (or
+    /// `second` is `i64::MIN`).
+    fn text_into(&self, second: &mut i64, text: &mut String) {
         let secs = self.ts.secs();
-        let nanos = self.ts.subsec_nanos();
-        buf[..19].copy_from_slice(&date_time(secs));
-        let mut n = 19;
+        if *second == secs && text.len() >= 19 {
+            text.truncate(19);
+        } else {
+            text.clear();
+            text.extend(date_time(secs).iter().map(|&b| char::from(b)));
+            *second = secs;
+        }
         let digits = self.digits.min(9) as usize;
         if digits > 0 {
-            buf[n] = b'.';
-            let mut frac = nanos / 10u32.pow(9 - digits as u32);
-            for i in (0..digits).rev() {
-                buf[n + 1 + i] = b'0' + (frac % 10) as u8;
-                frac /= 10;
-            }
-            n += 1 + digits;
+            let mut itoa = itoa::Buffer::new();
+            let frac = itoa.format(self.ts.subsec_nanos() / SCALE[digits]);
+            text.push('.');
+            text.push_str(&"000000000"[frac.len().min(digits)..digits]);
+            text.push_str(frac);
         }
-        buf[n] = b'Z';
-        // Only ASCII digits and punctuation were written.
-        std::str::from_utf8(&buf[..n + 1]).unwrap_or("")
+        text.push('Z');
+    }
+
+    /// `.fff…Z` (or `Z`) into `out` (at least 11 bytes): its length.
+    #[inline]
+    fn fraction(&self, out: &mut [u8]) -> usize {
+        let digits = self.digits.min(9) as usize;
+        if digits == 0 {
+            out[0] = b'Z';
+            return 1;
+        }
+        out[0] = b'.';
+        let mut frac = self.ts.subsec_nanos() / SCALE[digits];
+        for i in (1..=digits).rev() {
+            out[i] = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        out[digits + 1] = b'Z';
+        digits + 2
     }
 }
 
+/// The divisor of a time's nanoseconds for `digits` sub-second digits (index).
+const SCALE: [u32; 10] = [
+    1_000_000_000,
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
+
 thread_local! {
+    /// The second of the last [`Time::with_rfc3339`], and its text.
+    static TEXT: std::cell::RefCell<(i64, String)> =
+        const { std::cell::RefCell::new((i64::MIN, String::new())) };
     /// The whole second [`date_time`] wrote last, and what it wrote: a capture's times
     /// come in runs within one second.
     static LAST_SECOND: std::cell::Cell<(i64, [u8; 19])> =
@@ -113,13 +180,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 impl std::fmt::Display for Time {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.rfc3339(&mut [0; RFC3339_MAX]))
+        self.with_rfc3339(|t| f.write_str(t))
     }
 }
 
 impl Serialize for Time {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.rfc3339(&mut [0; RFC3339_MAX]))
+        self.with_rfc3339(|t| s.serialize_str(t))
     }
 }
 
@@ -722,8 +789,15 @@ mod tests {
         for t in ts {
             for digits in [0u8, 1, 3, 6, 9, 12] {
                 let time = Time::new(Timestamp(t), digits);
+                // Through the per-thread text (the same second again and again here)
+                // and through a buffer.
                 assert_eq!(
                     time.to_string(),
+                    chrono_form(time),
+                    "{t} ns, {digits} digits"
+                );
+                assert_eq!(
+                    time.rfc3339(&mut [0; super::RFC3339_MAX]),
                     chrono_form(time),
                     "{t} ns, {digits} digits"
                 );

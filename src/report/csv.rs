@@ -129,9 +129,7 @@ impl Row<'_> {
         });
     }
     fn time(&mut self, t: crate::model::Time) {
-        self.cell(|b| {
-            b.extend_from_slice(t.rfc3339(&mut [0; crate::model::RFC3339_MAX]).as_bytes())
-        });
+        self.cell(|b| b.extend_from_slice(t.rfc3339_bytes(&mut [0; crate::model::RFC3339_MAX])));
     }
 }
 
