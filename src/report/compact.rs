@@ -74,7 +74,7 @@ pub fn to_writer_laid_out<T: Serialize + ?Sized>(
 
 /// Whether a JSON string of these bytes needs an escape: 16 bytes at a time without a
 /// branch (the compiler turns each block into a few vector instructions); the last,
-/// short block padded.
+/// short block as the string's last 16 bytes (padded when it is shorter).
 #[inline]
 fn needs_escape(b: &[u8]) -> bool {
     #[inline(always)]
@@ -92,6 +92,13 @@ fn needs_escape(b: &[u8]) -> bool {
         }
     }
     let rest = blocks.remainder();
+    if rest.is_empty() {
+        return false;
+    }
+    // The last 16 bytes, overlapping blocks already checked (no copy into a padded block).
+    if let Some(tail) = b.len().checked_sub(16).and_then(|at| b.get(at..)) {
+        return bad(tail.try_into().expect("16 bytes"));
+    }
     let mut last = [b' '; 16];
     last[..rest.len()].copy_from_slice(rest);
     bad(&last)
