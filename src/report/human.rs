@@ -63,17 +63,25 @@ fn nanos_since(t: Time, earlier: Time) -> i64 {
     t.ts.0.saturating_sub(earlier.ts.0)
 }
 
-/// Time since `start` with the capture's precision: `"+7.011000"` (no unit).
+/// Time since `start` with `t`'s precision: `"+7.011000"` (no unit). Cut toward the past,
+/// before as after `start`, so that a step 0.48 ms before it reads `-0.001` at three
+/// digits (not `-0.000`) and times keep their order.
 pub fn relative(t: Time, start: Time) -> String {
     let ns = nanos_since(t, start);
     let sign = if ns < 0 { '-' } else { '+' };
-    let ns = ns.unsigned_abs();
     let digits = t.digits.min(9) as u32;
-    let secs = ns / 1_000_000_000;
+    let unit = 10u64.pow(9 - digits);
+    // Units of the precision, rounded down (away from zero before `start`).
+    let units = if ns < 0 {
+        ns.unsigned_abs().div_ceil(unit)
+    } else {
+        ns.unsigned_abs() / unit
+    };
+    let per_sec = 10u64.pow(digits);
+    let (secs, frac) = (units / per_sec, units % per_sec);
     if digits == 0 {
         return format!("{sign}{secs}");
     }
-    let frac = (ns % 1_000_000_000) / 10u64.pow(9 - digits);
     format!("{sign}{secs}.{frac:0w$}", w = digits as usize)
 }
 
@@ -141,7 +149,31 @@ mod tests {
         let start = Time::new(Timestamp::from_parts(1_366_018_200, 100_000_000), 6);
         let t = Time::new(Timestamp::from_parts(1_366_018_207, 111_000_123), 6);
         assert_eq!(relative(t, start), "+7.011000");
-        assert_eq!(relative(start, t), "-7.011000");
+        // Cut toward the past on both sides of the start.
+        assert_eq!(relative(start, t), "-7.011001");
+        let just_before = Time::new(Timestamp::from_parts(1_366_018_200, 99_517_000), 3);
+        assert_eq!(relative(just_before, start), "-0.001");
+        assert_eq!(
+            relative(
+                Time {
+                    digits: 6,
+                    ..just_before
+                },
+                start
+            ),
+            "-0.000483"
+        );
+        assert_eq!(
+            relative(
+                Time {
+                    digits: 0,
+                    ..just_before
+                },
+                start
+            ),
+            "-1"
+        );
+        assert_eq!(relative(start, start), "+0.000000");
         assert_eq!(time_of_day(t), "09:30:07.111000");
         let t0 = Time::new(t.ts, 0);
         assert_eq!(relative(t0, start), "+7");
