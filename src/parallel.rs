@@ -282,6 +282,7 @@ fn merge(parts: Vec<(Report, Trace)>, reader: &ReaderFacts) -> Result<Report, Fa
     let mut untied_calls = 0;
     let (mut conns_at_once, mut buffered_at_once, mut expectations_at_once) = (0, 0, 0);
     let mut lingering_at_once = 0;
+    let mut closed_isns_at_once = 0;
     let mut failure_pairs_at_once = 0;
     let (mut failures_first, mut failures_last) = (i64::MAX, i64::MIN);
     for (r, t) in &parts {
@@ -308,6 +309,7 @@ fn merge(parts: Vec<(Report, Trace)>, reader: &ReaderFacts) -> Result<Report, Fa
         }
         conns_at_once += t.peak_connections;
         lingering_at_once += t.peak_lingering;
+        closed_isns_at_once += t.peak_closed_isns;
         buffered_at_once += t.peak_buffered;
         expectations_at_once += t.peak_expectations;
         failure_pairs_at_once += t.failure_pairs_peak;
@@ -320,6 +322,9 @@ fn merge(parts: Vec<(Report, Trace)>, reader: &ReaderFacts) -> Result<Report, Fa
         }
         if s.limits.contains_key(&Limit::MaxLingeringConnections) {
             return fallback("max_lingering_connections reached");
+        }
+        if s.limits.contains_key(&Limit::MaxClosedIsns) {
+            return fallback("max_closed_isns reached");
         }
         if s.reassembly_buffer_giveups > 0 {
             return fallback("reassembly buffer giveups");
@@ -349,6 +354,9 @@ fn merge(parts: Vec<(Report, Trace)>, reader: &ReaderFacts) -> Result<Report, Fa
     }
     if lingering_at_once >= caps(|t| t.max_lingering) {
         return fallback("finished TCP connections at once near max_lingering_connections");
+    }
+    if closed_isns_at_once >= caps(|t| t.max_closed_isns) {
+        return fallback("closed TCP connections remembered at once near max_closed_isns");
     }
     // A segment of up to 64 KiB per part may have been turned away over the budget.
     if buffered_at_once + parts.len() * 65_536 >= caps(|t| t.max_buffered) {

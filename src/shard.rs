@@ -169,6 +169,9 @@ pub struct Trace {
     /// Most finished TCP connections waiting out their minute at once, and their cap.
     pub peak_lingering: usize,
     pub max_lingering: usize,
+    /// Most connections gone with their ISN remembered at once, and their cap.
+    pub peak_closed_isns: usize,
+    pub max_closed_isns: usize,
     pub max_buffered: usize,
     pub max_expectations: usize,
     /// Most (client, server) pairs with failed logins tallied at once (seen as each
@@ -216,6 +219,8 @@ impl Default for Trace {
             max_connections: 0,
             peak_lingering: 0,
             max_lingering: 0,
+            peak_closed_isns: 0,
+            max_closed_isns: 0,
             max_buffered: 0,
             max_expectations: 0,
             failure_pairs_peak: 0,

@@ -136,6 +136,8 @@ fuzz_target!(|inp: Input| {
         max_connections: usize::from(inp.max_connections % 6) + 1,
         // 1 to 16 finished connections waiting: the bound's batch goes often.
         max_lingering: usize::from(inp.max_connections >> 4) + 1,
+        // 1 to 8 connections gone with their ISN remembered: forgotten often.
+        max_closed_isns: usize::from(inp.max_buffered % 8) + 1,
         max_buffered: usize::from(inp.max_buffered),
         idle_timeout_ns: 30_000_000_000,
         reorder: if inp.window {

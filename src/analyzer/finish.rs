@@ -93,6 +93,17 @@ impl<'a> Analyzer<'a> {
             );
             f.anomalies.push(limit_finding(f.last_close, detail));
         }
+        let forgotten = self.tcp.closed_isns_forgotten();
+        if forgotten > 0 {
+            f.stats
+                .limits
+                .insert(model::Limit::MaxClosedIsns, forgotten);
+            let detail = format!(
+                "max_closed_isns: {forgotten} closed TCP connections' client ISNs forgotten before their two hours were out, the oldest, to keep at most {} (a replay of one counts as a new connection)",
+                self.tcp.max_closed_isns()
+            );
+            f.anomalies.push(limit_finding(f.last_close, detail));
+        }
 
         f.stats.reordered_segments = self.tcp.reordered_segments();
         f.stats.reorder_window_expiries = self.tcp.reorder_expiries();
@@ -261,6 +272,7 @@ impl<'a> Analyzer<'a> {
             t.last_close = f.last_close;
             t.max_connections = self.tcp.max_connections();
             t.max_lingering = self.tcp.max_lingering();
+            t.max_closed_isns = self.tcp.max_closed_isns();
             t.max_buffered = self.tcp.max_buffered();
             t.max_expectations = f.expect.limits().total;
             t.max_failure_pairs = f.failures.limits().pairs;

@@ -1038,6 +1038,7 @@ impl<'a> Analyzer<'a> {
             // bound what one whole run would have held).
             t.peak_connections = t.peak_connections.max(self.tcp.live());
             t.peak_lingering = t.peak_lingering.max(self.tcp.lingering());
+            t.peak_closed_isns = t.peak_closed_isns.max(self.tcp.closed_isns());
             t.peak_buffered = t.peak_buffered.max(self.tcp.buffered());
             t.peak_expectations = t.peak_expectations.max(self.ftp.expect.len());
         }

@@ -379,6 +379,8 @@ pub enum Limit {
     MaxConnections,
     /// Finished TCP connections waiting out their minute (for late packets and replays).
     MaxLingeringConnections,
+    /// Connections gone whose client ISN is remembered for two hours (to know a replay).
+    MaxClosedIsns,
     /// Commands kept per session.
     MaxCommands,
     /// Timeline events kept per session.
@@ -411,6 +413,7 @@ impl Limit {
     pub const ALL: &'static [Limit] = &[
         Limit::MaxConnections,
         Limit::MaxLingeringConnections,
+        Limit::MaxClosedIsns,
         Limit::MaxCommands,
         Limit::MaxEvents,
         Limit::MaxPending,
@@ -431,6 +434,7 @@ impl Limit {
         match self {
             Limit::MaxConnections => "max_connections",
             Limit::MaxLingeringConnections => "max_lingering_connections",
+            Limit::MaxClosedIsns => "max_closed_isns",
             Limit::MaxCommands => "max_commands",
             Limit::MaxEvents => "max_events",
             Limit::MaxPending => "max_pending",

@@ -83,6 +83,11 @@ impl<K: Hash + Eq + Clone> ClosedIsns<K> {
         self.by_key.is_empty()
     }
 
+    /// Most remembered at once.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
     /// Entries dropped before their expiry because the table was full.
     pub fn forgotten_full(&self) -> u64 {
         self.forgotten_full

@@ -315,6 +315,8 @@ pub struct TcpLimits {
     /// Most finished connections waiting out their minute (to absorb late packets and
     /// know their SYN); beyond it the least recently active are forgotten.
     pub max_lingering: usize,
+    /// Most connections gone whose client ISN is remembered (to know a replay of them).
+    pub max_closed_isns: usize,
     /// Global cap on out-of-order bytes buffered by all connections.
     pub max_buffered: usize,
     /// Connections idle this long (capture time) are finished.
@@ -328,6 +330,7 @@ impl Default for TcpLimits {
         TcpLimits {
             max_connections: MAX_CONNECTIONS,
             max_lingering: MAX_LINGERING_CONNECTIONS,
+            max_closed_isns: MAX_CLOSED_ISNS,
             max_buffered: 256 << 20,
             idle_timeout_ns: 2 * 3600 * 1_000_000_000,
             reorder: ReorderWindow::default(),
@@ -502,7 +505,7 @@ impl TcpTracker {
             server_ports,
             lingering: Lingering::default(),
             lingering_forgotten: 0,
-            closed_isns: ClosedIsns::new(MAX_CLOSED_ISNS, CLOSED_ISN_EXPIRY_NS),
+            closed_isns: ClosedIsns::new(limits.max_closed_isns, CLOSED_ISN_EXPIRY_NS),
             dups: DuplicateStats::default(),
             reordered_segments: 0,
             reorder_expiries: 0,
@@ -541,6 +544,21 @@ impl TcpTracker {
     /// `max_lingering` were waiting.
     pub fn lingering_forgotten(&self) -> u64 {
         self.lingering_forgotten
+    }
+
+    /// Connections gone whose client ISN is remembered (to know a replay of them), the
+    /// most remembered at once, and how many were forgotten before their expiry because
+    /// that many were.
+    pub fn closed_isns(&self) -> usize {
+        self.closed_isns.len()
+    }
+
+    pub fn max_closed_isns(&self) -> usize {
+        self.closed_isns.max()
+    }
+
+    pub fn closed_isns_forgotten(&self) -> u64 {
+        self.closed_isns.forgotten_full()
     }
 
     /// Connections finished early because `max_connections` were tracked.
@@ -1277,6 +1295,34 @@ mod tests {
         run(&mut tr, &mut h, &again);
         assert_eq!(h.opened.len(), 4);
         assert_eq!(tr.duplicates().syns, 1);
+    }
+
+    #[test]
+    fn the_bound_on_remembered_isns_forgets_the_oldest_and_counts_them() {
+        let limits = TcpLimits {
+            max_lingering: 2,
+            max_closed_isns: 3,
+            ..TcpLimits::default()
+        };
+        let (mut tr, mut h) = (TcpTracker::new(limits, vec![21]), Rec::default());
+        for i in 0..10u16 {
+            let mut segs = connection(1000, i64::from(i));
+            on_port(&mut segs, i);
+            run(&mut tr, &mut h, &segs);
+        }
+        // Ten finished: two wait out their minute, eight went on to the ISN memory, which
+        // keeps three: five forgotten, counted.
+        assert_eq!(tr.lingering(), 2);
+        assert_eq!(tr.closed_isns(), 3);
+        assert_eq!(tr.closed_isns_forgotten(), 5);
+        assert_eq!(tr.max_closed_isns(), 3);
+        // A replay of one remembered is recognised; of the first, it is a new connection.
+        for (port, opened) in [(9, 10), (7, 10), (0, 11)] {
+            let mut again = connection(1000, 20)[..1].to_vec();
+            on_port(&mut again, port);
+            run(&mut tr, &mut h, &again);
+            assert_eq!(h.opened.len(), opened, "port {port}");
+        }
     }
 
     #[test]
