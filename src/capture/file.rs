@@ -273,7 +273,7 @@ impl FileSource {
         let f = std::fs::File::open(path).map_err(|e| unreadable(path, CaptureErrorKind::Io(e)))?;
         let total = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         if mode == ReadMode::Map {
-            if let Some(map) = Mapping::of(&f) {
+            if let Some(map) = Mapping::of(&f, total) {
                 if map.bytes().get(..2) != Some(&[0x1f, 0x8b][..]) {
                     let nothing = Counting {
                         inner: io::Cursor::new(Vec::new()).chain(Box::new(io::empty()) as _),

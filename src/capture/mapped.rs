@@ -98,18 +98,15 @@ impl Guess {
 }
 
 impl Mapping {
-    /// Map the start of `file` when it is a regular file of at least [`MIN_MAP`] bytes;
-    /// `None` when it should be read instead (a pipe, a device, a small file, or a
-    /// failed mmap).
-    pub fn of(file: &File) -> Option<Mapping> {
-        let meta = file.metadata().ok()?;
-        if !meta.is_file() || meta.len() < MIN_MAP {
-            return None;
-        }
-        let map = window(file, meta.len(), 0, WINDOW)?;
+    /// Map the start of `file`, a regular file of `size` bytes (`None`: not a regular
+    /// file), when it has at least [`MIN_MAP`]; `None` when it should be read instead (a
+    /// pipe, a device, a small file, or a failed mmap).
+    pub fn of(file: &File, size: Option<u64>) -> Option<Mapping> {
+        let size = size.filter(|&n| n >= MIN_MAP)?;
+        let map = window(file, size, 0, WINDOW)?;
         Some(Mapping {
             file: file.try_clone().ok()?,
-            size: meta.len(),
+            size,
             map,
             start: 0,
             scout: 0,
@@ -252,6 +249,11 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// What the reader passes: the size of a regular file.
+    fn regular_size(f: &File) -> Option<u64> {
+        f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len())
+    }
+
     /// Where 200 records start whose sizes repeat `pattern`.
     fn starts_of(pattern: &[usize]) -> Vec<usize> {
         (0..200)
@@ -297,8 +299,9 @@ mod tests {
     fn small_files_and_devices_are_not_mapped() {
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(&[1u8; 1000]).unwrap();
-        assert!(Mapping::of(&f).is_none());
-        assert!(Mapping::of(&File::open("/dev/null").unwrap()).is_none());
+        assert!(Mapping::of(&f, regular_size(&f)).is_none());
+        let null = File::open("/dev/null").unwrap();
+        assert!(Mapping::of(&null, regular_size(&null)).is_none());
     }
 
     #[test]
@@ -308,7 +311,7 @@ mod tests {
             .map(|i| (i * 7 % 251) as u8)
             .collect();
         f.write_all(&data).unwrap();
-        let mut m = Mapping::of(&f).unwrap();
+        let mut m = Mapping::of(&f, regular_size(&f)).unwrap();
         assert_eq!(m.bytes(), &data[..WINDOW]);
         assert!(!m.at_end());
         // A window from an unaligned offset starts at the huge-page boundary before it.
