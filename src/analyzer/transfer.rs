@@ -272,7 +272,7 @@ impl<'a> Ftp<'a> {
                     joined = c.join(kept, &joined_stem, t.expected_bytes);
                 }
             }
-            c.record(&carve::Entry {
+            let piece = carve::Entry {
                 session: m.id,
                 transfer: i + 1,
                 command: &t.command,
@@ -296,7 +296,8 @@ impl<'a> Ftp<'a> {
                 joined: None,
                 overlap_bytes: None,
                 conflicting_bytes: None,
-            });
+            };
+            c.record(&piece);
             if let Some(j) = joined {
                 if j.conflicts > 0 {
                     findings.push(format!(
@@ -307,13 +308,9 @@ impl<'a> Ftp<'a> {
                         t.path.as_deref().unwrap_or(&t.arg)
                     ));
                 }
+                // The joined file: what the piece's entry says of the transfer, with
+                // the whole file's bytes, hash and pieces.
                 c.record(&carve::Entry {
-                    session: m.id,
-                    transfer: i + 1,
-                    command: &t.command,
-                    arg: &t.arg,
-                    path: t.path.as_deref(),
-                    direction: t.direction,
                     bytes: Some(j.bytes),
                     captured: Some(j.bytes),
                     missing: Some(0),
@@ -321,13 +318,13 @@ impl<'a> Ftp<'a> {
                     holes_listed: 0,
                     holes_total: 0,
                     sha256: Some(&j.sha256),
-                    status: t.status,
                     partial: j.file.as_deref().is_some_and(|f| f.ends_with(".partial")),
                     cut_by_limit: 0,
                     file: j.file.clone(),
                     joined: Some(j.pieces.iter().map(|&(s, t)| [s, t as u64 + 1]).collect()),
                     overlap_bytes: Some(j.overlap),
                     conflicting_bytes: Some(j.conflicts),
+                    ..piece
                 });
                 t.joined = j.file;
             }
