@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
     let mut b = Bytes::new(data);
     let linktype = LinkType(u32::from(b.u16()));
     let mut dec = Decoder::with_limits(LIMITS);
-    dec.set_zones(data.len() % 2 == 0);
+    dec.set_zones(data.len().is_multiple_of(2));
     let mut names = ZoneNames::default();
     let mut ts = 1_700_000_000_000_000_000i64;
     // Results by kind: tcp, not_tcp (DNS included), undecodable, fragment.

@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let client: SocketAddr = "10.0.0.1:40000".parse().unwrap();
     let server: SocketAddr = "10.0.0.2:21".parse().unwrap();
     let mut ts = 1_700_000_000_000_000_000i64;
-    let mut s = Session::new(1, client, server, Timestamp(ts), 6, data.len() % 2 == 0);
+    let mut s = Session::new(1, client, server, Timestamp(ts), 6, data.len().is_multiple_of(2));
     let mut offsets = [0u64; 2];
     let mut open: VecDeque<usize> = VecDeque::new();
     for line in data.split_inclusive(|&b| b == b'\n').take(4096) {

@@ -89,7 +89,7 @@ impl TcpHandler for Checker {
         } else {
             Interest::Data
         };
-        (interest, meta.id % 3 == 0)
+        (interest, meta.id.is_multiple_of(3))
     }
     fn on_event(&mut self, meta: &ConnMeta, _: Timestamp, _: Dir, _: TcpEvent) -> Interest {
         let s = self.live(meta);

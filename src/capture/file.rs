@@ -47,7 +47,10 @@ pub enum ReadMode {
 }
 
 /// Where the unread bytes are: a buffer refilled by `read()`, or a mapped window of the
-/// file (slid on, not refilled).
+/// file (slid on, not refilled). One per input, never moved while packets are read: the
+/// mapping (with its scout's ring) is kept inline rather than behind a pointer the reader
+/// would follow for every packet.
+#[allow(clippy::large_enum_variant)]
 enum Store {
     Read(Vec<u8>),
     Mapped(Mapping),
