@@ -10,9 +10,10 @@ use serde::Serialize;
 use std::fmt;
 use std::io;
 
-/// An error a `Serialize` implementation raised (the model's never do).
+/// An error a `Serialize` implementation raised (the model's never do), or the laid-out
+/// document's sink failed (kept whole: a closed pipe stays a closed pipe).
 #[derive(Debug)]
-pub struct Error(String);
+pub struct Error(String, Option<io::Error>);
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -24,19 +25,28 @@ impl std::error::Error for Error {}
 
 impl ser::Error for Error {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Error(msg.to_string())
+        Error(msg.to_string(), None)
     }
 }
 
-impl Error {
-    fn io(e: io::Error) -> Self {
-        Error(e.to_string())
+impl From<String> for Error {
+    fn from(msg: String) -> Self {
+        Error(msg, None)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error(e.to_string(), Some(e))
     }
 }
 
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
-        std::io::Error::other(e)
+        match e.1 {
+            Some(io) => io,
+            None => std::io::Error::other(e),
+        }
     }
 }
 
@@ -229,7 +239,7 @@ fn write_i64(out: &mut Vec<u8>, n: i64) {
 
 /// Anything else serde_json's way (floats: the same shortest form).
 fn via_serde_json<T: Serialize>(out: &mut Vec<u8>, v: &T) -> Result<(), Error> {
-    serde_json::to_writer(&mut *out, v).map_err(|e| Error(e.to_string()))
+    serde_json::to_writer(&mut *out, v).map_err(|e| Error::from(e.to_string()))
 }
 
 /// `LAID`: the layout's bookkeeping is compiled in (false: compact, with none of it).
@@ -265,7 +275,7 @@ impl<'a, const LAID: bool> Writer<'a, LAID> {
         if LAID && pretty {
             if self.out.len() >= CHUNK {
                 if let Some(sink) = self.sink.as_mut() {
-                    sink.write_all(self.out).map_err(Error::io)?;
+                    sink.write_all(self.out)?;
                     self.out.clear();
                 }
             }
@@ -641,11 +651,11 @@ impl MapKey<'_> {
             }
         }
         let mut tmp = Vec::new();
-        serde_json::to_writer(&mut tmp, &Key(v)).map_err(|e| Error(e.to_string()))?;
+        serde_json::to_writer(&mut tmp, &Key(v)).map_err(|e| Error::from(e.to_string()))?;
         // `{KEY:null}` → `KEY`
         let inner = tmp
             .get(1..tmp.len().saturating_sub(6))
-            .ok_or_else(|| Error("key".into()))?;
+            .ok_or_else(|| Error::from("key".to_string()))?;
         self.out.extend_from_slice(inner);
         Ok(())
     }
@@ -747,20 +757,20 @@ impl ser::Serializer for MapKey<'_> {
         _variant: &'static str,
         _v: &T,
     ) -> Result<(), Error> {
-        Err(Error("key must be a string".into()))
+        Err(Error::from("key must be a string".to_string()))
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(Error("key must be a string".into()))
+        Err(Error::from("key must be a string".to_string()))
     }
     fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(Error("key must be a string".into()))
+        Err(Error::from("key must be a string".to_string()))
     }
     fn serialize_tuple_struct(
         self,
         _name: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(Error("key must be a string".into()))
+        Err(Error::from("key must be a string".to_string()))
     }
     fn serialize_tuple_variant(
         self,
@@ -769,17 +779,17 @@ impl ser::Serializer for MapKey<'_> {
         _variant: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(Error("key must be a string".into()))
+        Err(Error::from("key must be a string".to_string()))
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(Error("key must be a string".into()))
+        Err(Error::from("key must be a string".to_string()))
     }
     fn serialize_struct(
         self,
         _name: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeStruct, Error> {
-        Err(Error("key must be a string".into()))
+        Err(Error::from("key must be a string".to_string()))
     }
     fn serialize_struct_variant(
         self,
@@ -788,7 +798,7 @@ impl ser::Serializer for MapKey<'_> {
         _variant: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(Error("key must be a string".into()))
+        Err(Error::from("key must be a string".to_string()))
     }
 }
 
@@ -928,6 +938,25 @@ mod tests {
         fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
             self.has_value = true;
             Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_sink_fails_the_document_with_its_own_error() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        // Mid-document (past a chunk) and at its end: a closed pipe stays a closed pipe.
+        let big: Vec<String> = (0..20_000).map(|i| format!("member {i}")).collect();
+        for v in [big, vec![]] {
+            let e = to_writer_laid_out(&mut Closed, &v, 2).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
         }
     }
 
