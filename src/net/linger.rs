@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 /// Default of the bound on finished connections waiting out their minute
-/// (`stats.limits.max_lingering_connections`). The sweep runs once a minute, so one waits
-/// one to two minutes: 2^20 is room for ~8,700 connections finishing a second (a capture
-/// of a session every 350 µs finishes ~5,700), in about 40 MB (80 MB at most).
+/// (`stats.limits.max_lingering_connections`). Finished connections are checked every
+/// 5 s of capture time, so one waits 60 to 65 s: 2^20 is room for ~16,000 connections
+/// finishing a second (a capture of a session every 350 µs finishes ~5,700), in about
+/// 40 MB (80 MB at most).
 pub const MAX_LINGERING_CONNECTIONS: usize = 1 << 20;
 
 const HAS_ISN: u8 = 1;
