@@ -502,6 +502,42 @@ mod tests {
     }
 
     #[test]
+    fn host_pairs_beyond_their_bound_are_counted() {
+        let mut an = Analyzer::new(Options::default(), None);
+        let f = &mut an.ftp;
+        f.max_session_hosts = 2;
+        // Three clients, one of them twice: the third pair finds the table full.
+        for (id, client) in [
+            (1, [10, 0, 0, 2]),
+            (2, [10, 0, 0, 3]),
+            (3, [10, 0, 0, 2]),
+            (4, [10, 0, 0, 4]),
+        ] {
+            let m = meta(id, (client, 40000 + id as u16), (S, 21), 10 * id as i64);
+            f.on_open(&m);
+            let t = 10 * id as i64 + 1;
+            f.on_data(
+                &m,
+                Timestamp(t),
+                Dir::ToClient,
+                data(b"220 hi\r\n", t),
+                true,
+            );
+            f.on_close(&m, &summary(t + 1, 0, 8));
+        }
+        let r = an.finish();
+        assert_eq!(r.sessions.len(), 4);
+        assert_eq!(
+            r.stats.limits.get(&crate::model::Limit::MaxSessionHosts),
+            Some(&1)
+        );
+        assert!(r
+            .anomalies
+            .iter()
+            .any(|a| a.detail.starts_with("max_session_hosts: 1 ")));
+    }
+
+    #[test]
     fn an_ftp_port_connection_without_a_byte_is_a_probe_not_a_session() {
         let mut an = Analyzer::new(Options::default(), None);
         let f = &mut an.ftp;

@@ -64,6 +64,15 @@ impl<'a> Analyzer<'a> {
             );
             f.anomalies.push(limit_finding(f.last_close, detail));
         }
+        if f.session_hosts_full > 0 {
+            let full = f.session_hosts_full;
+            f.stats.limits.insert(model::Limit::MaxSessionHosts, full);
+            let detail = format!(
+                "max_session_hosts: {full} sessions' host pairs not remembered, to keep at most {} (a data connection between those hosts that no announcement ties is reported untied, not in their session)",
+                f.max_session_hosts
+            );
+            f.anomalies.push(limit_finding(f.last_close, detail));
+        }
         let refused = f.hasher.as_ref().map_or(0, Hasher::refused);
         if refused > 0 {
             f.stats.limits.insert(model::Limit::MaxHashJobs, refused);

@@ -262,6 +262,10 @@ struct Ftp<'a> {
     announced: std::collections::VecDeque<SocketAddr>,
     /// Host pairs (ordered low, high) that had a session, with the first session's id.
     session_hosts: HashMap<(IpAddr, IpAddr), u64, FastState>,
+    /// Most host pairs in `session_hosts` ([`MAX_SESSION_HOSTS`]), and the sessions whose
+    /// new pair found it full (`stats.limits.max_session_hosts`).
+    max_session_hosts: usize,
+    session_hosts_full: u64,
     /// Untied data connections not (yet) placed in a session, and candidates.
     untied: Vec<Untied>,
     /// Candidates in `untied` that did not look like FTP data when they ended.
@@ -335,10 +339,11 @@ impl<'a> Ftp<'a> {
             self.session_names.insert(id, r.clone());
         }
         self.sessions.insert(id, sess);
-        if self.session_hosts.len() < MAX_SESSION_HOSTS {
-            self.session_hosts
-                .entry(host_pair(c.ip(), s.ip()))
-                .or_insert(id);
+        let pair = host_pair(c.ip(), s.ip());
+        if self.session_hosts.len() < self.max_session_hosts {
+            self.session_hosts.entry(pair).or_insert(id);
+        } else if !self.session_hosts.contains_key(&pair) {
+            self.session_hosts_full += 1;
         }
         self.roles.insert(
             meta.id,
@@ -936,6 +941,8 @@ impl<'a> Analyzer<'a> {
                 carved: HashMap::default(),
                 announced: std::collections::VecDeque::new(),
                 session_hosts: HashMap::default(),
+                max_session_hosts: MAX_SESSION_HOSTS,
+                session_hosts_full: 0,
                 untied: Vec::new(),
                 undecided: 0,
                 untied_placed: 0,

@@ -403,6 +403,8 @@ pub enum Limit {
     MaxSessions,
     /// Finished sessions waiting to be written to the streamed JSON document.
     MaxDocumentSessions,
+    /// Host pairs remembered as having had a session (to place untied data connections).
+    MaxSessionHosts,
     /// Untied data connections that ended after their hosts' session was written.
     UntiedAfterSession,
     /// Data connections hashed at once (`--hash`).
@@ -425,6 +427,7 @@ impl Limit {
         Limit::MaxFailurePairs,
         Limit::MaxSessions,
         Limit::MaxDocumentSessions,
+        Limit::MaxSessionHosts,
         Limit::UntiedAfterSession,
         Limit::MaxHashJobs,
     ];
@@ -446,6 +449,7 @@ impl Limit {
             Limit::MaxFailurePairs => "max_failure_pairs",
             Limit::MaxSessions => "max_sessions",
             Limit::MaxDocumentSessions => "max_document_sessions",
+            Limit::MaxSessionHosts => "max_session_hosts",
             Limit::UntiedAfterSession => "untied_after_session",
             Limit::MaxHashJobs => "max_hash_jobs",
         }
