@@ -39,79 +39,57 @@ impl<'a> Analyzer<'a> {
         let ds = self.decoder.stats();
         let mut f = self.ftp;
         f.stats.tcp_connections = self.tcp.connections_seen();
-        if let Some(&n) = f.stats.limits.get(&model::Limit::MaxExpectationsTotal) {
-            let detail = format!(
-                "max_expectations_total: {n} announced data ports forgotten, the oldest, to keep at most {} waiting (a later connection to one is not tied by its announcement)",
-                f.expect.limits().total
-            );
-            f.anomalies.push(limit_finding(f.last_close, detail));
-        }
-        if f.sessions_left_out > 0 {
-            let n = f.sessions_left_out;
-            f.stats.limits.insert(model::Limit::MaxSessions, n);
-            let detail = format!(
-                "max_sessions: {n} finished sessions left out of the report, the oldest, to keep at most {} (the counts include them)",
-                f.opts.max_sessions
-            );
-            f.anomalies.push(limit_finding(f.last_close, detail));
-        }
-        let pairs = f.failures.evicted();
-        if pairs > 0 {
-            f.stats.limits.insert(model::Limit::MaxFailurePairs, pairs);
-            let detail = format!(
-                "max_failure_pairs: {pairs} (client, server) pairs' failed logins forgotten, the least recently seen, to keep at most {} tallied (brute forcing spread wider may go unreported)",
-                f.failures.limits().pairs
-            );
-            f.anomalies.push(limit_finding(f.last_close, detail));
-        }
-        if f.session_hosts_full > 0 {
-            let full = f.session_hosts_full;
-            f.stats.limits.insert(model::Limit::MaxSessionHosts, full);
-            let detail = format!(
-                "max_session_hosts: {full} sessions' host pairs not remembered, to keep at most {} (a data connection between those hosts that no announcement ties is reported untied, not in their session)",
-                f.max_session_hosts
-            );
-            f.anomalies.push(limit_finding(f.last_close, detail));
-        }
-        let refused = f.hasher.as_ref().map_or(0, Hasher::refused);
-        if refused > 0 {
-            f.stats.limits.insert(model::Limit::MaxHashJobs, refused);
-            let detail = format!(
-                "max_hash_jobs: {refused} data connections not hashed (no sha256), to hash at most {} at once",
-                crate::digest::MAX_JOBS
-            );
-            f.anomalies.push(limit_finding(f.last_close, detail));
-        }
-        let evicted = self.tcp.evictions();
-        if evicted > 0 {
-            f.stats.limits.insert(model::Limit::MaxConnections, evicted);
-            let detail = format!(
-                "max_connections: {evicted} TCP connections finished early, the least recently active, to keep at most {} tracked",
-                self.tcp.max_connections()
-            );
-            f.anomalies.push(limit_finding(f.last_close, detail));
-        }
-        let forgotten = self.tcp.lingering_forgotten();
-        if forgotten > 0 {
-            f.stats
-                .limits
-                .insert(model::Limit::MaxLingeringConnections, forgotten);
-            let detail = format!(
-                "max_lingering_connections: {forgotten} finished TCP connections forgotten before their minute was out, the least recently active, to keep at most {} (a late packet of one counts as a new connection)",
-                self.tcp.max_lingering()
-            );
-            f.anomalies.push(limit_finding(f.last_close, detail));
-        }
-        let forgotten = self.tcp.closed_isns_forgotten();
-        if forgotten > 0 {
-            f.stats
-                .limits
-                .insert(model::Limit::MaxClosedIsns, forgotten);
-            let detail = format!(
-                "max_closed_isns: {forgotten} closed TCP connections' client ISNs forgotten before their two hours were out, the oldest, to keep at most {} (a replay of one counts as a new connection)",
-                self.tcp.max_closed_isns()
-            );
-            f.anomalies.push(limit_finding(f.last_close, detail));
+        // Bounds reached: each counted in `stats.limits` and stated once in a finding.
+        use model::Limit as L;
+        let expectations = f.stats.limits.get(&L::MaxExpectationsTotal).copied();
+        let reached = [
+            (
+                L::MaxExpectationsTotal,
+                expectations.unwrap_or(0),
+                format!("announced data ports forgotten, the oldest, to keep at most {} waiting (a later connection to one is not tied by its announcement)", f.expect.limits().total),
+            ),
+            (
+                L::MaxSessions,
+                f.sessions_left_out,
+                format!("finished sessions left out of the report, the oldest, to keep at most {} (the counts include them)", f.opts.max_sessions),
+            ),
+            (
+                L::MaxFailurePairs,
+                f.failures.evicted(),
+                format!("(client, server) pairs' failed logins forgotten, the least recently seen, to keep at most {} tallied (brute forcing spread wider may go unreported)", f.failures.limits().pairs),
+            ),
+            (
+                L::MaxSessionHosts,
+                f.session_hosts_full,
+                format!("sessions' host pairs not remembered, to keep at most {} (a data connection between those hosts that no announcement ties is reported untied, not in their session)", f.max_session_hosts),
+            ),
+            (
+                L::MaxHashJobs,
+                f.hasher.as_ref().map_or(0, Hasher::refused),
+                format!("data connections not hashed (no sha256), to hash at most {} at once", crate::digest::MAX_JOBS),
+            ),
+            (
+                L::MaxConnections,
+                self.tcp.evictions(),
+                format!("TCP connections finished early, the least recently active, to keep at most {} tracked", self.tcp.max_connections()),
+            ),
+            (
+                L::MaxLingeringConnections,
+                self.tcp.lingering_forgotten(),
+                format!("finished TCP connections forgotten before their minute was out, the least recently active, to keep at most {} (a late packet of one counts as a new connection)", self.tcp.max_lingering()),
+            ),
+            (
+                L::MaxClosedIsns,
+                self.tcp.closed_isns_forgotten(),
+                format!("closed TCP connections' client ISNs forgotten before their two hours were out, the oldest, to keep at most {} (a replay of one counts as a new connection)", self.tcp.max_closed_isns()),
+            ),
+        ];
+        for (limit, n, what) in reached {
+            if n > 0 {
+                f.stats.limits.insert(limit, n);
+                let detail = format!("{}: {n} {what}", limit.as_str());
+                f.anomalies.push(limit_finding(f.last_close, detail));
+            }
         }
 
         f.stats.reordered_segments = self.tcp.reordered_segments();
