@@ -41,8 +41,16 @@ impl Time {
     /// [`Time::rfc3339`] as bytes.
     pub fn rfc3339_bytes<'b>(&self, buf: &'b mut [u8; RFC3339_MAX]) -> &'b [u8] {
         buf[..19].copy_from_slice(&date_time(self.ts.secs()));
-        let n = 19 + self.fraction(&mut buf[19..]);
-        &buf[..n]
+        let mut n = 19;
+        let mut itoa = itoa::Buffer::new();
+        if let Some((zeros, frac)) = self.fraction(&mut itoa) {
+            for part in [".", zeros, frac] {
+                buf[n..n + part.len()].copy_from_slice(part.as_bytes());
+                n += part.len();
+            }
+        }
+        buf[n] = b'Z';
+        &buf[..n + 1]
     }
 
     /// Call `f` with [`Time::rfc3339`] (in a string kept per thread: a second's date and
@@ -74,33 +82,25 @@ impl Time {
             text.extend(date_time(secs).iter().map(|&b| char::from(b)));
             *second = secs;
         }
-        let digits = self.digits.min(9) as usize;
-        if digits > 0 {
-            let mut itoa = itoa::Buffer::new();
-            let frac = itoa.format(self.ts.subsec_nanos() / SCALE[digits]);
+        let mut itoa = itoa::Buffer::new();
+        if let Some((zeros, frac)) = self.fraction(&mut itoa) {
             text.push('.');
-            text.push_str(&"000000000"[frac.len().min(digits)..digits]);
+            text.push_str(zeros);
             text.push_str(frac);
         }
         text.push('Z');
     }
 
-    /// `.fff…Z` (or `Z`) into `out` (at least 11 bytes): its length.
+    /// The sub-second digits (none at precision 0): the leading zeros, then the rest in
+    /// `itoa`.
     #[inline]
-    fn fraction(&self, out: &mut [u8]) -> usize {
+    fn fraction<'i>(&self, itoa: &'i mut itoa::Buffer) -> Option<(&'static str, &'i str)> {
         let digits = self.digits.min(9) as usize;
         if digits == 0 {
-            out[0] = b'Z';
-            return 1;
+            return None;
         }
-        out[0] = b'.';
-        let mut frac = self.ts.subsec_nanos() / SCALE[digits];
-        for i in (1..=digits).rev() {
-            out[i] = b'0' + (frac % 10) as u8;
-            frac /= 10;
-        }
-        out[digits + 1] = b'Z';
-        digits + 2
+        let frac = itoa.format(self.ts.subsec_nanos() / SCALE[digits]);
+        Some((&"000000000"[frac.len().min(digits)..digits], frac))
     }
 }
 
