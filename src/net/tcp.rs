@@ -416,6 +416,13 @@ impl Lingering {
     }
 }
 
+/// Whether a connection last active at `last` is done with at `now`: idle past the
+/// timeout, or closed (finished) and past its minute.
+fn expired(now: Timestamp, last: Timestamp, closed: bool, idle_ns: i64) -> bool {
+    let age = now.0.saturating_sub(last.0);
+    age > idle_ns || (closed && age > LINGER_NS)
+}
+
 /// Two sequences, each in order, as one in order (`first(x, y)`: x goes before y).
 fn merge_by<T>(
     a: impl IntoIterator<Item = T>,
@@ -925,17 +932,21 @@ impl TcpTracker {
     /// the sweeps of live connections: the table then holds a minute of them and a bit,
     /// not up to two (at a session every 350 µs, 400,000 entries instead of 680,000).
     fn sweep_lingering(&mut self, now: Timestamp) {
-        let idle = self.limits.idle_timeout_ns;
-        let (_, done) = self.lingering.take_in_order(
-            |l| {
-                let age = now.0.saturating_sub(l.last.0);
-                age > idle || age > LINGER_NS
-            },
-            |l| (l.id, l.last),
-        );
-        for (key, l) in done {
+        for (key, l) in self.lingering_out(now) {
             self.retire_lingering(key, &l);
         }
+    }
+
+    /// Take out the finished connections whose minute is out, in order of first packet
+    /// (their keys unpacked one at a time).
+    fn lingering_out(&mut self, now: Timestamp) -> impl Iterator<Item = (FlowKey, Linger)> {
+        let idle = self.limits.idle_timeout_ns;
+        self.lingering
+            .take_in_order(
+                move |l| expired(now, l.last, true, idle),
+                |l| (l.id, l.last),
+            )
+            .1
     }
 
     /// Let the reorder window's time bound close the holes of connections that fell
@@ -1047,26 +1058,18 @@ impl TcpTracker {
     /// finished ones go after their minute.
     fn sweep(&mut self, now: Timestamp, h: &mut dyn TcpHandler) {
         let idle = self.limits.idle_timeout_ns;
-        let old = |last: Timestamp, closed: bool| {
-            let age = now.0.saturating_sub(last.0);
-            age > idle || (closed && age > LINGER_NS)
-        };
         let mut stale: Vec<(ConnId, FlowKey)> = self
             .conns
             .iter()
-            .filter(|(_, c)| old(c.last, c.finished() || c.closed()))
+            .filter(|(_, c)| expired(now, c.last, c.finished() || c.closed(), idle))
             .map(|(k, c)| (c.meta.id, *k))
             .collect();
         // In order of first packet, not of the table's (per-run seeded) hash: the
         // sessions these connections finish are written in this order (JSONL).
         stale.sort_unstable_by_key(|&(id, _)| id);
         // Finished ones waiting out their minute leave their tables at once (nothing
-        // else sees them meanwhile) and go in the same order among the others, their
-        // keys unpacked one at a time.
-        let (_, done) = self
-            .lingering
-            .take_in_order(|l| old(l.last, true), |l| (l.id, l.last));
-        let done = done.map(|(k, l)| (l.id, k, Some(l)));
+        // else sees them meanwhile) and go in the same order among the others.
+        let done = self.lingering_out(now).map(|(k, l)| (l.id, k, Some(l)));
         let live = stale.into_iter().map(|(id, k)| (id, k, None));
         for (_, key, finished) in merge_by(live, done, |x, y| x.0 <= y.0) {
             if let Some(l) = finished {
