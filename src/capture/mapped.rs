@@ -284,7 +284,7 @@ mod tests {
                 }
             }
         }
-        // A period that does not divide it is not guessed (the lines are asked for in vain).
+        // A period that does not divide it is guessed wrong (the lines are asked for in vain).
         let starts = starts_of(&[1530, 82, 82, 82, 82]);
         let mut g = Guess::NEW;
         let mut wrong = 0;

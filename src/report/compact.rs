@@ -29,9 +29,9 @@ impl ser::Error for Error {
     }
 }
 
-impl From<String> for Error {
-    fn from(msg: String) -> Self {
-        Error(msg, None)
+impl Error {
+    fn msg(msg: impl Into<String>) -> Self {
+        Error(msg.into(), None)
     }
 }
 
@@ -239,7 +239,7 @@ fn write_i64(out: &mut Vec<u8>, n: i64) {
 
 /// Anything else serde_json's way (floats: the same shortest form).
 fn via_serde_json<T: Serialize>(out: &mut Vec<u8>, v: &T) -> Result<(), Error> {
-    serde_json::to_writer(&mut *out, v).map_err(|e| Error::from(e.to_string()))
+    serde_json::to_writer(&mut *out, v).map_err(|e| Error::msg(e.to_string()))
 }
 
 /// `LAID`: the layout's bookkeeping is compiled in (false: compact, with none of it).
@@ -503,9 +503,8 @@ impl<'w, 'a, const LAID: bool> ser::Serializer for &'w mut Writer<'a, LAID> {
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-        len: usize,
+        _len: usize,
     ) -> Result<Compound<'w, 'a, LAID>, Error> {
-        let _ = len;
         let pretty = self.variant(variant)?;
         Ok(self.compound(b'[', Some(pretty)))
     }
@@ -524,9 +523,8 @@ impl<'w, 'a, const LAID: bool> ser::Serializer for &'w mut Writer<'a, LAID> {
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-        len: usize,
+        _len: usize,
     ) -> Result<Compound<'w, 'a, LAID>, Error> {
-        let _ = len;
         let pretty = self.variant(variant)?;
         Ok(self.compound(b'{', Some(pretty)))
     }
@@ -651,11 +649,11 @@ impl MapKey<'_> {
             }
         }
         let mut tmp = Vec::new();
-        serde_json::to_writer(&mut tmp, &Key(v)).map_err(|e| Error::from(e.to_string()))?;
+        serde_json::to_writer(&mut tmp, &Key(v)).map_err(|e| Error::msg(e.to_string()))?;
         // `{KEY:null}` → `KEY`
         let inner = tmp
             .get(1..tmp.len().saturating_sub(6))
-            .ok_or_else(|| Error::from("key".to_string()))?;
+            .ok_or_else(|| Error::msg("key"))?;
         self.out.extend_from_slice(inner);
         Ok(())
     }
@@ -757,20 +755,20 @@ impl ser::Serializer for MapKey<'_> {
         _variant: &'static str,
         _v: &T,
     ) -> Result<(), Error> {
-        Err(Error::from("key must be a string".to_string()))
+        Err(Error::msg("key must be a string"))
     }
     fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(Error::from("key must be a string".to_string()))
+        Err(Error::msg("key must be a string"))
     }
     fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(Error::from("key must be a string".to_string()))
+        Err(Error::msg("key must be a string"))
     }
     fn serialize_tuple_struct(
         self,
         _name: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(Error::from("key must be a string".to_string()))
+        Err(Error::msg("key must be a string"))
     }
     fn serialize_tuple_variant(
         self,
@@ -779,17 +777,17 @@ impl ser::Serializer for MapKey<'_> {
         _variant: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(Error::from("key must be a string".to_string()))
+        Err(Error::msg("key must be a string"))
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(Error::from("key must be a string".to_string()))
+        Err(Error::msg("key must be a string"))
     }
     fn serialize_struct(
         self,
         _name: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeStruct, Error> {
-        Err(Error::from("key must be a string".to_string()))
+        Err(Error::msg("key must be a string"))
     }
     fn serialize_struct_variant(
         self,
@@ -798,7 +796,7 @@ impl ser::Serializer for MapKey<'_> {
         _variant: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(Error::from("key must be a string".to_string()))
+        Err(Error::msg("key must be a string"))
     }
 }
 
