@@ -1271,6 +1271,14 @@ mod tests {
         }
     }
 
+    /// The whole of connection `isn` starting at `t0` seconds, its client port moved by
+    /// `port`.
+    fn run_connection(tr: &mut TcpTracker, h: &mut Rec, isn: u32, t0: i64, port: u16) {
+        let mut segs = connection(isn, t0);
+        on_port(&mut segs, port);
+        run(tr, h, &segs);
+    }
+
     /// A late ACK of connection `isn` (its last one again) at `t` seconds.
     fn late_ack(isn: u32, t: i64) -> (Timestamp, TcpSegment<'static>) {
         (Timestamp(t * SEC), seg(false, A, 5010, isn + 2, b""))
@@ -1284,9 +1292,7 @@ mod tests {
         };
         let (mut tr, mut h) = (TcpTracker::new(limits, vec![21]), Rec::default());
         for (i, isn) in [1000u32, 2000, 3000].into_iter().enumerate() {
-            let mut segs = connection(isn, i as i64);
-            on_port(&mut segs, i as u16);
-            run(&mut tr, &mut h, &segs);
+            run_connection(&mut tr, &mut h, isn, i as i64, i as u16);
         }
         assert_eq!((tr.live(), tr.lingering(), tr.evictions()), (0, 3, 0));
         // A late packet of a finished connection is absorbed, not a new connection.
@@ -1303,9 +1309,7 @@ mod tests {
         };
         let (mut tr, mut h) = (TcpTracker::new(limits, vec![21]), Rec::default());
         for i in 0..3u16 {
-            let mut segs = connection(1000, i64::from(i));
-            on_port(&mut segs, i);
-            run(&mut tr, &mut h, &segs);
+            run_connection(&mut tr, &mut h, 1000, i64::from(i), i);
             if i == 1 {
                 // The first is active again: the second is now the least recently active.
                 let mut late = vec![late_ack(1000, 2)];
@@ -1337,14 +1341,10 @@ mod tests {
         // Finished at 0 s and at 5 s; the sweep of 61 s lets the first go, the check of
         // finished ones at 67 s the second (not the next sweep, at 121 s).
         for (port, t0) in [(0u16, 0i64), (1, 5), (2, 61)] {
-            let mut segs = connection(1000, t0);
-            on_port(&mut segs, port);
-            run(&mut tr, &mut h, &segs);
+            run_connection(&mut tr, &mut h, 1000, t0, port);
         }
         assert_eq!((tr.lingering(), tr.closed_isns()), (2, 1));
-        let mut segs = connection(1000, 67);
-        on_port(&mut segs, 3);
-        run(&mut tr, &mut h, &segs);
+        run_connection(&mut tr, &mut h, 1000, 67, 3);
         assert_eq!((tr.lingering(), tr.closed_isns()), (2, 2));
         // Its late packet now opens a new connection; the others' are still absorbed.
         let mut late = vec![late_ack(1000, 68)];
@@ -1362,9 +1362,7 @@ mod tests {
         };
         let (mut tr, mut h) = (TcpTracker::new(limits, vec![21]), Rec::default());
         for i in 0..10u16 {
-            let mut segs = connection(1000, i64::from(i));
-            on_port(&mut segs, i);
-            run(&mut tr, &mut h, &segs);
+            run_connection(&mut tr, &mut h, 1000, i64::from(i), i);
         }
         // Ten finished: two wait out their minute, eight went on to the ISN memory, which
         // keeps three: five forgotten, counted.
@@ -1389,9 +1387,7 @@ mod tests {
         };
         let (mut tr, mut h) = (TcpTracker::new(limits, vec![21]), Rec::default());
         for i in 0..40u16 {
-            let mut segs = connection(1000, i64::from(i));
-            on_port(&mut segs, i);
-            run(&mut tr, &mut h, &segs);
+            run_connection(&mut tr, &mut h, 1000, i64::from(i), i);
             assert!(tr.lingering() <= 16);
         }
         assert_eq!(tr.lingering() as u64 + tr.lingering_forgotten(), 40);
